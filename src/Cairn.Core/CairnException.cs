@@ -1,0 +1,51 @@
+namespace Cairn;
+
+/// <summary>MLflow's error codes; the names travel on the wire unchanged.</summary>
+public enum ErrorCode
+{
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    RESOURCE_ALREADY_EXISTS,
+    INVALID_STATE,
+    BAD_REQUEST,
+    MALFORMED_REQUEST,
+    TEMPORARILY_UNAVAILABLE,
+    ENDPOINT_NOT_FOUND,
+    PERMISSION_DENIED,
+    REQUEST_LIMIT_EXCEEDED,
+    RESOURCE_EXHAUSTED,
+    NOT_IMPLEMENTED,
+}
+
+/// <summary>The one exception type of Cairn: it carries an MLflow error code.</summary>
+public class CairnException(ErrorCode errorCode, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public ErrorCode ErrorCode { get; } = errorCode;
+
+    /// <summary>The HTTP status MLflow answers with for this code (mlflow/exceptions.py).</summary>
+    public int HttpStatus => StatusOf(ErrorCode);
+
+    public static int StatusOf(ErrorCode code) => code switch
+    {
+        // MLflow maps RESOURCE_ALREADY_EXISTS to 400, not 409.
+        ErrorCode.INVALID_PARAMETER_VALUE or ErrorCode.RESOURCE_ALREADY_EXISTS or ErrorCode.INVALID_STATE
+            or ErrorCode.BAD_REQUEST or ErrorCode.MALFORMED_REQUEST => 400,
+        ErrorCode.RESOURCE_DOES_NOT_EXIST or ErrorCode.ENDPOINT_NOT_FOUND => 404,
+        ErrorCode.PERMISSION_DENIED => 403,
+        ErrorCode.REQUEST_LIMIT_EXCEEDED or ErrorCode.RESOURCE_EXHAUSTED => 429,
+        ErrorCode.TEMPORARILY_UNAVAILABLE => 503,
+        ErrorCode.NOT_IMPLEMENTED => 501,
+        _ => 500,
+    };
+}
+
+public sealed class ResourceDoesNotExistException(string message) : CairnException(ErrorCode.RESOURCE_DOES_NOT_EXIST, message);
+
+public sealed class ResourceAlreadyExistsException(string message, Exception? inner = null)
+    : CairnException(ErrorCode.RESOURCE_ALREADY_EXISTS, message, inner);
+
+/// <summary>A caller's mistake: the message names the field and the rule it broke.</summary>
+public sealed class InvalidParameterValueException(string message) : CairnException(ErrorCode.INVALID_PARAMETER_VALUE, message);
+
+public sealed class InvalidStateException(string message) : CairnException(ErrorCode.INVALID_STATE, message);
