@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text;
+using Cairn.Tracking.Search;
+using Dapper;
+
+namespace Cairn.Storage;
+
+internal abstract partial class SqlTrackingStore
+{
+    /// <summary>
+    /// Translates a parsed filter into a SQL condition. Every value and key becomes a parameter;
+    /// only fixed column names chosen from a closed set are written into the SQL text.
+    /// </summary>
+    private abstract class FilterSql(SqlTrackingStore store, DynamicParameters parameters)
+    {
+        private int _next;
+
+        protected SqlTrackingStore Store => store;
+
+        public string Param(object? value)
+        {
+            // A letter after the number keeps Dapper's list expansion (@f1x -> @f1x1, @f1x2) from colliding with @f11x.
+            var name = "f" + _next++.ToString(CultureInfo.InvariantCulture) + "x";
+            parameters.Add(name, value);
+            return "@" + name;
+        }
+
+        public void Append(StringBuilder sql, FilterExpression expression)
+        {
+            switch (expression)
+            {
+                case AndExpression and:
+                    sql.Append('(');
+                    Append(sql, and.Left);
+                    sql.Append(" AND ");
+                    Append(sql, and.Right);
+                    sql.Append(')');
+                    break;
+                case OrExpression or:
+                    sql.Append('(');
+                    Append(sql, or.Left);
+                    sql.Append(" OR ");
+                    Append(sql, or.Right);
+                    sql.Append(')');
+                    break;
+                case Comparison comparison:
+                    AppendComparison(sql, comparison);
+                    break;
+            }
+        }
+
+        protected abstract void AppendComparison(StringBuilder sql, Comparison comparison);
+
+        /// <summary>Writes <c>column op value</c> for a string or numeric comparison.</summary>
+        protected void AppendPredicate(StringBuilder sql, string column, Comparison comparison)
+        {
+            switch (comparison.Op, comparison.Value)
+            {
+                case (Comparator.Like, StringValue s):
+                    sql.Append(Store.LikeSql(column, Param(Store.LikePattern(s.Value))));
+                    break;
+                case (Comparator.ILike, StringValue s):
+                    sql.Append(Store.ILikeSql(column, Param(s.Value)));
+                    break;
+                case (Comparator.In, ListValue list):
+                    sql.Append(column).Append(" IN ").Append(Param(list.Values.ToArray()));
+                    break;
+                case (Comparator.NotIn, ListValue list):
+                    sql.Append(column).Append(" NOT IN ").Append(Param(list.Values.ToArray()));
+                    break;
+                case (_, NumberValue n):
+                    sql.Append(column).Append(Operator(comparison.Op)).Append(Param(NumericParameter(comparison, n.Value)));
+                    break;
+                case (_, StringValue s):
+                    sql.Append(column).Append(Operator(comparison.Op)).Append(Param(s.Value));
+                    break;
+                default:
+                    throw new InvalidParameterValueException($"Invalid filter at position {comparison.Position}: unsupported comparison.");
+            }
+        }
+
+        /// <summary>Time attributes are integers in the store; comparing them with an integer parameter keeps their index usable.</summary>
+        protected virtual object NumericParameter(Comparison comparison, double value) => value;
+
+        protected static string Operator(Comparator op) => op switch
+        {
+            Comparator.Equal => " = ",
+            Comparator.NotEqual => " <> ",
+            Comparator.Greater => " > ",
+            Comparator.GreaterOrEqual => " >= ",
+            Comparator.Less => " < ",
+            Comparator.LessOrEqual => " <= ",
+            _ => throw new ArgumentOutOfRangeException(nameof(op)),
+        };
+    }
+
+    private sealed class ExperimentFilterSql(SqlTrackingStore store, DynamicParameters parameters) : FilterSql(store, parameters)
+    {
+        protected override void AppendComparison(StringBuilder sql, Comparison comparison)
+        {
+            if (comparison.Entity == EntityKind.Tag)
+            {
+                sql.Append("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ")
+                    .Append(Param(comparison.Key)).Append(" AND ");
+                AppendPredicate(sql, "t.value", comparison);
+                sql.Append(')');
+                return;
+            }
+            var column = comparison.Key switch
+            {
+                "name" => "e.name",
+                "creation_time" => "e.creation_time",
+                "last_update_time" => "e.last_update_time",
+                _ => throw new InvalidParameterValueException($"Invalid experiment filter key '{comparison.Key}'."),
+            };
+            AppendPredicate(sql, column, comparison);
+        }
+
+        protected override object NumericParameter(Comparison comparison, double value) => (long)value;
+    }
+
+    private sealed class RunFilterSql(SqlTrackingStore store, DynamicParameters parameters) : FilterSql(store, parameters)
+    {
+        protected override void AppendComparison(StringBuilder sql, Comparison c)
+        {
+            switch (c.Entity)
+            {
+                case EntityKind.Metric:
+                    // NaN points carry no order, so no numeric comparison matches them (as in MLflow).
+                    sql.Append("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ")
+                        .Append(Param(c.Key)).Append(" AND m.is_nan = 0 AND ");
+                    AppendPredicate(sql, "m.value", c);
+                    sql.Append(')');
+                    break;
+                case EntityKind.Param:
+                    sql.Append("EXISTS (SELECT 1 FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ").Append(Param(c.Key)).Append(" AND ");
+                    AppendPredicate(sql, "p.value", c);
+                    sql.Append(')');
+                    break;
+                case EntityKind.Tag:
+                    sql.Append("EXISTS (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ").Append(Param(c.Key)).Append(" AND ");
+                    AppendPredicate(sql, "t.value", c);
+                    sql.Append(')');
+                    break;
+                case EntityKind.Dataset when c.Key == "context":
+                    sql.Append("EXISTS (SELECT 1 FROM input_tags it WHERE it.run_uuid = r.run_uuid AND it.key = 'mlflow.data.context' AND ");
+                    AppendPredicate(sql, "it.value", c);
+                    sql.Append(')');
+                    break;
+                case EntityKind.Dataset:
+                    sql.Append("EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid = r.run_uuid AND ");
+                    AppendPredicate(sql, c.Key == "name" ? "d.name" : "d.digest", c);
+                    sql.Append(')');
+                    break;
+                default:
+                    AppendPredicate(sql, RunAttributeColumn(c.Key), c);
+                    break;
+            }
+        }
+
+        protected override object NumericParameter(Comparison comparison, double value) =>
+            comparison.Entity == EntityKind.Attribute ? (long)value : value;
+    }
+
+    /// <summary>The runs column behind an attribute name; the set is closed, so the result is safe SQL.</summary>
+    private static string RunAttributeColumn(string attribute) => attribute switch
+    {
+        "run_id" => "r.run_uuid",
+        "run_name" => "r.name",
+        "status" => "r.status",
+        "artifact_uri" => "r.artifact_uri",
+        "user_id" => "r.user_id",
+        "lifecycle_stage" => "r.lifecycle_stage",
+        "start_time" => "r.start_time",
+        "end_time" => "r.end_time",
+        _ => throw new InvalidParameterValueException($"Invalid attribute key '{attribute}'."),
+    };
+}

@@ -1,0 +1,123 @@
+namespace Cairn.Storage;
+
+/// <summary>
+/// The schema, as an ordered list of migrations. A database records the last one applied and is
+/// upgraded in place on open. Never edit a shipped migration: add a new one.
+/// </summary>
+internal static class Migrations
+{
+    public sealed record Migration(int Version, string Description, Func<SqlFlavor, string> Sql);
+
+    public static readonly IReadOnlyList<Migration> All =
+    [
+        new(1, "experiments, runs, params, tags, metric history", f => $"""
+            CREATE TABLE experiments (
+                experiment_id {f.IdentityKey} ,
+                name TEXT NOT NULL,
+                artifact_location TEXT NOT NULL,
+                lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+                creation_time BIGINT,
+                last_update_time BIGINT,
+                deleted_time BIGINT,
+                CONSTRAINT uq_experiments_name UNIQUE (name)
+            );
+            CREATE TABLE experiment_tags (
+                experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (experiment_id, key)
+            );
+            CREATE TABLE runs (
+                run_uuid TEXT NOT NULL PRIMARY KEY,
+                experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                user_id TEXT,
+                status TEXT NOT NULL,
+                start_time BIGINT NOT NULL,
+                end_time BIGINT,
+                artifact_uri TEXT NOT NULL,
+                lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+                deleted_time BIGINT
+            );
+            CREATE INDEX ix_runs_experiment_start ON runs (experiment_id, start_time DESC, run_uuid);
+            CREATE TABLE params (
+                run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_uuid, key)
+            ){f.WithoutRowId};
+            CREATE TABLE tags (
+                run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_uuid, key)
+            ){f.WithoutRowId};
+            CREATE TABLE metrics (
+                run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                step BIGINT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                value {f.Double} NOT NULL,
+                is_nan SMALLINT NOT NULL,
+                PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)
+            ){f.WithoutRowId};
+            """),
+        new(2, "latest metric per run and key, so search never scans history", f => $"""
+            CREATE TABLE latest_metrics (
+                run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                value {f.Double} NOT NULL,
+                timestamp BIGINT NOT NULL,
+                step BIGINT NOT NULL,
+                is_nan SMALLINT NOT NULL,
+                PRIMARY KEY (run_uuid, key)
+            ){f.WithoutRowId};
+            INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan)
+            SELECT run_uuid, key, value, timestamp, step, is_nan FROM (
+                SELECT m.*, ROW_NUMBER() OVER (PARTITION BY run_uuid, key
+                    ORDER BY step DESC, timestamp DESC, is_nan ASC, value DESC) AS rn
+                FROM metrics m) ranked
+            WHERE rn = 1;
+            CREATE INDEX ix_latest_metrics_key_value ON latest_metrics (key, value, run_uuid);
+            CREATE INDEX ix_params_key_value ON params (key, value, run_uuid);
+            CREATE INDEX ix_tags_key_value ON tags (key, value, run_uuid);
+            CREATE INDEX ix_runs_deleted ON runs (lifecycle_stage, deleted_time);
+            """),
+        new(3, "datasets and run inputs", f => $"""
+            CREATE TABLE datasets (
+                dataset_uuid TEXT NOT NULL PRIMARY KEY,
+                experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                source_type TEXT NOT NULL,
+                source TEXT NOT NULL,
+                schema_json TEXT,
+                profile TEXT,
+                CONSTRAINT uq_datasets UNIQUE (experiment_id, name, digest)
+            );
+            CREATE TABLE inputs (
+                run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+                dataset_uuid TEXT NOT NULL REFERENCES datasets (dataset_uuid) ON DELETE CASCADE,
+                PRIMARY KEY (run_uuid, dataset_uuid)
+            ){f.WithoutRowId};
+            CREATE INDEX ix_inputs_dataset ON inputs (dataset_uuid, run_uuid);
+            CREATE TABLE input_tags (
+                run_uuid TEXT NOT NULL,
+                dataset_uuid TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_uuid, dataset_uuid, key),
+                FOREIGN KEY (run_uuid, dataset_uuid) REFERENCES inputs (run_uuid, dataset_uuid) ON DELETE CASCADE
+            ){f.WithoutRowId};
+            """),
+    ];
+
+    public static int Latest => All[^1].Version;
+}
+
+/// <summary>The few places where SQLite and PostgreSQL DDL differ.</summary>
+internal sealed record SqlFlavor(string IdentityKey, string Double, string WithoutRowId)
+{
+    public static readonly SqlFlavor Sqlite = new("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", " WITHOUT ROWID");
+    public static readonly SqlFlavor Postgres = new("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION", "");
+}

@@ -1,0 +1,44 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// An opaque page token: the offset of the next page plus a fingerprint of the query it belongs to,
+/// so a token replayed against another query is refused instead of silently skipping rows.
+/// </summary>
+internal static class PageToken
+{
+    public static string Encode(long offset, string fingerprint) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{offset}:{Fingerprint(fingerprint)}"));
+
+    public static long Decode(string? token, string fingerprint)
+    {
+        if (string.IsNullOrEmpty(token)) return 0;
+        string text;
+        try
+        {
+            text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
+        }
+        catch (FormatException)
+        {
+            throw Invalid(token);
+        }
+        var colon = text.IndexOf(':');
+        if (colon < 0 || !long.TryParse(text.AsSpan(0, colon), out var offset) || offset < 0) throw Invalid(token);
+        if (text[(colon + 1)..] != Fingerprint(fingerprint))
+            throw new InvalidParameterValueException("Invalid page_token: it belongs to a different query (filter, order_by, experiments or view type changed).");
+        return offset;
+    }
+
+    private static InvalidParameterValueException Invalid(string token) =>
+        new($"Invalid page_token '{token}': it is not a token this server issued.");
+
+    private static string Fingerprint(string query)
+    {
+        // FNV-1a: small, stable across processes (string.GetHashCode is randomized per process).
+        var hash = 14695981039346656037UL;
+        foreach (var c in query) { hash ^= c; hash *= 1099511628211UL; }
+        return hash.ToString("x16");
+    }
+}

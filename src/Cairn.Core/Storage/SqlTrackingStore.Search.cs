@@ -1,0 +1,120 @@
+using System.Data.Common;
+using System.Text;
+using Cairn.Tracking;
+using Cairn.Tracking.Search;
+using Dapper;
+
+namespace Cairn.Storage;
+
+internal abstract partial class SqlTrackingStore
+{
+    public async Task<Page<Run>> SearchRunsAsync(RunSearch search, CancellationToken cancellationToken = default)
+    {
+        TrackingValidator.ValidateMaxResults(search.MaxResults);
+        var experimentIds = search.ExperimentIds.Select(ParseExperimentId).Distinct().ToArray();
+        var filter = SearchFilterParser.ParseRunFilter(search.Filter);
+        var orderBy = SearchFilterParser.ParseRunOrderBy(search.OrderBy);
+        var fingerprint = $"runs|{string.Join(",", experimentIds)}|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}|{search.ViewType}";
+        var offset = PageToken.Decode(search.PageToken, fingerprint);
+        if (experimentIds.Length == 0) return new Page<Run>([], null);
+
+        var parameters = new DynamicParameters();
+        var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM runs r");
+        var order = new StringBuilder();
+        var i = 0;
+        foreach (var key in orderBy)
+        {
+            var direction = key.Ascending ? " ASC" : " DESC";
+            var alias = "o" + i++;
+            string column;
+            switch (key.Entity)
+            {
+                case EntityKind.Metric:
+                    sql.Append($" LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
+                    // Runs without the metric, and NaN values, sort last in both directions, as in MLflow.
+                    order.Append($"CASE WHEN {alias}.value IS NULL OR {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
+                    parameters.Add(alias + "k", key.Key);
+                    continue;
+                case EntityKind.Param:
+                    sql.Append($" LEFT JOIN params {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
+                    column = alias + ".value";
+                    parameters.Add(alias + "k", key.Key);
+                    break;
+                case EntityKind.Tag:
+                    sql.Append($" LEFT JOIN tags {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
+                    column = alias + ".value";
+                    parameters.Add(alias + "k", key.Key);
+                    break;
+                default:
+                    column = RunAttributeColumn(key.Key);
+                    break;
+            }
+            order.Append($"CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column}{direction}, ");
+        }
+        order.Append("r.start_time DESC, r.run_uuid ASC");
+
+        sql.Append(" WHERE r.experiment_id IN @experimentIds AND r.lifecycle_stage IN @stages");
+        parameters.Add("experimentIds", experimentIds);
+        parameters.Add("stages", StagesFor(search.ViewType));
+        if (filter is not null)
+        {
+            sql.Append(" AND ");
+            new RunFilterSql(this, parameters).Append(sql, filter);
+        }
+        sql.Append(" ORDER BY ").Append(order).Append(" LIMIT @limit OFFSET @offset");
+        parameters.Add("limit", search.MaxResults + 1);
+        parameters.Add("offset", offset);
+
+        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var rows = (await c.QueryAsync<RunRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        string? next = null;
+        if (rows.Count > search.MaxResults)
+        {
+            rows.RemoveAt(rows.Count - 1);
+            next = PageToken.Encode(offset + search.MaxResults, fingerprint);
+        }
+        return new Page<Run>(await LoadRunsAsync(c, rows, cancellationToken).ConfigureAwait(false), next);
+    }
+
+    /// <summary>Loads params, tags, latest metrics and inputs for a page of runs: four queries, whatever the page size.</summary>
+    private static async Task<IReadOnlyList<Run>> LoadRunsAsync(DbConnection c, IReadOnlyList<RunRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return [];
+        var ids = rows.Select(r => r.RunUuid).ToArray();
+        var args = new { ids };
+        var parameters = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
+            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
+        var tags = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
+            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
+        var metrics = (await c.QueryAsync<(string RunUuid, string Key, double Value, long Timestamp, long Step, long IsNan)>(new CommandDefinition(
+            "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
+        var inputs = (await c.QueryAsync<InputRow>(new CommandDefinition(
+            """
+            SELECT i.run_uuid AS RunUuid, d.dataset_uuid AS DatasetUuid, d.name AS Name, d.digest AS Digest, d.source_type AS SourceType, d.source AS Source, d.schema_json AS SchemaJson, d.profile AS Profile
+            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid IN @ids
+            """, args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(r => r.RunUuid);
+        var inputTags = inputs.Count == 0
+            ? Enumerable.Empty<(string RunUuid, string DatasetUuid, string Key, string Value)>().ToLookup(t => (t.RunUuid, t.DatasetUuid))
+            : (await c.QueryAsync<(string RunUuid, string DatasetUuid, string Key, string Value)>(new CommandDefinition(
+                "SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                .ToLookup(t => (t.RunUuid, t.DatasetUuid));
+
+        var runs = new List<Run>(rows.Count);
+        foreach (var r in rows)
+        {
+            var info = new RunInfo(r.RunUuid, r.ExperimentId.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Name, r.UserId,
+                Enum.Parse<RunStatus>(r.Status), r.StartTime, r.EndTime, r.ArtifactUri, ParseStage(r.LifecycleStage));
+            var data = new RunData(
+                metrics[r.RunUuid].Select(m => new Metric(m.Key, m.IsNan != 0 ? double.NaN : m.Value, m.Timestamp, m.Step)).OrderBy(m => m.Key, StringComparer.Ordinal).ToList(),
+                parameters[r.RunUuid].Select(p => new Param(p.Key, p.Value)).OrderBy(p => p.Key, StringComparer.Ordinal).ToList(),
+                tags[r.RunUuid].Select(t => new RunTag(t.Key, t.Value)).OrderBy(t => t.Key, StringComparer.Ordinal).ToList());
+            var runInputs = inputs[r.RunUuid].Select(d => new DatasetInput(
+                new Dataset(d.Name, d.Digest, d.SourceType, d.Source, d.SchemaJson, d.Profile),
+                inputTags[(r.RunUuid, d.DatasetUuid)].Select(t => new InputTag(t.Key, t.Value)).ToList())).ToList();
+            runs.Add(new Run(info, data, runInputs));
+        }
+        return runs;
+    }
+
+    private sealed record InputRow(string RunUuid, string DatasetUuid, string Name, string Digest, string SourceType, string Source, string? SchemaJson, string? Profile);
+}

@@ -1,0 +1,118 @@
+using System.Data.Common;
+using Cairn.Tracking;
+using Dapper;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// The tracking store over SQL, shared by SQLite and PostgreSQL. Subclasses supply connections,
+/// the write path (SQLite: one group-committing writer; PostgreSQL: pooled transactions) and
+/// provider error translation. All SQL is parameterized; no caller text reaches the SQL string.
+/// </summary>
+internal abstract partial class SqlTrackingStore : ITrackingStore
+{
+    public const string DefaultExperimentId = "0";
+    public const string DefaultExperimentName = "Default";
+
+    private readonly string _defaultArtifactRoot;
+
+    protected SqlTrackingStore(string defaultArtifactRoot)
+    {
+        _defaultArtifactRoot = defaultArtifactRoot.TrimEnd('/');
+    }
+
+    /// <summary>SQL for a case-sensitive LIKE of <paramref name="column"/> against parameter <paramref name="parameter"/>.</summary>
+    protected abstract string LikeSql(string column, string parameter);
+
+    /// <summary>SQL for a case-insensitive LIKE.</summary>
+    protected abstract string ILikeSql(string column, string parameter);
+
+    /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
+    protected virtual string LikePattern(string pattern) => pattern;
+
+    /// <summary>Opens a connection for reading; dispose it to give it back.</summary>
+    protected abstract ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> in a write transaction and commits it.</summary>
+    protected abstract Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>Inserts metric history points (duplicates ignored) and is free to use a faster provider-specific path.</summary>
+    protected abstract Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken);
+
+    protected abstract bool IsUniqueViolation(Exception exception);
+
+    public abstract void Dispose();
+
+    /// <summary>Applies the migrations this database lacks and makes sure the Default experiment exists.</summary>
+    protected async Task InitializeSchemaAsync(SqlFlavor flavor, CancellationToken cancellationToken)
+    {
+        await WriteAsync(async (c, tx) =>
+        {
+            await c.ExecuteAsync(new CommandDefinition(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)",
+                transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var current = await c.ExecuteScalarAsync<int?>(new CommandDefinition(
+                "SELECT MAX(version) FROM schema_version", transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false) ?? 0;
+            if (current > Migrations.Latest)
+                throw new CairnException(ErrorCode.INTERNAL_ERROR,
+                    $"The database schema is at version {current}, newer than this Cairn ({Migrations.Latest}). Upgrade Cairn to open it.");
+            foreach (var migration in Migrations.All.Where(m => m.Version > current))
+            {
+                await c.ExecuteAsync(new CommandDefinition(migration.Sql(flavor), transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO schema_version (version, description, applied_time) VALUES (@v, @d, @t)",
+                    new { v = migration.Version, d = migration.Description, t = Clock.NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            var hasDefault = await c.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COUNT(*) FROM experiments WHERE experiment_id = 0", transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (hasDefault == 0)
+            {
+                var now = Clock.NowMs();
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (0, @name, @loc, 'active', @now, @now)",
+                    new { name = DefaultExperimentName, loc = ExperimentArtifactLocation(DefaultExperimentId), now }, tx,
+                    cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            return 0;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The schema version of the open database.</summary>
+    public async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT MAX(version) FROM schema_version", cancellationToken: cancellationToken)).ConfigureAwait(false);
+    }
+
+    private string ExperimentArtifactLocation(string experimentId) => $"{_defaultArtifactRoot}/{experimentId}";
+
+    protected static string Stage(LifecycleStage stage) => stage == LifecycleStage.Active ? "active" : "deleted";
+
+    protected static LifecycleStage ParseStage(string stage) => stage == "deleted" ? LifecycleStage.Deleted : LifecycleStage.Active;
+
+    protected static string[] StagesFor(ViewType viewType) => viewType switch
+    {
+        ViewType.ACTIVE_ONLY => ["active"],
+        ViewType.DELETED_ONLY => ["deleted"],
+        _ => ["active", "deleted"],
+    };
+
+    protected static long ParseExperimentId(string experimentId)
+    {
+        TrackingValidator.ValidateExperimentId(experimentId);
+        return long.Parse(experimentId, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Maps a provider's unique violation to RESOURCE_ALREADY_EXISTS; other errors pass through.</summary>
+    protected async Task<T> TranslateAsync<T>(Func<Task<T>> action, string alreadyExistsMessage)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUniqueViolation(e))
+        {
+            throw new ResourceAlreadyExistsException(alreadyExistsMessage, e);
+        }
+    }
+}

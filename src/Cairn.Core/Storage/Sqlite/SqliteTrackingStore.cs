@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Cairn.Tracking;
+using Microsoft.Data.Sqlite;
+
+namespace Cairn.Storage.Sqlite;
+
+/// <summary>
+/// The embedded default: one SQLite file in WAL mode. Readers use a small pool of open connections and
+/// never block the writer; all writes go through <see cref="SqliteWriter"/>.
+/// </summary>
+internal sealed class SqliteTrackingStore : SqlTrackingStore
+{
+    private const int MaxPooledReaders = 16;
+
+    private readonly string _connectionString;
+    private readonly ConcurrentBag<SqliteConnection> _readers = [];
+    private readonly SqliteWriter _writer;
+    private int _disposed;
+
+    private SqliteTrackingStore(string databasePath, string defaultArtifactRoot) : base(defaultArtifactRoot)
+    {
+        DatabasePath = Path.GetFullPath(databasePath);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Pooling = false, // this class keeps its own connections open
+            DefaultTimeout = 30,
+        }.ToString();
+        _writer = new SqliteWriter(Open());
+    }
+
+    public string DatabasePath { get; }
+
+    /// <summary>Opens (creating and migrating when needed) the database at <paramref name="databasePath"/>.</summary>
+    public static async Task<SqliteTrackingStore> OpenAsync(string databasePath, string defaultArtifactRoot, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+        var store = new SqliteTrackingStore(databasePath, defaultArtifactRoot);
+        try
+        {
+            await store.InitializeSchemaAsync(SqlFlavor.Sqlite, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+        return store;
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        // WAL: readers never block the writer. synchronous=NORMAL: a commit survives a process kill
+        // (SIGKILL), and only an OS crash or power loss can lose the last commits, never corrupt the file.
+        pragma.CommandText = """
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            PRAGMA foreign_keys = ON;
+            PRAGMA busy_timeout = 30000;
+            PRAGMA cache_size = -65536;
+            PRAGMA temp_store = MEMORY;
+            PRAGMA mmap_size = 268435456;
+            """;
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    protected override ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var connection = _readers.TryTake(out var pooled) ? pooled : Open();
+        return ValueTask.FromResult<DbConnection>(new PooledReader(connection, this));
+    }
+
+    private void Return(SqliteConnection connection)
+    {
+        if (_disposed == 0 && _readers.Count < MaxPooledReaders) _readers.Add(connection);
+        else connection.Dispose();
+    }
+
+    protected override Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
+        _writer.ExecuteAsync((c, tx) => work(c, tx), cancellationToken);
+
+    protected override string LikeSql(string column, string parameter) => $"{column} GLOB {parameter}";
+
+    protected override string ILikeSql(string column, string parameter) => $"lower({column}) LIKE lower({parameter})";
+
+    /// <summary>SQLite's LIKE ignores case, so case-sensitive LIKE is done with GLOB: % becomes *, _ becomes ?.</summary>
+    protected override string LikePattern(string pattern)
+    {
+        var sb = new System.Text.StringBuilder(pattern.Length + 8);
+        foreach (var c in pattern)
+        {
+            sb.Append(c switch
+            {
+                '%' => "*",
+                '_' => "?",
+                '*' => "[*]",
+                '?' => "[?]",
+                '[' => "[[]",
+                _ => c.ToString(),
+            });
+        }
+        return sb.ToString();
+    }
+
+    protected override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
+    {
+        // The hot path of ingest: one prepared statement, parameters rebound per row.
+        await using var command = (SqliteCommand)connection.CreateCommand();
+        command.Transaction = (SqliteTransaction)transaction;
+        command.CommandText = "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ($run, $key, $step, $ts, $value, $nan) ON CONFLICT DO NOTHING";
+        var run = command.Parameters.Add("$run", SqliteType.Text);
+        var key = command.Parameters.Add("$key", SqliteType.Text);
+        var step = command.Parameters.Add("$step", SqliteType.Integer);
+        var ts = command.Parameters.Add("$ts", SqliteType.Integer);
+        var value = command.Parameters.Add("$value", SqliteType.Real);
+        var nan = command.Parameters.Add("$nan", SqliteType.Integer);
+        run.Value = runId;
+        command.Prepare();
+        foreach (var m in metrics)
+        {
+            key.Value = m.Key;
+            step.Value = m.Step;
+            ts.Value = m.Timestamp;
+            value.Value = StoredValue(m.Value);
+            nan.Value = double.IsNaN(m.Value) ? 1 : 0;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    protected override bool IsUniqueViolation(Exception exception) => SqliteErrors.IsUniqueViolation(exception);
+
+    /// <summary>Runs SQLite's integrity check; returns "ok" for a sound file.</summary>
+    public async Task<string> CheckIntegrityAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = c.CreateCommand();
+        command.CommandText = "PRAGMA integrity_check";
+        return (string?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? "";
+    }
+
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        while (_readers.TryTake(out var connection))
+        {
+            try
+            {
+                using var optimize = connection.CreateCommand();
+                optimize.CommandText = "PRAGMA optimize";
+                optimize.ExecuteNonQuery();
+            }
+            finally
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A reader connection that goes back to the pool when disposed.</summary>
+    private sealed class PooledReader(SqliteConnection inner, SqliteTrackingStore owner) : DbConnectionWrapper(inner)
+    {
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) owner.Return(inner);
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            owner.Return(inner);
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using Cairn.Storage;
+using Cairn.Tracking;
+
+namespace Cairn.Tests.Storage;
+
+public sealed class SmokeTests
+{
+    [Fact]
+    public async Task Sqlite_store_round_trips_a_run()
+    {
+        using var dir = new TempDirectory();
+        using var store = await TrackingStoreFactory.OpenAsync(dir.Path, dir.Combine("artifacts"), TestContext.Current.CancellationToken);
+        var expId = await store.CreateExperimentAsync("exp", cancellationToken: TestContext.Current.CancellationToken);
+        var run = await store.CreateRunAsync(new CreateRunRequest(expId, "r1"), TestContext.Current.CancellationToken);
+        await store.LogBatchAsync(run.Info.RunId,
+            [new Metric("acc", 0.5, 1, 0), new Metric("acc", 0.9, 2, 1), new Metric("loss", double.NaN, 1, 0)],
+            [new Param("model", "rf")], [new RunTag("team", "ml")], TestContext.Current.CancellationToken);
+        var got = await store.GetRunAsync(run.Info.RunId, TestContext.Current.CancellationToken);
+        Assert.Equal(0.9, got.Data.Metrics.Single(m => m.Key == "acc").Value);
+        Assert.True(double.IsNaN(got.Data.Metrics.Single(m => m.Key == "loss").Value));
+        var page = await store.SearchRunsAsync(new RunSearch([expId], "metrics.acc > 0.8 and params.model = 'rf' and tags.team LIKE 'm%'", OrderBy: ["metrics.acc DESC"]), TestContext.Current.CancellationToken);
+        Assert.Single(page.Items);
+        var ex = await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.LogParamAsync(run.Info.RunId, "model", "gbt", TestContext.Current.CancellationToken));
+        Assert.Contains("Changing param values is not allowed", ex.Message);
+    }
+}
