@@ -1,0 +1,16 @@
+namespace Cairn.Cli;
+
+/// <summary>Where the embedded default keeps its database and artifacts: CAIRN_HOME, or ./.cairn.</summary>
+internal static class CairnHome
+{
+    public static string Path =>
+        System.IO.Path.GetFullPath(Environment.GetEnvironmentVariable("CAIRN_HOME") is { Length: > 0 } home ? home : ".cairn");
+
+    public static string Artifacts => System.IO.Path.Combine(Path, "artifacts");
+
+    /// <summary>CAIRN_TRACKING_URI, else MLFLOW_TRACKING_URI, else the embedded store in CAIRN_HOME.</summary>
+    public static string TrackingUri =>
+        Environment.GetEnvironmentVariable("CAIRN_TRACKING_URI") is { Length: > 0 } cairn ? cairn
+        : Environment.GetEnvironmentVariable("MLFLOW_TRACKING_URI") is { Length: > 0 } mlflow ? mlflow
+        : Path;
+}

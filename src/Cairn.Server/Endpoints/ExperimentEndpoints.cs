@@ -1,0 +1,119 @@
+using Cairn.Contracts;
+using Cairn.Tracking;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using static Cairn.Server.Endpoints.MlflowRequest;
+
+namespace Cairn.Server.Endpoints;
+
+/// <summary>MLflow's experiments/* endpoints.</summary>
+internal static class ExperimentEndpoints
+{
+    public static void MapExperimentEndpoints(this IEndpointRouteBuilder api)
+    {
+        var json = MlflowJson.Wire;
+
+        api.MapPost("experiments/create", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.CreateExperiment);
+            var id = await store.CreateExperimentAsync(Required(body.Name, "name"), NullIfEmpty(body.ArtifactLocation),
+                body.Tags?.Select(t => new ExperimentTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(), request.HttpContext.RequestAborted);
+            return Results.Json(new CreateExperimentResponse { ExperimentId = id }, json.CreateExperimentResponse);
+        });
+
+        api.MapGet("experiments/get", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var experiment = await store.GetExperimentAsync(Required(Query(request, "experiment_id"), "experiment_id"), request.HttpContext.RequestAborted);
+            return Results.Json(new ExperimentResponse { Experiment = experiment.ToWire() }, json.ExperimentResponse);
+        });
+
+        api.MapGet("experiments/get-by-name", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var experiment = await store.GetExperimentByNameAsync(Required(Query(request, "experiment_name"), "experiment_name"), request.HttpContext.RequestAborted);
+            return Results.Json(new ExperimentResponse { Experiment = experiment.ToWire() }, json.ExperimentResponse);
+        });
+
+        api.MapPost("experiments/search", async (HttpRequest request, ITrackingStore store) =>
+            await SearchAsync(store, await ReadAsync(request, json.SearchExperiments), request.HttpContext.RequestAborted));
+
+        api.MapGet("experiments/search", async (HttpRequest request, ITrackingStore store) =>
+            await SearchAsync(store, new SearchExperiments
+            {
+                MaxResults = QueryInt(request, "max_results"),
+                PageToken = Query(request, "page_token"),
+                Filter = Query(request, "filter"),
+                OrderBy = request.Query["order_by"].OfType<string>().ToList(),
+                ViewType = Query(request, "view_type") is { } v ? System.Text.Json.JsonSerializer.SerializeToElement(v, json.String) : null,
+            }, request.HttpContext.RequestAborted));
+
+        // MLflow 1.x's experiments/list, still used by older clients (the npm `mlflow` package among them).
+        api.MapGet("experiments/list", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var viewType = WireMapping.ParseViewType(Query(request, "view_type"), "view_type");
+            var all = new List<ExperimentMessage>();
+            string? token = null;
+            do
+            {
+                var page = await store.SearchExperimentsAsync(new ExperimentSearch(ViewType: viewType, MaxResults: TrackingLimits.SearchMaxResultsThreshold, PageToken: token), request.HttpContext.RequestAborted);
+                all.AddRange(page.Items.Select(e => e.ToWire()));
+                token = page.NextPageToken;
+            } while (token is not null);
+            return Results.Json(new ExperimentsPage { Experiments = all }, json.ExperimentsPage);
+        });
+
+        api.MapPost("experiments/update", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.UpdateExperiment);
+            var id = Required(body.ExperimentId, "experiment_id");
+            if (!string.IsNullOrEmpty(body.NewName)) await store.RenameExperimentAsync(id, body.NewName, request.HttpContext.RequestAborted);
+            else await store.GetExperimentAsync(id, request.HttpContext.RequestAborted);
+            return EmptyResult();
+        });
+
+        api.MapPost("experiments/delete", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.ExperimentIdRequest);
+            await store.DeleteExperimentAsync(Required(body.ExperimentId, "experiment_id"), request.HttpContext.RequestAborted);
+            return EmptyResult();
+        });
+
+        api.MapPost("experiments/restore", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.ExperimentIdRequest);
+            await store.RestoreExperimentAsync(Required(body.ExperimentId, "experiment_id"), request.HttpContext.RequestAborted);
+            return EmptyResult();
+        });
+
+        api.MapPost("experiments/set-experiment-tag", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.SetExperimentTag);
+            await store.SetExperimentTagAsync(Required(body.ExperimentId, "experiment_id"), Required(body.Key, "key"),
+                body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."), request.HttpContext.RequestAborted);
+            return EmptyResult();
+        });
+
+        api.MapPost("experiments/delete-experiment-tag", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.SetExperimentTag);
+            await store.DeleteExperimentTagAsync(Required(body.ExperimentId, "experiment_id"), Required(body.Key, "key"), request.HttpContext.RequestAborted);
+            return EmptyResult();
+        });
+    }
+
+    private static async Task<IResult> SearchAsync(ITrackingStore store, SearchExperiments body, CancellationToken cancellationToken)
+    {
+        var page = await store.SearchExperimentsAsync(new ExperimentSearch(
+            body.Filter,
+            WireMapping.ParseViewType(body.ViewType, "view_type"),
+            MaxResults(body.MaxResults, TrackingLimits.SearchMaxResultsDefault),
+            body.OrderBy,
+            NullIfEmpty(body.PageToken)), cancellationToken);
+        return Results.Json(new ExperimentsPage { Experiments = page.Items.Select(e => e.ToWire()).ToList(), NextPageToken = page.NextPageToken },
+            MlflowJson.Wire.ExperimentsPage);
+    }
+
+    internal static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    internal static IResult EmptyResult() => Results.Json(new Empty(), MlflowJson.Wire.Empty);
+}

@@ -1,0 +1,171 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cairn.Contracts;
+using Cairn.Tracking;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using static Cairn.Server.Endpoints.MlflowRequest;
+
+namespace Cairn.Server.Endpoints;
+
+/// <summary>MLflow's runs/* and metrics/* endpoints.</summary>
+internal static class RunEndpoints
+{
+    public static void MapRunEndpoints(this IEndpointRouteBuilder api)
+    {
+        var json = MlflowJson.Wire;
+
+        api.MapPost("runs/create", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.CreateRun);
+            var run = await store.CreateRunAsync(new CreateRunRequest(
+                Required(body.ExperimentId, "experiment_id"),
+                ExperimentEndpoints.NullIfEmpty(body.RunName),
+                body.StartTime,
+                ExperimentEndpoints.NullIfEmpty(body.UserId),
+                Tags(body.Tags)), request.HttpContext.RequestAborted);
+            return Results.Json(new RunResponse { Run = run.ToWire() }, json.RunResponse);
+        });
+
+        api.MapGet("runs/get", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var run = await store.GetRunAsync(RunId(Query(request, "run_id"), Query(request, "run_uuid")), request.HttpContext.RequestAborted);
+            return Results.Json(new RunResponse { Run = run.ToWire() }, json.RunResponse);
+        });
+
+        api.MapPost("runs/update", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.UpdateRun);
+            var info = await store.UpdateRunAsync(RunId(body.RunId, body.RunUuid), WireMapping.ParseStatus(body.Status), body.EndTime,
+                ExperimentEndpoints.NullIfEmpty(body.RunName), request.HttpContext.RequestAborted);
+            return Results.Json(new RunInfoResponse { RunInfo = info.ToWire() }, json.RunInfoResponse);
+        });
+
+        api.MapPost("runs/delete", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.RunIdRequest);
+            await store.DeleteRunAsync(RunId(body.RunId, body.RunUuid), request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/restore", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.RunIdRequest);
+            await store.RestoreRunAsync(RunId(body.RunId, body.RunUuid), request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/log-metric", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.LogMetric);
+            var metric = new Metric(Required(body.Key, "key"), Required(body.Value, "value"), Required(body.Timestamp, "timestamp"), body.Step ?? 0);
+            await store.LogBatchAsync(RunId(body.RunId, body.RunUuid), metrics: [metric], cancellationToken: request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/log-parameter", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.RunKeyValue);
+            var param = new Param(Required(body.Key, "key"), body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."));
+            await store.LogBatchAsync(RunId(body.RunId, body.RunUuid), parameters: [param], cancellationToken: request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/set-tag", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.RunKeyValue);
+            var tag = new RunTag(Required(body.Key, "key"), body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."));
+            await store.LogBatchAsync(RunId(body.RunId, body.RunUuid), tags: [tag], cancellationToken: request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/delete-tag", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.RunKeyValue);
+            await store.DeleteTagAsync(RunId(body.RunId, body.RunUuid), Required(body.Key, "key"), request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/log-batch", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.LogBatch);
+            var metrics = body.Metrics is null ? [] : new List<Metric>(body.Metrics.Count);
+            if (body.Metrics is not null)
+            {
+                for (var i = 0; i < body.Metrics.Count; i++)
+                {
+                    var m = body.Metrics[i];
+                    metrics.Add(new Metric(Required(m.Key, $"metrics[{i}].key"), Required(m.Value, $"metrics[{i}].value"), Required(m.Timestamp, $"metrics[{i}].timestamp"), m.Step ?? 0));
+                }
+            }
+            var parameters = (body.Params ?? []).Select((p, i) => new Param(Required(p.Key, $"params[{i}].key"),
+                p.Value ?? throw new InvalidParameterValueException($"Missing value for required parameter 'params[{i}].value'."))).ToList();
+            await store.LogBatchAsync(Required(body.RunId, "run_id"), metrics, parameters, Tags(body.Tags), request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/log-inputs", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.LogInputs);
+            await store.LogInputsAsync(Required(body.RunId, "run_id"), (body.Datasets ?? []).Select(d => d.ToDomain()).ToList(), request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        // mlflow.<flavor>.log_model records the model's MLmodel as JSON in the run's mlflow.log-model.history tag.
+        api.MapPost("runs/log-model", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.LogModel);
+            var runId = Required(body.RunId, "run_id");
+            var modelJson = Required(body.ModelJson, "model_json");
+            JsonNode model;
+            try
+            {
+                model = JsonNode.Parse(modelJson) ?? throw new JsonException("null");
+            }
+            catch (JsonException)
+            {
+                throw new InvalidParameterValueException("Invalid value for parameter 'model_json': it is not a JSON object.");
+            }
+            var run = await store.GetRunAsync(runId, request.HttpContext.RequestAborted);
+            var history = run.Data.Tags.FirstOrDefault(t => t.Key == SystemTags.LoggedModels)?.Value;
+            var list = history is null ? new JsonArray() : JsonNode.Parse(history) as JsonArray ?? new JsonArray();
+            list.Add(model);
+            await store.SetTagAsync(runId, SystemTags.LoggedModels, list.ToJsonString(), request.HttpContext.RequestAborted);
+            return ExperimentEndpoints.EmptyResult();
+        });
+
+        api.MapPost("runs/search", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var body = await ReadAsync(request, json.SearchRuns);
+            var page = await store.SearchRunsAsync(new RunSearch(
+                body.ExperimentIds ?? [],
+                body.Filter,
+                WireMapping.ParseViewType(body.RunViewType, "run_view_type"),
+                MaxResults(body.MaxResults, TrackingLimits.SearchMaxResultsDefault),
+                body.OrderBy,
+                ExperimentEndpoints.NullIfEmpty(body.PageToken)), request.HttpContext.RequestAborted);
+            return Results.Json(new RunsPage
+            {
+                Runs = page.Items.Count == 0 ? null : page.Items.Select(r => r.ToWire()).ToList(),
+                NextPageToken = page.NextPageToken,
+            }, json.RunsPage);
+        });
+
+        api.MapGet("metrics/get-history", async (HttpRequest request, ITrackingStore store) =>
+        {
+            var runId = RunId(Query(request, "run_id"), Query(request, "run_uuid"));
+            var page = await store.GetMetricHistoryAsync(runId, Required(Query(request, "metric_key"), "metric_key"),
+                QueryInt(request, "max_results"), ExperimentEndpoints.NullIfEmpty(Query(request, "page_token")), request.HttpContext.RequestAborted);
+            return Results.Json(new MetricsPage
+            {
+                Metrics = page.Items.Select(m => m.ToWire()).ToList(),
+                NextPageToken = page.NextPageToken,
+            }, json.MetricsPage);
+        });
+    }
+
+    private static List<RunTag> Tags(List<KeyValue>? tags) =>
+        (tags ?? []).Select((t, i) => new RunTag(Required(t.Key, $"tags[{i}].key"),
+            t.Value ?? throw new InvalidParameterValueException($"Missing value for required parameter 'tags[{i}].value'."))).ToList();
+}
