@@ -253,8 +253,16 @@ public sealed partial class MlflowJson
     /// The context every endpoint and the HTTP client use: like <see cref="JsonSerializerContext"/>'s Default,
     /// but writing quotes and angle brackets as they are (MLflow's bodies are JSON, not HTML).
     /// </summary>
-    public static MlflowJson Wire { get; } = new(new JsonSerializerOptions(Default.Options!) // Options is set on a generated context
+    public static MlflowJson Wire => s_wire ??= CreateWire();
+
+    private static MlflowJson? s_wire;
+
+    private static MlflowJson CreateWire()
     {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    });
+        var options = new JsonSerializerOptions(Default.GeneratedSerializerOptions ?? Default.Options)
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        };
+        return new MlflowJson(options);
+    }
 }
