@@ -242,6 +242,7 @@ public sealed class ErrorResponse
 [JsonSerializable(typeof(RunsPage))]
 [JsonSerializable(typeof(MetricsPage))]
 [JsonSerializable(typeof(Empty))]
+[JsonSerializable(typeof(MetricMessage))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(List<Dictionary<string, JsonElement>>))]
