@@ -1,0 +1,176 @@
+using System.Net;
+using Cairn.Tracking;
+
+namespace Cairn.Client;
+
+public sealed partial class CairnClient
+{
+    private const string ProxyScheme = "mlflow-artifacts:";
+
+    /// <summary>
+    /// Lists one folder of a run's artifacts (<paramref name="path"/> relative to the artifact root; null for the root).
+    /// Against a server this is MLflow's <c>GET /api/2.0/mlflow/artifacts/list</c>; against a database opened in-process
+    /// the run's artifact folder is read directly.
+    /// </summary>
+    public async Task<ArtifactListing> ListArtifactsAsync(string runId, string? path = null, CancellationToken cancellationToken = default)
+    {
+        path = NormalizeArtifactPath(path);
+        if (Store is HttpTrackingStore http)
+        {
+            var query = $"api/2.0/mlflow/artifacts/list?run_id={Uri.EscapeDataString(runId)}" + (path.Length > 0 ? $"&path={Uri.EscapeDataString(path)}" : "");
+            using var response = await http.GetRawAsync(query, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+            var body = await HttpTrackingStore.ReadAsync(response, ArtifactJson.Default.ListArtifactsResponse, cancellationToken).ConfigureAwait(false);
+            return new ArtifactListing(body.RootUri ?? "",
+                (body.Files ?? []).Select(f => new ArtifactFile(f.Path ?? "", f.IsDir ?? false, f.IsDir == true ? null : f.FileSize)).ToList());
+        }
+        var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var root = LocalArtifactRoot(run.Info);
+        var folder = Path.Combine(root, path);
+        if (!Directory.Exists(folder)) return new ArtifactListing(run.Info.ArtifactUri, []);
+        var files = new DirectoryInfo(folder).EnumerateFileSystemInfos()
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .Select(f => new ArtifactFile(
+                Path.GetRelativePath(root, f.FullName).Replace('\\', '/'),
+                f is DirectoryInfo,
+                f is FileInfo file ? file.Length : null))
+            .ToList();
+        return new ArtifactListing(run.Info.ArtifactUri, files);
+    }
+
+    /// <summary>
+    /// Downloads a run's artifact file or folder (<paramref name="path"/>; null for all) into <paramref name="destination"/>,
+    /// keeping its path below the artifact root, and returns the local files written. From a server, proxied artifacts
+    /// (<c>mlflow-artifacts:</c> URIs) come through <c>/api/2.0/mlflow-artifacts/artifacts/...</c>; local folders are copied.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DownloadArtifactsAsync(string runId, string? path, string destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(destination);
+        path = NormalizeArtifactPath(path);
+        var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var destinationRoot = Path.GetFullPath(destination);
+        var written = new List<string>();
+
+        var localRoot = TryLocalArtifactRoot(run.Info);
+        if (localRoot is not null && (!IsRemote || Directory.Exists(localRoot)))
+        {
+            var source = Path.Combine(localRoot, path);
+            if (File.Exists(source))
+            {
+                written.Add(CopyTo(source, Target(destinationRoot, path)));
+            }
+            else if (Directory.Exists(source))
+            {
+                foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                    written.Add(CopyTo(file, Target(destinationRoot, Path.GetRelativePath(localRoot, file).Replace('\\', '/'))));
+            }
+            else
+            {
+                throw new ResourceDoesNotExistException($"Run {runId} has no artifact '{path}' (looked in {source}).");
+            }
+            return written;
+        }
+
+        if (Store is not HttpTrackingStore http || !run.Info.ArtifactUri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
+            throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
+                $"Run {runId} keeps its artifacts at '{run.Info.ArtifactUri}', which this client cannot read yet: download through a server that proxies them (mlflow-artifacts:).");
+
+        var proxyPath = ProxyPath(run.Info.ArtifactUri);
+        var listing = path.Length == 0 ? null : await ListArtifactsAsync(runId, path, cancellationToken).ConfigureAwait(false);
+        if (listing is { Files.Count: 0 })
+        {
+            // MLflow lists nothing for a file's own path: treat it as one file (a 404 then says it does not exist).
+            written.Add(await DownloadProxiedFileAsync(http, proxyPath, path, destinationRoot, cancellationToken).ConfigureAwait(false));
+            return written;
+        }
+        var pending = new Stack<string>();
+        pending.Push(path);
+        while (pending.Count > 0)
+        {
+            var folder = pending.Pop();
+            var entries = folder == path && listing is not null ? listing : await ListArtifactsAsync(runId, folder, cancellationToken).ConfigureAwait(false);
+            foreach (var entry in entries.Files)
+            {
+                if (entry.IsDir) pending.Push(entry.Path);
+                else written.Add(await DownloadProxiedFileAsync(http, proxyPath, entry.Path, destinationRoot, cancellationToken).ConfigureAwait(false));
+            }
+        }
+        return written;
+    }
+
+    private async Task<string> DownloadProxiedFileAsync(HttpTrackingStore http, string proxyPath, string relativePath, string destinationRoot, CancellationToken cancellationToken)
+    {
+        var target = Target(destinationRoot, relativePath);
+        var url = "api/2.0/mlflow-artifacts/artifacts/" + string.Join('/', $"{proxyPath}/{relativePath}".Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.GetRawAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CairnException e) when (e.ErrorCode is ErrorCode.ENDPOINT_NOT_FOUND)
+        {
+            throw new ResourceDoesNotExistException($"The server has no artifact '{relativePath}' ({e.Message})");
+        }
+        using (response)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            var temp = target + ".part";
+            await using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            {
+                await response.Content.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+            }
+            File.Move(temp, target, overwrite: true);
+        }
+        return target;
+    }
+
+    private static string CopyTo(string source, string target)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Copy(source, target, overwrite: true);
+        return target;
+    }
+
+    /// <summary>The local file for an artifact path, refusing paths that would escape the destination (e.g. "../x").</summary>
+    private static string Target(string destinationRoot, string relativePath)
+    {
+        var full = Path.GetFullPath(Path.Combine(destinationRoot, relativePath));
+        if (!full.StartsWith(destinationRoot.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new InvalidParameterValueException($"Invalid artifact path '{relativePath}': it leads outside the destination folder.");
+        return full;
+    }
+
+    private static string NormalizeArtifactPath(string? path)
+    {
+        var normalized = (path ?? "").Replace('\\', '/').Trim('/');
+        if (normalized.Split('/').Any(segment => segment is ".."))
+            throw new InvalidParameterValueException($"Invalid artifact path '{path}': '..' is not allowed.");
+        return normalized;
+    }
+
+    /// <summary>"mlflow-artifacts:/1/abc/artifacts" or "mlflow-artifacts://host:port/1/abc/artifacts" → "1/abc/artifacts".</summary>
+    private static string ProxyPath(string artifactUri)
+    {
+        var rest = artifactUri[ProxyScheme.Length..];
+        if (rest.StartsWith("//", StringComparison.Ordinal))
+        {
+            var slash = rest.IndexOf('/', 2);
+            rest = slash < 0 ? "" : rest[slash..];
+        }
+        return WebUtility.UrlDecode(rest.Trim('/'));
+    }
+
+    private string LocalArtifactRoot(RunInfo run) =>
+        TryLocalArtifactRoot(run) ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
+            $"Run {run.RunId} keeps its artifacts at '{run.ArtifactUri}', which this client cannot read directly: use a server's tracking URI (http://...).");
+
+    /// <summary>The local folder behind an artifact URI: a path, file://, or mlflow-artifacts: under the known proxy destination.</summary>
+    private string? TryLocalArtifactRoot(RunInfo run)
+    {
+        var uri = run.ArtifactUri;
+        if (uri.StartsWith("file:", StringComparison.OrdinalIgnoreCase)) return new Uri(uri).LocalPath;
+        if (uri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
+            return _artifactsDestination is null ? null : Path.Combine(_artifactsDestination, ProxyPath(uri));
+        if (uri.Contains("://", StringComparison.Ordinal)) return null;
+        return Path.IsPathRooted(uri) ? uri : Path.GetFullPath(uri);
+    }
+}

@@ -1,0 +1,161 @@
+using Cairn.Storage;
+using Cairn.Tracking;
+
+namespace Cairn.Client;
+
+/// <summary>
+/// The one entry point of the SDK: the same API over a local folder, a database or a server.
+/// <code>
+/// using var client = CairnClient.FromEnvironment();
+/// using var run = client.StartRun("churn", runName: "baseline");
+/// run.LogParam("lr", 0.01);
+/// for (var epoch = 0; epoch &lt; 10; epoch++) run.LogMetric("loss", loss, step: epoch);
+/// </code>
+/// Thread-safe. Dispose the client after its runs.
+/// </summary>
+public sealed partial class CairnClient : IDisposable
+{
+    private readonly CairnClientOptions _options;
+    private readonly string? _artifactsDestination;
+
+    private CairnClient(ITrackingStore store, string trackingUri, CairnClientOptions options, string? artifactsDestination)
+    {
+        Store = store;
+        TrackingUri = trackingUri;
+        _options = options;
+        _artifactsDestination = artifactsDestination;
+    }
+
+    /// <summary>The tracking store behind the client, for everything the ergonomic methods do not cover.</summary>
+    public ITrackingStore Store { get; }
+
+    /// <summary>The tracking URI the client was opened with.</summary>
+    public string TrackingUri { get; }
+
+    /// <summary>True when the client talks to a server over HTTP.</summary>
+    public bool IsRemote => Store is HttpTrackingStore;
+
+    /// <summary>
+    /// Opens <paramref name="trackingUri"/>: <c>http(s)://host:port</c> for a server, or a folder, <c>file:///folder</c>,
+    /// <c>sqlite:///path.db</c> or <c>postgresql://...</c> for a database opened in-process. Blocks while a database is opened;
+    /// async code should prefer <see cref="OpenAsync"/>.
+    /// </summary>
+    public static CairnClient Open(string trackingUri, CairnClientOptions? options = null) =>
+        Task.Run(() => OpenAsync(trackingUri, options)).GetAwaiter().GetResult();
+
+    /// <summary>Opens <paramref name="trackingUri"/>; see <see cref="Open"/>.</summary>
+    public static async Task<CairnClient> OpenAsync(string trackingUri, CairnClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(trackingUri);
+        options ??= new CairnClientOptions();
+        if (trackingUri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || trackingUri.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            return new CairnClient(new HttpTrackingStore(trackingUri, options.Http), trackingUri, options, options.ArtifactsDestination);
+
+        var backend = trackingUri.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? new Uri(trackingUri).LocalPath : trackingUri;
+        var isPostgres = backend.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) || backend.Contains("Host=", StringComparison.OrdinalIgnoreCase);
+        if (!isPostgres && !backend.Contains("://", StringComparison.Ordinal)) backend = Path.GetFullPath(backend);
+        var defaultArtifacts = isPostgres
+            ? Path.GetFullPath(Path.Combine(".cairn", "artifacts"))
+            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(TrackingStoreFactory.SqlitePath(backend)))!, "artifacts");
+        var artifactRoot = options.DefaultArtifactRoot ?? defaultArtifacts;
+        var store = await TrackingStoreFactory.OpenAsync(backend, artifactRoot, cancellationToken).ConfigureAwait(false);
+        return new CairnClient(store, trackingUri, options, options.ArtifactsDestination ?? defaultArtifacts);
+    }
+
+    /// <summary>
+    /// Opens the tracking URI of the environment: CAIRN_TRACKING_URI, else MLFLOW_TRACKING_URI, else the embedded store in
+    /// CAIRN_HOME (default <c>./.cairn</c>). MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD,
+    /// authenticate to a server unless <paramref name="options"/> says otherwise.
+    /// </summary>
+    public static CairnClient FromEnvironment(CairnClientOptions? options = null)
+    {
+        options ??= new CairnClientOptions();
+        options.Http.Token ??= Environment.GetEnvironmentVariable("MLFLOW_TRACKING_TOKEN") is { Length: > 0 } token ? token : null;
+        options.Http.UserName ??= Environment.GetEnvironmentVariable("MLFLOW_TRACKING_USERNAME") is { Length: > 0 } user ? user : null;
+        options.Http.Password ??= Environment.GetEnvironmentVariable("MLFLOW_TRACKING_PASSWORD");
+        return Open(ResolveTrackingUri(Environment.GetEnvironmentVariable), options);
+    }
+
+    /// <summary>The tracking URI an environment names: CAIRN_TRACKING_URI, MLFLOW_TRACKING_URI, then CAIRN_HOME or <c>./.cairn</c> as a full path.</summary>
+    public static string ResolveTrackingUri(Func<string, string?> getEnvironmentVariable)
+    {
+        ArgumentNullException.ThrowIfNull(getEnvironmentVariable);
+        if (getEnvironmentVariable("CAIRN_TRACKING_URI") is { Length: > 0 } cairn) return cairn;
+        if (getEnvironmentVariable("MLFLOW_TRACKING_URI") is { Length: > 0 } mlflow) return mlflow;
+        return Path.GetFullPath(getEnvironmentVariable("CAIRN_HOME") is { Length: > 0 } home ? home : ".cairn");
+    }
+
+    /// <summary>
+    /// Starts a run in the experiment named <paramref name="experimentName"/> (created when missing) and returns it for logging.
+    /// Sets MLflow's system tags: <c>mlflow.user</c>, <c>mlflow.source.name</c>, <c>mlflow.source.type</c> (LOCAL) and,
+    /// for a nested run, <c>mlflow.parentRunId</c>. Tags given in <paramref name="tags"/> win over these.
+    /// Blocks for the round trip; async code should prefer <see cref="StartRunAsync"/>.
+    /// </summary>
+    public ActiveRun StartRun(string experimentName, string? runName = null, IReadOnlyDictionary<string, string>? tags = null, string? parentRunId = null) =>
+        Task.Run(() => StartRunAsync(experimentName, runName, tags, parentRunId)).GetAwaiter().GetResult();
+
+    /// <summary>Starts a run; see <see cref="StartRun"/>.</summary>
+    public async Task<ActiveRun> StartRunAsync(string experimentName, string? runName = null, IReadOnlyDictionary<string, string>? tags = null,
+        string? parentRunId = null, CancellationToken cancellationToken = default)
+    {
+        TrackingValidator.ValidateExperimentName(experimentName);
+        if (parentRunId is not null)
+        {
+            // Fail now, not in the UI later: a nested run must point at a run that exists.
+            await Store.GetRunAsync(parentRunId, cancellationToken).ConfigureAwait(false);
+        }
+        var experimentId = await Store.GetOrCreateExperimentAsync(experimentName, cancellationToken).ConfigureAwait(false);
+        var user = Environment.UserName;
+        var allTags = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [SystemTags.User] = user,
+            [SystemTags.SourceName] = SourceName(),
+            [SystemTags.SourceType] = "LOCAL",
+        };
+        if (parentRunId is not null) allTags[SystemTags.ParentRunId] = parentRunId;
+        foreach (var (key, value) in tags ?? new Dictionary<string, string>()) allTags[key] = value;
+        var run = await Store.CreateRunAsync(new CreateRunRequest(
+            experimentId,
+            runName,
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            allTags.GetValueOrDefault(SystemTags.User, user),
+            allTags.Select(t => new RunTag(t.Key, t.Value)).ToList()), cancellationToken).ConfigureAwait(false);
+        return new ActiveRun(Store, run, _options.FlushInterval);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> in a new run and ends it: FINISHED when the body returns, FAILED when it throws
+    /// (KILLED when it is cancelled), rethrowing the body's exception. The reliable way to get FAILED in async code.
+    /// </summary>
+    public async Task RunAsync(string experimentName, Func<ActiveRun, Task> body, string? runName = null, IReadOnlyDictionary<string, string>? tags = null,
+        string? parentRunId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var run = await StartRunAsync(experimentName, runName, tags, parentRunId, cancellationToken).ConfigureAwait(false);
+        RunStatus status;
+        try
+        {
+            await body(run).ConfigureAwait(false);
+            status = RunStatus.FINISHED;
+        }
+        catch (OperationCanceledException)
+        {
+            await run.EndAsync(RunStatus.KILLED, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        catch
+        {
+            await run.EndAsync(RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        await run.EndAsync(status, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What MLflow records as mlflow.source.name: the program being run.</summary>
+    private static string SourceName() =>
+        System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } location ? location
+        : Environment.ProcessPath ?? "unknown";
+
+    /// <summary>Closes the store (and its connections). End the runs first.</summary>
+    public void Dispose() => Store.Dispose();
+}

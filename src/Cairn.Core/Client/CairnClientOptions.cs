@@ -1,0 +1,23 @@
+namespace Cairn.Client;
+
+/// <summary>Optional settings of <see cref="CairnClient"/>; the defaults suit both a folder and a server.</summary>
+public sealed class CairnClientOptions
+{
+    /// <summary>
+    /// Where new experiments keep their artifacts when the client opens a database itself (folder, sqlite:///, postgresql://).
+    /// Default: the <c>artifacts</c> folder next to the database.
+    /// </summary>
+    public string? DefaultArtifactRoot { get; set; }
+
+    /// <summary>
+    /// The folder a server proxies <c>mlflow-artifacts:</c> URIs to (its --artifacts-destination), used to read such artifacts
+    /// when the database is opened directly. Default: the same <c>artifacts</c> folder as <see cref="DefaultArtifactRoot"/>.
+    /// </summary>
+    public string? ArtifactsDestination { get; set; }
+
+    /// <summary>Settings of the HTTP transport, for http(s):// tracking URIs.</summary>
+    public HttpTrackingStoreOptions Http { get; set; } = new();
+
+    /// <summary>How often a run's background logger writes its queue (it also writes as soon as a batch is full).</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+}
