@@ -9,8 +9,9 @@ internal static class CairnHome
     public static string Artifacts => System.IO.Path.Combine(Path, "artifacts");
 
     /// <summary>CAIRN_TRACKING_URI, else MLFLOW_TRACKING_URI, else the embedded store in CAIRN_HOME.</summary>
-    public static string TrackingUri =>
-        Environment.GetEnvironmentVariable("CAIRN_TRACKING_URI") is { Length: > 0 } cairn ? cairn
-        : Environment.GetEnvironmentVariable("MLFLOW_TRACKING_URI") is { Length: > 0 } mlflow ? mlflow
-        : Path;
+    public static string TrackingUri => TrackingUriFrom(Environment.GetEnvironmentVariable);
+
+    /// <summary>The same resolution over another environment (tests run commands with their own).</summary>
+    public static string TrackingUriFrom(Func<string, string?> getEnvironmentVariable) =>
+        Cairn.Client.CairnClient.ResolveTrackingUri(getEnvironmentVariable);
 }

@@ -12,25 +12,38 @@ internal static class CliRunner
     public const int Unavailable = 5;
     public const int InternalError = 1;
 
-    public static async Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose)
+    public static Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose) =>
+        RunAsync(root, args, verbose, Console.Out, Console.Error);
+
+    public static async Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose, TextWriter output, TextWriter errorOutput)
     {
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // One line, like every other error; `cairn <command> --help` shows the usage.
+            errorOutput.WriteLine($"error: {OneLine(parse.Errors[0].Message)}");
+            return UserError;
+        }
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = errorOutput });
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             var error = e is AggregateException { InnerExceptions.Count: 1 } agg ? agg.InnerException! : e;
-            Console.Error.WriteLine(parse.GetValue(verbose) ? $"error: {error}" : $"error: {Describe(error)}");
+            errorOutput.WriteLine(parse.GetValue(verbose) ? $"error: {error}" : $"error: {OneLine(Describe(error))}");
             return ExitCode(error);
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("cancelled");
+            errorOutput.WriteLine("cancelled");
             return 130;
         }
     }
+
+    /// <summary>Folds a multi-line message (System.CommandLine lists allowed values on separate lines) into one line.</summary>
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static string Describe(Exception e) => e switch
     {

@@ -1,0 +1,28 @@
+using System.CommandLine;
+using Cairn.Cli.Commands;
+
+namespace Cairn.Cli;
+
+/// <summary>The <c>cairn</c> command tree, built once per invocation so tests can run it in-process.</summary>
+internal static class CliApp
+{
+    public static (RootCommand Root, Option<bool> Verbose) Build(CliIO io)
+    {
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors.", Recursive = true };
+        var root = new RootCommand("Cairn: MLOps for .NET. Track experiments, version data, register and serve models.")
+        {
+            verbose,
+            ServerCommand.Create(),
+            ExperimentsCommand.Create(io),
+            RunsCommand.Create(io),
+            ArtifactsCommand.Create(io),
+        };
+        return (root, verbose);
+    }
+
+    public static Task<int> RunAsync(string[] args, CliIO io)
+    {
+        var (root, verbose) = Build(io);
+        return CliRunner.RunAsync(root, args, verbose, io.Out, io.Error);
+    }
+}
