@@ -51,6 +51,8 @@ internal abstract partial class SqlTrackingStore
 
         protected abstract void AppendComparison(StringBuilder sql, Comparison comparison);
 
+        public void AppendValuePredicate(StringBuilder sql, string column, Comparison comparison) => AppendPredicate(sql, column, comparison);
+
         /// <summary>Writes <c>column op value</c> for a string or numeric comparison.</summary>
         protected void AppendPredicate(StringBuilder sql, string column, Comparison comparison)
         {

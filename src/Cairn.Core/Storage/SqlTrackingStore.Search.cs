@@ -19,7 +19,48 @@ internal abstract partial class SqlTrackingStore
         if (experimentIds.Length == 0) return new Page<Run>([], null);
 
         var parameters = new DynamicParameters();
-        var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM runs r");
+        var filterSql = new RunFilterSql(this, parameters);
+
+        // Top-level AND terms on metrics, params and tags become inner joins: (run_uuid, key) is unique in those
+        // tables, so a join matches exactly when EXISTS would, and the planner may start from their (key, value)
+        // indexes instead of probing every run of the experiment. Everything else (OR groups, datasets,
+        // attributes) stays in WHERE.
+        var conjuncts = new List<FilterExpression>();
+        if (filter is not null) Flatten(filter, conjuncts);
+        var joined = conjuncts.OfType<Comparison>().Where(c => c.Entity is EntityKind.Metric or EntityKind.Param or EntityKind.Tag).ToList();
+        var rest = conjuncts.Where(c => c is not Comparison comparison || !joined.Contains(comparison)).ToList();
+
+        // Ordered by a metric, the sort needs every match anyway; starting from the metric filter's value range
+        // (CROSS JOIN fixes SQLite's join order) keeps the candidates to the runs inside that range.
+        var driver = orderBy.Count > 0 && orderBy[0].Entity == EntityKind.Metric
+            ? joined.FirstOrDefault(c => c.Entity == EntityKind.Metric && c.Op is not Comparator.NotEqual)
+            : null;
+        var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM ");
+        if (driver is not null)
+        {
+            sql.Append("latest_metrics j0 CROSS JOIN runs r ON r.run_uuid = j0.run_uuid");
+            joined.Remove(driver);
+        }
+        else
+        {
+            sql.Append("runs r");
+        }
+        var where = new StringBuilder(" WHERE r.experiment_id IN @experimentIds AND r.lifecycle_stage IN @stages");
+        if (driver is not null) AppendJoinCondition(where.Append(" AND "), filterSql, driver, "j0");
+        var j = 1;
+        foreach (var comparison in joined)
+        {
+            var alias = "j" + j++;
+            var table = comparison.Entity switch { EntityKind.Metric => "latest_metrics", EntityKind.Param => "params", _ => "tags" };
+            sql.Append($" JOIN {table} {alias} ON {alias}.run_uuid = r.run_uuid AND ");
+            AppendJoinCondition(sql, filterSql, comparison, alias);
+        }
+        foreach (var term in rest)
+        {
+            where.Append(" AND ");
+            filterSql.Append(where, term);
+        }
+
         var order = new StringBuilder();
         var i = 0;
         foreach (var key in orderBy)
@@ -53,14 +94,9 @@ internal abstract partial class SqlTrackingStore
         }
         order.Append("r.start_time DESC, r.run_uuid ASC");
 
-        sql.Append(" WHERE r.experiment_id IN @experimentIds AND r.lifecycle_stage IN @stages");
+        sql.Append(where);
         parameters.Add("experimentIds", experimentIds);
         parameters.Add("stages", StagesFor(search.ViewType));
-        if (filter is not null)
-        {
-            sql.Append(" AND ");
-            new RunFilterSql(this, parameters).Append(sql, filter);
-        }
         sql.Append(" ORDER BY ").Append(order).Append(" LIMIT @limit OFFSET @offset");
         parameters.Add("limit", search.MaxResults + 1);
         parameters.Add("offset", offset);
@@ -74,6 +110,27 @@ internal abstract partial class SqlTrackingStore
             next = PageToken.Encode(offset + search.MaxResults, fingerprint);
         }
         return new Page<Run>(await LoadRunsAsync(c, rows, cancellationToken).ConfigureAwait(false), next);
+    }
+
+    private static void Flatten(FilterExpression expression, List<FilterExpression> conjuncts)
+    {
+        if (expression is AndExpression and)
+        {
+            Flatten(and.Left, conjuncts);
+            Flatten(and.Right, conjuncts);
+        }
+        else
+        {
+            conjuncts.Add(expression);
+        }
+    }
+
+    private static void AppendJoinCondition(StringBuilder sql, RunFilterSql filterSql, Comparison comparison, string alias)
+    {
+        sql.Append(alias).Append(".key = ").Append(filterSql.Param(comparison.Key)).Append(" AND ");
+        // NaN points carry no order, so no numeric comparison matches them (as in MLflow).
+        if (comparison.Entity == EntityKind.Metric) sql.Append(alias).Append(".is_nan = 0 AND ");
+        filterSql.AppendValuePredicate(sql, alias + ".value", comparison);
     }
 
     /// <summary>Loads params, tags, latest metrics and inputs for a page of runs: four queries, whatever the page size.</summary>
