@@ -4,4 +4,4 @@ using Cairn.Bench;
 // measured in the same run on the same machine (the trivial /health endpoint).
 //   dotnet run -c Release --project bench/Cairn.Bench -- tracking [--runs 100000] [--postgres CONNSTR]
 var options = BenchOptions.Parse(args);
-return await TrackingBench.RunAsync(options);
+return args.Length > 0 && args[0] == "store" ? await StoreBench.RunAsync(options) : await TrackingBench.RunAsync(options);

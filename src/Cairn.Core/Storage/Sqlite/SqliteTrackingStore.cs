@@ -40,6 +40,16 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
         try
         {
             await store.InitializeSchemaAsync(SqlFlavor.Sqlite, cancellationToken).ConfigureAwait(false);
+            // Statistics for a database opened after bulk writes by another process (0x10002: analyze
+            // tables that never had statistics too, within a time limit).
+            await store.WriteAsync(async (c, tx) =>
+            {
+                await using var optimize = c.CreateCommand();
+                optimize.Transaction = tx;
+                optimize.CommandText = "PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002";
+                await optimize.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return 0;
+            }, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
