@@ -122,8 +122,9 @@ internal abstract partial class SqlTrackingStore
         return TranslateAsync(() => WriteAsync(async (c, tx) =>
         {
             var stage = await GetExperimentStageAsync(c, tx, id, experimentId, cancellationToken).ConfigureAwait(false);
+            // MLflow answers INVALID_STATE here, not INVALID_PARAMETER_VALUE.
             if (stage != "active")
-                throw new InvalidParameterValueException($"Cannot rename a non-active experiment: experiment {experimentId} is deleted. Restore it first.");
+                throw new InvalidStateException($"Cannot rename a non-active experiment: experiment {experimentId} is deleted. Restore it first.");
             var clash = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "SELECT experiment_id FROM experiments WHERE name = @newName AND experiment_id <> @id", new { newName, id }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (clash is not null) throw new ResourceAlreadyExistsException($"Experiment '{newName}' already exists.");
