@@ -32,8 +32,9 @@ internal abstract partial class SqlTrackingStore
             var experiment = await c.QuerySingleOrDefaultAsync<ExperimentRow>(new CommandDefinition(
                 $"SELECT {ExperimentColumns} FROM experiments WHERE experiment_id = @experimentId", new { experimentId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
                 ?? throw new ResourceDoesNotExistException($"No Experiment with id={request.ExperimentId} exists");
+            // MLflow's _check_experiment_is_active: INVALID_PARAMETER_VALUE, with this message.
             if (experiment.LifecycleStage != "active")
-                throw new InvalidStateException($"Could not create run under non-active experiment with ID {request.ExperimentId}.");
+                throw new InvalidParameterValueException($"The experiment {request.ExperimentId} must be in the 'active' state. Current state is {experiment.LifecycleStage}.");
             var artifactUri = $"{experiment.ArtifactLocation.TrimEnd('/')}/{runId}/artifacts";
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) VALUES (@runId, @experimentId, @runName, @userId, 'RUNNING', @startTime, NULL, @artifactUri, 'active')",
