@@ -31,8 +31,8 @@ internal abstract partial class SqlTrackingStore
             {
                 case EntityKind.Metric:
                     sql.Append($" LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
-                    // Runs without the metric, and NaN values, sort last in both directions, as in MLflow.
-                    order.Append($"CASE WHEN {alias}.value IS NULL OR {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
+                    // As in MLflow, in both directions: numbers first, then NaN, then runs without the metric.
+                    order.Append($"CASE WHEN {alias}.value IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
                     parameters.Add(alias + "k", key.Key);
                     continue;
                 case EntityKind.Param:
