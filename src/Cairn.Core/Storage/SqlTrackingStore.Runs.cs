@@ -215,7 +215,7 @@ internal abstract partial class SqlTrackingStore
         return row;
     }
 
-    private static async Task InsertParamsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<Param> parameters, CancellationToken cancellationToken)
+    private async Task InsertParamsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<Param> parameters, CancellationToken cancellationToken)
     {
         // Insert-if-absent, then compare: race-free on both backends, and an existing equal value is fine.
         await c.ExecuteAsync(new CommandDefinition(
@@ -223,7 +223,7 @@ internal abstract partial class SqlTrackingStore
             parameters.Select(p => new { runId, p.Key, p.Value }), tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
         var keys = parameters.Select(p => p.Key).Distinct().ToArray();
         var stored = (await c.QueryAsync<(string Key, string Value)>(new CommandDefinition(
-            "SELECT key, value FROM params WHERE run_uuid = @runId AND key IN @keys", new { runId, keys }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT key, value FROM params WHERE run_uuid = @runId AND {InSql("key", "@keys")}", new { runId, keys }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var p in parameters)
         {
