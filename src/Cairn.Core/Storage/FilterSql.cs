@@ -65,10 +65,10 @@ internal abstract partial class SqlTrackingStore
                     sql.Append(Store.ILikeSql(column, Param(s.Value)));
                     break;
                 case (Comparator.In, ListValue list):
-                    sql.Append(column).Append(" IN ").Append(Param(list.Values.ToArray()));
+                    sql.Append(Store.InSql(column, Param(list.Values.ToArray())));
                     break;
                 case (Comparator.NotIn, ListValue list):
-                    sql.Append(column).Append(" NOT IN ").Append(Param(list.Values.ToArray()));
+                    sql.Append(Store.InSql(column, Param(list.Values.ToArray()), negated: true));
                     break;
                 case (_, NumberValue n):
                     sql.Append(column).Append(Operator(comparison.Op)).Append(Param(NumericParameter(comparison, n.Value)));

@@ -33,8 +33,9 @@ internal abstract partial class SqlTrackingStore
             var experiment = await c.QuerySingleOrDefaultAsync<ExperimentRow>(new CommandDefinition(
                 $"SELECT {ExperimentColumns} FROM experiments WHERE experiment_id = @experimentId", new { experimentId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
                 ?? throw new ResourceDoesNotExistException($"No Experiment with id={request.ExperimentId} exists");
+            // MLflow's _check_experiment_is_active: INVALID_PARAMETER_VALUE, with this message.
             if (experiment.LifecycleStage != "active")
-                throw new InvalidStateException($"Could not create run under non-active experiment with ID {request.ExperimentId}.");
+                throw new InvalidParameterValueException($"The experiment {request.ExperimentId} must be in the 'active' state. Current state is {experiment.LifecycleStage}.");
             var artifactUri = $"{experiment.ArtifactLocation.TrimEnd('/')}/{runId}/artifacts";
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) VALUES (@runId, @experimentId, @runName, @userId, 'RUNNING', @startTime, NULL, @artifactUri, 'active')",
@@ -218,14 +219,14 @@ internal abstract partial class SqlTrackingStore
         return row;
     }
 
-    private static async Task InsertParamsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<Param> parameters, CancellationToken cancellationToken)
+    private async Task InsertParamsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<Param> parameters, CancellationToken cancellationToken)
     {
         // Insert-if-absent, then compare: race-free on both backends, and an existing equal value is fine.
         await ExecuteRowsAsync(c, tx, "INSERT INTO params (run_uuid, key, value) VALUES ", " ON CONFLICT (run_uuid, key) DO NOTHING",
             runId, parameters, static (p, row) => { row.Add(p.Key); row.Add(p.Value); }, cancellationToken).ConfigureAwait(false);
         var keys = parameters.Select(p => p.Key).Distinct().ToArray();
         var stored = (await c.QueryAsync<(string Key, string Value)>(new CommandDefinition(
-            "SELECT key, value FROM params WHERE run_uuid = @runId AND key IN @keys", new { runId, keys }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT key, value FROM params WHERE run_uuid = @runId AND {InSql("key", "@keys")}", new { runId, keys }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var p in parameters)
         {

@@ -45,7 +45,7 @@ internal abstract partial class SqlTrackingStore
         {
             sql.Append("runs r");
         }
-        var where = new StringBuilder(" WHERE r.experiment_id IN @experimentIds AND r.lifecycle_stage IN @stages");
+        var where = new StringBuilder(" WHERE ").Append(InSql("r.experiment_id", "@experimentIds")).Append(" AND ").Append(InSql("r.lifecycle_stage", "@stages"));
         if (driver is not null) AppendJoinCondition(where.Append(" AND "), filterSql, driver, "j0");
         var j = 1;
         foreach (var comparison in joined)
@@ -72,8 +72,8 @@ internal abstract partial class SqlTrackingStore
             {
                 case EntityKind.Metric:
                     sql.Append($" LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
-                    // Runs without the metric, and NaN values, sort last in both directions, as in MLflow.
-                    order.Append($"CASE WHEN {alias}.value IS NULL OR {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
+                    // As in MLflow, in both directions: numbers first, then NaN, then runs without the metric.
+                    order.Append($"CASE WHEN {alias}.value IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
                     parameters.Add(alias + "k", key.Key);
                     continue;
                 case EntityKind.Param:
@@ -134,26 +134,26 @@ internal abstract partial class SqlTrackingStore
     }
 
     /// <summary>Loads params, tags, latest metrics and inputs for a page of runs: four queries, whatever the page size.</summary>
-    private static async Task<IReadOnlyList<Run>> LoadRunsAsync(DbConnection c, IReadOnlyList<RunRow> rows, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Run>> LoadRunsAsync(DbConnection c, IReadOnlyList<RunRow> rows, CancellationToken cancellationToken)
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.RunUuid).ToArray();
         var args = new { ids };
         var parameters = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
-            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
+            $"SELECT run_uuid, key, value FROM params WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
         var tags = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
-            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
+            $"SELECT run_uuid, key, value FROM tags WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
         var metrics = (await c.QueryAsync<(string RunUuid, string Key, double Value, long Timestamp, long Step, long IsNan)>(new CommandDefinition(
-            "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
+            $"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
         var inputs = (await c.QueryAsync<InputRow>(new CommandDefinition(
-            """
+            $"""
             SELECT i.run_uuid AS RunUuid, d.dataset_uuid AS DatasetUuid, d.name AS Name, d.digest AS Digest, d.source_type AS SourceType, d.source AS Source, d.schema_json AS SchemaJson, d.profile AS Profile
-            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid IN @ids
+            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE {InSql("i.run_uuid", "@ids")}
             """, args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(r => r.RunUuid);
         var inputTags = inputs.Count == 0
             ? Enumerable.Empty<(string RunUuid, string DatasetUuid, string Key, string Value)>().ToLookup(t => (t.RunUuid, t.DatasetUuid))
             : (await c.QueryAsync<(string RunUuid, string DatasetUuid, string Key, string Value)>(new CommandDefinition(
-                "SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                $"SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
                 .ToLookup(t => (t.RunUuid, t.DatasetUuid));
 
         var runs = new List<Run>(rows.Count);
