@@ -51,6 +51,8 @@ internal abstract partial class SqlTrackingStore
 
         protected abstract void AppendComparison(StringBuilder sql, Comparison comparison);
 
+        public void AppendValuePredicate(StringBuilder sql, string column, Comparison comparison) => AppendPredicate(sql, column, comparison);
+
         /// <summary>Writes <c>column op value</c> for a string or numeric comparison.</summary>
         protected void AppendPredicate(StringBuilder sql, string column, Comparison comparison)
         {
@@ -63,10 +65,10 @@ internal abstract partial class SqlTrackingStore
                     sql.Append(Store.ILikeSql(column, Param(s.Value)));
                     break;
                 case (Comparator.In, ListValue list):
-                    sql.Append(column).Append(" IN ").Append(Param(list.Values.ToArray()));
+                    sql.Append(Store.InSql(column, Param(list.Values.ToArray())));
                     break;
                 case (Comparator.NotIn, ListValue list):
-                    sql.Append(column).Append(" NOT IN ").Append(Param(list.Values.ToArray()));
+                    sql.Append(Store.InSql(column, Param(list.Values.ToArray()), negated: true));
                     break;
                 case (_, NumberValue n):
                     sql.Append(column).Append(Operator(comparison.Op)).Append(Param(NumericParameter(comparison, n.Value)));

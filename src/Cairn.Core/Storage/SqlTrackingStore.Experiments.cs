@@ -75,7 +75,7 @@ internal abstract partial class SqlTrackingStore
         var fingerprint = $"exp|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}|{search.ViewType}";
         var offset = PageToken.Decode(search.PageToken, fingerprint);
 
-        var sql = new StringBuilder($"SELECT {ExperimentColumns} FROM experiments e WHERE e.lifecycle_stage IN @stages");
+        var sql = new StringBuilder($"SELECT {ExperimentColumns} FROM experiments e WHERE {InSql("e.lifecycle_stage", "@stages")}");
         var parameters = new DynamicParameters();
         parameters.Add("stages", StagesFor(search.ViewType));
         if (filter is not null)
@@ -122,8 +122,9 @@ internal abstract partial class SqlTrackingStore
         return TranslateAsync(() => WriteAsync(async (c, tx) =>
         {
             var stage = await GetExperimentStageAsync(c, tx, id, experimentId, cancellationToken).ConfigureAwait(false);
+            // MLflow answers INVALID_STATE here, not INVALID_PARAMETER_VALUE.
             if (stage != "active")
-                throw new InvalidParameterValueException($"Cannot rename a non-active experiment: experiment {experimentId} is deleted. Restore it first.");
+                throw new InvalidStateException($"Cannot rename a non-active experiment: experiment {experimentId} is deleted. Restore it first.");
             var clash = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "SELECT experiment_id FROM experiments WHERE name = @newName AND experiment_id <> @id", new { newName, id }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (clash is not null) throw new ResourceAlreadyExistsException($"Experiment '{newName}' already exists.");
@@ -208,12 +209,12 @@ internal abstract partial class SqlTrackingStore
         return row;
     }
 
-    private static async Task<IReadOnlyList<Experiment>> LoadExperimentsAsync(DbConnection c, IReadOnlyList<ExperimentRow> rows, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Experiment>> LoadExperimentsAsync(DbConnection c, IReadOnlyList<ExperimentRow> rows, CancellationToken cancellationToken)
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.ExperimentId).ToArray();
         var tags = (await c.QueryAsync<(long ExperimentId, string Key, string Value)>(new CommandDefinition(
-            "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN @ids ORDER BY key", new { ids }, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT experiment_id, key, value FROM experiment_tags WHERE {InSql("experiment_id", "@ids")} ORDER BY key", new { ids }, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToLookup(t => t.ExperimentId);
         return rows.Select(r => new Experiment(
             r.ExperimentId.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Name, r.ArtifactLocation, ParseStage(r.LifecycleStage),

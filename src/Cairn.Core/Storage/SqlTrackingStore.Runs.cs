@@ -27,21 +27,26 @@ internal abstract partial class SqlTrackingStore
         var runId = Guid.NewGuid().ToString("N");
         var startTime = request.StartTime ?? Clock.NowMs();
 
-        await WriteAsync(async (c, tx) =>
+        var storedTags = tags.DistinctBy(t => t.Key).OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
+        var artifactUri = await WriteAsync(async (c, tx) =>
         {
             var experiment = await c.QuerySingleOrDefaultAsync<ExperimentRow>(new CommandDefinition(
                 $"SELECT {ExperimentColumns} FROM experiments WHERE experiment_id = @experimentId", new { experimentId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
                 ?? throw new ResourceDoesNotExistException($"No Experiment with id={request.ExperimentId} exists");
+            // MLflow's _check_experiment_is_active: INVALID_PARAMETER_VALUE, with this message.
             if (experiment.LifecycleStage != "active")
-                throw new InvalidStateException($"Could not create run under non-active experiment with ID {request.ExperimentId}.");
+                throw new InvalidParameterValueException($"The experiment {request.ExperimentId} must be in the 'active' state. Current state is {experiment.LifecycleStage}.");
             var artifactUri = $"{experiment.ArtifactLocation.TrimEnd('/')}/{runId}/artifacts";
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage) VALUES (@runId, @experimentId, @runName, @userId, 'RUNNING', @startTime, NULL, @artifactUri, 'active')",
                 new { runId, experimentId, runName, userId, startTime, artifactUri }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            await UpsertTagsAsync(c, tx, runId, tags.DistinctBy(t => t.Key).ToList(), cancellationToken).ConfigureAwait(false);
-            return 0;
+            await UpsertTagsAsync(c, tx, runId, storedTags, cancellationToken).ConfigureAwait(false);
+            return artifactUri;
         }, cancellationToken).ConfigureAwait(false);
-        return await GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        // Everything a new run holds is known here; no need to read it back.
+        return new Run(
+            new RunInfo(runId, request.ExperimentId, runName, userId, RunStatus.RUNNING, startTime, null, artifactUri, LifecycleStage.Active),
+            new RunData([], [], storedTags), []);
     }
 
     public async Task<Run> GetRunAsync(string runId, CancellationToken cancellationToken = default)
@@ -214,15 +219,14 @@ internal abstract partial class SqlTrackingStore
         return row;
     }
 
-    private static async Task InsertParamsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<Param> parameters, CancellationToken cancellationToken)
+    private async Task InsertParamsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<Param> parameters, CancellationToken cancellationToken)
     {
         // Insert-if-absent, then compare: race-free on both backends, and an existing equal value is fine.
-        await c.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO params (run_uuid, key, value) VALUES (@runId, @Key, @Value) ON CONFLICT (run_uuid, key) DO NOTHING",
-            parameters.Select(p => new { runId, p.Key, p.Value }), tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        await ExecuteRowsAsync(c, tx, "INSERT INTO params (run_uuid, key, value) VALUES ", " ON CONFLICT (run_uuid, key) DO NOTHING",
+            runId, parameters, static (p, row) => { row.Add(p.Key); row.Add(p.Value); }, cancellationToken).ConfigureAwait(false);
         var keys = parameters.Select(p => p.Key).Distinct().ToArray();
         var stored = (await c.QueryAsync<(string Key, string Value)>(new CommandDefinition(
-            "SELECT key, value FROM params WHERE run_uuid = @runId AND key IN @keys", new { runId, keys }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT key, value FROM params WHERE run_uuid = @runId AND {InSql("key", "@keys")}", new { runId, keys }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var p in parameters)
         {
@@ -233,9 +237,41 @@ internal abstract partial class SqlTrackingStore
     }
 
     private static Task UpsertTagsAsync(DbConnection c, DbTransaction tx, string runId, IReadOnlyList<RunTag> tags, CancellationToken cancellationToken) =>
-        tags.Count == 0 ? Task.CompletedTask : c.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO tags (run_uuid, key, value) VALUES (@runId, @Key, @Value) ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-            tags.Select(t => new { runId, t.Key, t.Value }), tx, cancellationToken: cancellationToken));
+        ExecuteRowsAsync(c, tx, "INSERT INTO tags (run_uuid, key, value) VALUES ", " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+            runId, tags, static (t, row) => { row.Add(t.Key); row.Add(t.Value); }, cancellationToken);
+
+    /// <summary>
+    /// One multi-row INSERT for a run's rows: <c>(@r, @a0, @b0), (@r, @a1, @b1), ...</c>. One statement instead of
+    /// one per row is most of what batched logging saves; it works the same on SQLite and PostgreSQL.
+    /// </summary>
+    private static async Task ExecuteRowsAsync<T>(DbConnection c, DbTransaction tx, string insert, string conflict, string runId,
+        IReadOnlyList<T> rows, Action<T, List<object?>> columns, CancellationToken cancellationToken)
+    {
+        const int RowsPerStatement = 200;
+        var values = new List<object?>(8);
+        for (var start = 0; start < rows.Count; start += RowsPerStatement)
+        {
+            var end = Math.Min(rows.Count, start + RowsPerStatement);
+            var sql = new System.Text.StringBuilder(insert, insert.Length + conflict.Length + (end - start) * 32);
+            var args = new DynamicParameters();
+            args.Add("r", runId);
+            for (var i = start; i < end; i++)
+            {
+                values.Clear();
+                columns(rows[i], values);
+                sql.Append(i == start ? "(@r" : ",(@r");
+                for (var v = 0; v < values.Count; v++)
+                {
+                    var name = $"c{v}_{i - start}";
+                    sql.Append(", @").Append(name);
+                    args.Add(name, values[v]);
+                }
+                sql.Append(')');
+            }
+            sql.Append(conflict);
+            await c.ExecuteAsync(new CommandDefinition(sql.ToString(), args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// Keeps latest_metrics at the point with the highest (step, timestamp, value): the one MLflow shows
@@ -248,17 +284,23 @@ internal abstract partial class SqlTrackingStore
         {
             if (!latest.TryGetValue(m.Key, out var best) || IsLater(m, best)) latest[m.Key] = m;
         }
-        return c.ExecuteAsync(new CommandDefinition(
+        return ExecuteRowsAsync(c, tx, "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES ",
             """
-            INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES (@runId, @Key, @Value, @Timestamp, @Step, @IsNan)
+
             ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
             WHERE excluded.step > latest_metrics.step
                OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
                OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
                    AND (latest_metrics.is_nan = 1 OR (excluded.is_nan = 0 AND excluded.value > latest_metrics.value)))
             """,
-            latest.Values.Select(m => new { runId, m.Key, Value = StoredValue(m.Value), m.Timestamp, m.Step, IsNan = double.IsNaN(m.Value) ? 1 : 0 }),
-            tx, cancellationToken: cancellationToken));
+            runId, latest.Values.ToList(), static (m, row) =>
+            {
+                row.Add(m.Key);
+                row.Add(StoredValue(m.Value));
+                row.Add(m.Timestamp);
+                row.Add(m.Step);
+                row.Add((short)(double.IsNaN(m.Value) ? 1 : 0));
+            }, cancellationToken);
 
         static bool IsLater(Metric a, Metric b) =>
             a.Step != b.Step ? a.Step > b.Step

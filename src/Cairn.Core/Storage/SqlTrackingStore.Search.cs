@@ -19,7 +19,48 @@ internal abstract partial class SqlTrackingStore
         if (experimentIds.Length == 0) return new Page<Run>([], null);
 
         var parameters = new DynamicParameters();
-        var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM runs r");
+        var filterSql = new RunFilterSql(this, parameters);
+
+        // Top-level AND terms on metrics, params and tags become inner joins: (run_uuid, key) is unique in those
+        // tables, so a join matches exactly when EXISTS would, and the planner may start from their (key, value)
+        // indexes instead of probing every run of the experiment. Everything else (OR groups, datasets,
+        // attributes) stays in WHERE.
+        var conjuncts = new List<FilterExpression>();
+        if (filter is not null) Flatten(filter, conjuncts);
+        var joined = conjuncts.OfType<Comparison>().Where(c => c.Entity is EntityKind.Metric or EntityKind.Param or EntityKind.Tag).ToList();
+        var rest = conjuncts.Where(c => c is not Comparison comparison || !joined.Contains(comparison)).ToList();
+
+        // Ordered by a metric, the sort needs every match anyway; starting from the metric filter's value range
+        // (CROSS JOIN fixes SQLite's join order) keeps the candidates to the runs inside that range.
+        var driver = orderBy.Count > 0 && orderBy[0].Entity == EntityKind.Metric
+            ? joined.FirstOrDefault(c => c.Entity == EntityKind.Metric && c.Op is not Comparator.NotEqual)
+            : null;
+        var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM ");
+        if (driver is not null)
+        {
+            sql.Append("latest_metrics j0 CROSS JOIN runs r ON r.run_uuid = j0.run_uuid");
+            joined.Remove(driver);
+        }
+        else
+        {
+            sql.Append("runs r");
+        }
+        var where = new StringBuilder(" WHERE ").Append(InSql("r.experiment_id", "@experimentIds")).Append(" AND ").Append(InSql("r.lifecycle_stage", "@stages"));
+        if (driver is not null) AppendJoinCondition(where.Append(" AND "), filterSql, driver, "j0");
+        var j = 1;
+        foreach (var comparison in joined)
+        {
+            var alias = "j" + j++;
+            var table = comparison.Entity switch { EntityKind.Metric => "latest_metrics", EntityKind.Param => "params", _ => "tags" };
+            sql.Append($" JOIN {table} {alias} ON {alias}.run_uuid = r.run_uuid AND ");
+            AppendJoinCondition(sql, filterSql, comparison, alias);
+        }
+        foreach (var term in rest)
+        {
+            where.Append(" AND ");
+            filterSql.Append(where, term);
+        }
+
         var order = new StringBuilder();
         var i = 0;
         foreach (var key in orderBy)
@@ -31,8 +72,8 @@ internal abstract partial class SqlTrackingStore
             {
                 case EntityKind.Metric:
                     sql.Append($" LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
-                    // Runs without the metric, and NaN values, sort last in both directions, as in MLflow.
-                    order.Append($"CASE WHEN {alias}.value IS NULL OR {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
+                    // As in MLflow, in both directions: numbers first, then NaN, then runs without the metric.
+                    order.Append($"CASE WHEN {alias}.value IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END, {alias}.value{direction}, ");
                     parameters.Add(alias + "k", key.Key);
                     continue;
                 case EntityKind.Param:
@@ -53,14 +94,9 @@ internal abstract partial class SqlTrackingStore
         }
         order.Append("r.start_time DESC, r.run_uuid ASC");
 
-        sql.Append(" WHERE r.experiment_id IN @experimentIds AND r.lifecycle_stage IN @stages");
+        sql.Append(where);
         parameters.Add("experimentIds", experimentIds);
         parameters.Add("stages", StagesFor(search.ViewType));
-        if (filter is not null)
-        {
-            sql.Append(" AND ");
-            new RunFilterSql(this, parameters).Append(sql, filter);
-        }
         sql.Append(" ORDER BY ").Append(order).Append(" LIMIT @limit OFFSET @offset");
         parameters.Add("limit", search.MaxResults + 1);
         parameters.Add("offset", offset);
@@ -76,27 +112,48 @@ internal abstract partial class SqlTrackingStore
         return new Page<Run>(await LoadRunsAsync(c, rows, cancellationToken).ConfigureAwait(false), next);
     }
 
+    private static void Flatten(FilterExpression expression, List<FilterExpression> conjuncts)
+    {
+        if (expression is AndExpression and)
+        {
+            Flatten(and.Left, conjuncts);
+            Flatten(and.Right, conjuncts);
+        }
+        else
+        {
+            conjuncts.Add(expression);
+        }
+    }
+
+    private static void AppendJoinCondition(StringBuilder sql, RunFilterSql filterSql, Comparison comparison, string alias)
+    {
+        sql.Append(alias).Append(".key = ").Append(filterSql.Param(comparison.Key)).Append(" AND ");
+        // NaN points carry no order, so no numeric comparison matches them (as in MLflow).
+        if (comparison.Entity == EntityKind.Metric) sql.Append(alias).Append(".is_nan = 0 AND ");
+        filterSql.AppendValuePredicate(sql, alias + ".value", comparison);
+    }
+
     /// <summary>Loads params, tags, latest metrics and inputs for a page of runs: four queries, whatever the page size.</summary>
-    private static async Task<IReadOnlyList<Run>> LoadRunsAsync(DbConnection c, IReadOnlyList<RunRow> rows, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Run>> LoadRunsAsync(DbConnection c, IReadOnlyList<RunRow> rows, CancellationToken cancellationToken)
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.RunUuid).ToArray();
         var args = new { ids };
         var parameters = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
-            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
+            $"SELECT run_uuid, key, value FROM params WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
         var tags = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
-            "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
+            $"SELECT run_uuid, key, value FROM tags WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
         var metrics = (await c.QueryAsync<(string RunUuid, string Key, double Value, long Timestamp, long Step, long IsNan)>(new CommandDefinition(
-            "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
+            $"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
         var inputs = (await c.QueryAsync<InputRow>(new CommandDefinition(
-            """
+            $"""
             SELECT i.run_uuid AS RunUuid, d.dataset_uuid AS DatasetUuid, d.name AS Name, d.digest AS Digest, d.source_type AS SourceType, d.source AS Source, d.schema_json AS SchemaJson, d.profile AS Profile
-            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid IN @ids
+            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE {InSql("i.run_uuid", "@ids")}
             """, args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(r => r.RunUuid);
         var inputTags = inputs.Count == 0
             ? Enumerable.Empty<(string RunUuid, string DatasetUuid, string Key, string Value)>().ToLookup(t => (t.RunUuid, t.DatasetUuid))
             : (await c.QueryAsync<(string RunUuid, string DatasetUuid, string Key, string Value)>(new CommandDefinition(
-                "SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE run_uuid IN @ids", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                $"SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
                 .ToLookup(t => (t.RunUuid, t.DatasetUuid));
 
         var runs = new List<Run>(rows.Count);

@@ -27,6 +27,13 @@ internal abstract partial class SqlTrackingStore : ITrackingStore
     /// <summary>SQL for a case-insensitive LIKE.</summary>
     protected abstract string ILikeSql(string column, string parameter);
 
+    /// <summary>
+    /// SQL for <c>column IN list</c>, <paramref name="parameter"/> being bound to an array. Dapper expands an array
+    /// into <c>(@p1, @p2, ...)</c> for SQLite but hands Npgsql a native array, which PostgreSQL compares with ANY/ALL.
+    /// </summary>
+    protected virtual string InSql(string column, string parameter, bool negated = false) =>
+        $"{column} {(negated ? "NOT IN" : "IN")} {parameter}";
+
     /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
     protected virtual string LikePattern(string pattern) => pattern;
 

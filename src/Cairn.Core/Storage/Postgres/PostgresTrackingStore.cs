@@ -86,6 +86,10 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
 
     protected override string ILikeSql(string column, string parameter) => $"{column} ILIKE {parameter}";
 
+    // Dapper passes arrays to Npgsql as one array parameter instead of expanding them, so IN @p would be a syntax error.
+    protected override string InSql(string column, string parameter, bool negated = false) =>
+        negated ? $"{column} <> ALL({parameter})" : $"{column} = ANY({parameter})";
+
     protected override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
     {
         // One round trip for the whole batch: arrays unnested server-side.

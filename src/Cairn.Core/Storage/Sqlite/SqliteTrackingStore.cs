@@ -40,6 +40,16 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
         try
         {
             await store.InitializeSchemaAsync(SqlFlavor.Sqlite, cancellationToken).ConfigureAwait(false);
+            // Statistics for a database opened after bulk writes by another process (0x10002: analyze
+            // tables that never had statistics too, within a time limit).
+            await store.WriteAsync(async (c, tx) =>
+            {
+                await using var optimize = c.CreateCommand();
+                optimize.Transaction = tx;
+                optimize.CommandText = "PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002";
+                await optimize.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return 0;
+            }, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -110,26 +120,64 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
 
     protected override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
     {
-        // The hot path of ingest: one prepared statement, parameters rebound per row.
-        await using var command = (SqliteCommand)connection.CreateCommand();
-        command.Transaction = (SqliteTransaction)transaction;
-        command.CommandText = "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ($run, $key, $step, $ts, $value, $nan) ON CONFLICT DO NOTHING";
-        var run = command.Parameters.Add("$run", SqliteType.Text);
-        var key = command.Parameters.Add("$key", SqliteType.Text);
-        var step = command.Parameters.Add("$step", SqliteType.Integer);
-        var ts = command.Parameters.Add("$ts", SqliteType.Integer);
-        var value = command.Parameters.Add("$value", SqliteType.Real);
-        var nan = command.Parameters.Add("$nan", SqliteType.Integer);
-        run.Value = runId;
-        command.Prepare();
-        foreach (var m in metrics)
+        // The hot path of ingest. Multi-row INSERTs of up to RowsPerStatement points amortize the per-statement
+        // cost (parse once, bind, step) that dominates when each point is its own statement.
+        var full = metrics.Count / RowsPerStatement;
+        if (full > 0)
         {
-            key.Value = m.Key;
-            step.Value = m.Step;
-            ts.Value = m.Timestamp;
-            value.Value = StoredValue(m.Value);
-            nan.Value = double.IsNaN(m.Value) ? 1 : 0;
+            await using var command = MetricInsert(connection, transaction, runId, RowsPerStatement);
+            for (var chunk = 0; chunk < full; chunk++)
+            {
+                BindMetrics(command, metrics, chunk * RowsPerStatement, RowsPerStatement);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        var rest = metrics.Count - full * RowsPerStatement;
+        if (rest > 0)
+        {
+            await using var command = MetricInsert(connection, transaction, runId, rest);
+            BindMetrics(command, metrics, full * RowsPerStatement, rest);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private const int RowsPerStatement = 100;
+
+    private static SqliteCommand MetricInsert(DbConnection connection, DbTransaction transaction, string runId, int rows)
+    {
+        var command = (SqliteCommand)connection.CreateCommand();
+        command.Transaction = (SqliteTransaction)transaction;
+        var sql = new System.Text.StringBuilder("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ", 40 + rows * 40);
+        for (var i = 0; i < rows; i++)
+        {
+            if (i > 0) sql.Append(',');
+            sql.Append("($r,$k").Append(i).Append(",$s").Append(i).Append(",$t").Append(i).Append(",$v").Append(i).Append(",$n").Append(i).Append(')');
+        }
+        command.CommandText = sql.Append(" ON CONFLICT DO NOTHING").ToString();
+        command.Parameters.Add("$r", SqliteType.Text).Value = runId;
+        for (var i = 0; i < rows; i++)
+        {
+            command.Parameters.Add("$k" + i, SqliteType.Text);
+            command.Parameters.Add("$s" + i, SqliteType.Integer);
+            command.Parameters.Add("$t" + i, SqliteType.Integer);
+            command.Parameters.Add("$v" + i, SqliteType.Real);
+            command.Parameters.Add("$n" + i, SqliteType.Integer);
+        }
+        return command;
+    }
+
+    private static void BindMetrics(SqliteCommand command, IReadOnlyList<Metric> metrics, int offset, int rows)
+    {
+        var parameters = command.Parameters;
+        for (var i = 0; i < rows; i++)
+        {
+            var m = metrics[offset + i];
+            var p = 1 + i * 5;
+            parameters[p].Value = m.Key;
+            parameters[p + 1].Value = m.Step;
+            parameters[p + 2].Value = m.Timestamp;
+            parameters[p + 3].Value = StoredValue(m.Value);
+            parameters[p + 4].Value = double.IsNaN(m.Value) ? 1 : 0;
         }
     }
 

@@ -130,6 +130,22 @@ internal sealed class SqliteWriter : IAsyncDisposable
         }
         // Acknowledge only after the commit: an acknowledged write is durable in the WAL.
         foreach (var item in succeeded) item.Succeed();
+        await OptimizeWhenDueAsync().ConfigureAwait(false);
+    }
+
+    private long _nextOptimize = Environment.TickCount64 + 60_000;
+
+    /// <summary>
+    /// Keeps the planner's statistics fresh as tables grow (SQLite's advice for long-lived connections:
+    /// PRAGMA optimize now and then). Cheap when nothing changed; search plans depend on it.
+    /// </summary>
+    private async Task OptimizeWhenDueAsync()
+    {
+        if (Environment.TickCount64 < _nextOptimize) return;
+        _nextOptimize = Environment.TickCount64 + 10 * 60_000;
+        await using var command = _connection.CreateCommand();
+        command.CommandText = "PRAGMA optimize";
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,27 @@
+namespace Cairn.Bench;
+
+internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, int Trials, string? Cli, string Work)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        int runs = 100_000, trials = 5;
+        double seconds = 3;
+        string? postgres = null, cli = null;
+        var work = Path.Combine(Path.GetTempPath(), "cairn-bench");
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "tracking" or "store": break;
+                case "--runs": runs = int.Parse(args[++i]); break;
+                case "--postgres": postgres = args[++i]; break;
+                case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--trials": trials = int.Parse(args[++i]); break;
+                case "--cli": cli = args[++i]; break;
+                case "--work": work = args[++i]; break;
+                default: throw new ArgumentException($"unknown argument '{args[i]}'");
+            }
+        }
+        return new BenchOptions(runs, postgres, seconds, trials, cli, work);
+    }
+}
