@@ -77,11 +77,13 @@ public sealed class HttpTrackingStoreTests : ClientScenarios
     }
 
     [Fact]
-    public async Task Run_in_deleted_experiment_is_invalid_state()
+    public async Task Run_in_deleted_experiment_is_refused_as_in_process()
     {
         var experimentId = await Store.CreateExperimentAsync("gone", cancellationToken: Ct);
         await Store.DeleteExperimentAsync(experimentId, Ct);
-        await Assert.ThrowsAsync<InvalidStateException>(() => Store.CreateRunAsync(new CreateRunRequest(experimentId), Ct));
+        // MLflow answers INVALID_PARAMETER_VALUE ("must be in the 'active' state"), as the SQL store throws in-process.
+        var error = await Assert.ThrowsAsync<InvalidParameterValueException>(() => Store.CreateRunAsync(new CreateRunRequest(experimentId), Ct));
+        Assert.Contains("active", error.Message);
         await Store.RestoreExperimentAsync(experimentId, Ct);
         Assert.Equal(LifecycleStage.Active, (await Store.GetExperimentAsync(experimentId, Ct)).LifecycleStage);
     }

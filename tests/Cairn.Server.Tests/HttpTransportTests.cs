@@ -74,6 +74,26 @@ public sealed class HttpTransportTests
         Assert.Contains(status.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
     }
 
+    [Theory]
+    [InlineData(404, "RESOURCE_DOES_NOT_EXIST", typeof(ResourceDoesNotExistException))]
+    [InlineData(400, "RESOURCE_ALREADY_EXISTS", typeof(ResourceAlreadyExistsException))]
+    [InlineData(400, "INVALID_PARAMETER_VALUE", typeof(InvalidParameterValueException))]
+    [InlineData(400, "INVALID_STATE", typeof(InvalidStateException))]
+    [InlineData(400, "BAD_REQUEST", typeof(CairnException))]
+    public async Task Error_code_becomes_the_in_process_exception_type(int status, string code, Type expected)
+    {
+        await using var server = await FakeMlflowServer.StartAsync(async (context, _) =>
+        {
+            context.Response.StatusCode = status;
+            await context.Response.WriteAsync($$"""{"error_code":"{{code}}","message":"said the server"}""");
+        });
+        using var store = new HttpTrackingStore(server.Address, Fast);
+        var error = await Assert.ThrowsAnyAsync<CairnException>(() => store.GetRunAsync("abc", Ct));
+        Assert.Equal(expected, error.GetType());
+        Assert.Equal(code, error.ErrorCode.ToString());
+        Assert.Equal("said the server", error.Message);
+    }
+
     [Fact]
     public async Task Unknown_mlflow_error_code_keeps_its_name()
     {
