@@ -91,7 +91,8 @@ public static class ArtifactPath
     /// </summary>
     public static string RealPath(string path)
     {
-        var full = Path.GetFullPath(path);
+        // Not Path.GetFullPath: it collapses "link/.." lexically, which is not where the file system goes.
+        var full = Path.IsPathFullyQualified(path) ? path : Path.Join(Environment.CurrentDirectory, path);
         var fsRoot = Path.GetPathRoot(full) ?? "/";
         return Resolve(fsRoot, full[fsRoot.Length..].Split(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
     }

@@ -164,10 +164,22 @@ public sealed class LocalArtifactStore : IArtifactStore
             return 1;
         }
         if (!Directory.Exists(full)) return null;
-        // Recursive enumeration and delete do not follow links below this point: a link is removed, not its target.
-        var files = Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).LongCount();
+        var files = CountFiles(new DirectoryInfo(full));
+        // Directory.Delete removes a link below this point, never what it points to.
         Directory.Delete(full, recursive: true);
         return files;
+    }
+
+    /// <summary>Regular files under a folder, without descending into links (which may lead out of the root).</summary>
+    private static long CountFiles(DirectoryInfo directory)
+    {
+        long count = 0;
+        foreach (var entry in directory.EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is not null) continue;
+            count += entry is DirectoryInfo child ? CountFiles(child) : 1;
+        }
+        return count;
     }
 
     private static string RequireFilePath(string path)
