@@ -79,14 +79,15 @@ internal static class ArtifactEndpoints
         // Kestrel's global limit is sized for JSON; artifacts get their own (null: unlimited, the body is streamed to disk).
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
             bodySize.MaxRequestBodySize = limit;
-        if (limit is { } max && context.Request.ContentLength > max) return TooLarge(max);
+        // Refused before a byte is read: a client that sent "Expect: 100-continue" never sends the body at all.
+        if (limit is { } max && context.Request.ContentLength > max) return TooLarge(context, max);
         try
         {
             await store.WriteAsync(path, context.Request.Body, context.RequestAborted);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge && limit is { } max2)
         {
-            return TooLarge(max2);
+            return TooLarge(context, max2);
         }
         return ExperimentEndpoints.EmptyResult();
     }
@@ -117,12 +118,16 @@ internal static class ArtifactEndpoints
     private static FileInfoMessage ToWire(ArtifactFileInfo file, string path) =>
         new() { Path = path, IsDir = file.IsDir, FileSize = file.FileSize };
 
-    private static IResult TooLarge(long max) =>
-        Results.Json(new ErrorResponse
+    private static IResult TooLarge(HttpContext context, long max)
+    {
+        // The rest of the body is not read, so the connection cannot carry another request.
+        context.Response.Headers.Connection = "close";
+        return Results.Json(new ErrorResponse
         {
             ErrorCode = nameof(ErrorCode.REQUEST_LIMIT_EXCEEDED),
             Message = $"The artifact is larger than the server accepts ({max} bytes; see the server's MaxArtifactBytes).",
         }, MlflowJson.Wire.ErrorResponse, statusCode: StatusCodes.Status413PayloadTooLarge);
+    }
 
     /// <summary>
     /// The artifact path of a proxy request, taken from the raw request target (undecoded, dot segments intact) so
