@@ -12,22 +12,25 @@ internal static class CliRunner
     public const int Unavailable = 5;
     public const int InternalError = 1;
 
-    public static async Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose)
+    public static async Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose, TextWriter? output = null, TextWriter? errorOutput = null)
     {
         var parse = root.Parse(args);
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        if (output is not null) configuration.Output = output;
+        if (errorOutput is not null) configuration.Error = errorOutput;
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await parse.InvokeAsync(configuration);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             var error = e is AggregateException { InnerExceptions.Count: 1 } agg ? agg.InnerException! : e;
-            Console.Error.WriteLine(parse.GetValue(verbose) ? $"error: {error}" : $"error: {Describe(error)}");
+            configuration.Error.WriteLine(parse.GetValue(verbose) ? $"error: {error}" : $"error: {Describe(error)}");
             return ExitCode(error);
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("cancelled");
+            configuration.Error.WriteLine("cancelled");
             return 130;
         }
     }
