@@ -16,6 +16,7 @@ internal static class CliApp
             ExperimentsCommand.Create(io),
             RunsCommand.Create(io),
             ArtifactsCommand.Create(io),
+            GcCommand.Create(),
         };
         return (root, verbose);
     }

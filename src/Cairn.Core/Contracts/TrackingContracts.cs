@@ -246,6 +246,8 @@ public sealed class ErrorResponse
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(List<Dictionary<string, JsonElement>>))]
+[JsonSerializable(typeof(ListArtifactsProxyResponse))]
+[JsonSerializable(typeof(ListArtifactsResponse))]
 public sealed partial class MlflowJson : JsonSerializerContext;
 
 public sealed partial class MlflowJson

@@ -1,3 +1,4 @@
+using Cairn.Artifacts;
 using Cairn.Server.Endpoints;
 using Cairn.Storage;
 using Cairn.Tracking;
@@ -65,11 +66,15 @@ public sealed class CairnServer : IAsyncDisposable
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
+        var artifacts = new LocalArtifactStore(options.ArtifactsDestination);
+        builder.Services.AddSingleton<IArtifactStore>(artifacts);
+        builder.Services.AddSingleton(new ArtifactLocationResolver(artifacts));
         builder.Services.AddExceptionHandler<MlflowExceptionHandler>();
         builder.Services.AddProblemDetails();
 
         var app = builder.Build();
         app.UseExceptionHandler();
+        app.UseArtifactPathGuard();
         MapRoutes(app);
         return app;
     }
@@ -84,7 +89,10 @@ public sealed class CairnServer : IAsyncDisposable
             var api = app.MapGroup(prefix);
             api.MapExperimentEndpoints();
             api.MapRunEndpoints();
+            api.MapArtifactListEndpoint();
         }
+        foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
+            app.MapGroup(prefix).MapArtifactProxyEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", (HttpContext context) => NotFound(context));

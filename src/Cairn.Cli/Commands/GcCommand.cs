@@ -1,0 +1,119 @@
+using System.CommandLine;
+using Cairn.Artifacts;
+using Cairn.Storage;
+using Cairn.Tracking;
+
+namespace Cairn.Cli.Commands;
+
+/// <summary>
+/// <c>cairn gc</c>: removes for good the runs and experiments deleted more than N days ago, artifacts first
+/// (MLflow's <c>mlflow gc</c>). A crash between the two steps leaves rows without artifacts, which a rerun cleans;
+/// the other order could leave artifacts no row points to any more.
+/// </summary>
+internal static class GcCommand
+{
+    public static Command Create()
+    {
+        var olderThan = new Option<double>("--older-than")
+        {
+            Description = "Only remove what was deleted at least this many days ago (0: everything deleted).",
+            Required = true,
+        };
+        var backend = new Option<string?>("--backend-store-uri") { Description = "Folder, sqlite:///path.db or postgresql://... (default: CAIRN_HOME)." };
+        var artifacts = new Option<string?>("--artifacts-destination") { Description = "Folder behind mlflow-artifacts:/ locations (default: CAIRN_HOME/artifacts)." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be removed and remove nothing." };
+
+        var command = new Command("gc", "Permanently remove deleted runs and experiments, with their artifacts.")
+        {
+            olderThan, backend, artifacts, dryRun,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var days = parse.GetValue(olderThan);
+            if (!double.IsFinite(days) || days < 0)
+                throw new InvalidParameterValueException($"Invalid value {days} for '--older-than': it must be a number of days, zero or more.");
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            using var store = await TrackingStoreFactory.OpenAsync(parse.GetValue(backend) ?? CairnHome.Path, "mlflow-artifacts:", cancellationToken);
+            var resolver = new ArtifactLocationResolver(new LocalArtifactStore(parse.GetValue(artifacts) ?? CairnHome.Artifacts));
+            var gc = new Collector(store, resolver, parse.GetValue(dryRun), output, error);
+            var cutoff = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)(days * TimeSpan.FromDays(1).TotalMilliseconds);
+            return await gc.RunAsync(cutoff, cancellationToken);
+        });
+        return command;
+    }
+
+    private sealed class Collector(ITrackingStore store, ArtifactLocationResolver resolver, bool dryRun, TextWriter output, TextWriter error)
+    {
+        private int _runs;
+        private int _experiments;
+        private long _files;
+        private int _failures;
+
+        public async Task<int> RunAsync(long deletedBefore, CancellationToken cancellationToken)
+        {
+            var (runs, experiments) = await store.FindDeletedAsync(deletedBefore, cancellationToken);
+            foreach (var run in runs)
+            {
+                if (!await RemoveArtifactsAsync("run", run.Id, run.ArtifactLocation, cancellationToken)) continue;
+                if (!dryRun) await store.PurgeRunAsync(run.Id, cancellationToken);
+                _runs++;
+            }
+            foreach (var experiment in experiments)
+            {
+                // Its runs go with it (MLflow does the same), restored or not, so their artifacts go first.
+                var ok = true;
+                foreach (var run in await RunsOfAsync(experiment.Id, cancellationToken))
+                    ok &= await RemoveArtifactsAsync("run", run.RunId, run.ArtifactUri, cancellationToken);
+                ok = ok && await RemoveArtifactsAsync("experiment", experiment.Id, experiment.ArtifactLocation, cancellationToken);
+                if (!ok) continue;
+                if (!dryRun) await store.PurgeExperimentAsync(experiment.Id, cancellationToken);
+                _experiments++;
+            }
+
+            var verb = dryRun ? "would remove" : "removed";
+            await output.WriteLineAsync(
+                $"gc: {verb} {_runs} run(s), {_experiments} experiment(s){(dryRun ? "" : $", {_files} artifact file(s)")}" +
+                (_failures > 0 ? $"; {_failures} left in place (see errors above)" : "") + ".");
+            return _failures > 0 ? CliRunner.InternalError : 0;
+        }
+
+        private async Task<List<RunInfo>> RunsOfAsync(string experimentId, CancellationToken cancellationToken)
+        {
+            var runs = new List<RunInfo>();
+            string? token = null;
+            do
+            {
+                var page = await store.SearchRunsAsync(new RunSearch([experimentId], ViewType: ViewType.ALL,
+                    MaxResults: TrackingLimits.SearchMaxResultsThreshold, PageToken: token), cancellationToken);
+                runs.AddRange(page.Items.Select(r => r.Info));
+                token = page.NextPageToken;
+            } while (token is not null);
+            return runs;
+        }
+
+        /// <summary>Deletes one location; on failure says why and keeps the rows so nothing is orphaned.</summary>
+        private async Task<bool> RemoveArtifactsAsync(string kind, string id, string location, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var resolved = resolver.Resolve(location);
+                if (dryRun)
+                {
+                    await output.WriteLineAsync($"would remove {kind} {id} and its artifacts at {location}");
+                    return true;
+                }
+                var files = await resolved.Store.DeletePrefixAsync(resolved.Prefix, cancellationToken);
+                _files += files;
+                await output.WriteLineAsync($"removed {kind} {id}: {files} artifact file(s) at {location}");
+                return true;
+            }
+            catch (Exception e) when (e is CairnException or IOException or UnauthorizedAccessException)
+            {
+                _failures++;
+                await error.WriteLineAsync($"error: kept {kind} {id}: cannot remove its artifacts at {location}: {e.Message}");
+                return false;
+            }
+        }
+    }
+}
