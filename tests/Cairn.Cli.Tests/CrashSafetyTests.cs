@@ -78,6 +78,18 @@ public sealed class CrashSafetyTests
         await PostAsync(client, "runs/log-metric", new { run_id = runIds[0], key = "after", value = 1, timestamp = 1, step = 0 }, _ => 0);
     }
 
+    [Fact]
+    public async Task Server_stops_cleanly_on_SIGTERM()
+    {
+        using var home = new TempDirectory();
+        using var server = await ServerProcess.StartAsync(home.Path);
+        using (var kill = Process.Start("kill", ["-TERM", server.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await server.WaitForExitAsync(timeout.Token));
+    }
+
     private static async Task<T> PostAsync<T>(HttpClient http, string path, object body, Func<JsonElement, T> read)
     {
         using var response = await http.PostAsJsonAsync("api/2.0/mlflow/" + path, body, TestContext.Current.CancellationToken);
@@ -141,6 +153,14 @@ public sealed class CrashSafetyTests
             }
             process.Kill();
             throw new TimeoutException("cairn server did not answer /health in 30 s");
+        }
+
+        public int ProcessId => _process.Id;
+
+        public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+        {
+            await _process.WaitForExitAsync(cancellationToken);
+            return _process.ExitCode;
         }
 
         /// <summary>SIGKILL: no shutdown hooks, no flush.</summary>

@@ -36,7 +36,8 @@ internal static class ServerCommand
             Console.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                // The host's console lifetime owns SIGINT/SIGTERM: it stops the app, which ends this wait.
+                await server.WaitForShutdownAsync(cancellationToken);
             }
             catch (OperationCanceledException)
             {
