@@ -3,8 +3,10 @@ namespace Cairn.Cli;
 /// <summary>Where the embedded default keeps its database and artifacts: CAIRN_HOME, or ./.cairn.</summary>
 internal static class CairnHome
 {
-    public static string Path =>
-        System.IO.Path.GetFullPath(Environment.GetEnvironmentVariable("CAIRN_HOME") is { Length: > 0 } home ? home : ".cairn");
+    public static string Path => PathFrom(Environment.GetEnvironmentVariable);
+
+    public static string PathFrom(Func<string, string?> getEnvironmentVariable) =>
+        System.IO.Path.GetFullPath(getEnvironmentVariable("CAIRN_HOME") is { Length: > 0 } home ? home : ".cairn");
 
     public static string Artifacts => System.IO.Path.Combine(Path, "artifacts");
 

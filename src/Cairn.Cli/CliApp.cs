@@ -17,6 +17,7 @@ internal static class CliApp
             RunsCommand.Create(io),
             ArtifactsCommand.Create(io),
             GcCommand.Create(),
+            QuickstartCommand.Create(io),
         };
         return (root, verbose);
     }
