@@ -65,6 +65,7 @@ public sealed class CairnServer : IAsyncDisposable
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
+        if (store is Cairn.Registry.IRegistryStore registry) builder.Services.AddSingleton(registry);
         builder.Services.AddExceptionHandler<MlflowExceptionHandler>();
         builder.Services.AddProblemDetails();
 
@@ -84,7 +85,9 @@ public sealed class CairnServer : IAsyncDisposable
             var api = app.MapGroup(prefix);
             api.MapExperimentEndpoints();
             api.MapRunEndpoints();
+            api.MapRegistryEndpoints();
         }
+        app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", (HttpContext context) => NotFound(context));
