@@ -7,5 +7,6 @@ var root = new RootCommand("Cairn: MLOps for .NET. Track experiments, version da
 {
     verbose,
     ServerCommand.Create(),
+    ModelsCommand.Create(),
 };
 return await CliRunner.RunAsync(root, args, verbose);

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Cairn.Contracts;
 
 namespace Cairn.Tests;
 
@@ -161,5 +162,28 @@ public sealed class RegistryEndpointTests : IAsyncLifetime
         var (unresolvedStatus, unresolved) = await SendAsync(HttpMethod.Get, "api/cairn/v1/registry/resolve?uri=models:/m3/9", null);
         Assert.Equal((404, "RESOURCE_DOES_NOT_EXIST"), (unresolvedStatus, unresolved.GetProperty("error_code").GetString()));
         Assert.Contains("models:/m3/9", unresolved.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Http_registry_store_maps_error_bodies_back_to_the_embedded_exceptions()
+    {
+        using var store = new Cairn.Client.HttpRegistryStore(_server.Server.Address);
+        await store.CreateRegisteredModelAsync("h", [new("k", "v")], "d", Ct);
+        await Assert.ThrowsAsync<ResourceAlreadyExistsException>(() => store.CreateRegisteredModelAsync("h", cancellationToken: Ct));
+        await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => store.GetRegisteredModelAsync("nope", Ct));
+        await store.CreateModelVersionAsync(new("h", "s3://b/1"), Ct);
+        await store.CreateModelVersionAsync(new("h", "s3://b/2"), Ct);
+        await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.GetModelVersionByAliasAsync("h", "nobody", Ct));
+        await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.SetRegisteredModelAliasAsync("h", "latest", "1", cancellationToken: Ct));
+        await store.SetRegisteredModelAliasAsync("h", "champion", "1", "gina", Ct);
+        await store.PromoteAsync("h", "2", "champion", user: "gina", cancellationToken: Ct);
+        Assert.Equal("1", (await store.RollbackAliasAsync("h", "champion", "gina", Ct)).Version);
+        await Assert.ThrowsAsync<InvalidStateException>(() => store.PromoteAsync("h", "2", "champion", ["metrics.auc >= 0.5"], cancellationToken: Ct));
+        var page = await store.SearchModelVersionsAsync(new Cairn.Registry.ModelVersionSearch("name = 'h'", 1, ["version_number ASC"]), Ct);
+        Assert.Equal("1", Assert.Single(page.Items).Version);
+        Assert.NotNull(page.NextPageToken);
+        Assert.Equal(["alias_rolled_back", "alias_promoted", "alias_set"],
+            (await store.GetAuditTrailAsync("h", cancellationToken: Ct)).Select(e => e.ToWire().Action));
+        Assert.Equal(["v"], (await store.GetRegisteredModelAsync("h", Ct)).Tags.Select(t => t.Value));
     }
 }
