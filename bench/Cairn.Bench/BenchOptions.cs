@@ -7,7 +7,7 @@ internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, 
         int runs = 100_000, trials = 5;
         double seconds = 3;
         string? postgres = null, cli = null;
-        var work = Path.Combine(Path.GetTempPath(), "cairn-bench");
+        var work = Path.Combine(Path.GetTempPath(), "cairn-bench-tracking");
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])

@@ -18,6 +18,7 @@ internal static class CliApp
             ArtifactsCommand.Create(io),
             GcCommand.Create(),
             QuickstartCommand.Create(io),
+            ModelsCommand.Create(),
         };
         return (root, verbose);
     }

@@ -110,6 +110,73 @@ internal static class Migrations
                 FOREIGN KEY (run_uuid, dataset_uuid) REFERENCES inputs (run_uuid, dataset_uuid) ON DELETE CASCADE
             ){f.WithoutRowId};
             """),
+        new(4, "model registry: registered models, versions, tags, aliases, audit trail", f => $"""
+            CREATE TABLE registered_models (
+                name TEXT NOT NULL PRIMARY KEY,
+                creation_time BIGINT NOT NULL,
+                last_updated_time BIGINT NOT NULL,
+                description TEXT,
+                next_version BIGINT NOT NULL DEFAULT 1
+            );
+            CREATE INDEX ix_registered_models_updated ON registered_models (last_updated_time, name);
+            CREATE INDEX ix_registered_models_created ON registered_models (creation_time, name);
+            CREATE TABLE registered_model_tags (
+                name TEXT NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (name, key)
+            ){f.WithoutRowId};
+            CREATE INDEX ix_registered_model_tags_key_value ON registered_model_tags (key, value, name);
+            CREATE TABLE model_versions (
+                name TEXT NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                version BIGINT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_updated_time BIGINT NOT NULL,
+                description TEXT,
+                user_id TEXT,
+                current_stage TEXT NOT NULL,
+                source TEXT NOT NULL,
+                storage_location TEXT NOT NULL,
+                run_id TEXT,
+                run_link TEXT,
+                status TEXT NOT NULL,
+                status_message TEXT,
+                PRIMARY KEY (name, version)
+            ){f.WithoutRowId};
+            CREATE INDEX ix_model_versions_run ON model_versions (run_id, name, version);
+            CREATE INDEX ix_model_versions_stage ON model_versions (name, current_stage, version);
+            CREATE INDEX ix_model_versions_source ON model_versions (source);
+            CREATE TABLE model_version_tags (
+                name TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (name, version, key),
+                FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE ON UPDATE CASCADE
+            ){f.WithoutRowId};
+            CREATE INDEX ix_model_version_tags_key_value ON model_version_tags (key, value, name, version);
+            CREATE TABLE registered_model_aliases (
+                name TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                PRIMARY KEY (name, alias),
+                FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE ON UPDATE CASCADE
+            ){f.WithoutRowId};
+            CREATE INDEX ix_registered_model_aliases_version ON registered_model_aliases (name, version);
+            CREATE TABLE registry_audit (
+                audit_id {f.IdentityKey},
+                name TEXT NOT NULL,
+                action TEXT NOT NULL,
+                alias TEXT,
+                stage TEXT,
+                previous_stage TEXT,
+                from_version BIGINT,
+                to_version BIGINT,
+                user_id TEXT NOT NULL,
+                timestamp BIGINT NOT NULL
+            );
+            CREATE INDEX ix_registry_audit_name_alias ON registry_audit (name, alias, audit_id);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

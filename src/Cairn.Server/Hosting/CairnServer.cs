@@ -66,6 +66,7 @@ public sealed class CairnServer : IAsyncDisposable
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
+        if (store is Cairn.Registry.IRegistryStore registry) builder.Services.AddSingleton(registry);
         var artifacts = new LocalArtifactStore(options.ArtifactsDestination);
         builder.Services.AddSingleton<IArtifactStore>(artifacts);
         builder.Services.AddSingleton(new ArtifactLocationResolver(artifacts));
@@ -90,9 +91,11 @@ public sealed class CairnServer : IAsyncDisposable
             api.MapExperimentEndpoints();
             api.MapRunEndpoints();
             api.MapArtifactListEndpoint();
+            api.MapRegistryEndpoints();
         }
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
+        app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", (HttpContext context) => NotFound(context));

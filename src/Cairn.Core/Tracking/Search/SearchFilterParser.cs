@@ -18,6 +18,15 @@ public static class SearchFilterParser
     private static readonly HashSet<string> ExperimentStringAttributes = new(StringComparer.Ordinal) { "name" };
     private static readonly HashSet<string> ExperimentNumericAttributes = new(StringComparer.Ordinal)
         { "creation_time", "last_update_time" };
+    private static readonly HashSet<string> RegisteredModelFilterAttributes = new(StringComparer.Ordinal) { "name" };
+    private static readonly HashSet<string> RegisteredModelOrderAttributes = new(StringComparer.Ordinal)
+        { "name", "creation_timestamp", "last_updated_timestamp" };
+    private static readonly HashSet<string> ModelVersionFilterAttributes = new(StringComparer.Ordinal)
+        { "name", "run_id", "source_path", "version_number", "current_stage" };
+    private static readonly HashSet<string> ModelVersionOrderAttributes = new(StringComparer.Ordinal)
+        { "name", "version_number", "creation_timestamp", "last_updated_timestamp", "run_id", "current_stage" };
+    private static readonly HashSet<string> RegistryNumericAttributes = new(StringComparer.Ordinal)
+        { "version_number", "creation_timestamp", "last_updated_timestamp" };
 
     /// <summary>Parses a runs/search filter. Returns null for an empty filter.</summary>
     public static FilterExpression? ParseRunFilter(string? filter) => Parse(filter, Target.Runs);
@@ -31,7 +40,19 @@ public static class SearchFilterParser
     /// <summary>Parses experiments/search order_by clauses such as <c>name ASC</c>.</summary>
     public static IReadOnlyList<OrderByKey> ParseExperimentOrderBy(IReadOnlyList<string>? clauses) => ParseOrderBy(clauses, Target.Experiments);
 
-    internal enum Target { Runs, Experiments }
+    /// <summary>Parses a registered-models/search filter (<c>name</c>, <c>tags.k</c>). Returns null for an empty filter.</summary>
+    public static FilterExpression? ParseRegisteredModelFilter(string? filter) => Parse(filter, Target.RegisteredModels);
+
+    /// <summary>Parses a model-versions/search filter (<c>name</c>, <c>run_id</c>, <c>source_path</c>, <c>version_number</c>, <c>tags.k</c>).</summary>
+    public static FilterExpression? ParseModelVersionFilter(string? filter) => Parse(filter, Target.ModelVersions);
+
+    /// <summary>Parses registered-models/search order_by clauses such as <c>name ASC</c>.</summary>
+    public static IReadOnlyList<OrderByKey> ParseRegisteredModelOrderBy(IReadOnlyList<string>? clauses) => ParseOrderBy(clauses, Target.RegisteredModels);
+
+    /// <summary>Parses model-versions/search order_by clauses such as <c>version_number DESC</c>.</summary>
+    public static IReadOnlyList<OrderByKey> ParseModelVersionOrderBy(IReadOnlyList<string>? clauses) => ParseOrderBy(clauses, Target.ModelVersions);
+
+    internal enum Target { Runs, Experiments, RegisteredModels, ModelVersions }
 
     private static FilterExpression? Parse(string? filter, Target target)
     {
@@ -91,7 +112,21 @@ public static class SearchFilterParser
         }
         if (key.Length == 0) throw lexer.Error(token, "the key after the entity type is empty");
 
-        if (entity == EntityKind.Attribute)
+        if (entity == EntityKind.Attribute && target is Target.RegisteredModels or Target.ModelVersions)
+        {
+            // MLflow's registry accepts `timestamp` for last_updated_timestamp in order_by.
+            if (key == "timestamp") key = "last_updated_timestamp";
+            var allowed = (target, forOrderBy) switch
+            {
+                (Target.RegisteredModels, false) => RegisteredModelFilterAttributes,
+                (Target.RegisteredModels, true) => RegisteredModelOrderAttributes,
+                (_, false) => ModelVersionFilterAttributes,
+                _ => ModelVersionOrderAttributes,
+            };
+            if (!allowed.Contains(key))
+                throw lexer.Error(token, $"invalid attribute key '{key}'; valid attributes are {string.Join(", ", allowed)}");
+        }
+        else if (entity == EntityKind.Attribute)
         {
             key = NormalizeAttribute(key);
             var valid = target == Target.Runs
@@ -122,7 +157,7 @@ public static class SearchFilterParser
     };
 
     internal static bool IsNumericAttribute(EntityKind entity, string key) =>
-        entity == EntityKind.Attribute && (RunNumericAttributes.Contains(key) || ExperimentNumericAttributes.Contains(key));
+        entity == EntityKind.Attribute && (RunNumericAttributes.Contains(key) || ExperimentNumericAttributes.Contains(key) || RegistryNumericAttributes.Contains(key));
 
     private sealed class Parser(string text, Target target)
     {

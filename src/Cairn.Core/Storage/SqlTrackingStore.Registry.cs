@@ -1,0 +1,249 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Cairn.Registry;
+using Cairn.Tracking;
+using Cairn.Tracking.Search;
+using Dapper;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// The model registry over the same SQL, connections and writer as tracking, so one SQLite writer serves both and a
+/// version's run and metrics are read in the same transaction that moves an alias. This file: registered models.
+/// </summary>
+internal abstract partial class SqlTrackingStore : IRegistryStore
+{
+    private sealed record ModelRow(string Name, long CreationTime, long LastUpdatedTime, string? Description);
+
+    private const string ModelColumns =
+        "m.name AS Name, m.creation_time AS CreationTime, m.last_updated_time AS LastUpdatedTime, m.description AS Description";
+
+    private static ResourceDoesNotExistException ModelNotFound(string name) => new($"Registered Model with name={name} not found");
+
+    public async Task<RegisteredModel> CreateRegisteredModelAsync(string name, IReadOnlyList<RegisteredModelTag>? tags = null, string? description = null, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        RegistryValidator.ValidateDescription(description);
+        tags ??= [];
+        foreach (var tag in tags) RegistryValidator.ValidateTag(tag.Key, tag.Value, "registered model tag");
+        var stored = tags.GroupBy(t => t.Key).Select(g => g.Last()).ToList();
+        var alreadyExists = $"Registered Model (name={name}) already exists.";
+        return await TranslateAsync(() => WriteAsync(async (c, tx) =>
+        {
+            var existing = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT name FROM registered_models WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (existing is not null) throw new ResourceAlreadyExistsException(alreadyExists);
+            var now = Clock.NowMs();
+            await c.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO registered_models (name, creation_time, last_updated_time, description, next_version) VALUES (@name, @now, @now, @description, 1)",
+                new { name, now, description }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (stored.Count > 0)
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO registered_model_tags (name, key, value) VALUES (@name, @Key, @Value)",
+                    stored.Select(t => new { name, t.Key, t.Value }), tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return new RegisteredModel(name, now, now, description, [], stored, []);
+        }, cancellationToken), alreadyExists).ConfigureAwait(false);
+    }
+
+    public async Task<RegisteredModel> GetRegisteredModelAsync(string name, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await LoadModelAsync(c, null, name, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<RegisteredModel> RenameRegisteredModelAsync(string name, string newName, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        RegistryValidator.ValidateName(newName, "new_name");
+        var alreadyExists = $"Registered Model (name={newName}) already exists.";
+        return TranslateAsync(() => WriteAsync(async (c, tx) =>
+        {
+            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            if (newName != name)
+            {
+                var clash = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                    "SELECT name FROM registered_models WHERE name = @newName", new { newName }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                if (clash is not null) throw new ResourceAlreadyExistsException(alreadyExists);
+                var now = Clock.NowMs();
+                // Versions, tags and aliases follow through ON UPDATE CASCADE; the audit trail has no foreign key (it outlives deletes).
+                await c.ExecuteAsync(new CommandDefinition(
+                    "UPDATE registered_models SET name = @newName, last_updated_time = @now WHERE name = @name",
+                    new { name, newName, now }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await c.ExecuteAsync(new CommandDefinition(
+                    "UPDATE model_versions SET last_updated_time = @now WHERE name = @newName", new { newName, now }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await c.ExecuteAsync(new CommandDefinition(
+                    "UPDATE registry_audit SET name = @newName WHERE name = @name", new { name, newName }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            return await LoadModelAsync(c, tx, newName, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken), alreadyExists);
+    }
+
+    public Task<RegisteredModel> UpdateRegisteredModelAsync(string name, string? description, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        RegistryValidator.ValidateDescription(description);
+        return WriteAsync(async (c, tx) =>
+        {
+            var n = await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE registered_models SET description = @description, last_updated_time = @now WHERE name = @name",
+                new { name, description, now = Clock.NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (n == 0) throw ModelNotFound(name);
+            return await LoadModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    public Task DeleteRegisteredModelAsync(string name, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        return WriteAsync(async (c, tx) =>
+        {
+            // Versions, their tags and aliases go with the model (ON DELETE CASCADE).
+            var n = await c.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM registered_models WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (n == 0) throw ModelNotFound(name);
+            return 0;
+        }, cancellationToken);
+    }
+
+    public async Task<Page<RegisteredModel>> SearchRegisteredModelsAsync(RegisteredModelSearch search, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateMaxResults(search.MaxResults, RegistryLimits.SearchRegisteredModelsThreshold);
+        var filter = SearchFilterParser.ParseRegisteredModelFilter(search.Filter);
+        var orderBy = SearchFilterParser.ParseRegisteredModelOrderBy(search.OrderBy);
+        var fingerprint = $"rm|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}";
+        var offset = PageToken.Decode(search.PageToken, fingerprint);
+
+        var sql = new StringBuilder($"SELECT {ModelColumns} FROM registered_models m");
+        var parameters = new DynamicParameters();
+        if (filter is not null)
+        {
+            sql.Append(" WHERE ");
+            new RegistryFilterSql(this, parameters, models: true).Append(sql, filter);
+        }
+        sql.Append(" ORDER BY ");
+        foreach (var key in orderBy)
+        {
+            if (key.Entity != EntityKind.Attribute)
+                throw new InvalidParameterValueException($"Invalid order_by key '{key.Key}': registered models can be ordered by name, creation_timestamp and last_updated_timestamp.");
+            sql.Append(key.Key switch
+            {
+                "name" => "m.name",
+                "creation_timestamp" => "m.creation_time",
+                _ => "m.last_updated_time",
+            }).Append(key.Ascending ? " ASC, " : " DESC, ");
+        }
+        // MLflow's default and tie-breaker: name ascending.
+        sql.Append("m.name ASC LIMIT @limit OFFSET @offset");
+        parameters.Add("limit", search.MaxResults + 1);
+        parameters.Add("offset", offset);
+
+        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var rows = (await c.QueryAsync<ModelRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        string? next = null;
+        if (rows.Count > search.MaxResults)
+        {
+            rows.RemoveAt(rows.Count - 1);
+            next = PageToken.Encode(offset + search.MaxResults, fingerprint);
+        }
+        return new Page<RegisteredModel>(await LoadModelsAsync(c, null, rows, cancellationToken).ConfigureAwait(false), next);
+    }
+
+    public Task SetRegisteredModelTagAsync(string name, string key, string value, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        RegistryValidator.ValidateTag(key, value, "registered model tag");
+        return WriteAsync(async (c, tx) =>
+        {
+            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            await c.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO registered_model_tags (name, key, value) VALUES (@name, @key, @value) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+                new { name, key, value }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return 0;
+        }, cancellationToken);
+    }
+
+    public Task DeleteRegisteredModelTagAsync(string name, string key, CancellationToken cancellationToken = default)
+    {
+        RegistryValidator.ValidateName(name);
+        TrackingValidator.ValidateKey(key, "registered model tag");
+        return WriteAsync(async (c, tx) =>
+        {
+            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            // MLflow ignores a missing key here.
+            await c.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM registered_model_tags WHERE name = @name AND key = @key", new { name, key }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return 0;
+        }, cancellationToken);
+    }
+
+    private static async Task<ModelRow> RequireModelAsync(DbConnection c, DbTransaction? tx, string name, CancellationToken cancellationToken) =>
+        await c.QuerySingleOrDefaultAsync<ModelRow>(new CommandDefinition(
+            $"SELECT {ModelColumns} FROM registered_models m WHERE m.name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
+        ?? throw ModelNotFound(name);
+
+    private async Task<RegisteredModel> LoadModelAsync(DbConnection c, DbTransaction? tx, string name, CancellationToken cancellationToken)
+    {
+        var row = await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+        return (await LoadModelsAsync(c, tx, [row], cancellationToken).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Turns rows into models with tags, aliases and latest versions, in three queries for the whole page.</summary>
+    private async Task<IReadOnlyList<RegisteredModel>> LoadModelsAsync(DbConnection c, DbTransaction? tx, IReadOnlyList<ModelRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return [];
+        var names = rows.Select(r => r.Name).ToArray();
+        var tags = (await c.QueryAsync<(string Name, string Key, string Value)>(new CommandDefinition(
+            $"SELECT name, key, value FROM registered_model_tags WHERE {InSql("name", "@names")} ORDER BY key", new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            .ToLookup(t => t.Name);
+        var aliases = (await c.QueryAsync<(string Name, string Alias, long Version)>(new CommandDefinition(
+            $"SELECT name, alias, version FROM registered_model_aliases WHERE {InSql("name", "@names")} ORDER BY alias", new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            .ToLookup(a => a.Name);
+        // The newest version of each stage, found through (name, current_stage, version).
+        var latestRows = (await c.QueryAsync<VersionRow>(new CommandDefinition(
+            $"SELECT {VersionColumns} FROM model_versions v WHERE {InSql("v.name", "@names")} AND v.version = (SELECT MAX(v2.version) FROM model_versions v2 WHERE v2.name = v.name AND v2.current_stage = v.current_stage) ORDER BY v.name, v.version",
+            new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+        var latest = (await LoadVersionsAsync(c, tx, latestRows, withAliases: false, cancellationToken).ConfigureAwait(false)).ToLookup(v => v.Name);
+        return rows.Select(r => new RegisteredModel(
+            r.Name, r.CreationTime, r.LastUpdatedTime, r.Description,
+            latest[r.Name].ToList(),
+            tags[r.Name].Select(t => new RegisteredModelTag(t.Key, t.Value)).ToList(),
+            aliases[r.Name].Select(a => new RegisteredModelAlias(a.Alias, VersionText(a.Version))).ToList())).ToList();
+    }
+
+    private static string VersionText(long version) => version.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Registry search filters: every value and key is a parameter; columns come from a closed set.</summary>
+    private sealed class RegistryFilterSql(SqlTrackingStore store, DynamicParameters parameters, bool models) : FilterSql(store, parameters)
+    {
+        protected override void AppendComparison(StringBuilder sql, Comparison comparison)
+        {
+            if (comparison.Op is Comparator.In or Comparator.NotIn && !(comparison.Entity == EntityKind.Attribute && comparison.Key == "run_id"))
+                throw new InvalidParameterValueException($"Invalid filter at position {comparison.Position}: only 'run_id' supports comparison with a list of values (IN, NOT IN).");
+            if (comparison.Entity == EntityKind.Tag)
+            {
+                sql.Append(models
+                    ? "EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.name = m.name AND t.key = "
+                    : "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version AND t.key = ");
+                sql.Append(Param(comparison.Key)).Append(" AND ");
+                AppendPredicate(sql, "t.value", comparison);
+                sql.Append(')');
+                return;
+            }
+            var column = (models, comparison.Key) switch
+            {
+                (true, "name") => "m.name",
+                (false, "name") => "v.name",
+                (false, "run_id") => "v.run_id",
+                (false, "source_path") => "v.source",
+                (false, "version_number") => "v.version",
+                (false, "current_stage") => "v.current_stage",
+                _ => throw new InvalidParameterValueException($"Invalid filter key '{comparison.Key}'."),
+            };
+            AppendPredicate(sql, column, comparison);
+        }
+
+        protected override object NumericParameter(Comparison comparison, double value) => (long)value;
+    }
+}

@@ -1,0 +1,49 @@
+using Cairn.Contracts;
+using Cairn.Registry;
+using Cairn.Tracking;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using static Cairn.Server.Endpoints.MlflowRequest;
+
+namespace Cairn.Server.Endpoints;
+
+/// <summary>
+/// Cairn's registry additions under /api/cairn/v1/registry: the audit trail of alias and stage changes, alias rollback,
+/// gated promotion and model URI resolution. Bodies and errors use MLflow's conventions.
+/// </summary>
+internal static class CairnRegistryEndpoints
+{
+    public static void MapCairnRegistryEndpoints(this IEndpointRouteBuilder group)
+    {
+        group.MapGet("audit", async (HttpRequest request, IRegistryStore store) =>
+        {
+            var entries = await store.GetAuditTrailAsync(Required(Query(request, "name"), "name"), QueryInt(request, "max_results") ?? 100, request.HttpContext.RequestAborted);
+            return Results.Json(new RegistryAuditResponse { Entries = entries.Count == 0 ? null : entries.Select(e => e.ToWire()).ToList() },
+                RegistryJson.Wire.RegistryAuditResponse);
+        });
+
+        group.MapPost("rollback", async (HttpRequest request, IRegistryStore store) =>
+        {
+            var body = await RegistryEndpoints.BodyAsync(request);
+            var version = await store.RollbackAliasAsync(Required(body.Name, "name"), Required(body.Alias, "alias"), RegistryEndpoints.User(request),
+                request.HttpContext.RequestAborted);
+            return RegistryEndpoints.VersionResult(version);
+        });
+
+        group.MapPost("promote", async (HttpRequest request, IRegistryStore store) =>
+        {
+            var body = await RegistryEndpoints.BodyAsync(request);
+            var version = await store.PromoteAsync(Required(body.Name, "name"), Required(body.Version, "version"), Required(body.Alias, "alias"),
+                body.Requirements, RegistryEndpoints.User(request), request.HttpContext.RequestAborted);
+            return RegistryEndpoints.VersionResult(version);
+        });
+
+        // Resolves runs:/ and models:/ URIs to the artifact location they stand for.
+        group.MapGet("resolve", async (HttpRequest request, IRegistryStore registry, ITrackingStore tracking) =>
+        {
+            var uri = await ModelUri.ResolveAsync(Required(Query(request, "uri"), "uri"), registry, tracking, "uri", request.HttpContext.RequestAborted);
+            return Results.Json(new DownloadUriResponse { ArtifactUri = uri }, RegistryJson.Wire.DownloadUriResponse);
+        });
+    }
+}
