@@ -1,7 +1,13 @@
 using Cairn.Bench;
 
-// Tracking benchmarks. Each figure is a median over repeated trials, printed next to a reference
-// measured in the same run on the same machine (the trivial /health endpoint).
+// Benchmarks; figures are medians, printed next to a reference measured in the same run.
 //   dotnet run -c Release --project bench/Cairn.Bench -- tracking [--runs 100000] [--postgres CONNSTR]
+//   dotnet run -c Release --project bench/Cairn.Bench -- store
+//   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
 var options = BenchOptions.Parse(args);
-return args.Length > 0 && args[0] == "store" ? await StoreBench.RunAsync(options) : await TrackingBench.RunAsync(options);
+return args.FirstOrDefault() switch
+{
+    "store" => await StoreBench.RunAsync(options),
+    "registry" => await RegistryBench.RunAsync(options),
+    _ => await TrackingBench.RunAsync(options),
+};

@@ -143,7 +143,7 @@ internal static class TrackingBench
         return await LatencyAsync(() => http.PostAsync(api + "runs/search", new StringContent(body, Encoding.UTF8, "application/json")));
     }
 
-    private static async Task<(double Median, double P90)> LatencyAsync(Func<Task<HttpResponseMessage>> call)
+    internal static async Task<(double Median, double P90)> LatencyAsync(Func<Task<HttpResponseMessage>> call)
     {
         for (var i = 0; i < 5; i++) (await call()).Dispose(); // warm-up
         var samples = new List<double>();
