@@ -13,11 +13,11 @@ public sealed class ArtifactEndpointTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A URL sent exactly as written: no dot-segment removal or unescaping by System.Uri.</summary>
-    private static Uri Raw(TestServer server, string pathAndQuery) =>
+    private static Uri Raw(RunningServer server, string pathAndQuery) =>
         new(server.BaseAddress.GetLeftPart(UriPartial.Authority) + pathAndQuery,
             new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
 
-    private static async Task PutAsync(TestServer server, string path, byte[] body)
+    private static async Task PutAsync(RunningServer server, string path, byte[] body)
     {
         using var response = await server.Client.PutAsync($"{Proxy}/{path}", new ByteArrayContent(body), Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -36,7 +36,7 @@ public sealed class ArtifactEndpointTests
     [Fact]
     public async Task Upload_download_list_and_delete_round_trip_with_nested_folders()
     {
-        await using var server = await TestServer.StartAsync(cancellationToken: Ct);
+        await using var server = await RunningServer.StartAsync();
         await PutAsync(server, "a.txt", "abc"u8.ToArray());
         await PutAsync(server, "dir/sub/weights.bin", [1, 2, 3, 4, 5]);
         await PutAsync(server, "dir/MLmodel", "flavors: {}"u8.ToArray());
@@ -78,7 +78,7 @@ public sealed class ArtifactEndpointTests
     [Fact]
     public async Task The_ajax_api_prefix_serves_the_same_artifacts()
     {
-        await using var server = await TestServer.StartAsync(cancellationToken: Ct);
+        await using var server = await RunningServer.StartAsync();
         await PutAsync(server, "x/y.json", "{}"u8.ToArray());
         Assert.Equal("{}", await server.Client.GetStringAsync("/ajax-api/2.0/mlflow-artifacts/artifacts/x/y.json", Ct));
         Assert.Contains("\"y.json\"", await server.Client.GetStringAsync("/ajax-api/2.0/mlflow-artifacts/artifacts?path=x", Ct));
@@ -87,7 +87,7 @@ public sealed class ArtifactEndpointTests
     [Fact]
     public async Task Missing_artifacts_are_404_and_an_upload_replaces_the_old_content()
     {
-        await using var server = await TestServer.StartAsync(cancellationToken: Ct);
+        await using var server = await RunningServer.StartAsync();
         using (var missing = await server.Client.GetAsync($"{Proxy}/nope/missing.txt", Ct))
             await AssertErrorAsync(missing, HttpStatusCode.NotFound, "RESOURCE_DOES_NOT_EXIST");
         await PutAsync(server, "f.txt", "one"u8.ToArray());
@@ -112,7 +112,7 @@ public sealed class ArtifactEndpointTests
     [InlineData("%252e%252e/{0}")]
     public async Task Traversal_in_the_url_path_is_refused_for_every_method_and_writes_nothing_outside(string template)
     {
-        await using var server = await TestServer.StartAsync(cancellationToken: Ct);
+        await using var server = await RunningServer.StartAsync();
         var name = $"escape-{Guid.NewGuid():N}.txt";
         var url = Raw(server, $"{Proxy}/{string.Format(template, name)}");
 
@@ -137,7 +137,7 @@ public sealed class ArtifactEndpointTests
     [InlineData("%2Fetc")]
     public async Task Traversal_in_the_listing_query_is_refused(string path)
     {
-        await using var server = await TestServer.StartAsync(cancellationToken: Ct);
+        await using var server = await RunningServer.StartAsync();
         using var response = await server.Client.GetAsync(Raw(server, $"{Proxy}?path={path}"), Ct);
         await AssertErrorAsync(response, HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE");
     }
@@ -145,7 +145,7 @@ public sealed class ArtifactEndpointTests
     [Fact]
     public async Task An_upload_above_MaxArtifactBytes_is_413_and_leaves_no_file()
     {
-        await using var server = await TestServer.StartAsync(o => o.MaxArtifactBytes = 1024, Ct);
+        await using var server = await RunningServer.StartAsync(o => o.MaxArtifactBytes = 1024);
         await PutAsync(server, "small.bin", new byte[1024]);
 
         // With a Content-Length the server refuses before reading. The client waits for that answer
@@ -167,7 +167,7 @@ public sealed class ArtifactEndpointTests
     [Fact]
     public async Task Uploads_are_not_bound_by_the_json_body_limit()
     {
-        await using var server = await TestServer.StartAsync(o => o.MaxRequestBodyBytes = 64 * 1024, Ct);
+        await using var server = await RunningServer.StartAsync(o => o.MaxRequestBodyBytes = 64 * 1024);
         var data = RandomNumberGenerator.GetBytes(8 << 20);
         using (var upload = await server.Client.PutAsync($"{Proxy}/models/big.onnx", new ChunkedContent(data), Ct))
             Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
@@ -185,7 +185,7 @@ public sealed class ArtifactEndpointTests
     [Fact]
     public async Task Artifacts_list_shows_a_runs_artifacts_relative_to_its_root()
     {
-        await using var server = await TestServer.StartAsync(cancellationToken: Ct);
+        await using var server = await RunningServer.StartAsync();
         using var created = await server.Client.PostAsJsonAsync("/api/2.0/mlflow/experiments/create", new { name = "artifacts-list" }, Ct);
         var experimentId = (await created.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("experiment_id").GetString();
         using var runCreated = await server.Client.PostAsJsonAsync("/api/2.0/mlflow/runs/create", new { experiment_id = experimentId }, Ct);

@@ -10,25 +10,45 @@ public sealed class RunningServer : IAsyncDisposable
 {
     private readonly TempDirectory _dir;
 
-    private RunningServer(TempDirectory dir, CairnServer server)
+    private RunningServer(TempDirectory dir, CairnServer server, CairnServerOptions options)
     {
         _dir = dir;
         Server = server;
-        Http = new HttpClient { BaseAddress = server.Address };
+        Options = options;
+        Http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(2) };
     }
 
     public CairnServer Server { get; }
 
+    public CairnServerOptions Options { get; }
+
     public HttpClient Http { get; }
 
+    /// <summary>The same client as <see cref="Http"/>.</summary>
+    public HttpClient Client => Http;
+
+    public Uri BaseAddress => Server.Address;
+
+    /// <summary>The temp folder holding the backend store and (by default) <c>artifacts/</c>.</summary>
     public string Home => _dir.Path;
 
+    public string Root => _dir.Path;
+
+    /// <summary>Starts a server; <paramref name="configure"/> may change the options (paths already point into <see cref="Root"/>).</summary>
     public static async Task<RunningServer> StartAsync(Action<CairnServerOptions>? configure = null)
     {
         var dir = new TempDirectory();
         var options = new CairnServerOptions { Port = 0, BackendStoreUri = dir.Path, ArtifactsDestination = dir.Combine("artifacts"), LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning };
         configure?.Invoke(options);
-        return new RunningServer(dir, await CairnServer.StartAsync(options, TestContext.Current.CancellationToken));
+        try
+        {
+            return new RunningServer(dir, await CairnServer.StartAsync(options, TestContext.Current.CancellationToken), options);
+        }
+        catch
+        {
+            dir.Dispose();
+            throw;
+        }
     }
 
     /// <summary>POSTs raw JSON to /api/2.0/mlflow/{path}.</summary>
