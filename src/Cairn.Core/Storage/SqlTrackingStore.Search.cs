@@ -30,31 +30,35 @@ internal abstract partial class SqlTrackingStore
         var joined = conjuncts.OfType<Comparison>().Where(c => c.Entity is EntityKind.Metric or EntityKind.Param or EntityKind.Tag).ToList();
         var rest = conjuncts.Where(c => c is not Comparison comparison || !joined.Contains(comparison)).ToList();
 
-        // Ordered by a metric, the sort needs every match anyway; starting from the metric filter's value range
-        // (CROSS JOIN fixes SQLite's join order) keeps the candidates to the runs inside that range.
+        // Ordered by a metric, the sort needs every match anyway: start from the metric filter's value range and
+        // check the other joined terms on its run ids before touching runs, so runs are read only for matches.
+        // CROSS JOIN fixes SQLite's join order (PostgreSQL plans it as an inner join).
         var driver = orderBy.Count > 0 && orderBy[0].Entity == EntityKind.Metric
             ? joined.FirstOrDefault(c => c.Entity == EntityKind.Metric && c.Op is not Comparator.NotEqual)
             : null;
         var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM ");
+        var where = new StringBuilder(" WHERE ").Append(InSql("r.experiment_id", "@experimentIds")).Append(" AND ").Append(InSql("r.lifecycle_stage", "@stages"));
+        var runKey = "r.run_uuid";
         if (driver is not null)
         {
-            sql.Append("latest_metrics j0 CROSS JOIN runs r ON r.run_uuid = j0.run_uuid");
+            sql.Append("latest_metrics j0");
             joined.Remove(driver);
+            AppendJoinCondition(where.Append(" AND "), filterSql, driver, "j0");
+            runKey = "j0.run_uuid";
         }
         else
         {
             sql.Append("runs r");
         }
-        var where = new StringBuilder(" WHERE ").Append(InSql("r.experiment_id", "@experimentIds")).Append(" AND ").Append(InSql("r.lifecycle_stage", "@stages"));
-        if (driver is not null) AppendJoinCondition(where.Append(" AND "), filterSql, driver, "j0");
         var j = 1;
         foreach (var comparison in joined)
         {
             var alias = "j" + j++;
             var table = comparison.Entity switch { EntityKind.Metric => "latest_metrics", EntityKind.Param => "params", _ => "tags" };
-            sql.Append($" JOIN {table} {alias} ON {alias}.run_uuid = r.run_uuid AND ");
+            sql.Append(driver is null ? " JOIN " : " CROSS JOIN ").Append($"{table} {alias} ON {alias}.run_uuid = {runKey} AND ");
             AppendJoinCondition(sql, filterSql, comparison, alias);
         }
+        if (driver is not null) sql.Append(" CROSS JOIN runs r ON r.run_uuid = j0.run_uuid");
         foreach (var term in rest)
         {
             where.Append(" AND ");
@@ -70,6 +74,11 @@ internal abstract partial class SqlTrackingStore
             string column;
             switch (key.Entity)
             {
+                case EntityKind.Metric when i == 1 && driver is not null && key.Key == driver.Key:
+                    // Ordered by the metric the filter starts from: its rows are never NaN or missing, and walking
+                    // the (key, value) index in order lets the LIMIT stop the scan early.
+                    order.Append($"j0.value{direction}, ");
+                    continue;
                 case EntityKind.Metric:
                     sql.Append($" LEFT JOIN latest_metrics {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = @{alias}k");
                     // As in MLflow, in both directions: numbers first, then NaN, then runs without the metric.

@@ -24,3 +24,31 @@ public sealed class SmokeTests
         Assert.Contains("Changing param values is not allowed", ex.Message);
     }
 }
+
+public sealed class MetricPrecisionTests
+{
+    [Fact]
+    public async Task Metric_values_round_trip_bit_for_bit_through_the_sqlite_batch_path()
+    {
+        using var dir = new TempDirectory();
+        var ct = TestContext.Current.CancellationToken;
+        using var store = await TrackingStoreFactory.OpenAsync(dir.Path, dir.Combine("artifacts"), ct);
+        var run = await store.CreateRunAsync(new CreateRunRequest("0"), ct);
+        var random = new Random(7);
+        var values = Enumerable.Range(0, 1000).Select(i => i switch
+        {
+            0 => double.Epsilon,
+            1 => double.MaxValue,
+            2 => -double.MaxValue,
+            3 => 0.1,
+            4 => 1e-300,
+            5 => -0.0 + 123456789.123456789,
+            _ => BitConverter.Int64BitsToDouble(random.NextInt64(0x0010000000000000, 0x7FEFFFFFFFFFFFFF)) * (random.Next(2) == 0 ? 1 : -1),
+        }).ToArray();
+        await store.LogBatchAsync(run.Info.RunId, values.Select((v, i) => new Metric("v", v, 1, i)).ToList(), cancellationToken: ct);
+
+        var history = await store.GetMetricHistoryAsync(run.Info.RunId, "v", cancellationToken: ct);
+
+        Assert.Equal(values.Select(BitConverter.DoubleToInt64Bits), history.Items.Select(m => BitConverter.DoubleToInt64Bits(m.Value)));
+    }
+}
