@@ -21,11 +21,11 @@ internal static class TrackingBench
     {
         var backend = options.Postgres ?? Path.Combine(options.Work, "sqlite");
         var label = options.Postgres is null ? "SQLite" : "PostgreSQL";
-        if (options.Postgres is null)
+        if (options.Postgres is null && !options.Reuse)
         {
             if (Directory.Exists(options.Work)) Directory.Delete(options.Work, recursive: true);
-            Directory.CreateDirectory(backend);
         }
+        if (options.Postgres is null) Directory.CreateDirectory(backend);
 
         Console.WriteLine($"# Cairn tracking benchmark ({label}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         Console.WriteLine();

@@ -55,10 +55,10 @@ internal abstract partial class SqlTrackingStore
         {
             var alias = "j" + j++;
             var table = comparison.Entity switch { EntityKind.Metric => "latest_metrics", EntityKind.Param => "params", _ => "tags" };
-            sql.Append(driver is null ? " JOIN " : " CROSS JOIN ").Append($"{table} {alias} ON {alias}.run_uuid = {runKey} AND ");
+            sql.Append(driver is null ? " JOIN " : OrderedJoin).Append($"{table} {alias} ON {alias}.run_uuid = {runKey} AND ");
             AppendJoinCondition(sql, filterSql, comparison, alias);
         }
-        if (driver is not null) sql.Append(" CROSS JOIN runs r ON r.run_uuid = j0.run_uuid");
+        if (driver is not null) sql.Append(OrderedJoin).Append("runs r ON r.run_uuid = j0.run_uuid");
         foreach (var term in rest)
         {
             where.Append(" AND ");

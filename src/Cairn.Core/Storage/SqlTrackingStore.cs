@@ -34,6 +34,12 @@ internal abstract partial class SqlTrackingStore : ITrackingStore
     protected virtual string InSql(string column, string parameter, bool negated = false) =>
         $"{column} {(negated ? "NOT IN" : "IN")} {parameter}";
 
+    /// <summary>
+    /// An inner join whose left side the planner must not reorder: SQLite's CROSS JOIN (which takes ON);
+    /// PostgreSQL plans a plain JOIN well and rejects CROSS JOIN ... ON.
+    /// </summary>
+    protected virtual string OrderedJoin => " JOIN ";
+
     /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
     protected virtual string LikePattern(string pattern) => pattern;
 

@@ -912,6 +912,37 @@ public abstract class TrackingStoreContract : IAsyncDisposable
         Assert.Equal(expected.Split(','), await RunNamesAsync(store, exp, null, orderBy));
     }
 
+    [Theory]
+    [InlineData("metrics.auc DESC")]
+    [InlineData("metrics.acc DESC")]
+    [InlineData("metrics.acc ASC")]
+    [InlineData("params.seed ASC")]
+    public async Task Metric_filter_with_ordering_matches_filtering_and_sorting_all_runs(string orderBy)
+    {
+        using var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        var random = new Random(11);
+        for (var i = 0; i < 60; i++)
+        {
+            var run = await store.CreateRunAsync(new CreateRunRequest(exp, $"run-{i}", StartTime: 1000 + i), Ct);
+            await store.LogBatchAsync(run.Info.RunId,
+                [new Metric("acc", Math.Round(random.NextDouble(), 3), 1, 0), new Metric("auc", Math.Round(random.NextDouble(), 3), 1, 0)],
+                [new Param("model", random.Next(2) == 0 ? "rf" : "gbt"), new Param("seed", $"{i:D3}")], cancellationToken: Ct);
+        }
+        var all = (await store.SearchRunsAsync(new RunSearch([exp], MaxResults: 1000), Ct)).Items;
+        double M(Run r, string key) => r.Data.Metrics.Single(m => m.Key == key).Value;
+        var matching = all.Where(r => M(r, "acc") > 0.4 && r.Data.Params.Single(p => p.Key == "model").Value == "rf").ToList();
+        var (key, descending) = (orderBy.Split(' ')[0], orderBy.EndsWith("DESC", StringComparison.Ordinal));
+        Func<Run, IComparable> sortKey = key.StartsWith("metrics.", StringComparison.Ordinal) ? r => M(r, key[8..]) : r => r.Data.Params.Single(p => p.Key == "seed").Value;
+        var ordered = descending ? matching.OrderByDescending(sortKey) : matching.OrderBy(sortKey);
+        var expected = ordered.ThenByDescending(r => r.Info.StartTime).Select(r => r.Info.RunName).Take(7).ToList();
+
+        var page = await store.SearchRunsAsync(new RunSearch([exp], "metrics.acc > 0.4 and params.model = 'rf'", MaxResults: 7, OrderBy: [orderBy]), Ct);
+
+        Assert.True(matching.Count > 7, "the seed data must give more matches than one page");
+        Assert.Equal(expected, page.Items.Select(r => r.Info.RunName).ToList());
+    }
+
     [Fact]
     public async Task Search_runs_orders_by_several_keys()
     {

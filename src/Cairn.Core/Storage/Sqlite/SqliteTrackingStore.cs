@@ -95,6 +95,8 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
     protected override Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
         _writer.ExecuteAsync((c, tx) => work(c, tx), cancellationToken);
 
+    protected override string OrderedJoin => " CROSS JOIN ";
+
     protected override string LikeSql(string column, string parameter) => $"{column} GLOB {parameter}";
 
     protected override string ILikeSql(string column, string parameter) => $"lower({column}) LIKE lower({parameter})";
