@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace Cairn.Cli.Commands;
+
+/// <summary>Adds the data and pipeline commands (and their global options) to the root command.</summary>
+public static class CairnCommands
+{
+    /// <summary>Wires <c>data</c>, <c>repro</c>, <c>status</c>, <c>dag</c>, <c>metrics</c>, <c>params</c>, <c>plots</c> and <c>exp</c>.</summary>
+    public static RootCommand AddDataAndPipelineCommands(this RootCommand root)
+    {
+        if (!root.Options.Contains(CliCommon.Verbose)) root.Options.Add(CliCommon.Verbose);
+        if (!root.Options.Contains(CliCommon.Directory)) root.Options.Add(CliCommon.Directory);
+        root.Subcommands.Add(DataCommands.Create());
+        return root;
+    }
+}
