@@ -58,3 +58,39 @@ public sealed class DataCliTests : IDisposable
         Assert.Contains("removed 1 object(s)", gc.Out);
     }
 }
+
+public sealed class DataRemoteCliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Remote_add_push_and_pull_into_a_clone()
+    {
+        _dir.Write("a/data/x.csv", "1,2\n");
+        Assert.Equal(0, (await CliHost.RunAsync(_dir["a"], "data", "add", "data/x.csv")).Exit);
+        var add = await CliHost.RunAsync(_dir["a"], "data", "remote", "add", "store", "../remote", "--default");
+        Assert.Equal((0, ""), (add.Exit, add.Err));
+        var push = await CliHost.RunAsync(_dir["a"], "data", "push");
+        Assert.Contains("push: 1 object(s) uploaded to 'store'", push.Out);
+
+        Directory.CreateDirectory(_dir["b/data"]);
+        Directory.CreateDirectory(_dir["b/.cairn"]);
+        File.Copy(_dir["a/data/x.csv.cairn"], _dir["b/data/x.csv.cairn"]);
+        File.Copy(_dir["a/.cairn/config.yaml"], _dir["b/.cairn/config.yaml"]);
+        var pull = await CliHost.RunAsync(_dir["b"], "data", "pull");
+        Assert.Equal((0, ""), (pull.Exit, pull.Err));
+        Assert.Equal("1,2\n", _dir.Read("b/data/x.csv"));
+    }
+
+    [Fact]
+    public async Task Push_without_a_remote_says_how_to_add_one()
+    {
+        _dir.Write("x.txt", "x");
+        await CliHost.RunAsync(_dir.Path, "data", "add", "x.txt");
+        var r = await CliHost.RunAsync(_dir.Path, "data", "push");
+        Assert.Equal(2, r.Exit);
+        Assert.Equal("error: no remote configured; run 'cairn data remote add NAME URL --default'" + Environment.NewLine, r.Err);
+    }
+}
