@@ -11,6 +11,11 @@ public static class CairnCommands
         if (!root.Options.Contains(CliCommon.Verbose)) root.Options.Add(CliCommon.Verbose);
         if (!root.Options.Contains(CliCommon.Directory)) root.Options.Add(CliCommon.Directory);
         root.Subcommands.Add(DataCommands.Create());
+        root.Subcommands.Add(PipelineCommands.CreateRepro());
+        root.Subcommands.Add(PipelineCommands.CreateStatus());
+        root.Subcommands.Add(PipelineCommands.CreateDag());
+        root.Subcommands.Add(MetricsCommands.Create());
+        root.Subcommands.Add(MetricsCommands.CreateParams());
         return root;
     }
 }

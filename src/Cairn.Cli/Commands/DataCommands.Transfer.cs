@@ -155,5 +155,11 @@ public static partial class DataCommands
         return remote;
     }
 
-    private static IEnumerable<CacheRoot> ExtraCacheRoots(DataRepository repo) => [];
+    /// <summary>Cache objects the pipeline lock file refers to (cached outs), so gc keeps them and push sends them.</summary>
+    internal static IEnumerable<CacheRoot> ExtraCacheRoots(DataRepository repo)
+        => Cairn.Pipelines.LockFile.Load(Path.Combine(repo.Root, Cairn.Pipelines.LockFile.FileName)).Stages.Values
+            .SelectMany(s => s.Outs).Where(o => repo.Cache.Contains(o.Digest)).Select(o => new CacheRoot(o.Digest, o.Kind))
+            .Concat(ExperimentRoots(repo));
+
+    private static IEnumerable<CacheRoot> ExperimentRoots(DataRepository repo) => [];
 }

@@ -180,3 +180,67 @@ public sealed partial class DataRepository
         static int HexVal(char c) => c <= '9' ? c - '0' : c - 'a' + 10;
     }
 }
+
+/// <summary>A path's content identity without storing anything.</summary>
+/// <param name="Kind">File or folder.</param>
+/// <param name="Digest">SHA-256 of the file or of the folder manifest.</param>
+/// <param name="Size">Bytes.</param>
+/// <param name="Files">Files of a folder.</param>
+public readonly record struct PathDigest(EntryKind Kind, string Digest, long Size, int? Files);
+
+public sealed partial class DataRepository
+{
+    /// <summary>Digest of a workspace path (stat cache first); null when it does not exist.</summary>
+    public async Task<PathDigest?> DescribeAsync(string rel, CancellationToken cancellationToken = default)
+    {
+        string full = ToFull(rel);
+        if (File.Exists(full))
+        {
+            string d = await DigestOfFileAsync(full, rel, cancellationToken).ConfigureAwait(false);
+            return new PathDigest(EntryKind.File, d, new FileInfo(full).Length, null);
+        }
+        if (!Directory.Exists(full)) return null;
+        var files = EnumerateFiles(full).ToArray();
+        var entries = new ManifestEntry[files.Length];
+        await System.Threading.Tasks.Parallel.ForAsync(0, files.Length, Parallel(cancellationToken), async (i, token) =>
+        {
+            var (fileRel, fileFull) = files[i];
+            string d = await DigestOfFileAsync(fileFull, rel + "/" + fileRel, token).ConfigureAwait(false);
+            entries[i] = new ManifestEntry(fileRel, d, new FileInfo(fileFull).Length);
+        }).ConfigureAwait(false);
+        var m = new DirectoryManifest(entries);
+        return new PathDigest(EntryKind.Dir, m.ComputeDigest(), m.TotalSize, entries.Length);
+    }
+
+    /// <summary>Stores a workspace path in the cache (like add, without a pointer file) and returns its digest.</summary>
+    public async Task<PathDigest> StoreAsync(string rel, CancellationToken cancellationToken = default)
+    {
+        string full = ToFull(rel);
+        if (Directory.Exists(full))
+        {
+            var (m, d) = await StoreDirectoryAsync(full, rel, null, cancellationToken).ConfigureAwait(false);
+            return new PathDigest(EntryKind.Dir, d, m.TotalSize, m.Entries.Count);
+        }
+        var (digest, size) = await StoreFileAsync(full, rel, null, cancellationToken).ConfigureAwait(false);
+        return new PathDigest(EntryKind.File, digest, size, null);
+    }
+
+    /// <summary>True when the cache holds the object and, for a folder, every file of its manifest.</summary>
+    public bool IsFullyCached(EntryKind kind, string digest)
+        => Cache.Contains(digest) && (kind == EntryKind.File || Cache.LoadManifest(digest).Entries.All(e => Cache.Contains(e.Digest)));
+
+    /// <summary>Restores a path from the cache, replacing what is there.</summary>
+    public async Task RestoreAsync(string rel, EntryKind kind, string digest, CancellationToken cancellationToken = default)
+    {
+        string full = ToFull(rel);
+        if (kind == EntryKind.File)
+        {
+            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
+            Materialize(digest, full, rel, verify: false, cancellationToken);
+            return;
+        }
+        if (File.Exists(full)) File.Delete(full);
+        var entry = new TrackedEntry(rel, "", new DataPointer(Path.GetFileName(full), EntryKind.Dir, digest, 0));
+        await CheckoutEntryAsync(entry, force: true, verify: false, cancellationToken).ConfigureAwait(false);
+    }
+}
