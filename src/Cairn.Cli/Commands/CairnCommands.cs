@@ -16,6 +16,7 @@ public static class CairnCommands
         root.Subcommands.Add(PipelineCommands.CreateDag());
         root.Subcommands.Add(MetricsCommands.Create());
         root.Subcommands.Add(MetricsCommands.CreateParams());
+        root.Subcommands.Add(PlotsCommands.Create());
         return root;
     }
 }
