@@ -19,10 +19,18 @@ internal sealed class CliContext
 
     private static readonly Lazy<CliContext> s_process = new(() => new CliContext
     {
-        Out = AnsiConsole.Console,
+        Out = ProcessConsole(),
         Error = Console.Error,
         WorkingDirectory = Environment.CurrentDirectory,
     });
+
+    private static IAnsiConsole ProcessConsole()
+    {
+        var console = AnsiConsole.Console;
+        // Redirected output is for logs and scripts: do not wrap lines at 80 columns.
+        if (Console.IsOutputRedirected) console.Profile.Width = 1000;
+        return console;
+    }
 
     /// <summary>Makes <paramref name="context"/> current for the calling async flow.</summary>
     public static IDisposable Use(CliContext context)
@@ -42,7 +50,7 @@ internal sealed class CliContext
                 Ansi = AnsiSupport.No,
                 ColorSystem = ColorSystemSupport.NoColors,
                 Interactive = InteractionSupport.No,
-            }),
+            }).WithWidth(1000),
             Error = error,
             WorkingDirectory = workingDirectory,
             GetEnvironmentVariable = env ?? Environment.GetEnvironmentVariable,
@@ -51,5 +59,14 @@ internal sealed class CliContext
     private sealed class Restore(CliContext? previous) : IDisposable
     {
         public void Dispose() => s_current.Value = previous;
+    }
+}
+
+internal static class AnsiConsoleWidthExtensions
+{
+    public static IAnsiConsole WithWidth(this IAnsiConsole console, int width)
+    {
+        console.Profile.Width = width;
+        return console;
     }
 }

@@ -91,3 +91,36 @@ public sealed class PipelineCliTests : IDisposable
         Assert.Contains("data:image/png;base64,", _dir.Read("out/index.html"));
     }
 }
+
+public sealed class ExpCliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Exp_run_queue_run_all_and_show()
+    {
+        _dir.InitGit();
+        _dir.Write("params.yaml", "train:\n  lr: 0.1\n");
+        _dir.Write("cairn.yaml", "stages:\n  train:\n    cmd: printf '{\"acc\":%s}' $(grep lr params.yaml | cut -d' ' -f4) > metrics.json\n    params: [train.lr]\n    metrics:\n    - metrics.json: {cache: false}\n");
+        _dir.Run("git", "add", "-A");
+        _dir.Run("git", "commit", "-qm", "init");
+
+        var run = await CliHost.RunAsync(_dir.Path, "exp", "run", "--set-param", "train.lr=0.4", "--name", "lr04");
+        Assert.Equal((0, ""), (run.Exit, run.Err));
+        Assert.Contains("lr04: succeeded; metrics: acc=0.4", run.Out);
+        Assert.Equal(0, (await CliHost.RunAsync(_dir.Path, "exp", "run", "--queue", "-S", "train.lr=0.6", "-n", "q1")).Exit);
+        Assert.Equal(0, (await CliHost.RunAsync(_dir.Path, "exp", "run", "--queue", "-S", "train.lr=0.8", "-n", "q2")).Exit);
+        var all = await CliHost.RunAsync(_dir.Path, "exp", "run", "--run-all", "-j", "2");
+        Assert.Equal((0, ""), (all.Exit, all.Err));
+
+        var show = await CliHost.RunAsync(_dir.Path, "exp", "show");
+        Assert.Matches(@"lr04\s*│\s*succeeded\s*│\s*0\.4\s*│\s*0\.4", show.Out);
+        Assert.Matches(@"q2\s*│\s*succeeded\s*│\s*0\.8\s*│\s*0\.8", show.Out);
+        Assert.Equal("train:\n  lr: 0.1\n", _dir.Read("params.yaml"));
+
+        var bad = await CliHost.RunAsync(_dir.Path, "exp", "run", "-S", "train.nope=1");
+        Assert.Equal((2, "error: --set-param train.nope: params.yaml has no key 'train.nope'" + Environment.NewLine), (bad.Exit, bad.Err));
+    }
+}

@@ -17,6 +17,7 @@ public static class CairnCommands
         root.Subcommands.Add(MetricsCommands.Create());
         root.Subcommands.Add(MetricsCommands.CreateParams());
         root.Subcommands.Add(PlotsCommands.Create());
+        root.Subcommands.Add(ExpCommands.Create());
         return root;
     }
 }

@@ -161,5 +161,5 @@ public static partial class DataCommands
             .SelectMany(s => s.Outs).Where(o => repo.Cache.Contains(o.Digest)).Select(o => new CacheRoot(o.Digest, o.Kind))
             .Concat(ExperimentRoots(repo));
 
-    private static IEnumerable<CacheRoot> ExperimentRoots(DataRepository repo) => [];
+    private static IEnumerable<CacheRoot> ExperimentRoots(DataRepository repo) => new Cairn.Pipelines.ExperimentManager(repo).CacheRoots();
 }

@@ -163,6 +163,22 @@ public sealed partial class DataRepository
 
     internal ParallelOptions Parallel(CancellationToken ct) => new() { MaxDegreeOfParallelism = Jobs, CancellationToken = ct };
 
+    /// <summary>Files under a folder as (relative '/'-separated path, full path).</summary>
+    public static IEnumerable<(string Rel, string Full)> EnumerateFilesPublic(string dirFull) => EnumerateFiles(dirFull);
+
+    /// <summary>Files of a work tree outside git: everything but .git, .cairn and tracked data folders.</summary>
+    public static IEnumerable<string> EnumerateFilesForCopy(string root)
+    {
+        var opts = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+        return new System.IO.Enumeration.FileSystemEnumerable<string>(root,
+            (ref System.IO.Enumeration.FileSystemEntry e) => Path.GetRelativePath(root, e.ToFullPath()).Replace(Path.DirectorySeparatorChar, '/'), opts)
+        {
+            ShouldIncludePredicate = (ref System.IO.Enumeration.FileSystemEntry e) => !e.IsDirectory,
+            ShouldRecursePredicate = (ref System.IO.Enumeration.FileSystemEntry e)
+                => !(e.FileName is ".git" or CairnDirName) && !File.Exists(string.Concat(e.Directory, "/", e.FileName, DataPointer.Extension)),
+        };
+    }
+
     internal static IEnumerable<(string Rel, string Full)> EnumerateFiles(string dirFull)
     {
         var opts = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
