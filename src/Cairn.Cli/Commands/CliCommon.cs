@@ -49,6 +49,9 @@ internal static class CliCommon
                 GetEnvironmentVariable = outer.GetEnvironmentVariable,
             };
             bool verbose = parseResult.GetValue(Verbose);
+            // CAIRN_TIMING=1 prints where the wall time of a command goes (start-up versus work).
+            var timing = ctx.GetEnvironmentVariable("CAIRN_TIMING") is "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
+            if (timing is not null) ctx.Error.WriteLine($"timing: start-up and parsing {(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds:0} ms");
             try
             {
                 return await body(parseResult, ctx, cancellationToken).ConfigureAwait(false);
@@ -75,6 +78,10 @@ internal static class CliCommon
                 ctx.Error.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message} (run with --verbose for details)");
                 if (verbose) ctx.Error.WriteLine(e.ToString());
                 return ExitCodes.Internal;
+            }
+            finally
+            {
+                if (timing is not null) ctx.Error.WriteLine($"timing: command {timing.Elapsed.TotalMilliseconds:0} ms");
             }
         });
     }

@@ -17,8 +17,13 @@ public static class PipelineCommands
 
     internal static (DataRepository Repo, Pipeline Pipeline) Open(CliContext ctx)
     {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         var repo = CliCommon.OpenRepository(ctx);
-        return (repo, Pipeline.Load(repo.Root));
+        var opened = sw.Elapsed;
+        var pipeline = Pipeline.Load(repo.Root);
+        if (ctx.GetEnvironmentVariable("CAIRN_TIMING") is "1")
+            ctx.Error.WriteLine($"timing: open repository {opened.TotalMilliseconds:0} ms, load pipeline {(sw.Elapsed - opened).TotalMilliseconds:0} ms");
+        return (repo, pipeline);
     }
 
     /// <summary><c>cairn repro [STAGE] [-j N] [--force]</c>.</summary>
@@ -30,8 +35,18 @@ public static class PipelineCommands
         var cmd = new Command("repro", "Run the stages of cairn.yaml whose deps, params or cmd changed") { stage, jobs, force };
         cmd.SetHandler(async (pr, ctx, ct) =>
         {
-            var (repo, pipeline) = Open(ctx);
             if (pr.GetValue(jobs) < 1) throw new InvalidParameterValueException("--jobs: must be at least 1");
+            if (pr.GetValue(stage) is null && !pr.GetValue(force))
+            {
+                // Fast path: nothing the last up-to-date verdict depended on has changed (stat only, no YAML).
+                var quick = CliCommon.OpenRepository(ctx);
+                if (UpToDateStamp.IsValid(quick))
+                {
+                    ctx.Out.WriteLine("Pipeline is up to date. Nothing to reproduce.");
+                    return ExitCodes.Ok;
+                }
+            }
+            var (repo, pipeline) = Open(ctx);
             var result = await RunAsync(ctx, repo, pipeline, new ReproOptions
             {
                 Target = pr.GetValue(stage),
@@ -78,6 +93,11 @@ public static class PipelineCommands
         var cmd = new Command("status", "Show which pipeline stages are stale and why") { stage };
         cmd.SetHandler(async (pr, ctx, ct) =>
         {
+            if (pr.GetValue(stage) is null && UpToDateStamp.IsValid(CliCommon.OpenRepository(ctx)))
+            {
+                ctx.Out.WriteLine("Pipeline is up to date.");
+                return ExitCodes.Ok;
+            }
             var (repo, pipeline) = Open(ctx);
             var statuses = await new PipelineRunner(repo, pipeline).StatusAsync(pr.GetValue(stage), ct);
             bool any = false;

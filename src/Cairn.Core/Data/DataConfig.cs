@@ -45,11 +45,12 @@ public sealed class DataConfig
     /// <summary>Configured remotes by name.</summary>
     public Dictionary<string, RemoteConfig> Remotes { get; set; } = new(StringComparer.Ordinal);
 
-    private static readonly IDeserializer s_reader = new DeserializerBuilder()
-        .WithNamingConvention(UnderscoredNamingConvention.Instance).IgnoreUnmatchedProperties().Build();
-    private static readonly ISerializer s_writer = new SerializerBuilder()
+    // Built on first use: the builders cost tens of milliseconds of start-up that most commands never need.
+    private static readonly Lazy<IDeserializer> s_reader = new(() => new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance).IgnoreUnmatchedProperties().Build());
+    private static readonly Lazy<ISerializer> s_writer = new(() => new SerializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
-        .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull).Build();
+        .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull).Build());
 
     /// <summary>Reads a config file; a missing file gives defaults.</summary>
     public static DataConfig Load(string path)
@@ -57,7 +58,7 @@ public sealed class DataConfig
         if (!File.Exists(path)) return new DataConfig();
         try
         {
-            return s_reader.Deserialize<DataConfig?>(File.ReadAllText(path)) ?? new DataConfig();
+            return s_reader.Value.Deserialize<DataConfig?>(File.ReadAllText(path)) ?? new DataConfig();
         }
         catch (YamlDotNet.Core.YamlException e)
         {
@@ -69,7 +70,7 @@ public sealed class DataConfig
     public void Save(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        AtomicFile.WriteAllText(path, s_writer.Serialize(this));
+        AtomicFile.WriteAllText(path, s_writer.Value.Serialize(this));
     }
 
     /// <summary>Overlays non-empty values of <paramref name="local"/> (credentials, machine-only remotes).</summary>

@@ -34,9 +34,14 @@ public sealed partial class DataRepository
         Root = root;
         CairnDir = Path.Combine(root, CairnDirName);
         Cache = new ObjectCache(options.CacheDir ?? Path.Combine(CairnDir, "cache"));
-        Config = DataConfig.Load(Path.Combine(CairnDir, "config.yaml"));
-        Config.Merge(DataConfig.Load(Path.Combine(CairnDir, "config.local.yaml")));
-        LinkTypes = options.LinkTypes ?? DataConfig.ParseLinkTypes(Config.LinkType, ".cairn/config.yaml: link_type");
+        // Read on first use: parsing YAML config costs start-up time most commands do not need.
+        _config = new Lazy<DataConfig>(() =>
+        {
+            var config = DataConfig.Load(Path.Combine(CairnDir, "config.yaml"));
+            config.Merge(DataConfig.Load(Path.Combine(CairnDir, "config.local.yaml")));
+            return config;
+        });
+        _linkTypes = new Lazy<IReadOnlyList<LinkType>>(() => options.LinkTypes ?? DataConfig.ParseLinkTypes(Config.LinkType, ".cairn/config.yaml: link_type"));
         Jobs = options.Jobs > 0 ? options.Jobs : Environment.ProcessorCount;
         Options = options;
     }
@@ -47,10 +52,13 @@ public sealed partial class DataRepository
     public string CairnDir { get; }
     /// <summary>The object cache.</summary>
     public ObjectCache Cache { get; }
+    private readonly Lazy<DataConfig> _config;
+    private readonly Lazy<IReadOnlyList<LinkType>> _linkTypes;
+
     /// <summary>The merged configuration.</summary>
-    public DataConfig Config { get; }
+    public DataConfig Config => _config.Value;
     /// <summary>The link types tried in order when files come out of the cache.</summary>
-    public IReadOnlyList<LinkType> LinkTypes { get; }
+    public IReadOnlyList<LinkType> LinkTypes => _linkTypes.Value;
     /// <summary>Parallelism for hashing, linking and transfers.</summary>
     public int Jobs { get; }
     /// <summary>The options this repository was opened with.</summary>

@@ -107,6 +107,9 @@ internal sealed class StatCache
 
     public void Set(string relPath, in FileStatInfo stat, in Digest32 digest)
     {
+        // "Racy" files, modified within the last second, could change again without their mtime moving
+        // (timestamp granularity): do not vouch for them; they are simply hashed again next time.
+        if (IsRacy(stat)) return;
         lock (_gate)
         {
             if (_entries.TryGetValue(relPath, out var old) && old.Size == stat.Size && old.MtimeNs == stat.MtimeNs
@@ -118,6 +121,10 @@ internal sealed class StatCache
             _dirty = true;
         }
     }
+
+    /// <summary>True when the file was modified too recently for its stat to be trusted.</summary>
+    public static bool IsRacy(in FileStatInfo stat)
+        => stat.MtimeNs > (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks - TimeSpan.TicksPerSecond) * 100;
 
     public void Set(string relPath, in FileStatInfo stat, string hex) => Set(relPath, stat, Digest32.FromHex(hex));
 

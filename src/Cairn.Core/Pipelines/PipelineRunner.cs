@@ -104,6 +104,7 @@ public sealed class PipelineRunner(DataRepository repo, Pipeline pipeline)
             result.Add(new StageStatus(stage.Name, state, reasons));
         }
         repo.Flush();
+        if (target is null && result.All(r => r.State == StageState.UpToDate)) UpToDateStamp.Write(repo, pipeline);
         return result;
     }
 
@@ -195,6 +196,7 @@ public sealed class PipelineRunner(DataRepository repo, Pipeline pipeline)
     public async Task<ReproResult> ReproAsync(ReproOptions options, CancellationToken cancellationToken = default)
     {
         using var guard = ReproLock.Acquire(repo);
+        UpToDateStamp.Invalidate(repo);
         var started = Stopwatch.StartNew();
         string runId = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6];
         var lockFile = LockFile.Load(LockPath);
@@ -298,6 +300,7 @@ public sealed class PipelineRunner(DataRepository repo, Pipeline pipeline)
         }
         repo.Flush();
         var result = new ReproResult(runId, outcomes);
+        if (options.Target is null && result.Succeeded) UpToDateStamp.Write(repo, pipeline);
         if (parentRun is not null)
             await options.Recorder.FinishPipelineRunAsync(parentRun, result.Succeeded ? "FINISHED" : "FAILED", started.Elapsed, CancellationToken.None).ConfigureAwait(false);
         return result;

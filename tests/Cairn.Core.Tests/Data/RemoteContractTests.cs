@@ -114,6 +114,23 @@ public abstract class RemoteContractTests : IDisposable
     }
 
     [Fact]
+    public async Task Push_sends_again_an_object_left_truncated_on_the_remote()
+    {
+        var src = await SourceRepoAsync(files: 1);
+        using var remote = CreateRemote();
+        await new DataTransfer(src, remote).PushAsync(Roots(src), cancellationToken: Ct);
+        string digest = DataPointer.Load(Dir["src/model.txt.cairn"]).Digest;
+        await CorruptAsync(digest, "model"u8.ToArray()); // what a cut-off upload leaves behind
+
+        var again = await new DataTransfer(src, remote).PushAsync(Roots(src), cancellationToken: Ct);
+        Assert.Equal(1, again.Transferred);
+        var dst = Clone();
+        await new DataTransfer(dst, remote).FetchAsync(Roots(dst), cancellationToken: Ct);
+        await dst.CheckoutAsync(cancellationToken: Ct);
+        Assert.Equal("model weights", Dir.Read("dst/model.txt"));
+    }
+
+    [Fact]
     public async Task Fetching_data_the_remote_lacks_names_the_object()
     {
         await SourceRepoAsync(files: 1);

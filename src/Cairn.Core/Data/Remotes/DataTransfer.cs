@@ -28,8 +28,11 @@ public sealed class DataTransfer(DataRepository repo, IDataRemote remote, int jo
         }
         var manifests = roots.Where(r => r.Kind == EntryKind.Dir).Select(r => r.Digest).ToHashSet(StringComparer.Ordinal);
         var all = repo.Reachable(roots);
-        var onRemote = await remote.ContainsAsync(all, cancellationToken).ConfigureAwait(false);
-        var toSend = all.Where(d => !onRemote.Contains(d)).ToList();
+        var onRemote = await remote.StatAsync(all, cancellationToken).ConfigureAwait(false);
+        // An object counts as present only with the right size: an upload cut off on a server that
+        // does not make PUTs atomic leaves a truncated object, which is sent again.
+        var toSend = all.Where(d => !onRemote.TryGetValue(d, out long size)
+            || (repo.Cache.Contains(d) && size != new FileInfo(repo.Cache.ObjectPath(d)).Length)).ToList();
         var missing = toSend.Where(d => !repo.Cache.Contains(d)).ToList();
         if (missing.Count > 0)
         {

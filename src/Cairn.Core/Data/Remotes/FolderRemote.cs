@@ -21,8 +21,17 @@ public sealed class FolderRemote : IDataRemote
     private string PathOf(string digest) => Path.Combine(_root, digest[..2], digest[2..]);
 
     /// <inheritdoc/>
-    public Task<HashSet<string>> ContainsAsync(IReadOnlyCollection<string> digests, CancellationToken cancellationToken = default)
-        => Task.Run(() => digests.Where(d => File.Exists(PathOf(d))).ToHashSet(StringComparer.Ordinal), cancellationToken);
+    public Task<Dictionary<string, long>> StatAsync(IReadOnlyCollection<string> digests, CancellationToken cancellationToken = default)
+        => Task.Run(() =>
+        {
+            var found = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var d in digests)
+            {
+                var fi = new FileInfo(PathOf(d));
+                if (fi.Exists) found[d] = fi.Length;
+            }
+            return found;
+        }, cancellationToken);
 
     /// <inheritdoc/>
     public async Task UploadAsync(string digest, string localPath, IProgress<long>? bytes, CancellationToken cancellationToken = default)

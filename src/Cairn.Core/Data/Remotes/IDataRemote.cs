@@ -12,8 +12,8 @@ public interface IDataRemote : IDisposable
     /// <summary>A human-readable location (folder path or s3://bucket/prefix).</summary>
     string Location { get; }
 
-    /// <summary>Which of <paramref name="digests"/> the remote already holds.</summary>
-    Task<HashSet<string>> ContainsAsync(IReadOnlyCollection<string> digests, CancellationToken cancellationToken = default);
+    /// <summary>Which of <paramref name="digests"/> the remote already holds, with their stored sizes (to spot truncated objects).</summary>
+    Task<Dictionary<string, long>> StatAsync(IReadOnlyCollection<string> digests, CancellationToken cancellationToken = default);
 
     /// <summary>Uploads a local file as object <paramref name="digest"/>; the object appears only when complete.</summary>
     Task UploadAsync(string digest, string localPath, IProgress<long>? bytes, CancellationToken cancellationToken = default);

@@ -53,9 +53,9 @@ public sealed class S3Remote : IDataRemote
     private string KeyOf(string digest) => (_prefix.Length == 0 ? "" : _prefix + "/") + digest[..2] + "/" + digest[2..];
 
     /// <inheritdoc/>
-    public async Task<HashSet<string>> ContainsAsync(IReadOnlyCollection<string> digests, CancellationToken cancellationToken = default)
+    public async Task<Dictionary<string, long>> StatAsync(IReadOnlyCollection<string> digests, CancellationToken cancellationToken = default)
     {
-        var found = new HashSet<string>(StringComparer.Ordinal);
+        var found = new Dictionary<string, long>(StringComparer.Ordinal);
         if (digests.Count == 0) return found;
         var wanted = digests.ToHashSet(StringComparer.Ordinal);
         // One listing of the prefix beats thousands of HEAD requests.
@@ -77,7 +77,7 @@ public sealed class S3Remote : IDataRemote
                 if (rest.Length == 65 && rest[2] == '/')
                 {
                     string d = string.Concat(rest.AsSpan(0, 2), rest.AsSpan(3));
-                    if (wanted.Contains(d)) found.Add(d);
+                    if (wanted.Contains(d)) found[d] = o.Size ?? -1;
                 }
             }
             request.ContinuationToken = page.IsTruncated == true ? page.NextContinuationToken : null;
