@@ -54,7 +54,9 @@ public sealed record DataPointer(string Path, EntryKind Kind, string Digest, lon
     /// <summary>Parses pointer YAML; <paramref name="source"/> names it in errors.</summary>
     public static DataPointer Parse(string text, string source)
     {
-        var map = YamlHelper.LoadMapping(text, source);
+        // Pointer files are written by Cairn as flat "key: value" lines; read those without a YAML
+        // parser (its start-up costs more than a whole 'cairn data status'), anything else with YamlDotNet.
+        var map = TryParseFlat(text) ?? YamlHelper.LoadMapping(text, source);
         string Field(string name)
         {
             if (!map.TryGetValue(name, out var v) || string.IsNullOrEmpty(v))
@@ -81,6 +83,32 @@ public sealed record DataPointer(string Path, EntryKind Kind, string Digest, lon
             throw new InvalidParameterValueException($"{source}: field 'path' must be a relative path inside the pointer's folder");
         map.TryGetValue("dataset", out var ds);
         return new DataPointer(path, type == "dir" ? EntryKind.Dir : EntryKind.File, digest, size, files, string.IsNullOrEmpty(ds) ? null : ds);
+    }
+
+    private static Dictionary<string, string>? TryParseFlat(string text)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.TrimEnd('\r');
+            if (line.Length == 0 || line[0] == '#') continue;
+            int colon = line.IndexOf(": ", StringComparison.Ordinal);
+            if (colon <= 0 || !line.AsSpan(0, colon).ContainsOnlyAsciiLettersOrDigitsOrUnderscore()) return null;
+            string value = line[(colon + 2)..];
+            if (value.Length >= 2 && value[0] == '\'' && value[^1] == '\'')
+            {
+                string inner = value[1..^1];
+                if (inner.Replace("''", "").Contains('\'')) return null;
+                value = inner.Replace("''", "'");
+            }
+            else if (value.Length == 0 || value[0] is '"' or '\'' or '[' or '{' or '&' or '*' or '!' or '|' or '>' or '%' or '@' or '`'
+                     || value.Contains(" #", StringComparison.Ordinal) || value != value.Trim())
+            {
+                return null;
+            }
+            if (!map.TryAdd(line[..colon], value)) return null;
+        }
+        return map;
     }
 
     private static string Quote(string s)
@@ -116,5 +144,14 @@ internal static class YamlHelper
             throw new InvalidParameterValueException($"{source}: line {e.Start.Line}: invalid YAML: {e.Message}");
         }
         return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+    }
+}
+
+internal static class SpanChecks
+{
+    public static bool ContainsOnlyAsciiLettersOrDigitsOrUnderscore(this ReadOnlySpan<char> s)
+    {
+        foreach (var c in s) if (!char.IsAsciiLetterOrDigit(c) && c != '_') return false;
+        return true;
     }
 }

@@ -51,6 +51,7 @@ public sealed partial class DataRepository
                 : new(entry, DataChange.Modified, [], [entry.Path], [], inCache);
         }
         if (!Directory.Exists(full)) return new(entry, DataChange.Missing, [], [], [], inCache);
+        if (DirSnapshot.Matches(this, entry.Path, p.Digest)) return new(entry, DataChange.Unchanged, [], [], [], inCache);
         if (!inCache)
         {
             // Without the manifest only the whole digest can be compared.
@@ -60,6 +61,7 @@ public sealed partial class DataRepository
         var manifest = Cache.LoadManifest(p.Digest);
         var (added, modified, deleted) = await CompareDirectoryAsync(full, entry.Path, manifest, ct).ConfigureAwait(false);
         bool changed = added.Count + modified.Count + deleted.Count > 0;
+        if (!changed) DirSnapshot.Write(this, entry.Path, p.Digest);
         return new(entry, changed ? DataChange.Modified : DataChange.Unchanged, added, modified, deleted, true);
     }
 

@@ -36,23 +36,28 @@ public sealed class ObjectCache
     /// <summary>True when the cache holds the object.</summary>
     public bool Contains(string digest) => File.Exists(ObjectPath(digest));
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _madeDirs = new(StringComparer.Ordinal);
+
     /// <summary>A fresh temp file path inside the cache (same file system as the objects).</summary>
     public string NewTempPath()
     {
-        Directory.CreateDirectory(TempDir);
+        EnsureDir(TempDir);
         return Path.Combine(TempDir, Guid.NewGuid().ToString("N") + ".part");
+    }
+
+    // Adding 100k files would otherwise spend a syscall per file re-creating one of 256 folders.
+    private void EnsureDir(string dir)
+    {
+        if (_madeDirs.ContainsKey(dir)) return;
+        Directory.CreateDirectory(dir);
+        _madeDirs[dir] = true;
     }
 
     /// <summary>Moves a fully written temp file into place as object <paramref name="digest"/> (read-only).</summary>
     public void CommitTemp(string tempPath, string digest)
     {
         string dest = ObjectPath(digest);
-        if (File.Exists(dest))
-        {
-            File.Delete(tempPath);
-            return;
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+        EnsureDir(Path.GetDirectoryName(dest)!);
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tempPath, ReadOnlyMode);
         try
         {

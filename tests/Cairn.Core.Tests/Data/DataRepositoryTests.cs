@@ -105,6 +105,32 @@ public sealed class DataRepositoryTests : IDisposable
     }
 
     [Fact]
+    public async Task The_folder_snapshot_fast_path_still_sees_renames_additions_and_edits()
+    {
+        var old = DateTime.UtcNow.AddHours(-1);
+        for (int i = 0; i < 30; i++) File.SetLastWriteTimeUtc(_dir.Write($"raw/s{i % 3}/f{i}.txt", $"v{i}"), old);
+        var repo = Open();
+        await repo.AddAsync(_dir["raw"], cancellationToken: Ct);
+        Assert.Equal(DataChange.Unchanged, (await Open().StatusAsync(cancellationToken: Ct)).Single().Change); // writes the snapshot
+        Assert.Single(Directory.GetFiles(_dir[".cairn/tmp/dirsnap"]));
+        Assert.Equal(DataChange.Unchanged, (await Open().StatusAsync(cancellationToken: Ct)).Single().Change); // uses it
+
+        File.Move(_dir["raw/s1/f4.txt"], _dir["raw/s1/g4.txt"]); // same inode, size and mtime: only the name differs
+        var s = (await Open().StatusAsync(cancellationToken: Ct)).Single();
+        Assert.Equal(["s1/g4.txt"], s.Added);
+        Assert.Equal(["s1/f4.txt"], s.Deleted);
+        File.Move(_dir["raw/s1/g4.txt"], _dir["raw/s1/f4.txt"]);
+        Assert.Equal(DataChange.Unchanged, (await Open().StatusAsync(cancellationToken: Ct)).Single().Change);
+
+        File.SetLastWriteTimeUtc(_dir.Write("raw/s2/extra.txt", "x"), old);
+        Assert.Equal(["s2/extra.txt"], (await Open().StatusAsync(cancellationToken: Ct)).Single().Added);
+        File.Delete(_dir["raw/s2/extra.txt"]);
+
+        File.WriteAllText(_dir["raw/s0/f0.txt"], "V0");
+        Assert.Equal(["s0/f0.txt"], (await Open().StatusAsync(cancellationToken: Ct)).Single().Modified);
+    }
+
+    [Fact]
     public async Task Checkout_restores_a_folder_and_refuses_to_drop_uncached_changes()
     {
         for (int i = 0; i < 4; i++) _dir.Write($"raw/f{i}.txt", $"v{i}");
