@@ -3,4 +3,5 @@ using Cairn.Cli.Commands;
 
 var root = new RootCommand("cairn: MLOps for .NET");
 root.AddDataAndPipelineCommands(); // data, repro, status, dag, metrics, params, plots, exp
-return await root.Parse(args).InvokeAsync();
+// ProcessTerminationTimeout = null: commands handle Ctrl-C themselves (see CliCommon.SetHandler).
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -49,6 +49,15 @@ internal static class CliCommon
                 GetEnvironmentVariable = outer.GetEnvironmentVariable,
             };
             bool verbose = parseResult.GetValue(Verbose);
+            // Ctrl-C / SIGTERM cancel the work, which then cleans up (kills stage processes, removes partial
+            // outputs) before the process exits with 130. Program.cs turns System.CommandLine's own handler off,
+            // because that one returns from Main at once and leaves stage processes running.
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
+            cancellationToken = cts.Token;
             // CAIRN_TIMING=1 prints where the wall time of a command goes (start-up versus work).
             var timing = ctx.GetEnvironmentVariable("CAIRN_TIMING") is "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
             if (timing is not null) ctx.Error.WriteLine($"timing: start-up and parsing {(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds:0} ms");
