@@ -8,7 +8,8 @@ internal static class CliApp
 {
     public static (RootCommand Root, Option<bool> Verbose) Build(CliIO io)
     {
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors.", Recursive = true };
+        // One --verbose for every command; the data and pipeline commands read the same option.
+        var verbose = DataCli.Verbose;
         var root = new RootCommand("Cairn: MLOps for .NET. Track experiments, version data, register and serve models.")
         {
             verbose,
@@ -20,6 +21,7 @@ internal static class CliApp
             QuickstartCommand.Create(io),
             ModelsCommand.Create(),
         };
+        root.AddDataAndPipelineCommands(); // data, repro, status, dag, metrics, params, plots, exp
         return (root, verbose);
     }
 

@@ -26,7 +26,9 @@ internal static class CliRunner
         }
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = errorOutput });
+            // ProcessTerminationTimeout = null: commands that run child processes handle Ctrl-C themselves (DataCli.SetHandler);
+            // the server's host owns SIGINT/SIGTERM.
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = output, Error = errorOutput });
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

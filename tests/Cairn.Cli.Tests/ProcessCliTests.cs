@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace Cairn.Tests;
+
+/// <summary>The real <c>cairn</c> process: signals, exit codes and what a user sees on the terminal.</summary>
+public sealed class ProcessCliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir.Path, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cairn.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    [Fact]
+    public async Task Ctrl_C_kills_the_running_stage_and_discards_its_partial_outputs()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _dir.Write("cairn.yaml", "stages:\n  long:\n    cmd: echo $$ > stage.pid && mkdir -p out && echo partial > out/part.txt && exec sleep 60\n    outs: [out]\n");
+        using var p = Start("repro");
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        var sw = Stopwatch.StartNew();
+        while (!File.Exists(_dir["out/part.txt"]) && sw.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50, ct);
+        Assert.True(File.Exists(_dir["out/part.txt"]), "the stage never started");
+
+        _dir.Run("kill", "-INT", p.Id.ToString()); // what Ctrl-C sends
+        await p.WaitForExitAsync(ct);
+
+        Assert.Equal(130, p.ExitCode);
+        Assert.Contains("cairn: cancelled", await stderr);
+        Assert.Contains("partial outputs were removed", await stdout);
+        Assert.False(Directory.Exists(_dir["out"]));
+        Assert.False(File.Exists(_dir["cairn.lock"]));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(45), $"took {sw.Elapsed}");
+        string stagePid = _dir.Read("stage.pid").Trim();
+        Assert.False(Directory.Exists("/proc/" + stagePid), $"stage process {stagePid} is still running");
+    }
+
+    [Fact]
+    public async Task A_no_op_repro_after_the_memo_is_still_invalidated_by_a_param_change()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _dir.Write("params.yaml", "lr: 1\n");
+        _dir.Write("cairn.yaml", "stages:\n  s:\n    cmd: grep lr params.yaml > out.txt\n    params: [lr]\n    outs: [out.txt]\n");
+        Assert.Equal(0, (await CliHost.RunAsync(_dir.Path, "repro")).Exit);
+        var old = DateTime.UtcNow.AddMinutes(-5);
+        foreach (var f in new[] { "params.yaml", "cairn.yaml", "cairn.lock", "out.txt" }) File.SetLastWriteTimeUtc(_dir[f], old);
+        Assert.Contains("Nothing to reproduce", (await CliHost.RunAsync(_dir.Path, "repro")).Out); // full check, writes the memo
+        Assert.True(File.Exists(_dir[".cairn/tmp/uptodate"]));
+        Assert.Contains("Nothing to reproduce", (await CliHost.RunAsync(_dir.Path, "repro")).Out); // memo
+
+        _dir.Write("params.yaml", "lr: 2\n");
+        var r = await CliHost.RunAsync(_dir.Path, "repro");
+        Assert.Contains("Running stage 's' (param 'lr' changed: 1 -> 2)", r.Out);
+        Assert.Equal("lr: 2\n", _dir.Read("out.txt"));
+        await Task.CompletedTask.WaitAsync(ct);
+    }
+}
