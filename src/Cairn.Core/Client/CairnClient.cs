@@ -1,3 +1,4 @@
+using Cairn.Registry;
 using Cairn.Storage;
 using Cairn.Tracking;
 
@@ -31,6 +32,19 @@ public sealed partial class CairnClient : IDisposable
 
     /// <summary>The tracking URI the client was opened with.</summary>
     public string TrackingUri { get; }
+
+    /// <summary>
+    /// The model registry behind the tracking URI: the store itself in-process, the server's registry API over HTTP.
+    /// Throws NOT_IMPLEMENTED for a store without a registry.
+    /// </summary>
+    public IRegistryStore Registry => _registry ??= Store switch
+    {
+        HttpTrackingStore http => new HttpRegistryStore(http.BaseAddress),
+        IRegistryStore registry => registry,
+        _ => throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{TrackingUri}' has no model registry."),
+    };
+
+    private IRegistryStore? _registry;
 
     /// <summary>True when the client talks to a server over HTTP.</summary>
     public bool IsRemote => Store is HttpTrackingStore;
@@ -157,5 +171,9 @@ public sealed partial class CairnClient : IDisposable
         : Environment.ProcessPath ?? "unknown";
 
     /// <summary>Closes the store (and its connections). End the runs first.</summary>
-    public void Dispose() => Store.Dispose();
+    public void Dispose()
+    {
+        if (_registry is HttpRegistryStore http) http.Dispose();
+        Store.Dispose();
+    }
 }
