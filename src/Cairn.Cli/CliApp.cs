@@ -19,6 +19,8 @@ internal static class CliApp
             GcCommand.Create(),
             QuickstartCommand.Create(io),
             ModelsCommand.Create(),
+            TrainCommand.Create(io),
+            EvaluateCommand.Create(io),
         };
         return (root, verbose);
     }

@@ -169,8 +169,9 @@ public sealed class Recipe
     {
         if (!root.TryGetValue(section, out var node) || node is null) return null;
         if (node is not Dictionary<object, object?> map) throw Bad(source, section, "expected a map");
+        var allowed = section == "split" ? "test_fraction" : "folds";
         foreach (var k in map.Keys.Select(k => k.ToString()!))
-            if (k != key && k != "seed") throw Bad(source, $"{section}.{k}", $"unknown field; expected {key} or seed");
+            if (k != allowed && k != "seed") throw Bad(source, $"{section}.{k}", $"unknown field; expected {allowed} or seed");
         return map.GetValueOrDefault(key);
     }
 

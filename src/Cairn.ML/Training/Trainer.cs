@@ -55,7 +55,7 @@ public static class Trainer
                 {
                     ["cairn_task"] = recipe.Task.ToString().ToLowerInvariant(),
                     ["cairn_label"] = recipe.Label,
-                    ["cairn_classes"] = data.Classes.Count > 0 ? data.Classes.ToList() : null,
+                    ["cairn_classes"] = fitted.ScoreOrder.Count > 0 ? fitted.ScoreOrder.ToList() : null,
                 });
             DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), DataProfile.Build(data));
             await client.LogArtifactAsync(run.RunId, modelFolder, ModelArtifactPath, cancellationToken).ConfigureAwait(false);
@@ -107,7 +107,8 @@ public static class Trainer
 
     internal sealed record Holdout(double[] Scores, bool[] BinaryLabels, string[] Actual, string[] Predicted, double[] ActualValues, double[] PredictedValues);
 
-    internal sealed record Fitted(MLContext Context, ITransformer Model, DataViewSchema InputSchema, IReadOnlyDictionary<string, double> Metrics, Holdout Holdout);
+    internal sealed record Fitted(MLContext Context, ITransformer Model, DataViewSchema InputSchema, IReadOnlyDictionary<string, double> Metrics, Holdout Holdout,
+        IReadOnlyList<string> ScoreOrder);
 
     internal static Fitted Fit(Recipe recipe, TrainingData data)
     {
@@ -117,6 +118,7 @@ public static class Trainer
         var holdouts = new List<Holdout>();
         var foldMetrics = new List<Dictionary<string, double>>();
         ITransformer model;
+        IReadOnlyList<string> scoreOrder;
         if (recipe.Folds > 0)
         {
             if (recipe.Folds > data.RowCount)
@@ -125,19 +127,20 @@ public static class Trainer
             {
                 var test = rows.Where((_, i) => i % recipe.Folds == fold).ToArray();
                 var train = rows.Where((_, i) => i % recipe.Folds != fold).ToArray();
-                var (foldModel, m, h) = TrainAndScore(ml, recipe, data, train, test);
+                var (foldModel, m, h, _) = TrainAndScore(ml, recipe, data, train, test);
                 foldMetrics.Add(m);
                 holdouts.Add(h);
                 (foldModel as IDisposable)?.Dispose();
             }
-            model = TrainAndScore(ml, recipe, data, rows, []).Model;
+            (model, _, _, scoreOrder) = TrainAndScore(ml, recipe, data, rows, []);
         }
         else
         {
             var testCount = Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
             if (testCount >= data.RowCount)
                 throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
-            var (fitted, m, h) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount]);
+            var (fitted, m, h, order) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount]);
+            scoreOrder = order;
             model = fitted;
             foldMetrics.Add(m);
             holdouts.Add(h);
@@ -147,27 +150,32 @@ public static class Trainer
             [.. holdouts.SelectMany(h => h.Scores)], [.. holdouts.SelectMany(h => h.BinaryLabels)],
             [.. holdouts.SelectMany(h => h.Actual)], [.. holdouts.SelectMany(h => h.Predicted)],
             [.. holdouts.SelectMany(h => h.ActualValues)], [.. holdouts.SelectMany(h => h.PredictedValues)]);
-        return new Fitted(ml, model, FeatureSchema(data), metrics, holdout);
+        return new Fitted(ml, model, FeatureSchema(data), metrics, holdout, scoreOrder);
     }
 
-    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout) TrainAndScore(
+    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder) TrainAndScore(
         MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows)
     {
         var trainView = View(data, recipe.Task, trainRows);
         var pipeline = Pipeline(ml, recipe, data);
         ITransformer? labelKeys = null;
+        IReadOnlyList<string> scoreOrder = data.Classes;
         if (recipe.Task == MlTask.Multiclass)
         {
             // The label becomes a key outside the saved chain, so scoring never needs a label column.
             labelKeys = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
                 .Fit(trainView);
             trainView = labelKeys.Transform(trainView);
+            // The slots of the Score vector follow the key order: record it so scorers can name each probability.
+            VBuffer<ReadOnlyMemory<char>> keys = default;
+            trainView.Schema["Label"].GetKeyValues(ref keys);
+            scoreOrder = keys.DenseValues().Select(k => k.ToString()).ToList();
         }
         var chain = pipeline.Fit(trainView);
         ITransformer model = chain;
         if (recipe.Task == MlTask.Multiclass)
             model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
-        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []));
+        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder);
 
         var testView = View(data, recipe.Task, testRows);
         if (labelKeys is not null) testView = labelKeys.Transform(testView);
@@ -188,7 +196,7 @@ public static class Trainer
                 var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
                 var scores = scored.GetColumn<float>("Probability").Select(v => (double)v).ToArray();
                 return (model, metrics, new Holdout(scores, labels,
-                    labels.Select(l => data.Classes[l ? 1 : 0]).ToArray(), predicted.Select(l => data.Classes[l ? 1 : 0]).ToArray(), [], []));
+                    labels.Select(l => data.Classes[l ? 1 : 0]).ToArray(), predicted.Select(l => data.Classes[l ? 1 : 0]).ToArray(), [], []), scoreOrder);
             }
             case MlTask.Multiclass:
             {
@@ -199,7 +207,7 @@ public static class Trainer
                 var decoded = ml.Transforms.Conversion.MapKeyToValue([new("actual", "Label"), new("predicted", "PredictedLabel")]).Fit(scored).Transform(scored);
                 var actual = decoded.GetColumn<ReadOnlyMemory<char>>("actual").Select(v => v.ToString()).ToArray();
                 var predicted = decoded.GetColumn<ReadOnlyMemory<char>>("predicted").Select(v => v.ToString()).ToArray();
-                return (model, metrics, new Holdout([], [], actual, predicted, [], []));
+                return (model, metrics, new Holdout([], [], actual, predicted, [], []), scoreOrder);
             }
             default:
             {
@@ -209,7 +217,7 @@ public static class Trainer
                 metrics["r2"] = m.RSquared;
                 var actual = scored.GetColumn<float>("Label").Select(v => (double)v).ToArray();
                 var predicted = scored.GetColumn<float>("Score").Select(v => (double)v).ToArray();
-                return (model, metrics, new Holdout([], [], [], [], actual, predicted));
+                return (model, metrics, new Holdout([], [], [], [], actual, predicted), scoreOrder);
             }
         }
     }
