@@ -27,7 +27,10 @@ public sealed class MlNetPredictor : IModelPredictor
         _inputSchema = builder.ToSchema();
         Inputs = _inputSchema.Select(c => new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();
         var outputSchema = _model.GetOutputSchema(_inputSchema);
-        _outputColumns = outputSchema.Where(c => !c.IsHidden && _inputSchema.GetColumnOrNull(c.Name) is null && IsReadable(c.Type)).ToList();
+        var added = outputSchema.Where(c => !c.IsHidden && _inputSchema.GetColumnOrNull(c.Name) is null && IsReadable(c.Type)).ToList();
+        // The prediction columns ML.NET trainers write; the featurization columns in between are not outputs.
+        var predictions = added.Where(c => c.Name is "PredictedLabel" or "Score" or "Probability").ToList();
+        _outputColumns = predictions.Count > 0 ? predictions : added;
         Outputs = _outputColumns.Select(c => c.Type is VectorDataViewType v
             ? new ColumnSpec(c.Name, "tensor", "float32", [-1, v.Size])
             : new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();

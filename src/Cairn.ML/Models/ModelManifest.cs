@@ -102,7 +102,7 @@ public sealed class ModelManifest
             };
         root["utc_time_created"] = UtcTimeCreated.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
         if (Metadata.Count > 0) root["metadata"] = Metadata;
-        var yaml = new SerializerBuilder().WithIndentedSequences().Build().Serialize(root);
+        var yaml = new SerializerBuilder().WithQuotingNecessaryStrings(quoteYaml1_1Strings: true).WithIndentedSequences().Build().Serialize(root);
         File.WriteAllText(Path.Combine(folder, FileName), yaml);
     }
 

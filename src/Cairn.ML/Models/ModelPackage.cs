@@ -69,7 +69,7 @@ public sealed class ModelPackage : IDisposable
         manifest.Flavors[ModelManifest.MlNetFlavor] = new Dictionary<string, object?>(StringComparer.Ordinal)
         {
             ["model_file"] = MlNetModelFile,
-            ["mlnet_version"] = typeof(MLContext).Assembly.GetName().Version?.ToString(3) ?? "unknown",
+            ["mlnet_version"] = MlNetVersion(),
         };
         foreach (var (key, value) in metadata ?? new Dictionary<string, object?>()) manifest.Metadata[key] = value;
         using (var predictor = new MlNetPredictor(Path.Combine(folder, MlNetModelFile), inputs))
@@ -81,6 +81,15 @@ public sealed class ModelPackage : IDisposable
         }
         manifest.Save(folder);
         return manifest;
+    }
+
+    /// <summary>The ML.NET package version (its assembly version is always 1.0.0).</summary>
+    private static string MlNetVersion()
+    {
+        var informational = typeof(MLContext).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion;
+        return informational?.Split('+')[0] ?? "unknown";
     }
 
     /// <summary>Writes the first <paramref name="maxRows"/> rows as <c>{"columns": [...], "data": [[...]]}</c>.</summary>

@@ -68,6 +68,9 @@ public sealed class TrainerTests : IDisposable
 
         using var package = ModelPackage.Load(Path.Combine(download, "model"));
         Assert.Equal(result.RunId, package.Manifest.RunId);
+        // Quoted, or Python's YAML 1.1 reader would see booleans.
+        Assert.Matches("- ['\"]no['\"]", File.ReadAllText(Path.Combine(download, "model", "MLmodel")));
+        Assert.Equal(["no", "yes"], ((List<object>)package.Manifest.Metadata["cairn_classes"]!).Cast<string>());
         Assert.Equal(["x1", "x2", "color"], package.Manifest.Inputs.Select(i => i.Name));
         Assert.Equal("double", package.Manifest.Inputs[0].Type);
         var output = package.Predictor.Predict(new ColumnBatch().Add("x1", new[] { 3.0, -3.0 }).Add("x2", new[] { -1.0, 1.0 }).Add("color", new[] { "red", "blue" }));
@@ -117,7 +120,7 @@ public sealed class TrainerTests : IDisposable
             task: regression
             data: houses.csv
             label: price
-            trainer: sdca
+            trainer: {name: sdca, hyperparameters: {maximum_number_of_iterations: 20}}
             """);
 
         var result = await Trainer.RunAsync(recipe, _client, cancellationToken: TestContext.Current.CancellationToken);
@@ -160,6 +163,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(5, example["data"]!.AsArray().Count);
         var manifestText = File.ReadAllText(Path.Combine(folder, "MLmodel"));
         Assert.Contains("mlnet:", manifestText);
+        Assert.Equal(["PredictedLabel", "Score", "Probability"], reloaded.Manifest.Outputs.Select(o => o.Name));
         Assert.Contains("""[{"type":"double","name":"x1","required":true}""", manifestText);
     }
 
