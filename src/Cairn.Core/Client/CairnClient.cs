@@ -37,14 +37,26 @@ public sealed partial class CairnClient : IDisposable
     /// The model registry behind the tracking URI: the store itself in-process, the server's registry API over HTTP.
     /// Throws NOT_IMPLEMENTED for a store without a registry.
     /// </summary>
-    public IRegistryStore Registry => _registry ??= Store switch
+    public IRegistryStore Registry
     {
-        HttpTrackingStore http => new HttpRegistryStore(http.BaseAddress),
-        IRegistryStore registry => registry,
-        _ => throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{TrackingUri}' has no model registry."),
-    };
+        get
+        {
+            lock (_registryLock)
+            {
+                return _registry ??= Store switch
+                {
+                    // Same server, same credentials (token or basic auth) as the tracking calls.
+                    HttpTrackingStore http => http.CreateRegistryStore(out _registryHttp),
+                    IRegistryStore registry => registry,
+                    _ => throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{TrackingUri}' has no model registry."),
+                };
+            }
+        }
+    }
 
+    private readonly Lock _registryLock = new();
     private IRegistryStore? _registry;
+    private HttpClient? _registryHttp;
 
     /// <summary>True when the client talks to a server over HTTP.</summary>
     public bool IsRemote => Store is HttpTrackingStore;
@@ -174,6 +186,7 @@ public sealed partial class CairnClient : IDisposable
     public void Dispose()
     {
         if (_registry is HttpRegistryStore http) http.Dispose();
+        _registryHttp?.Dispose();
         Store.Dispose();
     }
 }

@@ -60,6 +60,8 @@ public sealed class TrainingData
         {
             if (table.IndexOf(spec.Name) < 0)
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' (recipe field 'features') is not in the file; columns: {string.Join(", ", table.Names)}.");
+            if (spec.Name is "Label" or "Features" or "PredictedLabel" or "Score" or "Probability")
+                throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' has a name ML.NET reserves for its own columns; rename it in the file.");
             var values = table[spec.Name];
             if (values.All(v => v is null))
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");

@@ -100,6 +100,30 @@ public sealed class OnnxPackageTests : IDisposable
     }
 
     [Fact]
+    public async Task Python_onnx_package_is_evaluated_from_a_csv_with_task_and_label_given()
+    {
+        var folder = WritePythonPackage();
+        var csv = new System.Text.StringBuilder("a,b,c,target\n");
+        var random = new Random(5);
+        for (var i = 0; i < 200; i++)
+        {
+            double a = random.NextDouble(), b = random.NextDouble(), c = random.NextDouble();
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{a},{b},{c},{a * W[0, 0] + b * W[1, 0] + c * W[2, 0] + B[0]}\n");
+        }
+        File.WriteAllText(_dir.Combine("scored.csv"), csv.ToString());
+        using var client = Cairn.Client.CairnClient.Open(_dir.Combine("store"));
+
+        var result = await Cairn.ML.Evaluation.Evaluator.RunAsync(folder, _dir.Combine("scored.csv"), client, new Cairn.ML.Evaluation.EvaluationOptions
+        {
+            Task = Cairn.ML.Training.MlTask.Regression, Label = "target", Requirements = ["r2 >= 0.9999", "rmse < 0.001"],
+        }, TestContext.Current.CancellationToken);
+
+        Assert.True(result.Passed, string.Join(", ", result.Metrics));
+        var run = await client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken);
+        Assert.Contains(run.Data.Params, p => p is { Key: "model", Value: var v } && v == folder);
+    }
+
+    [Fact]
     public void Folder_without_MLmodel_is_a_clear_error()
     {
         var e = Assert.Throws<ResourceDoesNotExistException>(() => ModelPackage.Load(_dir.Path));

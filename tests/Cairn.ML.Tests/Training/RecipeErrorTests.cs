@@ -49,6 +49,7 @@ public sealed class RecipeErrorTests : IDisposable
     [InlineData("x1,x2,y\n1,2,yes\n2,abc,no\n", "features: [x1, {name: x2, type: numeric}]", "column 'x2' is numeric but row 2 holds 'abc'")]
     [InlineData("x1,x2,y\n1,2,yes\n2,3,maybe\n3,4,no\n", "", "exactly 2 label values")]
     [InlineData("x1,x2,y\n1,2,yes\n2,3\n", "", "line 3 has 2 fields")]
+    [InlineData("x1,Score,y\n1,2,yes\n2,3,no\n", "", "the feature column 'Score' has a name ML.NET reserves")]
     public async Task Bad_data_fails_before_anything_is_logged(string csv, string extra, string expected)
     {
         var data = _dir.Combine("data.csv");
