@@ -20,6 +20,8 @@ internal static class CliApp
             GcCommand.Create(),
             QuickstartCommand.Create(io),
             ModelsCommand.Create(),
+            TrainCommand.Create(io),
+            EvaluateCommand.Create(io),
         };
         root.AddDataAndPipelineCommands(); // data, repro, status, dag, metrics, params, plots, exp
         return (root, verbose);

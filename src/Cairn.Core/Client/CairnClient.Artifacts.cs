@@ -97,6 +97,50 @@ public sealed partial class CairnClient
         return written;
     }
 
+    /// <summary>
+    /// Uploads a local file, or a folder with everything under it, into a run's artifacts under <paramref name="artifactPath"/>
+    /// (null for the root; a file keeps its name). In-process the file is copied into the run's artifact folder; against a
+    /// server it is streamed with MLflow's <c>PUT /api/2.0/mlflow-artifacts/artifacts/&lt;path&gt;</c>. Returns the artifact paths written.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> LogArtifactAsync(string runId, string localPath, string? artifactPath = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(localPath);
+        var prefix = NormalizeArtifactPath(artifactPath);
+        var files = new List<(string Source, string Relative)>();
+        if (File.Exists(localPath))
+            files.Add((localPath, Join(prefix, Path.GetFileName(localPath))));
+        else if (Directory.Exists(localPath))
+            foreach (var file in Directory.EnumerateFiles(localPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                files.Add((file, Join(prefix, Path.GetRelativePath(localPath, file).Replace('\\', '/'))));
+        else
+            throw new ResourceDoesNotExistException($"Cannot log artifact '{localPath}': no such file or folder.");
+
+        var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var localRoot = TryLocalArtifactRoot(run.Info);
+        if (localRoot is not null && (!IsRemote || Directory.Exists(localRoot)))
+        {
+            foreach (var (source, relative) in files) CopyTo(source, Target(Path.GetFullPath(localRoot), relative));
+            return files.Select(f => f.Relative).ToList();
+        }
+        if (Store is not HttpTrackingStore http || !run.Info.ArtifactUri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
+            throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
+                $"Run {runId} keeps its artifacts at '{run.Info.ArtifactUri}', which this client cannot write yet: log through a server that proxies them (mlflow-artifacts:).");
+        var proxyPath = ProxyPath(run.Info.ArtifactUri);
+        foreach (var (source, relative) in files)
+        {
+            var url = "api/2.0/mlflow-artifacts/artifacts/" + string.Join('/', $"{proxyPath}/{relative}".Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
+            await http.PutRawAsync(url, () =>
+            {
+                var content = new StreamContent(new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true));
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+                return content;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        return files.Select(f => f.Relative).ToList();
+
+        static string Join(string left, string right) => left.Length == 0 ? right : $"{left}/{right}";
+    }
+
     private async Task<string> DownloadProxiedFileAsync(HttpTrackingStore http, string proxyPath, string relativePath, string destinationRoot, CancellationToken cancellationToken)
     {
         var target = Target(destinationRoot, relativePath);

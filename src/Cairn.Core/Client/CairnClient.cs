@@ -1,3 +1,4 @@
+using Cairn.Registry;
 using Cairn.Storage;
 using Cairn.Tracking;
 
@@ -31,6 +32,31 @@ public sealed partial class CairnClient : IDisposable
 
     /// <summary>The tracking URI the client was opened with.</summary>
     public string TrackingUri { get; }
+
+    /// <summary>
+    /// The model registry behind the tracking URI: the store itself in-process, the server's registry API over HTTP.
+    /// Throws NOT_IMPLEMENTED for a store without a registry.
+    /// </summary>
+    public IRegistryStore Registry
+    {
+        get
+        {
+            lock (_registryLock)
+            {
+                return _registry ??= Store switch
+                {
+                    // Same server, same credentials (token or basic auth) as the tracking calls.
+                    HttpTrackingStore http => http.CreateRegistryStore(out _registryHttp),
+                    IRegistryStore registry => registry,
+                    _ => throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{TrackingUri}' has no model registry."),
+                };
+            }
+        }
+    }
+
+    private readonly Lock _registryLock = new();
+    private IRegistryStore? _registry;
+    private HttpClient? _registryHttp;
 
     /// <summary>True when the client talks to a server over HTTP.</summary>
     public bool IsRemote => Store is HttpTrackingStore;
@@ -157,5 +183,10 @@ public sealed partial class CairnClient : IDisposable
         : Environment.ProcessPath ?? "unknown";
 
     /// <summary>Closes the store (and its connections). End the runs first.</summary>
-    public void Dispose() => Store.Dispose();
+    public void Dispose()
+    {
+        if (_registry is HttpRegistryStore http) http.Dispose();
+        _registryHttp?.Dispose();
+        Store.Dispose();
+    }
 }

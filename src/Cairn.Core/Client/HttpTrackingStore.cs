@@ -285,6 +285,27 @@ public sealed class HttpTrackingStore : ITrackingStore
         return SendAsync(() => new HttpRequestMessage(HttpMethod.Get, uri), idempotent: true, completion, cancellationToken);
     }
 
+    /// <summary>
+    /// A registry client for the same server with the same credentials. It does not own <paramref name="httpClient"/>'s
+    /// lifetime: the caller disposes both.
+    /// </summary>
+    internal HttpRegistryStore CreateRegistryStore(out HttpClient httpClient)
+    {
+        httpClient = new HttpClient { BaseAddress = BaseAddress, Timeout = _options.RequestTimeout };
+        httpClient.DefaultRequestHeaders.Authorization = _http.DefaultRequestHeaders.Authorization;
+        httpClient.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cairn", typeof(HttpTrackingStore).Assembly.GetName().Version?.ToString() ?? "0"));
+        return new HttpRegistryStore(BaseAddress, httpClient);
+    }
+
+    /// <summary>PUT of a body to any path under the base address (artifact uploads), with retries and error mapping.</summary>
+    internal async Task PutRawAsync(string relativePath, Func<HttpContent> createContent, CancellationToken cancellationToken)
+    {
+        var uri = new Uri(BaseAddress, relativePath);
+        // An upload replaces the file whole, so repeating it is safe: each attempt reopens the content.
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, uri) { Content = createContent() }, idempotent: true,
+            HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Reads a JSON body of a successful response.</summary>
     internal static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using Cairn.ML.Evaluation;
+using Cairn.ML.Training;
+using Spectre.Console;
+using static Cairn.Cli.Commands.CliCommon;
+
+namespace Cairn.Cli.Commands;
+
+/// <summary><c>cairn evaluate --model URI --data test.csv --require "accuracy >= 0.85"</c>: score, log an evaluation run, gate.</summary>
+internal static class EvaluateCommand
+{
+    /// <summary>The exit code when the evaluation ran but a requirement failed (distinct from the error codes).</summary>
+    public const int RequirementFailed = 6;
+
+    public static Command Create(CliIO io)
+    {
+        var trackingUri = TrackingUriOption(io);
+        var json = JsonOption();
+        var model = new Option<string>("--model") { Description = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a model folder.", Required = true };
+        var data = new Option<string>("--data") { Description = "A labelled CSV file.", Required = true };
+        var require = new Option<string[]>("--require") { Description = "A gate such as \"accuracy >= 0.85\" (repeatable); a failed gate exits with code 6." };
+        var experiment = new Option<string>("--experiment") { Description = "The experiment of the evaluation run.", DefaultValueFactory = _ => "Default" };
+        var task = new Option<string?>("--task") { Description = "binary, multiclass or regression, for a model that does not record it." };
+        task.AcceptOnlyFromAmong("binary", "multiclass", "regression");
+        var label = new Option<string?>("--label") { Description = "The label column, for a model that does not record it." };
+        var command = new Command("evaluate", "Score a model on labelled data, log an evaluation run and check requirements.")
+        {
+            model, data, require, experiment, task, label, trackingUri, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
+            var result = await Evaluator.RunAsync(parse.GetValue(model)!, parse.GetValue(data)!, client, new EvaluationOptions
+            {
+                Experiment = parse.GetValue(experiment)!,
+                Task = parse.GetValue(task) is { } t ? Enum.Parse<MlTask>(t, ignoreCase: true) : null,
+                Label = parse.GetValue(label),
+                Requirements = parse.GetValue(require) ?? [],
+            }, cancellationToken);
+            if (parse.GetValue(json))
+            {
+                WriteJson(io, w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("run_id", result.RunId);
+                    w.WriteBoolean("passed", result.Passed);
+                    w.WriteStartObject("metrics");
+                    foreach (var (key, value) in result.Metrics) w.WriteNumber(key, double.IsFinite(value) ? value : 0);
+                    w.WriteEndObject();
+                    w.WriteStartArray("requirements");
+                    foreach (var r in result.Requirements)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("requirement", r.Requirement.Text);
+                        w.WriteNumber("value", r.Value);
+                        w.WriteBoolean("passed", r.Passed);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                });
+            }
+            else
+            {
+                var table = new Table().AddColumns("Metric", "Value");
+                foreach (var (key, value) in result.Metrics) table.AddRow(key, Number(value));
+                io.Console.Write(table);
+                io.Out.WriteLine($"Evaluation run {result.RunId}.");
+            }
+            if (result.Requirements.FirstOrDefault(r => !r.Passed) is { } failed)
+            {
+                io.Error.WriteLine($"error: requirement '{failed.Requirement.Text}' failed: {failed.Requirement.Metric} = {Number(failed.Value)}");
+                return RequirementFailed;
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,136 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Cairn.ML.Models;
+
+/// <summary>
+/// Scores with an ML.NET model saved as <c>model.zip</c> (the whole transform chain, featurization included).
+/// Input columns are converted to what the chain was trained on (numbers to Single, text, bool); outputs are the
+/// columns the chain adds: <c>PredictedLabel</c>, <c>Score</c>, <c>Probability</c>. Thread-safe: each call builds its own view.
+/// </summary>
+public sealed class MlNetPredictor : IModelPredictor
+{
+    private readonly MLContext _ml = new(seed: 0);
+    private readonly ITransformer _model;
+    private readonly DataViewSchema _inputSchema;
+    private readonly List<DataViewSchema.Column> _outputColumns;
+
+    public MlNetPredictor(string modelZip, IReadOnlyList<ColumnSpec>? declaredInputs = null)
+    {
+        if (!File.Exists(modelZip)) throw new ResourceDoesNotExistException($"The ML.NET model file '{modelZip}' does not exist.");
+        _model = _ml.Model.Load(modelZip, out var savedSchema);
+        // The saved schema may hold the label and other training-only columns: keep the ones the signature names.
+        var names = declaredInputs is { Count: > 0 } ? declaredInputs.Select(s => s.Name).ToHashSet(StringComparer.Ordinal) : null;
+        var builder = new DataViewSchema.Builder();
+        foreach (var column in savedSchema)
+            if (!column.IsHidden && (names is null || names.Contains(column.Name))) builder.AddColumn(column.Name, column.Type);
+        _inputSchema = builder.ToSchema();
+        Inputs = _inputSchema.Select(c => new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();
+        var outputSchema = _model.GetOutputSchema(_inputSchema);
+        var added = outputSchema.Where(c => !c.IsHidden && _inputSchema.GetColumnOrNull(c.Name) is null && IsReadable(c.Type)).ToList();
+        // The prediction columns ML.NET trainers write; the featurization columns in between are not outputs.
+        var predictions = added.Where(c => c.Name is "PredictedLabel" or "Score" or "Probability").ToList();
+        _outputColumns = predictions.Count > 0 ? predictions : added;
+        Outputs = _outputColumns.Select(c => c.Type is VectorDataViewType v
+            ? new ColumnSpec(c.Name, "tensor", "float32", [-1, v.Size])
+            : new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();
+    }
+
+    public string Flavor => ModelManifest.MlNetFlavor;
+
+    public IReadOnlyList<ColumnSpec> Inputs { get; }
+
+    public IReadOnlyList<ColumnSpec> Outputs { get; }
+
+    /// <summary>The ML.NET chain, for callers that evaluate with ML.NET's own catalogs.</summary>
+    internal ITransformer Model => _model;
+
+    /// <summary>A view of <paramref name="input"/> in the schema the chain expects.</summary>
+    internal IDataView ToDataView(ColumnBatch input, IEnumerable<(string Name, DataViewType Type, Array Values)>? extra = null)
+    {
+        var columns = _inputSchema.Select(c => (c.Name, c.Type, ColumnDataView.Convert(input, c.Name, c.Type))).ToList();
+        if (extra is not null) columns.AddRange(extra);
+        return new ColumnDataView(columns);
+    }
+
+    public ColumnBatch Predict(ColumnBatch input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return ReadOutputs(_model.Transform(ToDataView(input)), input.RowCount);
+    }
+
+    internal ColumnBatch ReadOutputs(IDataView scored, int rows)
+    {
+        var result = new ColumnBatch();
+        var columns = _outputColumns.Select(c => scored.Schema[c.Name]).ToList();
+        var readers = columns.Select(c => Reader(c, rows)).ToList();
+        using (var cursor = scored.GetRowCursor(columns))
+        {
+            var row = 0;
+            var getters = readers.Select(r => r.Bind(cursor)).ToList();
+            while (cursor.MoveNext())
+            {
+                foreach (var get in getters) get(row);
+                row++;
+            }
+        }
+        for (var i = 0; i < columns.Count; i++) result.Add(columns[i].Name, readers[i].Values);
+        return result;
+    }
+
+    private sealed record ColumnReader(Array Values, Func<DataViewRowCursor, Action<int>> Bind);
+
+    private static ColumnReader Reader(DataViewSchema.Column column, int rows)
+    {
+        switch (column.Type)
+        {
+            case NumberDataViewType n when n.RawType == typeof(float):
+            {
+                var values = new float[rows];
+                return new(values, cursor => { var g = cursor.GetGetter<float>(column); return i => { float v = 0; g(ref v); values[i] = v; }; });
+            }
+            case BooleanDataViewType:
+            {
+                var values = new bool[rows];
+                return new(values, cursor => { var g = cursor.GetGetter<bool>(column); return i => { bool v = false; g(ref v); values[i] = v; }; });
+            }
+            case TextDataViewType:
+            {
+                var values = new string?[rows];
+                return new(values, cursor => { var g = cursor.GetGetter<ReadOnlyMemory<char>>(column); return i => { ReadOnlyMemory<char> v = default; g(ref v); values[i] = v.ToString(); }; });
+            }
+            case VectorDataViewType v when v.ItemType is NumberDataViewType { RawType: var raw } && raw == typeof(float):
+            {
+                var values = new float[rows][];
+                return new(values, cursor =>
+                {
+                    var g = cursor.GetGetter<VBuffer<float>>(column);
+                    return i => { VBuffer<float> b = default; g(ref b); values[i] = b.DenseValues().ToArray(); };
+                });
+            }
+            default:
+                throw new InvalidOperationException($"Output column '{column.Name}' of type {column.Type} cannot be read.");
+        }
+    }
+
+    private static bool IsReadable(DataViewType type) => type switch
+    {
+        NumberDataViewType n => n.RawType == typeof(float),
+        BooleanDataViewType or TextDataViewType => true,
+        VectorDataViewType v => v.ItemType is NumberDataViewType { RawType: var raw } && raw == typeof(float) && v.IsKnownSize,
+        _ => false,
+    };
+
+    internal static string MlflowType(DataViewType type) => type switch
+    {
+        NumberDataViewType n when n.RawType == typeof(double) => "double",
+        NumberDataViewType n when n.RawType == typeof(float) => "float",
+        NumberDataViewType n when n.RawType == typeof(long) => "long",
+        NumberDataViewType => "integer",
+        BooleanDataViewType => "boolean",
+        TextDataViewType => "string",
+        _ => "string",
+    };
+
+    public void Dispose() => (_model as IDisposable)?.Dispose();
+}

@@ -1,0 +1,79 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Cairn.ML.Training;
+
+/// <summary>
+/// A profile of the training data, stored as <c>data_profile.json</c> in the model package so drift checks can compare
+/// serving traffic with what the model saw: per feature its kind, count, nulls and min/max/mean/std/quantiles
+/// (numeric) or distinct count and top categories with frequencies (categorical, text).
+/// </summary>
+public static class DataProfile
+{
+    public const string FileName = "data_profile.json";
+
+    public static JsonObject Build(TrainingData data, int topCategories = 10)
+    {
+        var features = new JsonObject();
+        foreach (var feature in data.Features)
+        {
+            var node = new JsonObject { ["type"] = feature.Kind.ToString().ToLowerInvariant() };
+            if (feature.Kind == Training.FeatureKind.Numeric)
+            {
+                var all = (double[])data.Batch[feature.Name];
+                var values = all.Where(v => !double.IsNaN(v)).Order().ToArray();
+                node["count"] = values.Length;
+                node["nulls"] = all.Length - values.Length;
+                if (values.Length > 0)
+                {
+                    var mean = values.Average();
+                    node["min"] = values[0];
+                    node["max"] = values[^1];
+                    node["mean"] = mean;
+                    node["std"] = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
+                    node["quantiles"] = new JsonObject
+                    {
+                        ["p05"] = Quantile(values, 0.05), ["p25"] = Quantile(values, 0.25), ["p50"] = Quantile(values, 0.5),
+                        ["p75"] = Quantile(values, 0.75), ["p95"] = Quantile(values, 0.95),
+                    };
+                }
+            }
+            else
+            {
+                var all = (string?[])data.Batch[feature.Name];
+                var present = all.Where(v => v is not null).ToList();
+                node["count"] = present.Count;
+                node["nulls"] = all.Length - present.Count;
+                var groups = present.GroupBy(v => v!, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+                node["distinct"] = groups.Count;
+                node["top"] = new JsonArray(groups.Take(topCategories).Select(g => (JsonNode?)new JsonObject
+                {
+                    ["value"] = g.Key,
+                    ["count"] = g.Count(),
+                    ["frequency"] = (double)g.Count() / Math.Max(present.Count, 1),
+                }).ToArray());
+            }
+            features[feature.Name] = node;
+        }
+        return new JsonObject
+        {
+            ["rows"] = data.RowCount,
+            ["source"] = Path.GetFullPath(data.Table.Path),
+            ["sha256"] = data.Sha256,
+            ["features"] = features,
+        };
+    }
+
+    public static void Write(string path, JsonObject profile) =>
+        File.WriteAllText(path, profile.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+    /// <summary>Linear interpolation between closest ranks (numpy's default) on sorted values.</summary>
+    public static double Quantile(double[] sorted, double q)
+    {
+        if (sorted.Length == 1) return sorted[0];
+        var position = q * (sorted.Length - 1);
+        var low = (int)Math.Floor(position);
+        var high = Math.Min(low + 1, sorted.Length - 1);
+        return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+    }
+}

@@ -1,0 +1,90 @@
+using ScottPlot;
+
+namespace Cairn.ML.Training;
+
+/// <summary>The evaluation plots logged with a run, as PNG files (ScottPlot).</summary>
+public static class Plots
+{
+    private const int Width = 600, Height = 450;
+
+    /// <summary>The ROC curve of positive-class scores against true labels, with its AUC in the title.</summary>
+    public static void RocCurve(string path, IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double auc)
+    {
+        var (fpr, tpr) = Roc(scores, labels);
+        var plot = new Plot();
+        var curve = plot.Add.Scatter(fpr, tpr);
+        curve.MarkerSize = 0;
+        curve.LineWidth = 2;
+        var chance = plot.Add.Line(0, 0, 1, 1);
+        chance.LinePattern = LinePattern.Dashed;
+        plot.Title($"ROC curve (AUC = {auc:0.000})");
+        plot.XLabel("False positive rate");
+        plot.YLabel("True positive rate");
+        plot.Axes.SetLimits(0, 1, 0, 1);
+        plot.SavePng(path, Width, Height);
+    }
+
+    /// <summary>A confusion matrix: rows are actual classes, columns predicted, cells shaded by count.</summary>
+    public static void ConfusionMatrix(string path, IReadOnlyList<string> classes, long[,] counts)
+    {
+        var plot = new Plot();
+        var n = classes.Count;
+        var max = Math.Max(1, counts.Cast<long>().Max());
+        for (var actual = 0; actual < n; actual++)
+            for (var predicted = 0; predicted < n; predicted++)
+            {
+                var top = n - actual;
+                var cell = plot.Add.Rectangle(predicted, predicted + 1, top - 1, top);
+                var shade = counts[actual, predicted] / (double)max;
+                cell.FillColor = Colors.SteelBlue.WithAlpha(0.1 + 0.9 * shade);
+                cell.LineColor = Colors.White;
+                var label = plot.Add.Text(counts[actual, predicted].ToString(System.Globalization.CultureInfo.InvariantCulture), predicted + 0.5, top - 0.5);
+                label.LabelFontSize = 18;
+                label.LabelAlignment = Alignment.MiddleCenter;
+                label.LabelFontColor = shade > 0.6 ? Colors.White : Colors.Black;
+            }
+        var ticks = Enumerable.Range(0, n).Select(i => new Tick(i + 0.5, classes[i])).ToArray();
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, n).Select(i => new Tick(n - i - 0.5, classes[i])).ToArray());
+        plot.Title("Confusion matrix");
+        plot.XLabel("Predicted");
+        plot.YLabel("Actual");
+        plot.Axes.SetLimits(0, n, 0, n);
+        plot.SavePng(path, Width, Height);
+    }
+
+    /// <summary>Predicted against actual values, with the y = x line.</summary>
+    public static void PredictedVsActual(string path, IReadOnlyList<double> actual, IReadOnlyList<double> predicted)
+    {
+        var plot = new Plot();
+        var points = plot.Add.ScatterPoints(actual.ToArray(), predicted.ToArray());
+        points.MarkerSize = 3;
+        var low = Math.Min(actual.Min(), predicted.Min());
+        var high = Math.Max(actual.Max(), predicted.Max());
+        var ideal = plot.Add.Line(low, low, high, high);
+        ideal.LinePattern = LinePattern.Dashed;
+        plot.Title("Predicted vs actual");
+        plot.XLabel("Actual");
+        plot.YLabel("Predicted");
+        plot.SavePng(path, Width, Height);
+    }
+
+    /// <summary>The ROC points, from the highest score down (ties handled as one step).</summary>
+    public static (double[] Fpr, double[] Tpr) Roc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
+    {
+        var order = Enumerable.Range(0, scores.Count).OrderByDescending(i => scores[i]).ToArray();
+        double positives = labels.Count(l => l), negatives = labels.Count - positives;
+        var fpr = new List<double> { 0 };
+        var tpr = new List<double> { 0 };
+        double tp = 0, fp = 0;
+        for (var k = 0; k < order.Length; k++)
+        {
+            if (labels[order[k]]) tp++; else fp++;
+            if (k + 1 < order.Length && scores[order[k + 1]] == scores[order[k]]) continue;
+            fpr.Add(negatives == 0 ? 0 : fp / negatives);
+            tpr.Add(positives == 0 ? 0 : tp / positives);
+        }
+        return (fpr.ToArray(), tpr.ToArray());
+    }
+}

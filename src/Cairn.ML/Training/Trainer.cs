@@ -1,0 +1,345 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Cairn.Client;
+using Cairn.ML.Models;
+using Cairn.Registry;
+using Cairn.Tracking;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Cairn.ML.Training;
+
+/// <summary>What a training run produced.</summary>
+/// <param name="RunId">The tracked run.</param>
+/// <param name="Metrics">The evaluation metrics logged (held-out split, or the mean over cross-validation folds).</param>
+/// <param name="ModelUri"><c>runs:/&lt;run_id&gt;/model</c>.</param>
+/// <param name="Version">The registered model version, when one was asked for.</param>
+public sealed record TrainResult(string RunId, IReadOnlyDictionary<string, double> Metrics, string ModelUri, ModelVersion? Version);
+
+/// <summary>
+/// Runs a <see cref="Recipe"/>: checks the data, trains with ML.NET, evaluates on a held-out split (or by cross-validation),
+/// and logs everything to a tracked run: params, the dataset input, metrics, plots and the model package as artifact <c>model</c>
+/// (with <c>data_profile.json</c>). Bad recipes and bad data fail before the run starts, so nothing is logged for them.
+/// </summary>
+public static class Trainer
+{
+    public const string ModelArtifactPath = "model";
+
+    public static async Task<TrainResult> RunAsync(Recipe recipe, CairnClient client, string? registerAs = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        ArgumentNullException.ThrowIfNull(client);
+        recipe.Validate();
+        if (registerAs is not null) RegistryValidator.ValidateName(registerAs, "--register");
+        var data = TrainingData.Load(recipe);
+
+        var run = await client.StartRunAsync(recipe.Experiment, recipe.RunName, new Dictionary<string, string>
+        {
+            ["cairn.task"] = recipe.Task.ToString().ToLowerInvariant(),
+            ["cairn.trainer"] = recipe.Trainer,
+            ["mlflow.source.type"] = "JOB",
+        }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var work = Directory.CreateTempSubdirectory("cairn-train-");
+        IReadOnlyDictionary<string, double> metrics;
+        try
+        {
+            LogParams(run, recipe, data);
+            run.LogInput(Dataset(data, recipe), "training");
+
+            var fitted = Fit(recipe, data);
+            metrics = fitted.Metrics;
+
+            var modelFolder = Path.Combine(work.FullName, ModelArtifactPath);
+            ModelPackage.SaveMlNet(modelFolder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch, run.RunId,
+                new Dictionary<string, object?>
+                {
+                    ["cairn_task"] = recipe.Task.ToString().ToLowerInvariant(),
+                    ["cairn_label"] = recipe.Label,
+                    ["cairn_classes"] = fitted.ScoreOrder.Count > 0 ? fitted.ScoreOrder.ToList() : null,
+                });
+            DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), DataProfile.Build(data));
+            await client.LogArtifactAsync(run.RunId, modelFolder, ModelArtifactPath, cancellationToken).ConfigureAwait(false);
+
+            var plots = Path.Combine(work.FullName, "plots");
+            Directory.CreateDirectory(plots);
+            WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, metrics);
+            await client.LogArtifactAsync(run.RunId, plots, "plots", cancellationToken).ConfigureAwait(false);
+
+            run.LogMetrics(metrics.Where(m => double.IsFinite(m.Value)));
+            await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await run.EndAsync(e is OperationCanceledException ? RunStatus.KILLED : RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
+        }
+
+        var modelUri = $"runs:/{run.RunId}/{ModelArtifactPath}";
+        ModelVersion? version = null;
+        if (registerAs is not null) version = await RegisterAsync(client, registerAs, modelUri, run.RunId, cancellationToken).ConfigureAwait(false);
+        return new TrainResult(run.RunId, metrics, modelUri, version);
+    }
+
+    /// <summary>Creates the registered model when missing, then a version with source <paramref name="modelUri"/>.</summary>
+    public static async Task<ModelVersion> RegisterAsync(CairnClient client, string name, string modelUri, string runId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await client.Registry.GetRegisteredModelAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceDoesNotExistException)
+        {
+            try
+            {
+                await client.Registry.CreateRegisteredModelAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (ResourceAlreadyExistsException)
+            {
+                // Another trainer registered it in between: use it.
+            }
+        }
+        return await client.Registry.CreateModelVersionAsync(new CreateModelVersionRequest(name, modelUri, runId), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal sealed record Holdout(double[] Scores, bool[] BinaryLabels, string[] Actual, string[] Predicted, double[] ActualValues, double[] PredictedValues);
+
+    internal sealed record Fitted(MLContext Context, ITransformer Model, DataViewSchema InputSchema, IReadOnlyDictionary<string, double> Metrics, Holdout Holdout,
+        IReadOnlyList<string> ScoreOrder);
+
+    internal static Fitted Fit(Recipe recipe, TrainingData data)
+    {
+        var ml = new MLContext(recipe.Seed);
+        var rows = Enumerable.Range(0, data.RowCount).ToArray();
+        new Random(recipe.Seed).Shuffle(rows);
+        var holdouts = new List<Holdout>();
+        var foldMetrics = new List<Dictionary<string, double>>();
+        ITransformer model;
+        IReadOnlyList<string> scoreOrder;
+        if (recipe.Folds > 0)
+        {
+            if (recipe.Folds > data.RowCount)
+                throw new InvalidParameterValueException($"{recipe.Source}: invalid 'cv.folds': {recipe.Folds} folds need at least {recipe.Folds} rows; the data has {data.RowCount}.");
+            for (var fold = 0; fold < recipe.Folds; fold++)
+            {
+                var test = rows.Where((_, i) => i % recipe.Folds == fold).ToArray();
+                var train = rows.Where((_, i) => i % recipe.Folds != fold).ToArray();
+                var (foldModel, m, h, _) = TrainAndScore(ml, recipe, data, train, test);
+                foldMetrics.Add(m);
+                holdouts.Add(h);
+                (foldModel as IDisposable)?.Dispose();
+            }
+            (model, _, _, scoreOrder) = TrainAndScore(ml, recipe, data, rows, []);
+        }
+        else
+        {
+            var testCount = Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
+            if (testCount >= data.RowCount)
+                throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
+            var (fitted, m, h, order) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount]);
+            scoreOrder = order;
+            model = fitted;
+            foldMetrics.Add(m);
+            holdouts.Add(h);
+        }
+        var metrics = foldMetrics[0].Keys.ToDictionary(k => k, k => foldMetrics.Average(f => f[k]), StringComparer.Ordinal);
+        var holdout = new Holdout(
+            [.. holdouts.SelectMany(h => h.Scores)], [.. holdouts.SelectMany(h => h.BinaryLabels)],
+            [.. holdouts.SelectMany(h => h.Actual)], [.. holdouts.SelectMany(h => h.Predicted)],
+            [.. holdouts.SelectMany(h => h.ActualValues)], [.. holdouts.SelectMany(h => h.PredictedValues)]);
+        return new Fitted(ml, model, FeatureSchema(data), metrics, holdout, scoreOrder);
+    }
+
+    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder) TrainAndScore(
+        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows)
+    {
+        var trainView = View(data, recipe.Task, trainRows);
+        var pipeline = Pipeline(ml, recipe, data);
+        ITransformer? labelKeys = null;
+        IReadOnlyList<string> scoreOrder = data.Classes;
+        if (recipe.Task == MlTask.Multiclass)
+        {
+            // The label becomes a key outside the saved chain, so scoring never needs a label column.
+            labelKeys = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+                .Fit(trainView);
+            trainView = labelKeys.Transform(trainView);
+            // The slots of the Score vector follow the key order: record it so scorers can name each probability.
+            VBuffer<ReadOnlyMemory<char>> keys = default;
+            trainView.Schema["Label"].GetKeyValues(ref keys);
+            scoreOrder = keys.DenseValues().Select(k => k.ToString()).ToList();
+        }
+        var chain = pipeline.Fit(trainView);
+        ITransformer model = chain;
+        if (recipe.Task == MlTask.Multiclass)
+            model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
+        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder);
+
+        var testView = View(data, recipe.Task, testRows);
+        if (labelKeys is not null) testView = labelKeys.Transform(testView);
+        var scored = chain.Transform(testView);
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        switch (recipe.Task)
+        {
+            case MlTask.Binary:
+            {
+                var m = ml.BinaryClassification.Evaluate(scored, "Label");
+                metrics["accuracy"] = m.Accuracy;
+                metrics["auc"] = m.AreaUnderRocCurve;
+                metrics["f1"] = m.F1Score;
+                metrics["precision"] = m.PositivePrecision;
+                metrics["recall"] = m.PositiveRecall;
+                metrics["log_loss"] = m.LogLoss;
+                var labels = scored.GetColumn<bool>("Label").ToArray();
+                var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
+                var scores = scored.GetColumn<float>("Probability").Select(v => (double)v).ToArray();
+                return (model, metrics, new Holdout(scores, labels,
+                    labels.Select(l => data.Classes[l ? 1 : 0]).ToArray(), predicted.Select(l => data.Classes[l ? 1 : 0]).ToArray(), [], []), scoreOrder);
+            }
+            case MlTask.Multiclass:
+            {
+                var m = ml.MulticlassClassification.Evaluate(scored, "Label");
+                metrics["micro_accuracy"] = m.MicroAccuracy;
+                metrics["macro_accuracy"] = m.MacroAccuracy;
+                metrics["log_loss"] = m.LogLoss;
+                var decoded = ml.Transforms.Conversion.MapKeyToValue([new("actual", "Label"), new("predicted", "PredictedLabel")]).Fit(scored).Transform(scored);
+                var actual = decoded.GetColumn<ReadOnlyMemory<char>>("actual").Select(v => v.ToString()).ToArray();
+                var predicted = decoded.GetColumn<ReadOnlyMemory<char>>("predicted").Select(v => v.ToString()).ToArray();
+                return (model, metrics, new Holdout([], [], actual, predicted, [], []), scoreOrder);
+            }
+            default:
+            {
+                var m = ml.Regression.Evaluate(scored, "Label");
+                metrics["rmse"] = m.RootMeanSquaredError;
+                metrics["mae"] = m.MeanAbsoluteError;
+                metrics["r2"] = m.RSquared;
+                var actual = scored.GetColumn<float>("Label").Select(v => (double)v).ToArray();
+                var predicted = scored.GetColumn<float>("Score").Select(v => (double)v).ToArray();
+                return (model, metrics, new Holdout([], [], [], [], actual, predicted), scoreOrder);
+            }
+        }
+    }
+
+    private static IEstimator<ITransformer> Pipeline(MLContext ml, Recipe recipe, TrainingData data)
+    {
+        IEstimator<ITransformer> pipeline = new EstimatorChain<ITransformer>();
+        var featureColumns = new List<string>();
+        var numeric = data.Features.Where(f => f.Kind == FeatureKind.Numeric).Select(f => new InputOutputColumnPair(f.Name, f.Name)).ToArray();
+        if (numeric.Length > 0)
+        {
+            pipeline = pipeline.Append(ml.Transforms.ReplaceMissingValues(numeric));
+            featureColumns.AddRange(numeric.Select(n => n.OutputColumnName));
+        }
+        foreach (var feature in data.Features.Where(f => f.Kind == FeatureKind.Categorical))
+        {
+            pipeline = pipeline.Append(ml.Transforms.Categorical.OneHotEncoding(feature.Name + ".onehot", feature.Name));
+            featureColumns.Add(feature.Name + ".onehot");
+        }
+        foreach (var feature in data.Features.Where(f => f.Kind == FeatureKind.Text))
+        {
+            pipeline = pipeline.Append(ml.Transforms.Text.FeaturizeText(feature.Name + ".text", feature.Name));
+            featureColumns.Add(feature.Name + ".text");
+        }
+        pipeline = pipeline.Append(ml.Transforms.Concatenate("Features", featureColumns.ToArray()));
+        if (TrainerCatalog.NeedsNormalization(recipe.Trainer)) pipeline = pipeline.Append(ml.Transforms.NormalizeMinMax("Features"));
+        return pipeline.Append(TrainerCatalog.Create(ml, recipe));
+    }
+
+    private static IDataView View(TrainingData data, MlTask task, int[] rows)
+    {
+        var columns = new List<(string, DataViewType, Array)>();
+        foreach (var feature in data.Features)
+        {
+            var column = data.Batch[feature.Name];
+            if (feature.Kind == FeatureKind.Numeric)
+            {
+                var values = (double[])column;
+                columns.Add((feature.Name, NumberDataViewType.Single, rows.Select(r => (float)values[r]).ToArray()));
+            }
+            else
+            {
+                var values = (string?[])column;
+                columns.Add((feature.Name, TextDataViewType.Instance, rows.Select(r => (values[r] ?? "").AsMemory()).ToArray()));
+            }
+        }
+        DataViewType labelType = task switch
+        {
+            MlTask.Binary => BooleanDataViewType.Instance,
+            MlTask.Multiclass => TextDataViewType.Instance,
+            _ => NumberDataViewType.Single,
+        };
+        columns.Add(("Label", labelType, data.LabelArray(task, rows)));
+        return new ColumnDataView(columns);
+    }
+
+    private static DataViewSchema FeatureSchema(TrainingData data)
+    {
+        var builder = new DataViewSchema.Builder();
+        foreach (var feature in data.Features)
+            builder.AddColumn(feature.Name, feature.Kind == FeatureKind.Numeric ? NumberDataViewType.Single : TextDataViewType.Instance);
+        return builder.ToSchema();
+    }
+
+    internal static void WritePlots(string folder, MlTask task, IReadOnlyList<string> classes, Holdout holdout, IReadOnlyDictionary<string, double> metrics)
+    {
+        switch (task)
+        {
+            case MlTask.Binary:
+                Plots.RocCurve(Path.Combine(folder, "roc_curve.png"), holdout.Scores, holdout.BinaryLabels, metrics.GetValueOrDefault("auc"));
+                Plots.ConfusionMatrix(Path.Combine(folder, "confusion_matrix.png"), classes, Confusion(classes, holdout));
+                break;
+            case MlTask.Multiclass:
+                Plots.ConfusionMatrix(Path.Combine(folder, "confusion_matrix.png"), classes, Confusion(classes, holdout));
+                break;
+            default:
+                Plots.PredictedVsActual(Path.Combine(folder, "predicted_vs_actual.png"), holdout.ActualValues, holdout.PredictedValues);
+                break;
+        }
+    }
+
+    private static long[,] Confusion(IReadOnlyList<string> classes, Holdout holdout)
+    {
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var counts = new long[classes.Count, classes.Count];
+        for (var i = 0; i < holdout.Actual.Length; i++)
+            if (index.TryGetValue(holdout.Actual[i], out var a) && index.TryGetValue(holdout.Predicted[i], out var p)) counts[a, p]++;
+        return counts;
+    }
+
+    private static void LogParams(ActiveRun run, Recipe recipe, TrainingData data)
+    {
+        run.LogParam("task", recipe.Task.ToString().ToLowerInvariant());
+        run.LogParam("trainer", recipe.Trainer);
+        run.LogParam("label", recipe.Label);
+        run.LogParam("data", recipe.Data);
+        run.LogParam("data.rows", data.RowCount);
+        run.LogParam("data.sha256", data.Sha256);
+        var features = string.Join(",", data.Features.Select(f => $"{f.Name}:{f.Kind.ToString().ToLowerInvariant()}"));
+        run.LogParam("features", features.Length > TrackingLimits.MaxParamValueLength ? features[..TrackingLimits.MaxParamValueLength] : features);
+        run.LogParam("seed", recipe.Seed);
+        if (recipe.Folds > 0) run.LogParam("cv.folds", recipe.Folds);
+        else run.LogParam("split.test_fraction", recipe.TestFraction);
+        foreach (var (name, value) in recipe.Hyperparameters) run.LogParam(name, value);
+    }
+
+    private static Dataset Dataset(TrainingData data, Recipe recipe)
+    {
+        var full = Path.GetFullPath(recipe.Data);
+        var schema = new JsonArray(data.Features.Select(f => (JsonNode?)new JsonObject
+        {
+            ["type"] = f.Kind == FeatureKind.Numeric ? "double" : "string", ["name"] = f.Name, ["required"] = true,
+        }).Append(new JsonObject { ["type"] = recipe.Task == MlTask.Regression ? "double" : "string", ["name"] = recipe.Label, ["required"] = true }).ToArray());
+        return new Dataset(
+            Name: Path.GetFileNameWithoutExtension(full),
+            // MLflow caps a digest at 36 characters: the first 32 hex digits of the SHA-256 (the whole hash is the data.sha256 param).
+            Digest: data.Sha256[..32],
+            SourceType: "local",
+            Source: new JsonObject { ["uri"] = new Uri(full).AbsoluteUri }.ToJsonString(),
+            Schema: new JsonObject { ["mlflow_colspec"] = schema }.ToJsonString(),
+            Profile: new JsonObject { ["num_rows"] = data.RowCount, ["num_elements"] = (long)data.RowCount * (data.Features.Count + 1), ["sha256"] = data.Sha256 }.ToJsonString());
+    }
+
+    internal static string Format(double value) => value.ToString("0.####", CultureInfo.InvariantCulture);
+}

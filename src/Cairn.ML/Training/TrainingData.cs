@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Cairn.ML.Models;
+
+namespace Cairn.ML.Training;
+
+/// <summary>A feature column with its resolved kind.</summary>
+public sealed record Feature(string Name, FeatureKind Kind);
+
+/// <summary>
+/// The recipe's data checked against its CSV file: feature kinds resolved (numeric, categorical, text; overrides applied),
+/// values converted, the label parsed for the task. Everything that can be wrong with the data fails here, before a run starts.
+/// </summary>
+public sealed class TrainingData
+{
+    private TrainingData(CsvTable table, IReadOnlyList<Feature> features, ColumnBatch batch, string?[] labels, IReadOnlyList<string> classes, string sha256)
+    {
+        Table = table;
+        Features = features;
+        Batch = batch;
+        RawLabels = labels;
+        Classes = classes;
+        Sha256 = sha256;
+    }
+
+    public CsvTable Table { get; }
+
+    public IReadOnlyList<Feature> Features { get; }
+
+    /// <summary>The features: <c>double[]</c> (NaN for missing) for numeric, <c>string?[]</c> otherwise.</summary>
+    public ColumnBatch Batch { get; }
+
+    public string?[] RawLabels { get; }
+
+    /// <summary>Binary: [negative, positive]; multiclass: the classes, sorted; regression: empty.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>Hex SHA-256 of the file's bytes.</summary>
+    public string Sha256 { get; }
+
+    public int RowCount => Batch.RowCount;
+
+    /// <summary>Loads and checks the recipe's CSV. Errors name the file and the column.</summary>
+    public static TrainingData Load(Recipe recipe)
+    {
+        var table = CsvTable.Read(recipe.Data);
+        return From(table, recipe, HashFile(recipe.Data));
+    }
+
+    public static TrainingData From(CsvTable table, Recipe recipe, string sha256)
+    {
+        var file = table.Path;
+        if (table.IndexOf(recipe.Label) < 0)
+            throw new InvalidParameterValueException($"{file}: the label column '{recipe.Label}' (recipe field 'label') is not in the file; columns: {string.Join(", ", table.Names)}.");
+        var specs = recipe.Features ?? table.Names.Where(n => n != recipe.Label).Select(n => new FeatureSpec(n, null)).ToList();
+        if (specs.Count == 0) throw new InvalidParameterValueException($"{file}: no feature column: the file has only the label '{recipe.Label}'.");
+        var features = new List<Feature>();
+        var batch = new ColumnBatch();
+        foreach (var spec in specs)
+        {
+            if (table.IndexOf(spec.Name) < 0)
+                throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' (recipe field 'features') is not in the file; columns: {string.Join(", ", table.Names)}.");
+            if (spec.Name is "Label" or "Features" or "PredictedLabel" or "Score" or "Probability")
+                throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' has a name ML.NET reserves for its own columns; rename it in the file.");
+            var values = table[spec.Name];
+            if (values.All(v => v is null))
+                throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");
+            var kind = spec.Kind ?? Infer(values);
+            if (kind == FeatureKind.Numeric)
+            {
+                var numbers = new double[values.Length];
+                for (var r = 0; r < values.Length; r++)
+                {
+                    if (values[r] is null) { numbers[r] = double.NaN; continue; }
+                    if (!CsvTable.TryNumber(values[r]!, out numbers[r]))
+                        throw new InvalidParameterValueException($"{file}: column '{spec.Name}' is numeric but row {r + 1} holds '{values[r]}'; declare it 'categorical' or 'text' in the recipe's features, or fix the value.");
+                }
+                batch.Add(spec.Name, numbers);
+            }
+            else
+            {
+                batch.Add(spec.Name, values);
+            }
+            features.Add(new Feature(spec.Name, kind));
+        }
+
+        var labels = table[recipe.Label];
+        if (Array.FindIndex(labels, l => l is null) is var missing and >= 0)
+            throw new InvalidParameterValueException($"{file}: the label column '{recipe.Label}' is empty in row {missing + 1}; every row needs a label.");
+        var distinct = labels.Distinct(StringComparer.Ordinal).Select(l => l!).ToList();
+        IReadOnlyList<string> classes = [];
+        switch (recipe.Task)
+        {
+            case MlTask.Binary:
+                if (distinct.Count != 2)
+                    throw new InvalidParameterValueException($"{file}: a binary task needs exactly 2 label values in '{recipe.Label}', found {distinct.Count} ({string.Join(", ", distinct.Take(5))}{(distinct.Count > 5 ? ", ..." : "")}); use task: multiclass.");
+                classes = OrderBinary(distinct);
+                break;
+            case MlTask.Multiclass:
+                if (distinct.Count < 2)
+                    throw new InvalidParameterValueException($"{file}: a multiclass task needs at least 2 label values in '{recipe.Label}', found {distinct.Count}.");
+                classes = distinct.Order(StringComparer.Ordinal).ToList();
+                break;
+            case MlTask.Regression:
+                if (Array.FindIndex(labels, l => !CsvTable.TryNumber(l!, out _)) is var bad and >= 0)
+                    throw new InvalidParameterValueException($"{file}: a regression label must be numeric, but '{recipe.Label}' holds '{labels[bad]}' in row {bad + 1}.");
+                break;
+        }
+        return new TrainingData(table, features, batch, labels, classes, sha256);
+    }
+
+    /// <summary>Infers a kind: numbers are numeric; strings of several words are text; other strings are categorical.</summary>
+    public static FeatureKind Infer(string?[] values)
+    {
+        if (CsvTable.IsNumeric(values)) return FeatureKind.Numeric;
+        var present = values.Where(v => v is not null).ToList();
+        var words = present.Average(v => v!.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+        return words >= 3 ? FeatureKind.Text : FeatureKind.Categorical;
+    }
+
+    /// <summary>[negative, positive]: 1, true, yes and positive-sounding values are the positive class; otherwise the later one in ordinal order.</summary>
+    private static List<string> OrderBinary(List<string> values)
+    {
+        static int Rank(string v) => v.ToLowerInvariant() switch
+        {
+            "1" or "1.0" or "true" or "yes" or "y" or "positive" or "pos" => 1,
+            "0" or "0.0" or "false" or "no" or "n" or "negative" or "neg" or "-1" => -1,
+            _ => 0,
+        };
+        var ordered = values.OrderBy(Rank).ThenBy(v => v, StringComparer.Ordinal).ToList();
+        return ordered;
+    }
+
+    /// <summary>The label as the task needs it: bool (binary), the class string (multiclass) or float (regression).</summary>
+    public Array LabelArray(MlTask task, IReadOnlyList<int>? rows = null)
+    {
+        var source = rows is null ? RawLabels : rows.Select(r => RawLabels[r]).ToArray();
+        return task switch
+        {
+            MlTask.Binary => Array.ConvertAll(source, l => l == Classes[1]),
+            MlTask.Multiclass => Array.ConvertAll(source, l => (l ?? "").AsMemory()),
+            _ => Array.ConvertAll(source, l => (float)double.Parse(l!, NumberStyles.Float, CultureInfo.InvariantCulture)),
+        };
+    }
+
+    /// <summary>MLflow's column-spec types for the signature: double for numeric, string otherwise.</summary>
+    public IReadOnlyList<ColumnSpec> Signature() =>
+        Features.Select(f => new ColumnSpec(f.Name, f.Kind == FeatureKind.Numeric ? "double" : "string")).ToList();
+
+    public static string HashFile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,175 @@
+using Cairn.Client;
+using Cairn.ML.Models;
+using Cairn.ML.Training;
+using Cairn.Tracking;
+
+namespace Cairn.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly CairnClient _client;
+
+    public TrainerTests() => _client = CairnClient.Open(_dir.Combine("store"));
+
+    private Recipe WriteRecipe(string yaml, string name = "recipe.yaml")
+    {
+        var path = _dir.Combine(name);
+        File.WriteAllText(path, yaml);
+        return Recipe.Load(path);
+    }
+
+    [Fact]
+    public async Task Binary_recipe_trains_logs_params_input_metrics_artifacts_and_registers()
+    {
+        var csv = SyntheticData.Binary(_dir.Combine("churn.csv"));
+        var recipe = WriteRecipe("""
+            experiment: churn
+            task: binary
+            data: churn.csv
+            label: y
+            split: {test_fraction: 0.25, seed: 7}
+            trainer:
+              name: fasttree
+              hyperparameters: {number_of_trees: 30, learning_rate: 0.2}
+            """);
+
+        var result = await Trainer.RunAsync(recipe, _client, registerAs: "churn-model", TestContext.Current.CancellationToken);
+
+        Assert.True(result.Metrics["auc"] > 0.9, $"auc {result.Metrics["auc"]}");
+        Assert.True(result.Metrics["accuracy"] > 0.8, $"accuracy {result.Metrics["accuracy"]}");
+        var run = await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken);
+        Assert.Equal(RunStatus.FINISHED, run.Info.Status);
+        var parameters = run.Data.Params.ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal("binary", parameters["task"]);
+        Assert.Equal("fasttree", parameters["trainer"]);
+        Assert.Equal("30", parameters["number_of_trees"]);
+        Assert.Equal("0.25", parameters["split.test_fraction"]);
+        Assert.Equal("x1:numeric,x2:numeric,color:categorical", parameters["features"]);
+        Assert.Equal(["accuracy", "auc", "f1", "log_loss", "precision", "recall"], run.Data.Metrics.Select(m => m.Key).Order());
+        var input = Assert.Single(run.Inputs);
+        var sha = TrainingData.HashFile(csv);
+        Assert.Equal(("churn", sha[..32]), (input.Dataset.Name, input.Dataset.Digest));
+        Assert.Contains("mlflow_colspec", input.Dataset.Schema);
+        Assert.Contains(input.Tags, t => t is { Key: "mlflow.data.context", Value: "training" });
+
+        var model = await _client.ListArtifactsAsync(result.RunId, "model", TestContext.Current.CancellationToken);
+        Assert.Equal(["model/MLmodel", "model/data_profile.json", "model/input_example.json", "model/model.zip"], model.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
+        var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
+        Assert.Equal(["plots/confusion_matrix.png", "plots/roc_curve.png"], plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
+
+        var download = _dir.Combine("download");
+        var files = await _client.DownloadArtifactsAsync(result.RunId, null, download, TestContext.Current.CancellationToken);
+        Assert.All(files.Where(f => f.EndsWith(".png", StringComparison.Ordinal)), f => Assert.Equal(0x89, File.ReadAllBytes(f)[0]));
+        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(download, "model", "data_profile.json")))!;
+        Assert.Equal(2000, profile["rows"]!.GetValue<int>());
+        Assert.True(profile["features"]!["x1"]!["nulls"]!.GetValue<int>() > 0);
+        Assert.Equal(3, profile["features"]!["color"]!["distinct"]!.GetValue<int>());
+
+        using var package = ModelPackage.Load(Path.Combine(download, "model"));
+        Assert.Equal(result.RunId, package.Manifest.RunId);
+        // Quoted, or Python's YAML 1.1 reader would see booleans.
+        Assert.Matches("- ['\"]no['\"]", File.ReadAllText(Path.Combine(download, "model", "MLmodel")));
+        Assert.Equal(["no", "yes"], ((List<object>)package.Manifest.Metadata["cairn_classes"]!).Cast<string>());
+        Assert.Equal(["x1", "x2", "color"], package.Manifest.Inputs.Select(i => i.Name));
+        Assert.Equal("double", package.Manifest.Inputs[0].Type);
+        var output = package.Predictor.Predict(new ColumnBatch().Add("x1", new[] { 3.0, -3.0 }).Add("x2", new[] { -1.0, 1.0 }).Add("color", new[] { "red", "blue" }));
+        Assert.Equal([true, false], (bool[])output["PredictedLabel"]);
+
+        Assert.NotNull(result.Version);
+        Assert.Equal(("churn-model", "1", $"runs:/{result.RunId}/model"), (result.Version.Name, result.Version.Version, result.Version.Source));
+    }
+
+    [Fact]
+    public async Task Multiclass_recipe_with_cross_validation_scores_well()
+    {
+        SyntheticData.Multiclass(_dir.Combine("iris.csv"));
+        var recipe = WriteRecipe("""
+            experiment: iris
+            task: multiclass
+            data: iris.csv
+            label: species
+            features: [a, {name: b, type: numeric}]
+            cv: {folds: 3, seed: 1}
+            trainer: {name: lightgbm, hyperparameters: {number_of_iterations: 30}}
+            """);
+
+        var result = await Trainer.RunAsync(recipe, _client, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.Metrics["micro_accuracy"] > 0.9, $"micro_accuracy {result.Metrics["micro_accuracy"]}");
+        Assert.True(result.Metrics["macro_accuracy"] > 0.9);
+        Assert.True(result.Metrics["log_loss"] < 0.5);
+        var run = await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken);
+        Assert.Contains(run.Data.Params, p => p is { Key: "cv.folds", Value: "3" });
+        var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
+        Assert.Equal("plots/confusion_matrix.png", Assert.Single(plots.Files).Path);
+
+        var folder = _dir.Combine("dl");
+        await _client.DownloadArtifactsAsync(result.RunId, "model", folder, TestContext.Current.CancellationToken);
+        using var package = ModelPackage.Load(Path.Combine(folder, "model"));
+        var output = package.Predictor.Predict(new ColumnBatch().Add("a", new[] { 0.0, 4.0, -4.0 }).Add("b", new[] { 0.0, 4.0, 4.0 }));
+        Assert.Equal(["setosa", "versicolor", "virginica"], output.GetStrings("PredictedLabel").Select(s => s ?? ""));
+    }
+
+    [Fact]
+    public async Task Regression_recipe_fits_a_linear_signal()
+    {
+        SyntheticData.Regression(_dir.Combine("houses.csv"));
+        var recipe = WriteRecipe("""
+            experiment: houses
+            task: regression
+            data: houses.csv
+            label: price
+            trainer: {name: sdca, hyperparameters: {maximum_number_of_iterations: 20}}
+            """);
+
+        var result = await Trainer.RunAsync(recipe, _client, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.True(result.Metrics["r2"] > 0.95, $"r2 {result.Metrics["r2"]}");
+        Assert.True(result.Metrics["rmse"] < 1.0);
+        Assert.True(result.Metrics["mae"] < 1.0);
+        var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
+        Assert.Equal("plots/predicted_vs_actual.png", Assert.Single(plots.Files).Path);
+    }
+
+    [Fact]
+    public void Saved_mlnet_package_predicts_the_same_as_the_model_in_process()
+    {
+        SyntheticData.Binary(_dir.Combine("churn.csv"), rows: 1000);
+        var recipe = WriteRecipe("""
+            task: binary
+            data: churn.csv
+            label: y
+            trainer: {name: lbfgs}
+            """);
+        var data = TrainingData.Load(recipe);
+        var fitted = Trainer.Fit(recipe, data);
+        var folder = _dir.Combine("package");
+        ModelPackage.SaveMlNet(folder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch);
+
+        var rows = Enumerable.Range(0, 50).ToArray();
+        var batch = data.Batch.Select(rows);
+        using var reloaded = ModelPackage.Load(folder);
+        var fromPackage = reloaded.Predictor.Predict(batch);
+        using var inProcess = new MlNetPredictor(Path.Combine(folder, ModelPackage.MlNetModelFile));
+        var direct = fitted.Model.Transform(inProcess.ToDataView(batch));
+        var expected = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<float>(direct, "Probability").ToArray();
+
+        Assert.Equal("mlnet", reloaded.Predictor.Flavor);
+        Assert.Equal(expected, (float[])fromPackage["Probability"]);
+        Assert.Contains("input_example.json", reloaded.Manifest.InputExample);
+        var example = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "input_example.json")))!;
+        Assert.Equal(["x1", "x2", "color"], example["columns"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(5, example["data"]!.AsArray().Count);
+        var manifestText = File.ReadAllText(Path.Combine(folder, "MLmodel"));
+        Assert.Contains("mlnet:", manifestText);
+        Assert.Equal(["PredictedLabel", "Score", "Probability"], reloaded.Manifest.Outputs.Select(o => o.Name));
+        Assert.Contains("""[{"type":"double","name":"x1","required":true}""", manifestText);
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _dir.Dispose();
+    }
+}
