@@ -364,6 +364,8 @@ public sealed class PipelineRunner(DataRepository repo, Pipeline pipeline)
                 return await Finish(StageOutcomeKind.Failed, exitCode, $"stage '{stage.Name}' did not produce its {o.Kind.ToString().ToLowerInvariant()} '{o.Path}'").ConfigureAwait(false);
             var d = o.Cache ? await repo.StoreAsync(o.Path, ct).ConfigureAwait(false)
                             : (await repo.DescribeAsync(o.Path, ct).ConfigureAwait(false))!.Value;
+            // Cached outs live in the cache and cairn.lock, not in git; metrics and plots are meant to be committed.
+            if (o.Cache) GitIgnore.Ensure(Path.GetDirectoryName(full)!, "/" + Path.GetFileName(full));
             outs.Add(new LockedPath(o.Path, d.Kind, d.Digest, d.Size, d.Files));
             digests[o.Path] = d.Digest;
         }

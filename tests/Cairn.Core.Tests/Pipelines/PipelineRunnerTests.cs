@@ -65,6 +65,10 @@ public sealed class PipelineRunnerTests : IDisposable
         Assert.True(first.Succeeded);
         Assert.Equal(4, first.Stages.Count(s => s.Kind == StageOutcomeKind.Ran));
         Assert.Equal("ABC\n", _dir.Read("eval.txt"));
+        var ignored = _dir.Read(".gitignore").Split('\n');
+        Assert.Contains("/prepared.txt", ignored);
+        Assert.Contains("/model", ignored);
+        Assert.DoesNotContain("/metrics.json", ignored);
 
         var second = await Repro(Runner(Chain));
         Assert.All(second.Stages, s => Assert.Equal(StageOutcomeKind.Unchanged, s.Kind));
