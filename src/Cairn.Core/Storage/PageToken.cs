@@ -12,6 +12,17 @@ internal static class PageToken
     public static string Encode(long offset, string fingerprint) =>
         Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{offset}:{Fingerprint(fingerprint)}"));
 
+    /// <summary>
+    /// Queries ask for one row more than a page holds: when it came back, drops it and returns the token of
+    /// the next page; otherwise this was the last page and the token is null.
+    /// </summary>
+    public static string? TrimToPage<T>(List<T> rows, int pageSize, long offset, string fingerprint)
+    {
+        if (rows.Count <= pageSize) return null;
+        rows.RemoveAt(rows.Count - 1);
+        return Encode(offset + pageSize, fingerprint);
+    }
+
     public static long Decode(string? token, string fingerprint)
     {
         if (string.IsNullOrEmpty(token)) return 0;

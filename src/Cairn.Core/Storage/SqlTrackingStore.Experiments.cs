@@ -106,12 +106,7 @@ internal abstract partial class SqlTrackingStore
 
         await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
         var rows = (await c.QueryAsync<ExperimentRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-        string? next = null;
-        if (rows.Count > search.MaxResults)
-        {
-            rows.RemoveAt(rows.Count - 1);
-            next = PageToken.Encode(offset + search.MaxResults, fingerprint);
-        }
+        var next = PageToken.TrimToPage(rows, search.MaxResults, offset, fingerprint);
         return new Page<Experiment>(await LoadExperimentsAsync(c, rows, cancellationToken).ConfigureAwait(false), next);
     }
 

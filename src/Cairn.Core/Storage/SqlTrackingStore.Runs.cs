@@ -197,12 +197,7 @@ internal abstract partial class SqlTrackingStore
         var rows = (await c.QueryAsync<(double Value, long Timestamp, long Step, long IsNan)>(new CommandDefinition(
             "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = @runId AND key = @key ORDER BY step, timestamp, value LIMIT @limit OFFSET @offset",
             new { runId, key, limit = limit + 1, offset }, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-        string? next = null;
-        if (rows.Count > limit)
-        {
-            rows.RemoveAt(rows.Count - 1);
-            next = PageToken.Encode(offset + limit, fingerprint);
-        }
+        var next = PageToken.TrimToPage(rows, limit, offset, fingerprint);
         return new Page<Metric>(rows.Select(r => new Metric(key, r.IsNan != 0 ? double.NaN : r.Value, r.Timestamp, r.Step)).ToList(), next);
     }
 
