@@ -28,7 +28,8 @@ public static partial class DataCommands
         var name = new Option<string?>("--name") { Description = "Register the data as a dataset with this name" };
         var source = new Option<string?>("--source") { Description = "Where the dataset came from (URL), recorded with --name" };
         var jobs = JobsOption();
-        var cmd = new Command("add", "Store files or folders in the cache and write their pointer files") { paths, name, source, jobs };
+        var noTrack = PipelineTracking.NoTrackOption();
+        var cmd = new Command("add", "Store files or folders in the cache and write their pointer files") { paths, name, source, jobs, noTrack };
         cmd.SetHandler(async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx, jobs: pr.GetValue(jobs));
@@ -42,7 +43,10 @@ public static partial class DataCommands
                 string what = p.Kind == EntryKind.Dir ? $"{p.Files} files, " : "";
                 ctx.Out.WriteLine($"added {r.Entry.Path} ({what}{DataCli.FormatBytes(p.Size)}) sha256:{p.Digest[..12]} -> {r.Entry.PointerFile}");
                 if (r.Dataset is { } ds)
+                {
                     ctx.Out.WriteLine($"registered dataset {ds.Name} (digest {ds.Digest[..12]}{(ds.Rows is long rows ? $", {rows} rows, {ds.Schema!.Count} columns" : "")})");
+                    if (!pr.GetValue(noTrack)) await PipelineTracking.RegisterDatasetAsync(ctx, repo, ds, ct);
+                }
             }
             ctx.Out.WriteLine("commit the pointer files and .gitignore changes to git");
             return ExitCodes.Ok;

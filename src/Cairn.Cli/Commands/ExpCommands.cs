@@ -23,7 +23,8 @@ public static class ExpCommands
         var queue = new Option<bool>("--queue") { Description = "Add to the queue instead of running now" };
         var runAll = new Option<bool>("--run-all") { Description = "Run every queued experiment" };
         var jobs = new Option<int>("--jobs", "-j") { Description = "With --run-all: experiments at once; otherwise: stages at once", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("run", "Run (or queue) an experiment") { set, name, queue, runAll, jobs };
+        var noTrack = PipelineTracking.NoTrackOption();
+        var cmd = new Command("run", "Run (or queue) an experiment") { set, name, queue, runAll, jobs, noTrack };
         cmd.SetHandler(async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
@@ -31,12 +32,15 @@ public static class ExpCommands
             if (pr.GetValue(jobs) < 1) throw new InvalidParameterValueException("--jobs: must be at least 1");
             var gate = new Lock();
             void Say(string line) { lock (gate) ctx.Out.WriteLine(line); }
+            IPipelineRunRecorder Recorder() => PipelineTracking.CreateRecorder(ctx, repo, !pr.GetValue(noTrack));
             if (pr.GetValue(runAll))
             {
                 if ((pr.GetValue(set) ?? []).Length > 0 || pr.GetValue(queue))
                     throw new InvalidParameterValueException("--run-all: runs the queue; do not combine it with --set-param or --queue");
                 _ = Pipeline.Load(repo.Root); // refuse a bad pipeline before anything runs
-                var results = await manager.RunQueuedAsync(pr.GetValue(jobs), PipelineCommands.RecorderFactory(repo), Say, ct);
+                var queuedRecorder = Recorder();
+                using var disposeQueued = queuedRecorder as IDisposable;
+                var results = await manager.RunQueuedAsync(pr.GetValue(jobs), queuedRecorder, Say, ct);
                 if (results.Count == 0) { ctx.Out.WriteLine("the queue is empty (add with 'cairn exp run --queue --set-param ...')"); return ExitCodes.Ok; }
                 foreach (var r in results) ctx.Out.WriteLine($"{r.Name}: {r.Status}{(r.Error is null ? "" : " - " + r.Error)}");
                 return results.All(r => r.Status == "succeeded") ? ExitCodes.Ok : ExitCodes.Failed;
@@ -49,7 +53,9 @@ public static class ExpCommands
                 ctx.Out.WriteLine($"queued {q.Name} ({string.Join(", ", overrides.Select(kv => $"{kv.Key}={kv.Value}"))}); run with 'cairn exp run --run-all'");
                 return ExitCodes.Ok;
             }
-            var rec = await manager.RunAsync(overrides, pr.GetValue(name), pr.GetValue(jobs), PipelineCommands.RecorderFactory(repo), Say, ct);
+            var recorder = Recorder();
+            using var disposeRecorder = recorder as IDisposable;
+            var rec = await manager.RunAsync(overrides, pr.GetValue(name), pr.GetValue(jobs), recorder, Say, ct);
             ctx.Out.WriteLine($"{rec.Name}: {rec.Status}; metrics: {string.Join(", ", rec.Metrics.Select(kv => $"{kv.Key}={kv.Value}"))}");
             if (rec.Error is not null) ctx.Error.WriteLine("error: " + rec.Error);
             return rec.Status == "succeeded" ? ExitCodes.Ok : ExitCodes.Failed;

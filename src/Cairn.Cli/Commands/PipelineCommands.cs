@@ -32,7 +32,8 @@ public static class PipelineCommands
         var stage = new Argument<string?>("stage") { Arity = ArgumentArity.ZeroOrOne, Description = "Stage (or foreach group) to bring up to date, with what it depends on" };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Stages to run in parallel", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force", "-f") { Description = "Run the selected stages even if up to date" };
-        var cmd = new Command("repro", "Run the stages of cairn.yaml whose deps, params or cmd changed") { stage, jobs, force };
+        var noTrack = PipelineTracking.NoTrackOption();
+        var cmd = new Command("repro", "Run the stages of cairn.yaml whose deps, params or cmd changed") { stage, jobs, force, noTrack };
         cmd.SetHandler(async (pr, ctx, ct) =>
         {
             if (pr.GetValue(jobs) < 1) throw new InvalidParameterValueException("--jobs: must be at least 1");
@@ -47,12 +48,14 @@ public static class PipelineCommands
                 }
             }
             var (repo, pipeline) = Open(ctx);
+            var recorder = PipelineTracking.CreateRecorder(ctx, repo, !pr.GetValue(noTrack));
+            using var disposeRecorder = recorder as IDisposable;
             var result = await RunAsync(ctx, repo, pipeline, new ReproOptions
             {
                 Target = pr.GetValue(stage),
                 Jobs = pr.GetValue(jobs),
                 Force = pr.GetValue(force),
-                Recorder = RecorderFactory(repo),
+                Recorder = recorder,
             }, ct);
             return result.Succeeded ? ExitCodes.Ok : ExitCodes.Failed;
         });

@@ -101,7 +101,7 @@ public sealed partial class DataRepository
         if (Directory.Exists(CairnDir) && File.Exists(Path.Combine(CairnDir, ".gitignore"))) return;
         Directory.CreateDirectory(CairnDir);
         AtomicFile.WriteAllText(Path.Combine(CairnDir, ".gitignore"),
-            "# machine-local Cairn state; config.yaml is meant to be committed\n/cache/\n/tmp/\n/runs/\n/exps/\n/config.local.yaml\n");
+            "# machine-local Cairn state; config.yaml is meant to be committed\n/cache/\n/tmp/\n/runs/\n/exps/\n/config.local.yaml\n/cairn.db*\n/artifacts/\n");
     }
 
     /// <summary>Saves the stat cache if it changed.</summary>

@@ -18,7 +18,9 @@ public sealed record PipelineRunStart(string RunId, string Root, string? Target,
 /// <param name="Params">The params it reads (dotted key → value).</param>
 /// <param name="Reasons">Why it runs.</param>
 /// <param name="StartedUtc">Start time.</param>
-public sealed record StageRunStart(string Stage, string Cmd, IReadOnlyDictionary<string, string> Params, IReadOnlyList<string> Reasons, DateTimeOffset StartedUtc);
+/// <param name="Deps">Its deps (repository-relative paths), to log the registered datasets among them as inputs.</param>
+public sealed record StageRunStart(string Stage, string Cmd, IReadOnlyDictionary<string, string> Params, IReadOnlyList<string> Reasons, DateTimeOffset StartedUtc,
+    IReadOnlyList<string>? Deps = null);
 
 /// <summary>How a stage run ended.</summary>
 /// <param name="Stage">Stage name.</param>

@@ -319,7 +319,7 @@ public sealed class PipelineRunner(DataRepository repo, Pipeline pipeline)
         var flatParams = inputs.Params.SelectMany(f => f.Value).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         string parent = await parentRun().ConfigureAwait(false);
         string stageRun = await options.Recorder.StartStageRunAsync(parent,
-            new StageRunStart(stage.Name, stage.Cmd, flatParams, reasons, DateTimeOffset.UtcNow), CancellationToken.None).ConfigureAwait(false);
+            new StageRunStart(stage.Name, stage.Cmd, flatParams, reasons, DateTimeOffset.UtcNow, stage.Deps), CancellationToken.None).ConfigureAwait(false);
         var sw = Stopwatch.StartNew();
 
         async Task<StageOutcome> Finish(StageOutcomeKind kind, int? exit, string? error, IReadOnlyDictionary<string, string>? digests = null,
