@@ -62,6 +62,7 @@ public sealed class TrackingRunRecorder(Func<CancellationToken, Task<CairnClient
         if (run.GitCommit is not null) tags[SystemTags.SourceGitCommit] = run.GitCommit;
         string name = run.Experiment ?? (run.Target is null ? "repro" : "repro " + run.Target);
         var active = await client.StartRunAsync(ExperimentName, name, tags, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _open[active.RunId] = active;
         return active.RunId;
     }
 
@@ -72,6 +73,7 @@ public sealed class TrackingRunRecorder(Func<CancellationToken, Task<CairnClient
         var tags = new Dictionary<string, string>(StringComparer.Ordinal) { ["cairn.stage"] = stage.Stage, ["cairn.cmd"] = Truncate(stage.Cmd, 8000) };
         var active = await client.StartRunAsync(ExperimentName, stage.Stage, tags, pipelineRunId, cancellationToken).ConfigureAwait(false);
         string id = active.RunId;
+        _open[id] = active;
         _stageNames[id] = stage.Stage;
         var ps = stage.Params.Select(kv => new Param(kv.Key, Truncate(kv.Value, TrackingLimits.MaxParamValueLength))).ToList();
         foreach (var chunk in ps.Chunk(100))
@@ -113,7 +115,7 @@ public sealed class TrackingRunRecorder(Func<CancellationToken, Task<CairnClient
                 try { Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
         }
-        await client.Store.UpdateRunAsync(stageRunId, ParseStatus(result.Status), Clock.NowMs(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        await EndAsync(client, stageRunId, ParseStatus(result.Status), cancellationToken).ConfigureAwait(false);
         _stageNames.TryRemove(stageRunId, out _);
     }
 
@@ -122,8 +124,17 @@ public sealed class TrackingRunRecorder(Func<CancellationToken, Task<CairnClient
     {
         var client = await ClientAsync(cancellationToken).ConfigureAwait(false);
         await client.Store.LogMetricAsync(pipelineRunId, "duration_s", duration.TotalSeconds, cancellationToken: cancellationToken).ConfigureAwait(false);
-        await client.Store.UpdateRunAsync(pipelineRunId, ParseStatus(status), Clock.NowMs(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        await EndAsync(client, pipelineRunId, ParseStatus(status), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Ends a run through its ActiveRun, so the process-exit hook lets go of it and never overwrites its status.</summary>
+    private async Task EndAsync(CairnClient client, string runId, RunStatus status, CancellationToken cancellationToken)
+    {
+        if (_open.TryRemove(runId, out var active)) await active.EndAsync(status, cancellationToken).ConfigureAwait(false);
+        else await client.Store.UpdateRunAsync(runId, status, Clock.NowMs(), cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private readonly ConcurrentDictionary<string, ActiveRun> _open = new(StringComparer.Ordinal);
 
     /// <summary>Closes the client.</summary>
     public void Dispose()
@@ -196,7 +207,8 @@ public static class DatasetTracking
         var tags = new Dictionary<string, string>(StringComparer.Ordinal) { [DatasetTag] = "true", ["cairn.dataset.path"] = record.Path };
         var run = await client.StartRunAsync(Experiment, "dataset:" + record.Name, tags, cancellationToken: cancellationToken).ConfigureAwait(false);
         await client.Store.LogInputsAsync(run.RunId, [new DatasetInput(ToTrackingDataset(record), [])], cancellationToken).ConfigureAwait(false);
-        await client.Store.UpdateRunAsync(run.RunId, RunStatus.FINISHED, Clock.NowMs(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        // End through the ActiveRun, so its process-exit hook lets go of it.
+        await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
         return run.RunId;
     }
 }
