@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Start real MLflow 2.11 (sqlite + proxied artifacts) on 127.0.0.1:${PORT:-5055}.
+# Data in ${REF_DIR:-/tmp/mlflow-ref}. Stop with: kill $(cat $REF_DIR/server.pid)
+set -euo pipefail
+PORT="${PORT:-5055}"; REF_DIR="${REF_DIR:-/tmp/mlflow-ref}"
+mkdir -p "$REF_DIR/artifacts"
+cd "$REF_DIR"
+PYTHONPATH="${MLFLOW_PY:-/tmp/mlflow-py}:/tmp/mlflow-shim" nohup /usr/bin/python3 -m mlflow server \
+  --host 127.0.0.1 --port "$PORT" \
+  --backend-store-uri "sqlite:///$REF_DIR/db.sqlite" \
+  --serve-artifacts --artifacts-destination "$REF_DIR/artifacts" \
+  --workers 2 > "$REF_DIR/server.log" 2>&1 &
+echo $! > "$REF_DIR/server.pid"
+for i in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && { echo "MLflow up on http://127.0.0.1:$PORT (pid $(cat "$REF_DIR/server.pid"))"; exit 0; }
+  sleep 1
+done
+echo "MLflow did not come up; see $REF_DIR/server.log" >&2; exit 1
