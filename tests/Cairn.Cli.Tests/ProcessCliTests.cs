@@ -62,4 +62,36 @@ public sealed class ProcessCliTests : IDisposable
         Assert.Equal("lr: 2\n", _dir.Read("out.txt"));
         await Task.CompletedTask.WaitAsync(ct);
     }
+
+    [Fact]
+    public async Task Tracked_repro_and_dataset_runs_end_before_exit_and_keep_a_failed_status()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _dir.Write("data/raw.csv", "x,y\n1,2\n");
+        _dir.Write("cairn.yaml", "stages:\n  bad:\n    cmd: exit 3\n    deps: [data/raw.csv]\n");
+
+        using (var add = Start("data", "add", "data/raw.csv", "--name", "raw"))
+        {
+            var err = await add.StandardError.ReadToEndAsync(ct);
+            await add.WaitForExitAsync(ct);
+            Assert.Equal(0, add.ExitCode);
+            // The process-exit hook must find no run left open (it used to try to end them again and warn).
+            Assert.DoesNotContain("at process exit", err, StringComparison.Ordinal);
+        }
+        using (var repro = Start("repro"))
+        {
+            var err = await repro.StandardError.ReadToEndAsync(ct);
+            await repro.WaitForExitAsync(ct);
+            Assert.NotEqual(0, repro.ExitCode);
+            Assert.DoesNotContain("at process exit", err, StringComparison.Ordinal);
+        }
+
+        // The failed stage's run stays FAILED after the process has exited.
+        using var list = Start("runs", "list", "--experiment", Path.GetFileName(_dir.Path), "--tracking-uri", _dir[".cairn"], "--json");
+        var runs = await list.StandardOutput.ReadToEndAsync(ct);
+        await list.WaitForExitAsync(ct);
+        Assert.Equal(0, list.ExitCode);
+        Assert.Contains("\"FAILED\"", runs, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"FINISHED\"", runs, StringComparison.Ordinal);
+    }
 }
