@@ -23,7 +23,7 @@ start() {
   echo ci > "$PGBASE/pw"; chown postgres "$PGBASE/pw"
   runuser -u postgres -- "$bin/initdb" -D "$PGBASE/data" -U postgres --pwfile="$PGBASE/pw" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PGBASE/initdb.log"
   runuser -u postgres -- "$bin/pg_ctl" -D "$PGBASE/data" -l "$PGBASE/pg.log" -w -t 30 \
-    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PGBASE -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PGBASE -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null
   for _ in $(seq 50); do
     PGPASSWORD=ci psql -h 127.0.0.1 -p "$PGPORT" -U postgres -Atqc 'select 1' >/dev/null 2>&1 && break
     sleep 0.2
