@@ -35,7 +35,10 @@ internal static class GcCommand
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             using var store = await TrackingStoreFactory.OpenAsync(parse.GetValue(backend) ?? CairnHome.Path, "mlflow-artifacts:", cancellationToken);
-            var resolver = new ArtifactLocationResolver(new LocalArtifactStore(parse.GetValue(artifacts) ?? CairnHome.Artifacts));
+            var artifactStore = ArtifactStores.Open(parse.GetValue(artifacts) ?? CairnHome.Artifacts,
+                Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable));
+            using var disposeArtifacts = artifactStore as IDisposable;
+            var resolver = new ArtifactLocationResolver(artifactStore);
             var gc = new Collector(store, resolver, parse.GetValue(dryRun), output, error);
             var cutoff = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)(days * TimeSpan.FromDays(1).TotalMilliseconds);
             return await gc.RunAsync(cutoff, cancellationToken);

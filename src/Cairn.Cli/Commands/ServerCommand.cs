@@ -10,7 +10,7 @@ internal static class ServerCommand
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 5000 };
         var backend = new Option<string?>("--backend-store-uri") { Description = "Folder, sqlite:///path.db or postgresql://... (default: CAIRN_HOME)." };
-        var artifacts = new Option<string?>("--artifacts-destination") { Description = "Folder for proxied artifacts (default: CAIRN_HOME/artifacts)." };
+        var artifacts = new Option<string?>("--artifacts-destination") { Description = "Folder or s3://bucket/prefix for proxied artifacts (default: CAIRN_HOME/artifacts). S3: MLFLOW_S3_ENDPOINT_URL or CAIRN_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CAIRN_S3_CHUNK_ENCODING=false for s3rver." };
         var maxRequest = new Option<long>("--max-request-size") { Description = "Largest JSON request body in bytes; larger ones get 413.", DefaultValueFactory = _ => 16 * 1024 * 1024 };
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
@@ -29,6 +29,7 @@ internal static class ServerCommand
                 Port = parse.GetValue(port),
                 BackendStoreUri = parse.GetValue(backend) ?? CairnHome.Path,
                 ArtifactsDestination = parse.GetValue(artifacts) ?? CairnHome.Artifacts,
+                S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable),
                 MaxRequestBodyBytes = parse.GetValue(maxRequest),
                 LogFormat = parse.GetValue(logFormat)!,
             };

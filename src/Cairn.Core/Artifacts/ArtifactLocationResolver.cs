@@ -12,7 +12,8 @@ public sealed record ArtifactLocation(IArtifactStore Store, string Prefix)
 /// <summary>
 /// Turns a run's <c>artifact_uri</c> or an experiment's <c>artifact_location</c> into a store and a prefix:
 /// <c>mlflow-artifacts:/1/abc/artifacts</c> (and the http(s) form of the proxy) map into the proxied store,
-/// <c>file:///...</c> and plain folder paths into a local store rooted at the location's parent folder.
+/// <c>file:///...</c> and plain folder paths into a local store rooted at the location's parent folder,
+/// <c>s3://...</c> under the server's own S3 destination into that store.
 /// </summary>
 public sealed class ArtifactLocationResolver(IArtifactStore? proxiedStore)
 {
@@ -47,6 +48,8 @@ public sealed class ArtifactLocationResolver(IArtifactStore? proxiedStore)
                 throw new InvalidParameterValueException($"Invalid artifact location '{uri}': use file:///absolute/path.");
             return Local(uri, parsed.LocalPath);
         }
+        if (uri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
+            return S3(uri);
         if (uri.Contains("://", StringComparison.Ordinal))
             throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"Artifact location '{uri}' is not supported yet: use a folder, file:/// or mlflow-artifacts:/.");
         return Local(uri, uri);
@@ -57,6 +60,21 @@ public sealed class ArtifactLocationResolver(IArtifactStore? proxiedStore)
         if (proxiedStore is null)
             throw new InvalidParameterValueException($"Artifact location '{uri}' needs the server's artifact destination (--artifacts-destination).");
         return new ArtifactLocation(proxiedStore, ArtifactPath.Normalize(path, "artifact_uri"));
+    }
+
+    /// <summary>An s3:// location inside the server's own S3 destination maps into that store; any other bucket or prefix is not served.</summary>
+    private ArtifactLocation S3(string uri)
+    {
+        if (proxiedStore is S3ArtifactStore s3 && Cairn.Data.Remotes.S3Connection.ParseUrl(uri) is { } parsed && parsed.Bucket == s3.Bucket)
+        {
+            var key = ArtifactPath.Normalize(parsed.Prefix, "artifact_uri");
+            if (s3.Prefix.Length == 0 && key.Length > 0)
+                return new ArtifactLocation(s3, key);
+            if (key.StartsWith(s3.Prefix + "/", StringComparison.Ordinal))
+                return new ArtifactLocation(s3, key[(s3.Prefix.Length + 1)..]);
+        }
+        throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
+            $"Artifact location '{uri}' is not supported: only locations under the server's S3 artifact destination are.");
     }
 
     private static ArtifactLocation Local(string uri, string path)

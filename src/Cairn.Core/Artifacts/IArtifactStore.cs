@@ -7,7 +7,7 @@ namespace Cairn.Artifacts;
 public sealed record ArtifactFileInfo(string Path, bool IsDir, long? FileSize);
 
 /// <summary>
-/// Where artifacts live: a local folder today, S3 later. Every path is relative to the store's root, '/'-separated,
+/// Where artifacts live: a local folder (<see cref="LocalArtifactStore"/>) or an S3 bucket (<see cref="S3ArtifactStore"/>). Every path is relative to the store's root, '/'-separated,
 /// and goes through <see cref="ArtifactPath.Normalize"/>, so a bad path is refused the same way by every store.
 /// </summary>
 public interface IArtifactStore

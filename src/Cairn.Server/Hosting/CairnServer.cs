@@ -67,7 +67,7 @@ public sealed class CairnServer : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
         if (store is Cairn.Registry.IRegistryStore registry) builder.Services.AddSingleton(registry);
-        var artifacts = new LocalArtifactStore(options.ArtifactsDestination);
+        var artifacts = ArtifactStores.Open(options.ArtifactsDestination, options.S3);
         builder.Services.AddSingleton<IArtifactStore>(artifacts);
         builder.Services.AddSingleton(new ArtifactLocationResolver(artifacts));
         builder.Services.AddExceptionHandler<MlflowExceptionHandler>();
@@ -112,7 +112,9 @@ public sealed class CairnServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
+        var artifacts = _app.Services.GetService<IArtifactStore>();
         await _app.DisposeAsync().ConfigureAwait(false);
+        (artifacts as IDisposable)?.Dispose();
         _store.Dispose();
     }
 }

@@ -35,6 +35,9 @@ public sealed class S3rverFixture : IAsyncLifetime
         _dataDir = Path.Combine(Path.GetTempPath(), "cairn-s3rver-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(_dataDir);
         var psi = new ProcessStartInfo(node) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // s3rver 3.7 builds ListObjectsV2 continuation tokens with a cipher OpenSSL 3 only has in its legacy provider:
+        // without it every truncated listing (more than 1000 keys) answers InternalError.
+        psi.Environment["NODE_OPTIONS"] = "--openssl-legacy-provider";
         foreach (var a in new[] { script, "-d", _dataDir, "-a", "127.0.0.1", "-p", port.ToString(), "--silent" }) psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, _) => { };

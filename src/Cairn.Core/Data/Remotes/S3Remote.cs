@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography;
-using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 
@@ -26,22 +25,19 @@ public sealed class S3Remote : IDataRemote
     public S3Remote(string name, RemoteConfig config)
     {
         Name = name;
-        var uri = config.Url["s3://".Length..];
-        int slash = uri.IndexOf('/');
-        _bucket = slash < 0 ? uri : uri[..slash];
-        _prefix = slash < 0 ? "" : uri[(slash + 1)..].Trim('/');
-        if (_bucket.Length == 0) throw new InvalidParameterValueException($"remote '{name}': url '{config.Url}' has no bucket (use s3://bucket/prefix)");
-        var cfg = new AmazonS3Config
-        {
-            ForcePathStyle = config.PathStyle ?? !string.IsNullOrEmpty(config.Endpoint),
-            AuthenticationRegion = config.Region ?? "us-east-1",
-        };
-        if (!string.IsNullOrEmpty(config.Endpoint)) cfg.ServiceURL = config.Endpoint;
-        else cfg.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(config.Region ?? "us-east-1");
+        var parsed = S3Connection.ParseUrl(config.Url)
+            ?? throw new InvalidParameterValueException($"remote '{name}': url '{config.Url}' has no bucket (use s3://bucket/prefix)");
+        (_bucket, _prefix) = parsed;
         _chunkEncoding = config.ChunkEncoding ?? true;
-        _s3 = !string.IsNullOrEmpty(config.AccessKeyId)
-            ? new AmazonS3Client(new BasicAWSCredentials(config.AccessKeyId, config.SecretAccessKey ?? ""), cfg)
-            : new AmazonS3Client(cfg);
+        _s3 = S3Connection.CreateClient(new S3ConnectionOptions
+        {
+            Endpoint = config.Endpoint,
+            Region = config.Region,
+            PathStyle = config.PathStyle,
+            ChunkEncoding = _chunkEncoding,
+            AccessKeyId = config.AccessKeyId,
+            SecretAccessKey = config.SecretAccessKey,
+        });
     }
 
     /// <inheritdoc/>
@@ -94,14 +90,7 @@ public sealed class S3Remote : IDataRemote
         if (size <= MultipartThreshold)
         {
             await using var fs = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
-            await _s3.PutObjectAsync(new PutObjectRequest
-            {
-                BucketName = _bucket,
-                Key = key,
-                InputStream = fs,
-                AutoCloseStream = false,
-                UseChunkEncoding = _chunkEncoding,
-            }, cancellationToken).ConfigureAwait(false);
+            await S3Connection.PutAsync(_s3, _bucket, KeyOf(digest), fs, _chunkEncoding, cancellationToken).ConfigureAwait(false);
             bytes?.Report(size);
             return;
         }
@@ -131,18 +120,7 @@ public sealed class S3Remote : IDataRemote
                 bytes?.Report(len);
                 continue;
             }
-            using var ms = new MemoryStream(buffer, 0, len, writable: false);
-            var r = await _s3.UploadPartAsync(new UploadPartRequest
-            {
-                BucketName = _bucket,
-                Key = key,
-                UploadId = uploadId,
-                PartNumber = p,
-                PartSize = len,
-                InputStream = ms,
-                UseChunkEncoding = _chunkEncoding,
-            }, ct).ConfigureAwait(false);
-            etags.Add(new PartETag(p, r.ETag));
+            etags.Add(await S3Connection.UploadPartAsync(_s3, _bucket, key, uploadId, p, buffer, len, _chunkEncoding, ct).ConfigureAwait(false));
             bytes?.Report(len);
         }
         await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
@@ -192,9 +170,7 @@ public sealed class S3Remote : IDataRemote
     /// <summary>Creates the bucket if it does not exist (used by tests and first-time set-up).</summary>
     public async Task EnsureBucketAsync(CancellationToken cancellationToken = default)
     {
-        var buckets = await _s3.ListBucketsAsync(cancellationToken).ConfigureAwait(false);
-        if ((buckets.Buckets ?? []).Any(b => b.BucketName == _bucket)) return;
-        await _s3.PutBucketAsync(_bucket, cancellationToken).ConfigureAwait(false);
+        await S3Connection.EnsureBucketAsync(_s3, _bucket, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
