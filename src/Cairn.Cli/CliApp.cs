@@ -13,13 +13,13 @@ internal static class CliApp
         var root = new RootCommand("Cairn: MLOps for .NET. Track experiments, version data, register and serve models.")
         {
             verbose,
-            ServerCommand.Create(),
+            ServerCommand.Create(io),
             ExperimentsCommand.Create(io),
             RunsCommand.Create(io),
             ArtifactsCommand.Create(io),
-            GcCommand.Create(),
+            GcCommand.Create(io),
             QuickstartCommand.Create(io),
-            ModelsCommand.Create(),
+            ModelsCommand.Create(io),
             TrainCommand.Create(io),
             EvaluateCommand.Create(io),
         };

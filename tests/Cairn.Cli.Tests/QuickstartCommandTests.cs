@@ -5,7 +5,7 @@ namespace Cairn.Tests;
 public sealed class QuickstartCommandTests
 {
     [Fact]
-    public async Task Quickstart_logs_a_sweep_into_cairn_home_and_says_where_to_look()
+    public async Task Quickstart_logs_a_sweep_trains_registers_and_promotes_and_says_where_to_look()
     {
         using var cli = new CliHarness();
 
@@ -20,5 +20,16 @@ public sealed class QuickstartCommandTests
         var runs = json.RootElement.ValueKind == JsonValueKind.Array ? json.RootElement : json.RootElement.GetProperty("runs");
         Assert.Equal(6, runs.GetArrayLength());
         Assert.All(runs.EnumerateArray(), r => Assert.Equal("FINISHED", r.GetProperty("info").GetProperty("status").GetString()));
+
+        // Two trained versions, one of them champion behind a gate, the promotion in the audit trail.
+        var models = (await cli.RunAsync("models", "history", "quickstart-churn", "--json")).Ok();
+        Assert.Contains("alias_promoted", models.Out, StringComparison.Ordinal);
+        var champion = (await cli.RunAsync("models", "show", "quickstart-churn", "1", "--json")).Ok();
+        Assert.Contains("champion", champion.Out, StringComparison.Ordinal);
+        Assert.Contains("registered as quickstart-churn version 2", result.Out, StringComparison.Ordinal);
+        // The champion scores the held-out file it points at, through the evaluate gate.
+        var evaluated = await cli.RunAsync("evaluate", "--model", "models:/quickstart-churn@champion",
+            "--data", cli.Home.Combine("quickstart", "churn-test.csv"), "--require", "auc >= 0.8");
+        evaluated.Ok();
     }
 }

@@ -12,7 +12,7 @@ namespace Cairn.Cli.Commands;
 /// </summary>
 internal static class GcCommand
 {
-    public static Command Create()
+    public static Command Create(CliIO io)
     {
         var olderThan = new Option<double>("--older-than")
         {
@@ -34,8 +34,8 @@ internal static class GcCommand
                 throw new InvalidParameterValueException($"Invalid value {days} for '--older-than': it must be a number of days, zero or more.");
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            using var store = await TrackingStoreFactory.OpenAsync(parse.GetValue(backend) ?? CairnHome.Path, "mlflow-artifacts:", cancellationToken);
-            var artifactStore = ArtifactStores.Open(parse.GetValue(artifacts) ?? CairnHome.Artifacts,
+            using var store = await TrackingStoreFactory.OpenAsync(parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable), "mlflow-artifacts:", cancellationToken);
+            var artifactStore = ArtifactStores.Open(parse.GetValue(artifacts) ?? CairnHome.ArtifactsFrom(io.GetEnvironmentVariable),
                 Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable));
             using var disposeArtifacts = artifactStore as IDisposable;
             var resolver = new ArtifactLocationResolver(artifactStore);

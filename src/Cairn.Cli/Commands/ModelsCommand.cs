@@ -14,7 +14,7 @@ namespace Cairn.Cli.Commands;
 /// <summary><c>cairn models</c>: list, show (with lineage), promote with gates, roll back an alias, show the audit history.</summary>
 internal static class ModelsCommand
 {
-    public static Command Create()
+    public static Command Create(CliIO io)
     {
         var trackingUri = new Option<string?>("--tracking-uri") { Description = "Folder, sqlite:///, postgresql:// or http(s):// server (default: CAIRN_TRACKING_URI, MLFLOW_TRACKING_URI, CAIRN_HOME).", Recursive = true };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of tables.", Recursive = true };
@@ -23,7 +23,7 @@ internal static class ModelsCommand
         var list = new Command("list", "List registered models with their aliases and latest versions.");
         var filter = new Option<string?>("--filter") { Description = "MLflow filter, e.g. \"name LIKE 'fraud%'\"." };
         list.Options.Add(filter);
-        list.SetAction((parse, ct) => RunAsync(parse, trackingUri, async (store, _) =>
+        list.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
         {
             var models = new List<RegisteredModel>();
             string? token = null;
@@ -35,7 +35,7 @@ internal static class ModelsCommand
             } while (token is not null);
             if (parse.GetValue(json))
             {
-                Print(JsonSerializer.Serialize(new RegisteredModelsPage { RegisteredModels = models.Select(m => m.ToWire()).ToList() }, RegistryJson.Wire.RegisteredModelsPage));
+                Print(io, JsonSerializer.Serialize(new RegisteredModelsPage { RegisteredModels = models.Select(m => m.ToWire()).ToList() }, RegistryJson.Wire.RegisteredModelsPage));
                 return;
             }
             var table = new Table().AddColumns("Name", "Latest versions", "Aliases", "Updated", "Description");
@@ -44,7 +44,7 @@ internal static class ModelsCommand
                     Markup.Escape(string.Join(", ", m.LatestVersions.Select(v => $"{v.Version} ({v.CurrentStage})"))),
                     Markup.Escape(string.Join(", ", m.Aliases.Select(a => $"{a.Alias}→{a.Version}"))),
                     Time(m.LastUpdatedTimestamp), Markup.Escape(m.Description ?? ""));
-            AnsiConsole.Write(table);
+            io.Console.Write(table);
         }));
 
         var show = new Command("show", "Show a model, or the lineage of one version: source, run, params, metrics, datasets, source commit.");
@@ -52,7 +52,7 @@ internal static class ModelsCommand
         var showVersion = new Argument<string?>("VERSION") { Arity = ArgumentArity.ZeroOrOne };
         show.Arguments.Add(showName);
         show.Arguments.Add(showVersion);
-        show.SetAction((parse, ct) => RunAsync(parse, trackingUri, async (store, _) =>
+        show.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
         {
             var name = parse.GetValue(showName)!;
             var versionText = parse.GetValue(showVersion);
@@ -61,23 +61,23 @@ internal static class ModelsCommand
                 var model = await store.Registry.GetRegisteredModelAsync(name, ct);
                 if (parse.GetValue(json))
                 {
-                    Print(JsonSerializer.Serialize(new RegisteredModelResponse { RegisteredModel = model.ToWire() }, RegistryJson.Wire.RegisteredModelResponse));
+                    Print(io, JsonSerializer.Serialize(new RegisteredModelResponse { RegisteredModel = model.ToWire() }, RegistryJson.Wire.RegisteredModelResponse));
                     return;
                 }
-                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(model.Name)}[/]  {Markup.Escape(model.Description ?? "")}");
+                io.Console.MarkupLine($"[bold]{Markup.Escape(model.Name)}[/]  {Markup.Escape(model.Description ?? "")}");
                 var versions = await AllVersionsAsync(store.Registry, name, ct);
                 var table = new Table().AddColumns("Version", "Stage", "Aliases", "Run", "Source", "Created");
                 foreach (var v in versions)
                     table.AddRow(v.Version, v.CurrentStage.ToString(), Markup.Escape(string.Join(", ", model.Aliases.Where(a => a.Alias.Length > 0 && a.Version == v.Version).Select(a => a.Alias))),
                         Markup.Escape(v.RunId ?? ""), Markup.Escape(v.Source), Time(v.CreationTimestamp));
-                AnsiConsole.Write(table);
+                io.Console.Write(table);
                 return;
             }
             var version = await store.Registry.GetModelVersionAsync(name, versionText, ct);
             var run = version.RunId is null ? null : await store.GetRunAsync(version.RunId, ct);
             if (parse.GetValue(json))
             {
-                Print(Lineage(version, run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                Print(io, Lineage(version, run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return;
             }
             var grid = new Grid().AddColumn().AddColumn();
@@ -91,7 +91,7 @@ internal static class ModelsCommand
                 grid.AddRow("Run name", Markup.Escape(run.Info.RunName));
                 grid.AddRow("Source commit", Markup.Escape(run.Data.Tags.FirstOrDefault(t => t.Key == SystemTags.SourceGitCommit)?.Value ?? "(unknown)"));
             }
-            AnsiConsole.Write(grid);
+            io.Console.Write(grid);
             if (run is null) return;
             var p = new Table().Title("Params").AddColumns("Key", "Value");
             foreach (var param in run.Data.Params) p.AddRow(Markup.Escape(param.Key), Markup.Escape(param.Value));
@@ -100,9 +100,9 @@ internal static class ModelsCommand
             var d = new Table().Title("Datasets").AddColumns("Name", "Digest", "Context");
             foreach (var input in run.Inputs)
                 d.AddRow(Markup.Escape(input.Dataset.Name), Markup.Escape(input.Dataset.Digest), Markup.Escape(input.Tags.FirstOrDefault(t => t.Key == "mlflow.data.context")?.Value ?? ""));
-            AnsiConsole.Write(p);
-            AnsiConsole.Write(m);
-            AnsiConsole.Write(d);
+            io.Console.Write(p);
+            io.Console.Write(m);
+            io.Console.Write(d);
         }));
 
         var promote = new Command("promote", "Point an alias at a version if every --require rule holds; otherwise refuse and change nothing.");
@@ -114,42 +114,42 @@ internal static class ModelsCommand
         promote.Arguments.Add(promoteVersion);
         promote.Options.Add(alias);
         promote.Options.Add(require);
-        promote.SetAction((parse, ct) => RunAsync(parse, trackingUri, async (store, _) =>
+        promote.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
         {
             var version = await store.Registry.PromoteAsync(parse.GetValue(promoteName)!, parse.GetValue(promoteVersion)!, parse.GetValue(alias)!,
                 parse.GetValue(require) ?? [], UserOf(parse, user), ct);
-            Report(parse.GetValue(json), version, $"'{parse.GetValue(alias)}' now points at {version.Name} version {version.Version}.");
+            Report(io, parse.GetValue(json), version, $"'{parse.GetValue(alias)}' now points at {version.Name} version {version.Version}.");
         }));
 
         var rollback = new Command("rollback", "Move an alias back to the version it pointed at before its last move.");
         var target = new Argument<string>("NAME@ALIAS");
         rollback.Arguments.Add(target);
-        rollback.SetAction((parse, ct) => RunAsync(parse, trackingUri, async (store, _) =>
+        rollback.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
         {
             var text = parse.GetValue(target)!;
             var at = text.LastIndexOf('@');
             if (at <= 0 || at == text.Length - 1)
                 throw new InvalidParameterValueException($"Invalid value '{text}' for NAME@ALIAS: expected a model name and an alias, e.g. fraud@champion.");
             var version = await store.Registry.RollbackAliasAsync(text[..at], text[(at + 1)..], UserOf(parse, user), ct);
-            Report(parse.GetValue(json), version, $"'{text[(at + 1)..]}' rolled back to {version.Name} version {version.Version}.");
+            Report(io, parse.GetValue(json), version, $"'{text[(at + 1)..]}' rolled back to {version.Name} version {version.Version}.");
         }));
 
         var history = new Command("history", "The audit trail of a model's alias and stage changes, newest first.");
         var historyName = new Argument<string>("NAME");
         history.Arguments.Add(historyName);
-        history.SetAction((parse, ct) => RunAsync(parse, trackingUri, async (store, _) =>
+        history.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
         {
             var entries = await store.Registry.GetAuditTrailAsync(parse.GetValue(historyName)!, 1000, ct);
             if (parse.GetValue(json))
             {
-                Print(JsonSerializer.Serialize(new RegistryAuditResponse { Entries = entries.Select(e => e.ToWire()).ToList() }, RegistryJson.Wire.RegistryAuditResponse));
+                Print(io, JsonSerializer.Serialize(new RegistryAuditResponse { Entries = entries.Select(e => e.ToWire()).ToList() }, RegistryJson.Wire.RegistryAuditResponse));
                 return;
             }
             var table = new Table().AddColumns("When (UTC)", "Who", "Change", "Alias/Stage", "From", "To");
             foreach (var e in entries)
                 table.AddRow(Time(e.Timestamp), Markup.Escape(e.User), e.ToWire().Action ?? "", Markup.Escape(e.Alias ?? e.Stage?.ToString() ?? ""),
                     e.FromVersion ?? "-", e.ToVersion ?? "-");
-            AnsiConsole.Write(table);
+            io.Console.Write(table);
         }));
 
         return new Command("models", "Registered models: list, lineage, gated promotion, alias rollback, audit history.")
@@ -168,22 +168,22 @@ internal static class ModelsCommand
         public void Dispose() => owner.Dispose();
     }
 
-    private static async Task<int> RunAsync(ParseResult parse, Option<string?> trackingUri, Func<Stores, ParseResult, Task> action)
+    private static async Task<int> RunAsync(CliIO io, ParseResult parse, Option<string?> trackingUri, Func<Stores, ParseResult, Task> action)
     {
-        var uri = parse.GetValue(trackingUri) ?? CairnHome.TrackingUri;
-        using var stores = await OpenAsync(uri);
+        var uri = parse.GetValue(trackingUri) ?? CairnHome.TrackingUriFrom(io.GetEnvironmentVariable);
+        using var stores = await OpenAsync(uri, CairnHome.ArtifactsFrom(io.GetEnvironmentVariable));
         await action(stores, parse);
         return 0;
     }
 
-    private static async Task<Stores> OpenAsync(string uri)
+    private static async Task<Stores> OpenAsync(string uri, string artifacts)
     {
         if (uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {
             var http = new HttpRegistryStore(new Uri(uri));
             return new Stores(http, http.GetRunAsync, http);
         }
-        var store = await TrackingStoreFactory.OpenAsync(uri, CairnHome.Artifacts);
+        var store = await TrackingStoreFactory.OpenAsync(uri, artifacts);
         var registry = store as IRegistryStore ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{uri}' has no model registry.");
         return new Stores(registry, store.GetRunAsync, store);
     }
@@ -228,13 +228,13 @@ internal static class ModelsCommand
     private static string? UserOf(ParseResult parse, Option<string?> user) =>
         parse.GetValue(user) is { Length: > 0 } u ? u : Environment.UserName;
 
-    private static void Report(bool json, ModelVersion version, string message)
+    private static void Report(CliIO io, bool json, ModelVersion version, string message)
     {
-        if (json) Print(JsonSerializer.Serialize(new ModelVersionResponse { ModelVersion = version.ToWire() }, RegistryJson.Wire.ModelVersionResponse));
-        else AnsiConsole.MarkupLine(Markup.Escape(message));
+        if (json) Print(io, JsonSerializer.Serialize(new ModelVersionResponse { ModelVersion = version.ToWire() }, RegistryJson.Wire.ModelVersionResponse));
+        else io.Console.MarkupLine(Markup.Escape(message));
     }
 
-    private static void Print(string text) => Console.Out.WriteLine(text);
+    private static void Print(CliIO io, string text) => io.Out.WriteLine(text);
 
     private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 }

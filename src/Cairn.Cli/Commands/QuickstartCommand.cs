@@ -10,6 +10,7 @@ namespace Cairn.Cli.Commands;
 /// <summary>
 /// The README's main job: starts the server on the embedded default (CAIRN_HOME), logs a small
 /// hyper-parameter sweep into it through the HTTP API exactly as an MLflow client would, searches it,
+/// trains and registers two ML.NET models through the same server, promotes one behind a gate,
 /// and says where to look.
 /// </summary>
 internal static class QuickstartCommand
@@ -81,11 +82,16 @@ internal static class QuickstartCommand
             console.Write(table);
             console.WriteLine();
             console.MarkupLine($"Logged {runIds.Count} runs into experiment [bold]{experimentName}[/] (id {experiment.ExperimentId}); {best.Items.Count} pass the filter.");
+            console.WriteLine();
+            await QuickstartModel.RunAsync(console, client, home, cancellationToken);
+            console.WriteLine();
             console.MarkupLine("[bold]Where to look[/]");
             console.MarkupLine($"  database   {Markup.Escape(Path.Combine(home, "cairn.db"))}");
             console.MarkupLine($"  artifacts  {Markup.Escape(Path.Combine(home, "artifacts"))}");
             console.MarkupLine($"  list runs  cairn runs list --experiment {experimentName} --order-by \"metrics.accuracy DESC\"");
             console.MarkupLine($"  compare    cairn runs compare {runIds[0]} {runIds[^1]}");
+            console.MarkupLine($"  lineage    cairn models show {QuickstartModel.ModelName} 1   (and: cairn models history {QuickstartModel.ModelName})");
+            console.MarkupLine($"  gate       cairn evaluate --model models:/{QuickstartModel.ModelName}@champion --data {Markup.Escape(QuickstartModel.TestDataPath(home))} --require \"auc >= 0.8\"");
             console.MarkupLine("  serve      cairn server   (then point any MLflow client at it: MLFLOW_TRACKING_URI=http://127.0.0.1:5000)");
             if (parse.GetValue(keepRunning))
             {

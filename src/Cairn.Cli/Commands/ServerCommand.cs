@@ -5,7 +5,7 @@ namespace Cairn.Cli.Commands;
 
 internal static class ServerCommand
 {
-    public static Command Create()
+    public static Command Create(CliIO io)
     {
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 5000 };
@@ -27,14 +27,14 @@ internal static class ServerCommand
             {
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port),
-                BackendStoreUri = parse.GetValue(backend) ?? CairnHome.Path,
-                ArtifactsDestination = parse.GetValue(artifacts) ?? CairnHome.Artifacts,
+                BackendStoreUri = parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable),
+                ArtifactsDestination = parse.GetValue(artifacts) ?? CairnHome.ArtifactsFrom(io.GetEnvironmentVariable),
                 S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable),
                 MaxRequestBodyBytes = parse.GetValue(maxRequest),
                 LogFormat = parse.GetValue(logFormat)!,
             };
             await using var server = await CairnServer.StartAsync(options, cancellationToken);
-            Console.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
+            io.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
             try
             {
                 // The host's console lifetime owns SIGINT/SIGTERM: it stops the app, which ends this wait.
