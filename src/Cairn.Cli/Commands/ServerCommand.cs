@@ -29,7 +29,7 @@ internal static class ServerCommand
                 Port = parse.GetValue(port),
                 BackendStoreUri = parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable),
                 ArtifactsDestination = parse.GetValue(artifacts) ?? CairnHome.ArtifactsFrom(io.GetEnvironmentVariable),
-                S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable),
+                S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(io.GetEnvironmentVariable),
                 MaxRequestBodyBytes = parse.GetValue(maxRequest),
                 LogFormat = parse.GetValue(logFormat)!,
             };
