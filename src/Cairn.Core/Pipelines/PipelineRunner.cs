@@ -498,6 +498,21 @@ public static class GitInfo
         }
     }
 
+    /// <summary>The HEAD commit of the git work tree that contains <paramref name="folder"/> (any depth), or null outside git.</summary>
+    public static string? CommitOf(string folder)
+    {
+        if (!Directory.Exists(folder)) return null;
+        try
+        {
+            var (code, stdout, _) = Run(folder, "rev-parse", "HEAD");
+            return code == 0 && stdout.Trim() is { Length: 40 } commit ? commit : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null; // git not installed
+        }
+    }
+
     /// <summary>The content of <paramref name="path"/> at revision <paramref name="rev"/>, or null when it did not exist there.</summary>
     public static string? Show(string root, string rev, string path)
     {

@@ -33,12 +33,11 @@ public static class Trainer
         if (registerAs is not null) RegistryValidator.ValidateName(registerAs, "--register");
         var data = TrainingData.Load(recipe);
 
-        var run = await client.StartRunAsync(recipe.Experiment, recipe.RunName, new Dictionary<string, string>
+        var run = await client.StartRunAsync(recipe.Experiment, recipe.RunName, SourceTags(recipe, new Dictionary<string, string>
         {
             ["cairn.task"] = recipe.Task.ToString().ToLowerInvariant(),
             ["cairn.trainer"] = recipe.Trainer,
-            ["mlflow.source.type"] = "JOB",
-        }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }), cancellationToken: cancellationToken).ConfigureAwait(false);
         var work = Directory.CreateTempSubdirectory("cairn-train-");
         IReadOnlyDictionary<string, double> metrics;
         try
@@ -82,6 +81,22 @@ public static class Trainer
         ModelVersion? version = null;
         if (registerAs is not null) version = await RegisterAsync(client, registerAs, modelUri, run.RunId, cancellationToken).ConfigureAwait(false);
         return new TrainResult(run.RunId, metrics, modelUri, version);
+    }
+
+    /// <summary>
+    /// MLflow's source tags for a recipe run: type JOB, the recipe file as the source name and, when the recipe lives
+    /// in a git work tree, its HEAD commit: the code version a registered model's lineage shows.
+    /// </summary>
+    internal static Dictionary<string, string> SourceTags(Recipe recipe, Dictionary<string, string> tags)
+    {
+        tags[SystemTags.SourceType] = "JOB";
+        if (File.Exists(recipe.Source))
+        {
+            var path = Path.GetFullPath(recipe.Source);
+            tags[SystemTags.SourceName] = path;
+            if (Cairn.Pipelines.GitInfo.CommitOf(Path.GetDirectoryName(path)!) is { } commit) tags[SystemTags.SourceGitCommit] = commit;
+        }
+        return tags;
     }
 
     /// <summary>Creates the registered model when missing, then a version with source <paramref name="modelUri"/>.</summary>

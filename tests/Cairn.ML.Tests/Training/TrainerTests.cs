@@ -167,6 +167,43 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("""[{"type":"double","name":"x1","required":true}""", manifestText);
     }
 
+    [Fact]
+    public async Task A_recipe_in_a_git_work_tree_records_its_commit_as_the_runs_code_version()
+    {
+        var repo = _dir.Combine("repo");
+        Directory.CreateDirectory(Path.Combine(repo, "training"));
+        SyntheticData.Binary(Path.Combine(repo, "training", "churn.csv"), rows: 300);
+        File.WriteAllText(Path.Combine(repo, "training", "recipe.yaml"), """
+            task: binary
+            data: churn.csv
+            label: y
+            trainer: {name: fasttree, hyperparameters: {number_of_trees: 5}}
+            """);
+        Git(repo, "init", "-q");
+        Git(repo, "add", ".");
+        Git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "recipe");
+        var head = Git(repo, "rev-parse", "HEAD").Trim();
+
+        var result = await Trainer.RunAsync(Recipe.Load(Path.Combine(repo, "training", "recipe.yaml")), _client, cancellationToken: TestContext.Current.CancellationToken);
+
+        var tags = (await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken)).Data.Tags.ToDictionary(t => t.Key, t => t.Value);
+        Assert.Equal(head, tags[SystemTags.SourceGitCommit]);
+        Assert.Equal(Path.Combine(repo, "training", "recipe.yaml"), tags[SystemTags.SourceName]);
+        Assert.Equal("JOB", tags[SystemTags.SourceType]);
+    }
+
+    private static string Git(string folder, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("git") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        using var git = System.Diagnostics.Process.Start(start)!;
+        var output = git.StandardOutput.ReadToEnd();
+        var error = git.StandardError.ReadToEnd();
+        git.WaitForExit();
+        Assert.True(git.ExitCode == 0, $"git {string.Join(' ', args)}: {error}");
+        return output;
+    }
+
     public void Dispose()
     {
         _client.Dispose();
