@@ -60,7 +60,9 @@ internal static class DataCli
             cancellationToken = cts.Token;
             // CAIRN_TIMING=1 prints where the wall time of a command goes (start-up versus work).
             var timing = ctx.GetEnvironmentVariable("CAIRN_TIMING") is "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
-            if (timing is not null) ctx.Error.WriteLine($"timing: start-up and parsing {(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds:0} ms");
+            if (timing is not null)
+                ctx.Error.WriteLine($"timing: start-up and parsing {(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds:0} ms; " +
+                    $"JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods, {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:0} ms");
             try
             {
                 return await body(parseResult, ctx, cancellationToken).ConfigureAwait(false);
@@ -90,7 +92,9 @@ internal static class DataCli
             }
             finally
             {
-                if (timing is not null) ctx.Error.WriteLine($"timing: command {timing.Elapsed.TotalMilliseconds:0} ms");
+                if (timing is not null)
+                    ctx.Error.WriteLine($"timing: command {timing.Elapsed.TotalMilliseconds:0} ms; JIT since start: {System.Runtime.JitInfo.GetCompiledMethodCount()} methods, " +
+                        $"{System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:0} ms");
             }
         });
     }

@@ -50,7 +50,7 @@ public sealed partial class DataRepository
         }
 
         if (File.Exists(full)) throw new InvalidStateException($"{entry.Path}: is a file but {entry.PointerFile} tracks a folder; remove it first");
-        var manifest = Cache.LoadManifest(p.Digest);
+        var manifest = Cache.LoadManifest(p.Digest, verify);
         EnsureMissing(manifest.Entries.Select(e => e.Digest).Distinct(), entry);
         Directory.CreateDirectory(full);
         var (added, modified, deleted) = await CompareDirectoryAsync(full, entry.Path, manifest, ct).ConfigureAwait(false);
@@ -64,12 +64,21 @@ public sealed partial class DataRepository
         foreach (var a in added) File.Delete(Path.Combine(full, a));
         RemoveEmptyDirectories(full);
         var work = modified.Concat(deleted).ToArray();
-        await System.Threading.Tasks.Parallel.ForAsync(0, work.Length, Parallel(ct), (i, token) =>
+        // Linking and copying are blocking system calls: a plain parallel loop, the calling thread included,
+        // starts faster than an async one (which matters when a checkout is a few milliseconds of links).
+        try
         {
-            var e = byPath[work[i]];
-            Materialize(e.Digest, Path.Combine(full, e.Path), entry.Path + "/" + e.Path, verify, token);
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
+            System.Threading.Tasks.Parallel.For(0, work.Length, Parallel(ct), i =>
+            {
+                var e = byPath[work[i]];
+                Materialize(e.Digest, Path.Combine(full, e.Path), entry.Path + "/" + e.Path, verify, ct);
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // Report the first failure as itself (a corrupted object, a full disk), as a sequential loop would.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
         return new CheckoutResult(work.Length, manifest.Entries.Count - work.Length, added.Count);
     }
 
