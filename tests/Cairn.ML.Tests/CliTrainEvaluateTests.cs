@@ -18,6 +18,39 @@ public sealed class CliTrainEvaluateTests : IDisposable
     }
 
     [Fact]
+    public async Task Train_with_a_sweep_runs_trials_in_parallel_prints_one_line_per_trial_and_a_ranked_table()
+    {
+        SyntheticData.Binary(_dir.Combine("train.csv"), rows: 600, seed: 11);
+        var recipe = _dir.Combine("sweep.yaml");
+        File.WriteAllText(recipe, """
+            experiment: cli-sweep
+            task: binary
+            data: train.csv
+            label: y
+            trainer: fasttree
+            sweep:
+              method: grid
+              parameters: {number_of_trees: [3, 30], learning_rate: [0.1, 0.3]}
+            """);
+
+        var sweep = await CairnAsync("train", "--recipe", recipe, "-j", "2", "--register", "swept", "--tracking-uri", _dir.Combine("store"));
+
+        Assert.True(sweep.Code == 0, sweep.Err);
+        var trialLines = sweep.Err.Split('\n').Where(l => l.Contains("] trial ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, trialLines.Count);
+        Assert.Contains(trialLines, l => l.StartsWith("[4/4] trial ", StringComparison.Ordinal) && l.Contains("best so far: trial", StringComparison.Ordinal));
+        Assert.Contains("4 trials, best first by auc (maximize)", sweep.Out);
+        Assert.Contains("Registered swept version 1.", sweep.Out);
+        // The row marked best comes first.
+        var firstRow = sweep.Out.Split('\n').First(l => l.Contains("FINISHED", StringComparison.Ordinal));
+        Assert.Contains("*", firstRow);
+
+        var bad = await CairnAsync("train", "--recipe", recipe, "-j", "0", "--tracking-uri", _dir.Combine("store"));
+        Assert.NotEqual(0, bad.Code);
+        Assert.Contains("-j/--jobs must be 1 or more", bad.Err);
+    }
+
+    [Fact]
     public async Task Train_registers_then_evaluate_gates_on_requirements()
     {
         SyntheticData.Binary(_dir.Combine("train.csv"), rows: 1500, seed: 11);

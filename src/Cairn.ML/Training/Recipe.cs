@@ -22,6 +22,7 @@ public sealed record FeatureSpec(string Name, FeatureKind? Kind);
 /// trainer:
 ///   name: fasttree             # fasttree | lightgbm | sdca | lbfgs | fastforest
 ///   hyperparameters: {number_of_trees: 100, learning_rate: 0.1}
+/// sweep: {method: grid, parameters: {number_of_trees: [50, 100]}}   # optional; see SweepSpec
 /// </code>
 /// Every field is checked by <see cref="Validate"/>; errors name the file and the field.
 /// </summary>
@@ -41,6 +42,23 @@ public sealed class Recipe
     public string Trainer { get; init; } = "fasttree";
     public IReadOnlyDictionary<string, double> Hyperparameters { get; init; } = new Dictionary<string, double>();
     public string? RunName { get; init; }
+    /// <summary>A hyperparameter sweep over this recipe (null: one training).</summary>
+    public SweepSpec? Sweep { get; init; }
+
+    /// <summary>This recipe with another trainer and hyperparameters and no sweep: one trial of a sweep.</summary>
+    public Recipe WithTrial(string trainer, IReadOnlyDictionary<string, double> hyperparameters) => new()
+    {
+        Source = Source, Experiment = Experiment, Task = Task, Data = Data, Label = Label, Features = Features,
+        TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName,
+        Trainer = trainer, Hyperparameters = hyperparameters, Sweep = null,
+    };
+
+    private Recipe WithSweep(SweepSpec sweep) => new()
+    {
+        Source = Source, Experiment = Experiment, Task = Task, Data = Data, Label = Label, Features = Features,
+        TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName,
+        Trainer = Trainer, Hyperparameters = Hyperparameters, Sweep = sweep,
+    };
 
     /// <summary>Reads and validates a YAML recipe; <see cref="Data"/> becomes a full path relative to the recipe's folder.</summary>
     public static Recipe Load(string path)
@@ -62,7 +80,7 @@ public sealed class Recipe
         {
             throw new InvalidParameterValueException($"{source}: invalid YAML at line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
         }
-        var known = new[] { "experiment", "task", "data", "label", "features", "split", "cv", "trainer", "run_name" };
+        var known = new[] { "experiment", "task", "data", "label", "features", "split", "cv", "trainer", "run_name", "sweep" };
         foreach (var key in root.Keys.Select(k => k.ToString()!))
             if (!known.Contains(key)) throw Bad(source, key, $"unknown field; expected one of {string.Join(", ", known)}");
 
@@ -113,7 +131,7 @@ public sealed class Recipe
             Hyperparameters = hyper,
         };
         recipe.Validate();
-        return recipe;
+        return root.TryGetValue("sweep", out var sweep) ? recipe.WithSweep(SweepSpec.Parse(sweep, recipe)) : recipe;
     }
 
     /// <summary>Checks the fields that do not need the data: ranges, trainer and hyperparameter names.</summary>

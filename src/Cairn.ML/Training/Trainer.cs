@@ -25,12 +25,19 @@ public static class Trainer
 {
     public const string ModelArtifactPath = "model";
 
-    public static async Task<TrainResult> RunAsync(Recipe recipe, CairnClient client, string? registerAs = null, CancellationToken cancellationToken = default)
+    public static Task<TrainResult> RunAsync(Recipe recipe, CairnClient client, string? registerAs = null, CancellationToken cancellationToken = default) =>
+        RunAsync(recipe, client, new TrainOptions { RegisterAs = registerAs }, cancellationToken);
+
+    /// <summary>Trains <paramref name="recipe"/> once (a recipe with a sweep goes to <see cref="Sweep.RunAsync"/>).</summary>
+    public static async Task<TrainResult> RunAsync(Recipe recipe, CairnClient client, TrainOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(recipe);
         ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(options);
         recipe.Validate();
-        if (registerAs is not null) RegistryValidator.ValidateName(registerAs, "--register");
+        if (options.RegisterAs is not null) RegistryValidator.ValidateName(options.RegisterAs, "--register");
+        var steps = recipe.Folds > 0 ? recipe.Folds + 3 : 3;
+        options.Progress?.Report(new TrainingProgress("loading data", 0, steps));
         var data = TrainingData.Load(recipe);
 
         var run = await client.StartRunAsync(recipe.Experiment, recipe.RunName, SourceTags(recipe, new Dictionary<string, string>
@@ -38,16 +45,39 @@ public static class Trainer
             ["cairn.task"] = recipe.Task.ToString().ToLowerInvariant(),
             ["cairn.trainer"] = recipe.Trainer,
         }), cancellationToken: cancellationToken).ConfigureAwait(false);
-        var work = Directory.CreateTempSubdirectory("cairn-train-");
         IReadOnlyDictionary<string, double> metrics;
         try
         {
             LogParams(run, recipe, data);
             run.LogInput(Dataset(data, recipe), "training");
 
-            var fitted = Fit(recipe, data);
+            var fitted = await Task.Run(() => Fit(recipe, data, (fold, folds) =>
+                options.Progress?.Report(new TrainingProgress(folds > 0 ? $"training fold {fold + 1} of {folds}" : "training", 1 + fold, steps))), cancellationToken).ConfigureAwait(false);
             metrics = fitted.Metrics;
+            options.Progress?.Report(new TrainingProgress("logging the model and plots", steps - 1, steps));
+            await LogModelAsync(client, run, recipe, data, fitted, cancellationToken).ConfigureAwait(false);
+            run.LogMetrics(metrics.Where(m => double.IsFinite(m.Value)));
+            await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
+            options.Progress?.Report(new TrainingProgress("done", steps, steps));
+        }
+        catch (Exception e)
+        {
+            await run.EndAsync(e is OperationCanceledException ? RunStatus.KILLED : RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
 
+        var modelUri = $"runs:/{run.RunId}/{ModelArtifactPath}";
+        ModelVersion? version = null;
+        if (options.RegisterAs is { } name) version = await RegisterAsync(client, name, modelUri, run.RunId, cancellationToken).ConfigureAwait(false);
+        return new TrainResult(run.RunId, metrics, modelUri, version);
+    }
+
+    /// <summary>Logs the model package (with the data profile) as artifact <c>model</c>, and the evaluation plots as <c>plots/</c>.</summary>
+    internal static async Task LogModelAsync(CairnClient client, ActiveRun run, Recipe recipe, TrainingData data, Fitted fitted, CancellationToken cancellationToken)
+    {
+        var work = Directory.CreateTempSubdirectory("cairn-train-");
+        try
+        {
             var modelFolder = Path.Combine(work.FullName, ModelArtifactPath);
             ModelPackage.SaveMlNet(modelFolder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch, run.RunId,
                 new Dictionary<string, object?>
@@ -61,26 +91,13 @@ public static class Trainer
 
             var plots = Path.Combine(work.FullName, "plots");
             Directory.CreateDirectory(plots);
-            WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, metrics);
+            WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics);
             await client.LogArtifactAsync(run.RunId, plots, "plots", cancellationToken).ConfigureAwait(false);
-
-            run.LogMetrics(metrics.Where(m => double.IsFinite(m.Value)));
-            await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            await run.EndAsync(e is OperationCanceledException ? RunStatus.KILLED : RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
-            throw;
         }
         finally
         {
             try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
         }
-
-        var modelUri = $"runs:/{run.RunId}/{ModelArtifactPath}";
-        ModelVersion? version = null;
-        if (registerAs is not null) version = await RegisterAsync(client, registerAs, modelUri, run.RunId, cancellationToken).ConfigureAwait(false);
-        return new TrainResult(run.RunId, metrics, modelUri, version);
     }
 
     /// <summary>
@@ -125,7 +142,8 @@ public static class Trainer
     internal sealed record Fitted(MLContext Context, ITransformer Model, DataViewSchema InputSchema, IReadOnlyDictionary<string, double> Metrics, Holdout Holdout,
         IReadOnlyList<string> ScoreOrder);
 
-    internal static Fitted Fit(Recipe recipe, TrainingData data)
+    /// <summary>Trains and evaluates; <paramref name="onFold"/> hears (fold, folds) before each fit (folds = 0 for a split).</summary>
+    internal static Fitted Fit(Recipe recipe, TrainingData data, Action<int, int>? onFold = null)
     {
         var ml = new MLContext(recipe.Seed);
         var rows = Enumerable.Range(0, data.RowCount).ToArray();
@@ -140,6 +158,7 @@ public static class Trainer
                 throw new InvalidParameterValueException($"{recipe.Source}: invalid 'cv.folds': {recipe.Folds} folds need at least {recipe.Folds} rows; the data has {data.RowCount}.");
             for (var fold = 0; fold < recipe.Folds; fold++)
             {
+                onFold?.Invoke(fold, recipe.Folds);
                 var test = rows.Where((_, i) => i % recipe.Folds == fold).ToArray();
                 var train = rows.Where((_, i) => i % recipe.Folds != fold).ToArray();
                 var (foldModel, m, h, _) = TrainAndScore(ml, recipe, data, train, test);
@@ -151,6 +170,7 @@ public static class Trainer
         }
         else
         {
+            onFold?.Invoke(0, 0);
             var testCount = Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
             if (testCount >= data.RowCount)
                 throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
@@ -323,10 +343,11 @@ public static class Trainer
         return counts;
     }
 
-    private static void LogParams(ActiveRun run, Recipe recipe, TrainingData data)
+    /// <summary>The recipe's params; a sweep's parent leaves out what its trials vary (<paramref name="swept"/>).</summary>
+    internal static void LogParams(ActiveRun run, Recipe recipe, TrainingData data, IReadOnlySet<string>? swept = null)
     {
         run.LogParam("task", recipe.Task.ToString().ToLowerInvariant());
-        run.LogParam("trainer", recipe.Trainer);
+        if (swept?.Contains("trainer") != true) run.LogParam("trainer", recipe.Trainer);
         run.LogParam("label", recipe.Label);
         run.LogParam("data", recipe.Data);
         run.LogParam("data.rows", data.RowCount);
@@ -336,10 +357,11 @@ public static class Trainer
         run.LogParam("seed", recipe.Seed);
         if (recipe.Folds > 0) run.LogParam("cv.folds", recipe.Folds);
         else run.LogParam("split.test_fraction", recipe.TestFraction);
-        foreach (var (name, value) in recipe.Hyperparameters) run.LogParam(name, value);
+        foreach (var (name, value) in recipe.Hyperparameters)
+            if (swept?.Contains(name) != true) run.LogParam(name, value);
     }
 
-    private static Dataset Dataset(TrainingData data, Recipe recipe)
+    internal static Dataset Dataset(TrainingData data, Recipe recipe)
     {
         var full = Path.GetFullPath(recipe.Data);
         var schema = new JsonArray(data.Features.Select(f => (JsonNode?)new JsonObject
