@@ -70,6 +70,99 @@ public static class Plots
         plot.SavePng(path, Width, Height);
     }
 
+    /// <summary>The precision-recall curve of positive-class scores, with the average precision in the title.</summary>
+    public static void PrCurve(string path, IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double averagePrecision)
+    {
+        var (recall, precision) = PrecisionRecall(scores, labels);
+        var plot = new Plot();
+        var curve = plot.Add.Scatter(recall, precision);
+        curve.MarkerSize = 0;
+        curve.LineWidth = 2;
+        curve.ConnectStyle = ConnectStyle.StepVertical;
+        var prevalence = labels.Count == 0 ? 0 : labels.Count(l => l) / (double)labels.Count;
+        var chance = plot.Add.Line(0, prevalence, 1, prevalence);
+        chance.LinePattern = LinePattern.Dashed;
+        plot.Title($"Precision-recall curve (AP = {averagePrecision:0.000})");
+        plot.XLabel("Recall");
+        plot.YLabel("Precision");
+        plot.Axes.SetLimits(0, 1, 0, 1.02);
+        plot.SavePng(path, Width, Height);
+    }
+
+    /// <summary>
+    /// The precision-recall points, one per distinct score from the highest down (tied rows enter together), starting at
+    /// recall 0 with the precision of the first threshold.
+    /// </summary>
+    public static (double[] Recall, double[] Precision) PrecisionRecall(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
+    {
+        var order = Enumerable.Range(0, scores.Count).OrderByDescending(i => scores[i]).ToArray();
+        double positives = labels.Count(l => l);
+        var recall = new List<double>();
+        var precision = new List<double>();
+        double tp = 0, seen = 0;
+        for (var k = 0; k < order.Length; k++)
+        {
+            seen++;
+            if (labels[order[k]]) tp++;
+            if (k + 1 < order.Length && scores[order[k + 1]] == scores[order[k]]) continue;
+            recall.Add(positives == 0 ? 0 : tp / positives);
+            precision.Add(tp / seen);
+        }
+        if (precision.Count > 0)
+        {
+            recall.Insert(0, 0);
+            precision.Insert(0, precision[0]);
+        }
+        return (recall.ToArray(), precision.ToArray());
+    }
+
+    /// <summary>
+    /// Average precision: the sum over thresholds of (recall gained) x (precision there), without interpolation, the
+    /// definition of scikit-learn's average_precision_score. NaN when there is no positive row.
+    /// </summary>
+    public static double AveragePrecision(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
+    {
+        if (!labels.Any(l => l)) return double.NaN;
+        var (recall, precision) = PrecisionRecall(scores, labels);
+        double sum = 0;
+        for (var i = 1; i < recall.Length; i++) sum += (recall[i] - recall[i - 1]) * precision[i];
+        return sum;
+    }
+
+    /// <summary>Permutation importances as horizontal bars, largest on top, with one standard deviation as error bars.</summary>
+    public static void FeatureImportance(string path, IReadOnlyList<FeatureImportance.Entry> entries)
+    {
+        var sorted = entries.OrderBy(e => e.Mean).ToList(); // bottom to top
+        var plot = new Plot();
+        var bars = sorted.Select((e, i) => new Bar
+        {
+            Position = i,
+            Value = e.Mean,
+            Error = e.StdDev,
+            FillColor = e.Mean >= 0 ? Colors.SteelBlue : Colors.Gray,
+            Orientation = Orientation.Horizontal,
+        }).ToList();
+        plot.Add.Bars(bars);
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(sorted.Select((e, i) => new Tick(i, e.Feature)).ToArray());
+        plot.Title(entries.Count > 0 ? $"Permutation importance (drop in {entries[0].Metric})" : "Permutation importance");
+        plot.XLabel($"Decrease of {(entries.Count > 0 ? entries[0].Metric : "the metric")} when the feature is shuffled");
+        plot.Axes.Margins(left: 0.05, right: 0.1, bottom: 0.05, top: 0.05);
+        plot.SavePng(path, Width, Math.Max(Height, 60 + 28 * entries.Count));
+    }
+
+    /// <summary>A held-out metric against the number of trees.</summary>
+    public static void LearningCurve(string path, IReadOnlyList<CurvePoint> points, string metric)
+    {
+        var plot = new Plot();
+        var line = plot.Add.Scatter(points.Select(p => (double)p.Trees).ToArray(), points.Select(p => p.Value).ToArray());
+        line.MarkerSize = 3;
+        line.LineWidth = 2;
+        plot.Title($"Learning curve ({metric} on held-out rows)");
+        plot.XLabel("Trees");
+        plot.YLabel(metric);
+        plot.SavePng(path, Width, Height);
+    }
+
     /// <summary>The ROC points, from the highest score down (ties handled as one step).</summary>
     public static (double[] Fpr, double[] Tpr) Roc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
     {

@@ -42,6 +42,8 @@ public sealed class Recipe
     public string Trainer { get; init; } = "fasttree";
     public IReadOnlyDictionary<string, double> Hyperparameters { get; init; } = new Dictionary<string, double>();
     public string? RunName { get; init; }
+    /// <summary>Compute permutation feature importances on the held-out rows (recipe field <c>feature_importance</c>).</summary>
+    public bool FeatureImportance { get; init; } = true;
     /// <summary>A hyperparameter sweep over this recipe (null: one training).</summary>
     public SweepSpec? Sweep { get; init; }
 
@@ -49,14 +51,14 @@ public sealed class Recipe
     public Recipe WithTrial(string trainer, IReadOnlyDictionary<string, double> hyperparameters) => new()
     {
         Source = Source, Experiment = Experiment, Task = Task, Data = Data, Label = Label, Features = Features,
-        TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName,
+        TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName, FeatureImportance = FeatureImportance,
         Trainer = trainer, Hyperparameters = hyperparameters, Sweep = null,
     };
 
     private Recipe WithSweep(SweepSpec sweep) => new()
     {
         Source = Source, Experiment = Experiment, Task = Task, Data = Data, Label = Label, Features = Features,
-        TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName,
+        TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName, FeatureImportance = FeatureImportance,
         Trainer = Trainer, Hyperparameters = Hyperparameters, Sweep = sweep,
     };
 
@@ -80,7 +82,7 @@ public sealed class Recipe
         {
             throw new InvalidParameterValueException($"{source}: invalid YAML at line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
         }
-        var known = new[] { "experiment", "task", "data", "label", "features", "split", "cv", "trainer", "run_name", "sweep" };
+        var known = new[] { "experiment", "task", "data", "label", "features", "split", "cv", "trainer", "run_name", "sweep", "feature_importance" };
         foreach (var key in root.Keys.Select(k => k.ToString()!))
             if (!known.Contains(key)) throw Bad(source, key, $"unknown field; expected one of {string.Join(", ", known)}");
 
@@ -129,6 +131,12 @@ public sealed class Recipe
             Seed = (int)Integer(Section(root, "split", "seed", source) ?? Section(root, "cv", "seed", source) ?? 42, source, root.ContainsKey("cv") ? "cv.seed" : "split.seed"),
             Trainer = trainerName.ToLowerInvariant(),
             Hyperparameters = hyper,
+            FeatureImportance = root.GetValueOrDefault("feature_importance") switch
+            {
+                null => true,
+                string flag when bool.TryParse(flag, out var on) => on,
+                var other => throw Bad(source, "feature_importance", $"'{other}' is not true or false"),
+            },
         };
         recipe.Validate();
         return root.TryGetValue("sweep", out var sweep) ? recipe.WithSweep(SweepSpec.Parse(sweep, recipe)) : recipe;

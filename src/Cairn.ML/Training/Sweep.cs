@@ -114,7 +114,7 @@ public static class Sweep
             parent.LogParam("best.trainer", winner.Outcome.Settings.Trainer);
             foreach (var (name, value) in winner.Outcome.Settings.Hyperparameters.Where(h => swept.Contains(h.Key)))
                 parent.LogParam("best." + name, value);
-            parent.LogMetrics(winner.Outcome.Metrics.Where(m => double.IsFinite(m.Value)));
+            Trainer.LogMetrics(parent, recipe.Task, winner.Fitted);
             parent.LogMetric("trials_completed", outcomes.Count - failed);
             parent.LogMetric("trials_failed", failed);
             parent.LogMetric("trials_skipped", skipped);
@@ -150,7 +150,7 @@ public static class Sweep
             run.LogParam("trainer", settings.Trainer);
             foreach (var (name, value) in settings.Hyperparameters) run.LogParam(name, value);
             var fitted = await Task.Run(() => Trainer.Fit(trialRecipe, data), cancellationToken).ConfigureAwait(false);
-            run.LogMetrics(fitted.Metrics.Where(m => double.IsFinite(m.Value)));
+            Trainer.LogMetrics(run, trialRecipe.Task, fitted);
             await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
             return (new TrialOutcome(settings.Number, run.RunId, settings, fitted.Metrics, RunStatus.FINISHED, null, clock.Elapsed), fitted, trialRecipe);
         }

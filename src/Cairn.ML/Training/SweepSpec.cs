@@ -56,7 +56,7 @@ public sealed class SweepSpec
     /// <summary>The metrics each task produces, and whether larger is better.</summary>
     public static IReadOnlyDictionary<string, bool> MetricsOf(MlTask task) => task switch
     {
-        MlTask.Binary => new Dictionary<string, bool> { ["accuracy"] = true, ["auc"] = true, ["f1"] = true, ["precision"] = true, ["recall"] = true, ["log_loss"] = false },
+        MlTask.Binary => new Dictionary<string, bool> { ["accuracy"] = true, ["auc"] = true, ["f1"] = true, ["precision"] = true, ["recall"] = true, ["average_precision"] = true, ["log_loss"] = false },
         MlTask.Multiclass => new Dictionary<string, bool> { ["micro_accuracy"] = true, ["macro_accuracy"] = true, ["log_loss"] = false },
         _ => new Dictionary<string, bool> { ["rmse"] = false, ["mae"] = false, ["r2"] = true },
     };

@@ -56,7 +56,7 @@ public static class Trainer
             metrics = fitted.Metrics;
             options.Progress?.Report(new TrainingProgress("logging the model and plots", steps - 1, steps));
             await LogModelAsync(client, run, recipe, data, fitted, cancellationToken).ConfigureAwait(false);
-            run.LogMetrics(metrics.Where(m => double.IsFinite(m.Value)));
+            LogMetrics(run, recipe.Task, fitted);
             await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
             options.Progress?.Report(new TrainingProgress("done", steps, steps));
         }
@@ -72,7 +72,18 @@ public static class Trainer
         return new TrainResult(run.RunId, metrics, modelUri, version);
     }
 
-    /// <summary>Logs the model package (with the data profile) as artifact <c>model</c>, and the evaluation plots as <c>plots/</c>.</summary>
+    /// <summary>Logs the evaluation metrics and, for tree trainers, the held-out metric after each number of trees (the step).</summary>
+    internal static void LogMetrics(ActiveRun run, MlTask task, Fitted fitted)
+    {
+        run.LogMetrics(fitted.Metrics.Where(m => double.IsFinite(m.Value)));
+        foreach (var point in fitted.Diagnostics.Curve)
+            if (double.IsFinite(point.Value)) run.LogMetric(LearningCurve.MetricName(task), point.Value, point.Trees);
+    }
+
+    /// <summary>
+    /// Logs the model package (with the data profile) as artifact <c>model</c>, the evaluation plots as <c>plots/</c> and the
+    /// permutation importances as <c>feature_importance.json</c>.
+    /// </summary>
     internal static async Task LogModelAsync(CairnClient client, ActiveRun run, Recipe recipe, TrainingData data, Fitted fitted, CancellationToken cancellationToken)
     {
         var work = Directory.CreateTempSubdirectory("cairn-train-");
@@ -91,8 +102,14 @@ public static class Trainer
 
             var plots = Path.Combine(work.FullName, "plots");
             Directory.CreateDirectory(plots);
-            WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics);
+            WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics, fitted.Diagnostics);
             await client.LogArtifactAsync(run.RunId, plots, "plots", cancellationToken).ConfigureAwait(false);
+            if (fitted.Diagnostics.Importance.Count > 0)
+            {
+                var importance = Path.Combine(work.FullName, FeatureImportance.FileName);
+                FeatureImportance.Write(importance, fitted.Diagnostics.Importance, fitted.Diagnostics.ImportanceRows);
+                await client.LogArtifactAsync(run.RunId, importance, null, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -139,8 +156,14 @@ public static class Trainer
 
     internal sealed record Holdout(double[] Scores, bool[] BinaryLabels, string[] Actual, string[] Predicted, double[] ActualValues, double[] PredictedValues);
 
+    /// <summary>What one held-out evaluation adds beyond metrics: the per-tree curve and the permutation importances.</summary>
+    internal sealed record Diagnostics(IReadOnlyList<CurvePoint> Curve, IReadOnlyList<FeatureImportance.Entry> Importance, int ImportanceRows)
+    {
+        public static readonly Diagnostics None = new([], [], 0);
+    }
+
     internal sealed record Fitted(MLContext Context, ITransformer Model, DataViewSchema InputSchema, IReadOnlyDictionary<string, double> Metrics, Holdout Holdout,
-        IReadOnlyList<string> ScoreOrder);
+        IReadOnlyList<string> ScoreOrder, Diagnostics Diagnostics);
 
     /// <summary>Trains and evaluates; <paramref name="onFold"/> hears (fold, folds) before each fit (folds = 0 for a split).</summary>
     internal static Fitted Fit(Recipe recipe, TrainingData data, Action<int, int>? onFold = null)
@@ -152,6 +175,7 @@ public static class Trainer
         var foldMetrics = new List<Dictionary<string, double>>();
         ITransformer model;
         IReadOnlyList<string> scoreOrder;
+        var diagnostics = Diagnostics.None;
         if (recipe.Folds > 0)
         {
             if (recipe.Folds > data.RowCount)
@@ -161,12 +185,13 @@ public static class Trainer
                 onFold?.Invoke(fold, recipe.Folds);
                 var test = rows.Where((_, i) => i % recipe.Folds == fold).ToArray();
                 var train = rows.Where((_, i) => i % recipe.Folds != fold).ToArray();
-                var (foldModel, m, h, _) = TrainAndScore(ml, recipe, data, train, test);
+                var (foldModel, m, h, _, d) = TrainAndScore(ml, recipe, data, train, test, diagnose: fold == 0);
+                if (fold == 0) diagnostics = d;
                 foldMetrics.Add(m);
                 holdouts.Add(h);
                 (foldModel as IDisposable)?.Dispose();
             }
-            (model, _, _, scoreOrder) = TrainAndScore(ml, recipe, data, rows, []);
+            (model, _, _, scoreOrder, _) = TrainAndScore(ml, recipe, data, rows, [], diagnose: false);
         }
         else
         {
@@ -174,7 +199,8 @@ public static class Trainer
             var testCount = Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
             if (testCount >= data.RowCount)
                 throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
-            var (fitted, m, h, order) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount]);
+            var (fitted, m, h, order, d) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount], diagnose: true);
+            diagnostics = d;
             scoreOrder = order;
             model = fitted;
             foldMetrics.Add(m);
@@ -185,11 +211,15 @@ public static class Trainer
             [.. holdouts.SelectMany(h => h.Scores)], [.. holdouts.SelectMany(h => h.BinaryLabels)],
             [.. holdouts.SelectMany(h => h.Actual)], [.. holdouts.SelectMany(h => h.Predicted)],
             [.. holdouts.SelectMany(h => h.ActualValues)], [.. holdouts.SelectMany(h => h.PredictedValues)]);
-        return new Fitted(ml, model, FeatureSchema(data), metrics, holdout, scoreOrder);
+        return new Fitted(ml, model, FeatureSchema(data), metrics, holdout, scoreOrder, diagnostics);
     }
 
-    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder) TrainAndScore(
-        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows)
+    /// <summary>
+    /// Fits the chain on <paramref name="trainRows"/> and evaluates it on <paramref name="testRows"/>; with <paramref name="diagnose"/>,
+    /// also the learning curve (tree trainers) and the permutation importances (unless the recipe turns them off).
+    /// </summary>
+    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder, Diagnostics Diagnostics) TrainAndScore(
+        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows, bool diagnose)
     {
         var trainView = View(data, recipe.Task, trainRows);
         var pipeline = Pipeline(ml, recipe, data);
@@ -210,11 +240,20 @@ public static class Trainer
         ITransformer model = chain;
         if (recipe.Task == MlTask.Multiclass)
             model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
-        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder);
+        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder, Diagnostics.None);
 
-        var testView = View(data, recipe.Task, testRows);
-        if (labelKeys is not null) testView = labelKeys.Transform(testView);
-        var scored = chain.Transform(testView);
+        IDataView Score(int[] rows, (string Feature, int[] Source)? swap)
+        {
+            var view = View(data, recipe.Task, rows, swap);
+            return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
+        }
+        var scored = Score(testRows, null);
+        var diagnostics = !diagnose ? Diagnostics.None : new Diagnostics(
+            LearningCurve.Compute(chain, scored, recipe.Task),
+            recipe.FeatureImportance
+                ? FeatureImportance.Compute(data.Features, testRows, recipe.Task, recipe.Seed, (rows, swap) => FeatureImportance.Metric(recipe.Task, Score(rows, swap)))
+                : [],
+            recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         switch (recipe.Task)
         {
@@ -230,8 +269,9 @@ public static class Trainer
                 var labels = scored.GetColumn<bool>("Label").ToArray();
                 var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
                 var scores = scored.GetColumn<float>("Probability").Select(v => (double)v).ToArray();
+                metrics["average_precision"] = Plots.AveragePrecision(scores, labels);
                 return (model, metrics, new Holdout(scores, labels,
-                    labels.Select(l => data.Classes[l ? 1 : 0]).ToArray(), predicted.Select(l => data.Classes[l ? 1 : 0]).ToArray(), [], []), scoreOrder);
+                    labels.Select(l => data.Classes[l ? 1 : 0]).ToArray(), predicted.Select(l => data.Classes[l ? 1 : 0]).ToArray(), [], []), scoreOrder, diagnostics);
             }
             case MlTask.Multiclass:
             {
@@ -242,7 +282,7 @@ public static class Trainer
                 var decoded = ml.Transforms.Conversion.MapKeyToValue([new("actual", "Label"), new("predicted", "PredictedLabel")]).Fit(scored).Transform(scored);
                 var actual = decoded.GetColumn<ReadOnlyMemory<char>>("actual").Select(v => v.ToString()).ToArray();
                 var predicted = decoded.GetColumn<ReadOnlyMemory<char>>("predicted").Select(v => v.ToString()).ToArray();
-                return (model, metrics, new Holdout([], [], actual, predicted, [], []), scoreOrder);
+                return (model, metrics, new Holdout([], [], actual, predicted, [], []), scoreOrder, diagnostics);
             }
             default:
             {
@@ -252,7 +292,7 @@ public static class Trainer
                 metrics["r2"] = m.RSquared;
                 var actual = scored.GetColumn<float>("Label").Select(v => (double)v).ToArray();
                 var predicted = scored.GetColumn<float>("Score").Select(v => (double)v).ToArray();
-                return (model, metrics, new Holdout([], [], [], [], actual, predicted), scoreOrder);
+                return (model, metrics, new Holdout([], [], [], [], actual, predicted), scoreOrder, diagnostics);
             }
         }
     }
@@ -282,21 +322,23 @@ public static class Trainer
         return pipeline.Append(TrainerCatalog.Create(ml, recipe));
     }
 
-    private static IDataView View(TrainingData data, MlTask task, int[] rows)
+    /// <summary>The rows as an ML.NET view; a <paramref name="swap"/> takes one feature's values from other rows (Source[i] for row i).</summary>
+    private static IDataView View(TrainingData data, MlTask task, int[] rows, (string Feature, int[] Source)? swap = null)
     {
         var columns = new List<(string, DataViewType, Array)>();
         foreach (var feature in data.Features)
         {
             var column = data.Batch[feature.Name];
+            var source = swap is { } s && s.Feature == feature.Name ? s.Source : rows;
             if (feature.Kind == FeatureKind.Numeric)
             {
                 var values = (double[])column;
-                columns.Add((feature.Name, NumberDataViewType.Single, rows.Select(r => (float)values[r]).ToArray()));
+                columns.Add((feature.Name, NumberDataViewType.Single, source.Select(r => (float)values[r]).ToArray()));
             }
             else
             {
                 var values = (string?[])column;
-                columns.Add((feature.Name, TextDataViewType.Instance, rows.Select(r => (values[r] ?? "").AsMemory()).ToArray()));
+                columns.Add((feature.Name, TextDataViewType.Instance, source.Select(r => (values[r] ?? "").AsMemory()).ToArray()));
             }
         }
         DataViewType labelType = task switch
@@ -317,12 +359,16 @@ public static class Trainer
         return builder.ToSchema();
     }
 
-    internal static void WritePlots(string folder, MlTask task, IReadOnlyList<string> classes, Holdout holdout, IReadOnlyDictionary<string, double> metrics)
+    internal static void WritePlots(string folder, MlTask task, IReadOnlyList<string> classes, Holdout holdout, IReadOnlyDictionary<string, double> metrics,
+        Diagnostics? diagnostics = null)
     {
+        if (diagnostics is { Importance.Count: > 0 }) Plots.FeatureImportance(Path.Combine(folder, "feature_importance.png"), diagnostics.Importance);
+        if (diagnostics is { Curve.Count: > 1 }) Plots.LearningCurve(Path.Combine(folder, "learning_curve.png"), diagnostics.Curve, task == MlTask.Binary ? "AUC" : "RMSE");
         switch (task)
         {
             case MlTask.Binary:
                 Plots.RocCurve(Path.Combine(folder, "roc_curve.png"), holdout.Scores, holdout.BinaryLabels, metrics.GetValueOrDefault("auc"));
+                Plots.PrCurve(Path.Combine(folder, "pr_curve.png"), holdout.Scores, holdout.BinaryLabels, metrics.GetValueOrDefault("average_precision"));
                 Plots.ConfusionMatrix(Path.Combine(folder, "confusion_matrix.png"), classes, Confusion(classes, holdout));
                 break;
             case MlTask.Multiclass:

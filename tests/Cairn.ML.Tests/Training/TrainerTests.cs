@@ -46,7 +46,11 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal("30", parameters["number_of_trees"]);
         Assert.Equal("0.25", parameters["split.test_fraction"]);
         Assert.Equal("x1:numeric,x2:numeric,color:categorical", parameters["features"]);
-        Assert.Equal(["accuracy", "auc", "f1", "log_loss", "precision", "recall"], run.Data.Metrics.Select(m => m.Key).Order());
+        Assert.Equal(["accuracy", "auc", "average_precision", "f1", "holdout_auc_by_trees", "log_loss", "precision", "recall"], run.Data.Metrics.Select(m => m.Key).Order());
+        // The learning curve: one point per tree (30 trees), the last equal to the final auc.
+        var curve = await _client.Store.GetMetricHistoryAsync(result.RunId, "holdout_auc_by_trees", cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(Enumerable.Range(1, 30).Select(i => (long)i), curve.Items.Select(p => p.Step).Order());
+        Assert.Equal(result.Metrics["auc"], curve.Items.Single(p => p.Step == 30).Value, 6);
         var input = Assert.Single(run.Inputs);
         var sha = TrainingData.HashFile(csv);
         Assert.Equal(("churn", sha[..32]), (input.Dataset.Name, input.Dataset.Digest));
@@ -56,7 +60,8 @@ public sealed class TrainerTests : IDisposable
         var model = await _client.ListArtifactsAsync(result.RunId, "model", TestContext.Current.CancellationToken);
         Assert.Equal(["model/MLmodel", "model/data_profile.json", "model/input_example.json", "model/model.zip"], model.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
         var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
-        Assert.Equal(["plots/confusion_matrix.png", "plots/roc_curve.png"], plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(["plots/confusion_matrix.png", "plots/feature_importance.png", "plots/learning_curve.png", "plots/pr_curve.png", "plots/roc_curve.png"],
+            plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
 
         var download = _dir.Combine("download");
         var files = await _client.DownloadArtifactsAsync(result.RunId, null, download, TestContext.Current.CancellationToken);
@@ -102,7 +107,7 @@ public sealed class TrainerTests : IDisposable
         var run = await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken);
         Assert.Contains(run.Data.Params, p => p is { Key: "cv.folds", Value: "3" });
         var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
-        Assert.Equal("plots/confusion_matrix.png", Assert.Single(plots.Files).Path);
+        Assert.Equal(["plots/confusion_matrix.png", "plots/feature_importance.png"], plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
 
         var folder = _dir.Combine("dl");
         await _client.DownloadArtifactsAsync(result.RunId, "model", folder, TestContext.Current.CancellationToken);
@@ -129,7 +134,7 @@ public sealed class TrainerTests : IDisposable
         Assert.True(result.Metrics["rmse"] < 1.0);
         Assert.True(result.Metrics["mae"] < 1.0);
         var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
-        Assert.Equal("plots/predicted_vs_actual.png", Assert.Single(plots.Files).Path);
+        Assert.Equal(["plots/feature_importance.png", "plots/predicted_vs_actual.png"], plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Cairn.Client;
+using Cairn.ML.Training;
+
+namespace Cairn.Tests.Training;
+
+/// <summary>Permutation importance and the precision-recall figures.</summary>
+public sealed class DiagnosticsTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly CairnClient _client;
+
+    public DiagnosticsTests() => _client = CairnClient.Open(_dir.Combine("store"));
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>y depends on a (strongly) and b (less), never on noise or on the category.</summary>
+    private string Data(int rows = 1500)
+    {
+        var random = new Random(9);
+        var csv = new StringBuilder("a,b,noise,tint,y\n");
+        for (var i = 0; i < rows; i++)
+        {
+            double a = random.NextDouble() * 2 - 1, b = random.NextDouble() * 2 - 1, noise = random.NextDouble();
+            var tint = random.Next(3) switch { 0 => "red", 1 => "green", _ => "blue" };
+            var y = 3 * a + 1.2 * b + 0.3 * (random.NextDouble() - 0.5) > 0 ? "yes" : "no";
+            csv.Append(CultureInfo.InvariantCulture, $"{a:0.####},{b:0.####},{noise:0.####},{tint},{y}\n");
+        }
+        var path = _dir.Combine("data.csv");
+        File.WriteAllText(path, csv.ToString());
+        return path;
+    }
+
+    [Theory]
+    [InlineData("fasttree")]
+    [InlineData("lbfgs")]
+    public async Task Permutation_importance_ranks_the_signal_above_the_noise_and_is_logged(string trainer)
+    {
+        Data();
+        File.WriteAllText(_dir.Combine("recipe.yaml"), $"""
+            task: binary
+            data: data.csv
+            label: y
+            trainer: {trainer}
+            """);
+
+        var result = await Trainer.RunAsync(Recipe.Load(_dir.Combine("recipe.yaml")), _client, cancellationToken: Ct);
+
+        var folder = _dir.Combine("download");
+        await _client.DownloadArtifactsAsync(result.RunId, FeatureImportance.FileName, folder, Ct);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, FeatureImportance.FileName)))!;
+        Assert.Equal("auc", json["metric"]!.GetValue<string>());
+        var importance = json["features"]!.AsArray().ToDictionary(f => f!["feature"]!.GetValue<string>(), f => f!["importance"]!.GetValue<double>());
+        Assert.Equal(["a", "b", "noise", "tint"], importance.Keys.Order());
+        Assert.True(importance["a"] > importance["b"], $"a {importance["a"]}, b {importance["b"]}");
+        Assert.True(importance["b"] > 0.02, $"b {importance["b"]}");
+        Assert.InRange(importance["noise"], -0.01, 0.01);
+        Assert.InRange(importance["tint"], -0.01, 0.01);
+        // The file lists features from most to least important.
+        Assert.Equal("a", json["features"]![0]!["feature"]!.GetValue<string>());
+        Assert.Equal(300, json["rows"]!.GetValue<int>()); // the 20% held out of 1,500
+    }
+
+    [Fact]
+    public async Task Feature_importance_false_skips_it()
+    {
+        Data(400);
+        File.WriteAllText(_dir.Combine("recipe.yaml"), """
+            task: binary
+            data: data.csv
+            label: y
+            feature_importance: false
+            trainer: {name: fasttree, hyperparameters: {number_of_trees: 5}}
+            """);
+
+        var result = await Trainer.RunAsync(Recipe.Load(_dir.Combine("recipe.yaml")), _client, cancellationToken: Ct);
+
+        var files = (await _client.ListArtifactsAsync(result.RunId, cancellationToken: Ct)).Files.Select(f => f.Path).ToList();
+        Assert.DoesNotContain(FeatureImportance.FileName, files);
+        Assert.DoesNotContain("plots/feature_importance.png", (await _client.ListArtifactsAsync(result.RunId, "plots", Ct)).Files.Select(f => f.Path));
+    }
+
+    [Fact]
+    public void Feature_importance_must_be_true_or_false()
+    {
+        var error = Assert.Throws<InvalidParameterValueException>(() => Recipe.Parse("task: binary\ndata: d.csv\nlabel: y\nfeature_importance: sometimes", "r.yaml"));
+        Assert.Contains("invalid 'feature_importance'", error.Message);
+    }
+
+    [Fact]
+    public void Average_precision_matches_the_hand_computed_value_with_ties()
+    {
+        // Scores (label): 0.9 (+), 0.8 (-), 0.8 (+), 0.3 (+), 0.1 (-). Thresholds: 0.9 -> P 1, R 1/3; 0.8 (tie) -> P 2/3, R 2/3;
+        // 0.3 -> P 3/4, R 1; 0.1 -> P 3/5, R 1. AP = 1/3*1 + 1/3*2/3 + 1/3*3/4 = 0.80556.
+        double[] scores = [0.9, 0.8, 0.8, 0.3, 0.1];
+        bool[] labels = [true, false, true, true, false];
+
+        Assert.Equal(1 / 3.0 + 2 / 9.0 + 1 / 4.0, Plots.AveragePrecision(scores, labels), 10);
+        var (recall, precision) = Plots.PrecisionRecall(scores, labels);
+        Assert.Equal([0, 1 / 3.0, 2 / 3.0, 1, 1], recall);
+        Assert.Equal([1, 1, 2 / 3.0, 0.75, 0.6], precision);
+        Assert.True(double.IsNaN(Plots.AveragePrecision([0.2, 0.4], [false, false])));
+        // A perfect ranking has AP 1.
+        Assert.Equal(1.0, Plots.AveragePrecision([0.9, 0.8, 0.2], [true, true, false]));
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _dir.Dispose();
+    }
+}
