@@ -17,7 +17,7 @@ internal static class EvaluateCommand
         var trackingUri = TrackingUriOption(io);
         var json = JsonOption();
         var model = new Option<string>("--model") { Description = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a model folder.", Required = true };
-        var data = new Option<string>("--data") { Description = "A labelled CSV file.", Required = true };
+        var data = new Option<string>("--data") { Description = "A labelled CSV or Parquet file.", Required = true };
         var require = new Option<string[]>("--require") { Description = "A gate such as \"accuracy >= 0.85\" (repeatable); a failed gate exits with code 6." };
         var experiment = new Option<string>("--experiment") { Description = "The experiment of the evaluation run.", DefaultValueFactory = _ => "Default" };
         var task = new Option<string?>("--task") { Description = "binary, multiclass or regression, for a model that does not record it." };

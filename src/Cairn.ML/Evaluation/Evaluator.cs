@@ -61,7 +61,7 @@ public static class Evaluator
                 if (!MetricNames[task].Contains(r.Metric))
                     throw new InvalidParameterValueException($"Invalid value '{r.Text}' for '--require': a {task.ToString().ToLowerInvariant()} model has no metric '{r.Metric}'; expected one of {string.Join(", ", MetricNames[task])}.");
 
-            var table = CsvTable.Read(dataPath);
+            var table = CsvTable.ReadAny(dataPath);
             if (table.IndexOf(label) < 0)
                 throw new InvalidParameterValueException($"{dataPath}: the label column '{label}' is not in the file; columns: {string.Join(", ", table.Names)}.");
             var input = InputBatch(table, package.Predictor, label);

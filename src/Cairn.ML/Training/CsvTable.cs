@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Cairn.ML.Training;
 
-/// <summary>A CSV file read into memory as text columns: a header row, then rows; empty fields are null.</summary>
+/// <summary>A data file (CSV, or Parquet through <see cref="ParquetTable"/>) read into memory as text columns; empty fields are null.</summary>
 public sealed class CsvTable
 {
     private CsvTable(string path, IReadOnlyList<string> names, string?[][] columns)
@@ -30,6 +30,13 @@ public sealed class CsvTable
 
     public string?[] this[string name] => IndexOf(name) is var i and >= 0 ? Columns[i]
         : throw new InvalidParameterValueException($"{Path}: no column '{name}' (columns: {string.Join(", ", Names)}).");
+
+    /// <summary>A table from columns read elsewhere (a Parquet file); every column holds the same number of rows.</summary>
+    internal static CsvTable FromColumns(string path, IReadOnlyList<string> names, string?[][] columns) => new(path, names, columns);
+
+    /// <summary>Reads a data file by its extension: <c>.parquet</c> with <see cref="ParquetTable"/>, anything else as CSV.</summary>
+    public static CsvTable ReadAny(string path) =>
+        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ParquetTable.Read(path) : Read(path);
 
     /// <summary>Reads <paramref name="path"/> (RFC 4180: quoted fields may hold commas, quotes and newlines). Errors name the file and line.</summary>
     public static CsvTable Read(string path)

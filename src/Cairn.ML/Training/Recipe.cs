@@ -87,7 +87,7 @@ public sealed class Recipe
             if (!known.Contains(key)) throw Bad(source, key, $"unknown field; expected one of {string.Join(", ", known)}");
 
         var task = Text(root, "task", source) ?? throw Bad(source, "task", "required (binary, multiclass or regression)");
-        var data = Text(root, "data", source) ?? throw Bad(source, "data", "required: the path of a CSV file");
+        var data = Text(root, "data", source) ?? throw Bad(source, "data", "required: the path of a CSV or Parquet file");
         var label = Text(root, "label", source) ?? throw Bad(source, "label", "required: the name of the label column");
         if (root.ContainsKey("split") && root.ContainsKey("cv")) throw Bad(source, "cv", "give either 'split' or 'cv', not both");
 
@@ -146,7 +146,7 @@ public sealed class Recipe
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Label)) throw Bad(Source, "label", "required: the name of the label column");
-        if (string.IsNullOrWhiteSpace(Data)) throw Bad(Source, "data", "required: the path of a CSV file");
+        if (string.IsNullOrWhiteSpace(Data)) throw Bad(Source, "data", "required: the path of a CSV or Parquet file");
         if (Folds == 0 && TestFraction is <= 0 or >= 1 || double.IsNaN(TestFraction))
             throw Bad(Source, "split.test_fraction", $"{Format(TestFraction)} is out of range; expected a number between 0 and 1 (exclusive)");
         if (Folds != 0 && Folds is < 2 or > 20) throw Bad(Source, "cv.folds", $"{Folds} is out of range; expected 2 to 20");

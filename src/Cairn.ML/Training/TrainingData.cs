@@ -43,7 +43,7 @@ public sealed class TrainingData
     /// <summary>Loads and checks the recipe's CSV. Errors name the file and the column.</summary>
     public static TrainingData Load(Recipe recipe)
     {
-        var table = CsvTable.Read(recipe.Data);
+        var table = CsvTable.ReadAny(recipe.Data);
         return From(table, recipe, HashFile(recipe.Data));
     }
 
