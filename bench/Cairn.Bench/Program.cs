@@ -4,10 +4,12 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- tracking [--runs 100000] [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- store
 //   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
+//   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
 {
     "store" => await StoreBench.RunAsync(options),
     "registry" => await RegistryBench.RunAsync(options),
+    "train" => await TrainBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };

@@ -14,47 +14,11 @@ public static class DataProfile
 
     public static JsonObject Build(TrainingData data, int topCategories = 10)
     {
+        // Features are profiled in parallel (each sorts or groups its own column), then assembled in their order.
+        var nodes = new JsonObject[data.Features.Count];
+        Parallel.For(0, data.Features.Count, i => nodes[i] = Profile(data, data.Features[i], topCategories));
         var features = new JsonObject();
-        foreach (var feature in data.Features)
-        {
-            var node = new JsonObject { ["type"] = feature.Kind.ToString().ToLowerInvariant() };
-            if (feature.Kind == Training.FeatureKind.Numeric)
-            {
-                var all = (double[])data.Batch[feature.Name];
-                var values = all.Where(v => !double.IsNaN(v)).Order().ToArray();
-                node["count"] = values.Length;
-                node["nulls"] = all.Length - values.Length;
-                if (values.Length > 0)
-                {
-                    var mean = values.Average();
-                    node["min"] = values[0];
-                    node["max"] = values[^1];
-                    node["mean"] = mean;
-                    node["std"] = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
-                    node["quantiles"] = new JsonObject
-                    {
-                        ["p05"] = Quantile(values, 0.05), ["p25"] = Quantile(values, 0.25), ["p50"] = Quantile(values, 0.5),
-                        ["p75"] = Quantile(values, 0.75), ["p95"] = Quantile(values, 0.95),
-                    };
-                }
-            }
-            else
-            {
-                var all = (string?[])data.Batch[feature.Name];
-                var present = all.Where(v => v is not null).ToList();
-                node["count"] = present.Count;
-                node["nulls"] = all.Length - present.Count;
-                var groups = present.GroupBy(v => v!, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
-                node["distinct"] = groups.Count;
-                node["top"] = new JsonArray(groups.Take(topCategories).Select(g => (JsonNode?)new JsonObject
-                {
-                    ["value"] = g.Key,
-                    ["count"] = g.Count(),
-                    ["frequency"] = (double)g.Count() / Math.Max(present.Count, 1),
-                }).ToArray());
-            }
-            features[feature.Name] = node;
-        }
+        for (var i = 0; i < nodes.Length; i++) features[data.Features[i].Name] = nodes[i];
         return new JsonObject
         {
             ["rows"] = data.RowCount,
@@ -62,6 +26,48 @@ public static class DataProfile
             ["sha256"] = data.Sha256,
             ["features"] = features,
         };
+    }
+
+    private static JsonObject Profile(TrainingData data, Feature feature, int topCategories)
+    {
+        var node = new JsonObject { ["type"] = feature.Kind.ToString().ToLowerInvariant() };
+        if (feature.Kind == Training.FeatureKind.Numeric)
+        {
+            var all = (double[])data.Batch[feature.Name];
+            var values = Array.FindAll(all, v => !double.IsNaN(v));
+            Array.Sort(values);
+            node["count"] = values.Length;
+            node["nulls"] = all.Length - values.Length;
+            if (values.Length > 0)
+            {
+                var mean = values.Average();
+                node["min"] = values[0];
+                node["max"] = values[^1];
+                node["mean"] = mean;
+                node["std"] = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
+                node["quantiles"] = new JsonObject
+                {
+                    ["p05"] = Quantile(values, 0.05), ["p25"] = Quantile(values, 0.25), ["p50"] = Quantile(values, 0.5),
+                    ["p75"] = Quantile(values, 0.75), ["p95"] = Quantile(values, 0.95),
+                };
+            }
+        }
+        else
+        {
+            var all = (string?[])data.Batch[feature.Name];
+            var present = all.Where(v => v is not null).ToList();
+            node["count"] = present.Count;
+            node["nulls"] = all.Length - present.Count;
+            var groups = present.GroupBy(v => v!, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+            node["distinct"] = groups.Count;
+            node["top"] = new JsonArray(groups.Take(topCategories).Select(g => (JsonNode?)new JsonObject
+            {
+                ["value"] = g.Key,
+                ["count"] = g.Count(),
+                ["frequency"] = (double)g.Count() / Math.Max(present.Count, 1),
+            }).ToArray());
+        }
+        return node;
     }
 
     public static void Write(string path, JsonObject profile) =>

@@ -30,61 +30,85 @@ public static class FeatureImportance
     };
 
     /// <summary>
-    /// Computes the importances. <paramref name="score"/> scores the given held-out rows, with one feature's values taken
-    /// from other rows (<c>Source[i]</c> supplies row i) when a swap is given; the baseline is the unswapped score.
+    /// Computes the importances. <paramref name="scoreBlocks"/> scores the held-out rows once per block, all blocks in one
+    /// pass (one ML.NET transform, not one per shuffle): block k takes one feature's values from other rows (<c>Source[i]</c>
+    /// supplies row i) when its swap is given, and the first block, unswapped, is the baseline.
     /// </summary>
     internal static IReadOnlyList<Entry> Compute(IReadOnlyList<Feature> features, int[] testRows, MlTask task, int seed,
-        Func<int[], (string Feature, int[] Source)?, double> score)
+        Func<int[], IReadOnlyList<(string Feature, int[] Source)?>, double[]> scoreBlocks)
     {
         var rows = testRows.Length > MaxRows ? testRows[..MaxRows] : testRows;
         if (rows.Length < 2) return [];
-        var baseline = score(rows, null);
         var random = new Random(seed);
-        var entries = new List<Entry>();
+        var swaps = new List<(string Feature, int[] Source)?> { null };
         foreach (var feature in features)
-        {
-            var drops = new double[Repeats];
             for (var r = 0; r < Repeats; r++)
             {
                 var source = (int[])rows.Clone();
                 random.Shuffle(source);
-                drops[r] = baseline - score(rows, (feature.Name, source));
+                swaps.Add((feature.Name, source));
             }
+        var scores = scoreBlocks(rows, swaps);
+        var baseline = scores[0];
+        var entries = new List<Entry>();
+        for (var f = 0; f < features.Count; f++)
+        {
+            var drops = Enumerable.Range(0, Repeats).Select(r => baseline - scores[1 + f * Repeats + r]).ToArray();
             var mean = drops.Average();
             var std = Math.Sqrt(drops.Sum(d => (d - mean) * (d - mean)) / Math.Max(1, drops.Length - 1));
-            entries.Add(new Entry(feature.Name, mean, std, MetricOf(task)));
+            entries.Add(new Entry(features[f].Name, mean, std, MetricOf(task)));
         }
         return entries.OrderByDescending(e => e.Mean).ToList();
     }
 
-    /// <summary>The task's metric of a scored view (the chain's output: Label plus Score, or PredictedLabel for multiclass keys).</summary>
-    internal static double Metric(MlTask task, IDataView scored)
+    /// <summary>
+    /// The task's metric for each block of <paramref name="blockSize"/> consecutive rows of a scored view (the chain's output:
+    /// Label plus Score, or the PredictedLabel key for multiclass).
+    /// </summary>
+    internal static double[] Metrics(MlTask task, IDataView scored, int blockSize, int blocks)
     {
+        var result = new double[blocks];
         switch (task)
         {
             case MlTask.Binary:
-                return LearningCurve.Auc(scored.GetColumn<float>("Score").Select(v => (double)v).ToArray(), scored.GetColumn<bool>("Label").ToArray());
+            {
+                var score = scored.GetColumn<float>("Score").ToArray();
+                var label = scored.GetColumn<bool>("Label").ToArray();
+                for (var b = 0; b < blocks; b++)
+                    result[b] = LearningCurve.Auc(new ArraySegment<float>(score, b * blockSize, blockSize).Select(v => (double)v).ToArray(),
+                        new ArraySegment<bool>(label, b * blockSize, blockSize));
+                break;
+            }
             case MlTask.Multiclass:
             {
                 var actual = scored.GetColumn<uint>("Label").ToArray();
                 var predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
                 // Macro accuracy: the recall of each class present, averaged over those classes.
-                return actual.Select((a, i) => (a, hit: a == predicted[i])).GroupBy(x => x.a).Average(g => g.Count(x => x.hit) / (double)g.Count());
+                for (var b = 0; b < blocks; b++)
+                    result[b] = Enumerable.Range(b * blockSize, blockSize).GroupBy(i => actual[i]).Average(g => g.Count(i => actual[i] == predicted[i]) / (double)g.Count());
+                break;
             }
             default:
             {
                 var actual = scored.GetColumn<float>("Label").ToArray();
                 var predicted = scored.GetColumn<float>("Score").ToArray();
-                var mean = actual.Average(v => (double)v);
-                double residual = 0, total = 0;
-                for (var i = 0; i < actual.Length; i++)
+                for (var b = 0; b < blocks; b++)
                 {
-                    residual += (actual[i] - predicted[i]) * (double)(actual[i] - predicted[i]);
-                    total += (actual[i] - mean) * (actual[i] - mean);
+                    var offset = b * blockSize;
+                    double mean = 0, residual = 0, total = 0;
+                    for (var i = offset; i < offset + blockSize; i++) mean += actual[i];
+                    mean /= blockSize;
+                    for (var i = offset; i < offset + blockSize; i++)
+                    {
+                        residual += (actual[i] - predicted[i]) * (double)(actual[i] - predicted[i]);
+                        total += (actual[i] - mean) * (actual[i] - mean);
+                    }
+                    result[b] = total == 0 ? double.NaN : 1 - residual / total;
                 }
-                return total == 0 ? double.NaN : 1 - residual / total;
+                break;
             }
         }
+        return result;
     }
 
     /// <summary>Writes the entries as JSON: <c>{"metric": "auc", "rows": N, "repeats": 3, "features": [{"feature", "importance", "std"}]}</c>.</summary>

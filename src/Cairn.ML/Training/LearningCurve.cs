@@ -41,9 +41,9 @@ public static class LearningCurve
         var scores = new double[features.Length];
         for (var t = 0; t < trees.Count; t++)
         {
-            var tree = trees[t];
+            var tree = new FlatTree(trees[t]);
             var weight = ensemble.Weights[t];
-            for (var row = 0; row < features.Length; row++) sums[row] += weight * tree.LeafValues[Leaf(tree, features[row])];
+            for (var row = 0; row < features.Length; row++) sums[row] += weight * tree.Output(features[row]);
             var count = t + 1;
             if (count % every != 0 && count != trees.Count) continue;
             // A forest averages its trees; a boosted ensemble adds them (its weights are 1 and the bias shifts all rows alike).
@@ -78,35 +78,47 @@ public static class LearningCurve
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
         transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
 
-    /// <summary>The leaf a row falls into: at each node, a value at or below the threshold goes left (as ML.NET's trees decide).</summary>
-    private static int Leaf(RegressionTreeBase tree, float[] features)
+    /// <summary>A tree copied into arrays once (ML.NET exposes its nodes through read-only lists), walked per row.</summary>
+    private sealed class FlatTree(RegressionTreeBase tree)
     {
-        if (tree.NumberOfLeaves == 1) return 0;
-        var node = 0;
-        while (true)
+        private readonly int[] _left = [.. tree.LeftChild];
+        private readonly int[] _right = [.. tree.RightChild];
+        private readonly int[] _feature = [.. tree.NumericalSplitFeatureIndexes];
+        private readonly float[] _threshold = [.. tree.NumericalSplitThresholds];
+        private readonly double[] _leaves = [.. tree.LeafValues];
+
+        /// <summary>The leaf value of a row: at each node, a value at or below the threshold goes left (as ML.NET's trees decide).</summary>
+        public double Output(float[] features)
         {
-            var value = features[tree.NumericalSplitFeatureIndexes[node]];
-            var next = value <= tree.NumericalSplitThresholds[node] ? tree.LeftChild[node] : tree.RightChild[node];
-            if (next < 0) return ~next;
-            node = next;
+            if (_left.Length == 0) return _leaves[0];
+            var node = 0;
+            while (true)
+            {
+                var next = features[_feature[node]] <= _threshold[node] ? _left[node] : _right[node];
+                if (next < 0) return _leaves[~next];
+                node = next;
+            }
         }
     }
 
     /// <summary>The area under the ROC curve: the probability that a positive row outscores a negative one, ties counting half.</summary>
     internal static double Auc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
     {
-        var order = Enumerable.Range(0, scores.Count).OrderBy(i => scores[i]).ToArray();
+        var keys = scores.ToArray();
+        var order = new int[keys.Length];
+        for (var i = 0; i < order.Length; i++) order[i] = i;
+        Array.Sort(keys, order);
         double positives = 0, rankSum = 0;
         for (var start = 0; start < order.Length;)
         {
             var end = start;
-            while (end + 1 < order.Length && scores[order[end + 1]] == scores[order[start]]) end++;
+            while (end + 1 < order.Length && keys[end + 1] == keys[start]) end++;
             var averageRank = (start + end) / 2.0 + 1; // tied rows share the mean of their ranks
             for (var k = start; k <= end; k++)
                 if (labels[order[k]]) { positives++; rankSum += averageRank; }
             start = end + 1;
         }
-        var negatives = scores.Count - positives;
+        var negatives = keys.Length - positives;
         return positives == 0 || negatives == 0 ? double.NaN : (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
     }
 

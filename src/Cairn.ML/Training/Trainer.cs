@@ -242,16 +242,17 @@ public static class Trainer
             model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
         if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder, Diagnostics.None);
 
-        IDataView Score(int[] rows, (string Feature, int[] Source)? swap)
+        IDataView Score(int[] rows, IReadOnlyList<(string Feature, int[] Source)?> blocks)
         {
-            var view = View(data, recipe.Task, rows, swap);
+            var view = View(data, recipe.Task, rows, blocks);
             return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
         }
-        var scored = Score(testRows, null);
+        var scored = Score(testRows, [null]);
         var diagnostics = !diagnose ? Diagnostics.None : new Diagnostics(
             LearningCurve.Compute(chain, scored, recipe.Task),
             recipe.FeatureImportance
-                ? FeatureImportance.Compute(data.Features, testRows, recipe.Task, recipe.Seed, (rows, swap) => FeatureImportance.Metric(recipe.Task, Score(rows, swap)))
+                ? FeatureImportance.Compute(data.Features, testRows, recipe.Task, recipe.Seed, (rows, swaps) =>
+                    FeatureImportance.Metrics(recipe.Task, Score(rows, swaps), rows.Length, swaps.Count))
                 : [],
             recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -322,23 +323,40 @@ public static class Trainer
         return pipeline.Append(TrainerCatalog.Create(ml, recipe));
     }
 
-    /// <summary>The rows as an ML.NET view; a <paramref name="swap"/> takes one feature's values from other rows (Source[i] for row i).</summary>
-    private static IDataView View(TrainingData data, MlTask task, int[] rows, (string Feature, int[] Source)? swap = null)
+    private static IDataView View(TrainingData data, MlTask task, int[] rows) => View(data, task, rows, [null]);
+
+    /// <summary>
+    /// The rows as an ML.NET view, once per block, blocks one after another; a block's swap takes one feature's values
+    /// from other rows (<c>Source[i]</c> for row i). One block without a swap is the plain view of the rows.
+    /// </summary>
+    private static IDataView View(TrainingData data, MlTask task, int[] rows, IReadOnlyList<(string Feature, int[] Source)?> blocks)
     {
+        int[] Source(int block, string feature) => blocks[block] is { } swap && swap.Feature == feature ? swap.Source : rows;
         var columns = new List<(string, DataViewType, Array)>();
         foreach (var feature in data.Features)
         {
             var column = data.Batch[feature.Name];
-            var source = swap is { } s && s.Feature == feature.Name ? s.Source : rows;
             if (feature.Kind == FeatureKind.Numeric)
             {
                 var values = (double[])column;
-                columns.Add((feature.Name, NumberDataViewType.Single, source.Select(r => (float)values[r]).ToArray()));
+                var block = new float[rows.Length * blocks.Count];
+                for (var b = 0; b < blocks.Count; b++)
+                {
+                    var source = Source(b, feature.Name);
+                    for (var i = 0; i < rows.Length; i++) block[b * rows.Length + i] = (float)values[source[i]];
+                }
+                columns.Add((feature.Name, NumberDataViewType.Single, block));
             }
             else
             {
                 var values = (string?[])column;
-                columns.Add((feature.Name, TextDataViewType.Instance, source.Select(r => (values[r] ?? "").AsMemory()).ToArray()));
+                var block = new ReadOnlyMemory<char>[rows.Length * blocks.Count];
+                for (var b = 0; b < blocks.Count; b++)
+                {
+                    var source = Source(b, feature.Name);
+                    for (var i = 0; i < rows.Length; i++) block[b * rows.Length + i] = (values[source[i]] ?? "").AsMemory();
+                }
+                columns.Add((feature.Name, TextDataViewType.Instance, block));
             }
         }
         DataViewType labelType = task switch
@@ -347,7 +365,10 @@ public static class Trainer
             MlTask.Multiclass => TextDataViewType.Instance,
             _ => NumberDataViewType.Single,
         };
-        columns.Add(("Label", labelType, data.LabelArray(task, rows)));
+        var labels = data.LabelArray(task, rows);
+        var allLabels = Array.CreateInstance(labels.GetType().GetElementType()!, labels.Length * blocks.Count);
+        for (var b = 0; b < blocks.Count; b++) Array.Copy(labels, 0, allLabels, b * labels.Length, labels.Length);
+        columns.Add(("Label", labelType, allLabels));
         return new ColumnDataView(columns);
     }
 

@@ -65,16 +65,14 @@ public sealed class TrainingData
             var values = table[spec.Name];
             if (values.All(v => v is null))
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");
-            var kind = spec.Kind ?? Infer(values);
+            // Parse once: the numbers decide the inferred kind and are the column when it is numeric.
+            var badRow = -1;
+            var numbers = spec.Kind is null or FeatureKind.Numeric ? ParseNumbers(values, out badRow) : null;
+            var kind = spec.Kind ?? (numbers is not null ? FeatureKind.Numeric : InferText(values));
             if (kind == FeatureKind.Numeric)
             {
-                var numbers = new double[values.Length];
-                for (var r = 0; r < values.Length; r++)
-                {
-                    if (values[r] is null) { numbers[r] = double.NaN; continue; }
-                    if (!CsvTable.TryNumber(values[r]!, out numbers[r]))
-                        throw new InvalidParameterValueException($"{file}: column '{spec.Name}' is numeric but row {r + 1} holds '{values[r]}'; declare it 'categorical' or 'text' in the recipe's features, or fix the value.");
-                }
+                if (numbers is null)
+                    throw new InvalidParameterValueException($"{file}: column '{spec.Name}' is numeric but row {badRow + 1} holds '{values[badRow]}'; declare it 'categorical' or 'text' in the recipe's features, or fix the value.");
                 batch.Add(spec.Name, numbers);
             }
             else
@@ -109,10 +107,28 @@ public sealed class TrainingData
         return new TrainingData(table, features, batch, labels, classes, sha256);
     }
 
-    /// <summary>Infers a kind: numbers are numeric; strings of several words are text; other strings are categorical.</summary>
-    public static FeatureKind Infer(string?[] values)
+    /// <summary>The column as numbers (NaN where empty), or null with the first row that is not a number.</summary>
+    private static double[]? ParseNumbers(string?[] values, out int badRow)
     {
-        if (CsvTable.IsNumeric(values)) return FeatureKind.Numeric;
+        var numbers = new double[values.Length];
+        for (var r = 0; r < values.Length; r++)
+        {
+            if (values[r] is not { } value) { numbers[r] = double.NaN; continue; }
+            if (!CsvTable.TryNumber(value, out numbers[r]))
+            {
+                badRow = r;
+                return null;
+            }
+        }
+        badRow = -1;
+        return numbers;
+    }
+
+    /// <summary>Infers a kind: numbers are numeric; strings of several words are text; other strings are categorical.</summary>
+    public static FeatureKind Infer(string?[] values) => CsvTable.IsNumeric(values) ? FeatureKind.Numeric : InferText(values);
+
+    private static FeatureKind InferText(string?[] values)
+    {
         var present = values.Where(v => v is not null).ToList();
         var words = present.Average(v => v!.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
         return words >= 3 ? FeatureKind.Text : FeatureKind.Categorical;

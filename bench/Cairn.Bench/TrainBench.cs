@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Cairn.Bench;
+
+/// <summary>
+/// Training overhead and model quality: <c>cairn train</c> (the CLI process on an embedded store, as a user runs it) against a
+/// bare ML.NET program (bench/Cairn.Bench.BareMlNet) doing the same training on the same split of the same file,
+/// 100,000 rows x 20 features, FastTree and LightGbm. The two alternate, so machine load hits both alike; medians.
+/// </summary>
+internal static class TrainBench
+{
+    private const int Rows = 100_000, Features = 20;
+
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        var root = ServerProcess.RepoRoot();
+        var cli = options.Cli ?? Path.Combine(root, "src", "Cairn.Cli", "bin", "Release", "net10.0", "cairn.dll");
+        var bare = Path.Combine(root, "bench", "Cairn.Bench.BareMlNet", "bin", "Release", "net10.0", "Cairn.Bench.BareMlNet.dll");
+        foreach (var dll in new[] { cli, bare })
+            if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not found: build it with -c Release first.");
+        var work = Path.Combine(options.Work, "train");
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        Directory.CreateDirectory(work);
+        var data = Path.Combine(work, "data.csv");
+        Generate(data);
+        Console.WriteLine($"# Training benchmark ({Rows:N0} rows x {Features} features, {new FileInfo(data).Length / 1e6:F1} MB CSV, {Environment.ProcessorCount} cores, " +
+            $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load {Load()})");
+
+        var reps = options.Trials;
+        foreach (var trainer in new[] { "fasttree", "lightgbm" })
+        {
+            var recipe = Path.Combine(work, $"{trainer}.yaml");
+            File.WriteAllText(recipe, $"experiment: bench\ntask: binary\ndata: data.csv\nlabel: y\nsplit: {{test_fraction: 0.2, seed: 42}}\ntrainer: {trainer}\n");
+            var cairnTimes = new List<double>();
+            var bareTimes = new List<double>();
+            JsonElement cairnMetrics = default, bareMetrics = default;
+            for (var r = 0; r < reps; r++)
+            {
+                // Alternate which goes first.
+                foreach (var which in r % 2 == 0 ? new[] { 0, 1 } : [1, 0])
+                {
+                    if (which == 0)
+                    {
+                        var home = Path.Combine(work, "home");
+                        if (Directory.Exists(home)) Directory.Delete(home, recursive: true);
+                        var (seconds, output) = await TimeAsync(work, new Dictionary<string, string> { ["CAIRN_HOME"] = home }, cli, "train", "--recipe", recipe, "--json");
+                        cairnTimes.Add(seconds);
+                        cairnMetrics = JsonDocument.Parse(output).RootElement.GetProperty("metrics").Clone();
+                    }
+                    else
+                    {
+                        var (seconds, output) = await TimeAsync(work, [], bare, data, trainer, Path.Combine(work, "bare-model.zip"));
+                        bareTimes.Add(seconds);
+                        bareMetrics = JsonDocument.Parse(output).RootElement.Clone();
+                    }
+                }
+            }
+            var cairnMedian = Median(cairnTimes);
+            var bareMedian = Median(bareTimes);
+            Console.WriteLine($"## {trainer}");
+            Console.WriteLine($"- bare ML.NET program:  median {bareMedian:F2} s (runs {string.Join(", ", bareTimes.Select(t => t.ToString("F2", CultureInfo.InvariantCulture)))})");
+            Console.WriteLine($"- cairn train:          median {cairnMedian:F2} s (runs {string.Join(", ", cairnTimes.Select(t => t.ToString("F2", CultureInfo.InvariantCulture)))})");
+            Console.WriteLine($"- overhead:             {(cairnMedian / bareMedian - 1) * 100:F1}% (target: at most 10%)");
+            double Get(JsonElement e, string key) => e.GetProperty(key).GetDouble();
+            Console.WriteLine($"- accuracy: cairn {Get(cairnMetrics, "accuracy"):F4}, bare {Get(bareMetrics, "accuracy"):F4} " +
+                $"(difference {(Get(cairnMetrics, "accuracy") - Get(bareMetrics, "accuracy")) * 100:F2} points; target: within 1)");
+            Console.WriteLine($"- auc:      cairn {Get(cairnMetrics, "auc"):F4}, bare {Get(bareMetrics, "auc"):F4}");
+        }
+        Console.WriteLine($"load at the end: {Load()}");
+        return 0;
+    }
+
+    /// <summary>A binary label with a nonlinear signal in 8 of the 20 features plus noise; the same file on every run.</summary>
+    private static void Generate(string path)
+    {
+        var random = new Random(1);
+        using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
+        writer.WriteLine(string.Join(",", Enumerable.Range(0, Features).Select(i => $"f{i}")) + ",y");
+        var row = new double[Features];
+        var line = new StringBuilder();
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var i = 0; i < Features; i++) row[i] = Normal(random);
+            var logit = row[0] * row[1] + 2 * Math.Sin(row[2]) + row[3] * row[3] - 1 + 0.8 * row[4] - 0.6 * row[5] + (row[6] > 0.5 ? 1 : 0) - Math.Abs(row[7]) + Normal(random);
+            line.Clear();
+            foreach (var value in row) line.Append(value.ToString("0.#####", CultureInfo.InvariantCulture)).Append(',');
+            line.Append(logit > 0 ? "true" : "false");
+            writer.WriteLine(line);
+        }
+    }
+
+    private static async Task<(double Seconds, string Output)> TimeAsync(string folder, Dictionary<string, string> environment, string dll, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var seconds = clock.Elapsed.TotalSeconds;
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{Path.GetFileName(dll)} {string.Join(' ', args)} exited {process.ExitCode}: {await error}");
+        return (seconds, (await output).Trim());
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static double Normal(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+}
