@@ -127,18 +127,9 @@ public static class Evaluator
         return batch;
     }
 
-    private static double[] Numbers(CsvTable table, string name)
-    {
-        var values = table[name];
-        var numbers = new double[values.Length];
-        for (var r = 0; r < values.Length; r++)
-        {
-            if (values[r] is null) { numbers[r] = double.NaN; continue; }
-            if (!CsvTable.TryNumber(values[r]!, out numbers[r]))
-                throw new InvalidParameterValueException($"{table.Path}: column '{name}' must be numeric for this model, but row {r + 1} holds '{values[r]}'.");
-        }
-        return numbers;
-    }
+    private static double[] Numbers(CsvTable table, string name) =>
+        table.TryNumbers(name, out var numbers, out var bad) ? numbers
+            : throw new InvalidParameterValueException($"{table.Path}: column '{name}' must be numeric for this model, but row {bad + 1} holds '{table[name][bad]}'.");
 
     private static Dictionary<string, double> Binary(ColumnBatch output, string?[] actualText, List<string> classes, string file, string label)
     {

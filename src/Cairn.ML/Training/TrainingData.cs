@@ -62,22 +62,22 @@ public sealed class TrainingData
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' (recipe field 'features') is not in the file; columns: {string.Join(", ", table.Names)}.");
             if (spec.Name is "Label" or "Features" or "PredictedLabel" or "Score" or "Probability")
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' has a name ML.NET reserves for its own columns; rename it in the file.");
-            var values = table[spec.Name];
-            if (values.All(v => v is null))
-                throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");
-            // Parse once: the numbers decide the inferred kind and are the column when it is numeric.
+            // Numbers come straight from the file's text (no strings); text columns are made strings only when needed.
+            double[]? numbers = null;
             var badRow = -1;
-            var numbers = spec.Kind is null or FeatureKind.Numeric ? ParseNumbers(values, out badRow) : null;
-            var kind = spec.Kind ?? (numbers is not null ? FeatureKind.Numeric : InferText(values));
+            if (spec.Kind is null or FeatureKind.Numeric && table.TryNumbers(spec.Name, out var parsed, out badRow)) numbers = parsed;
+            if (numbers is not null ? Array.TrueForAll(numbers, double.IsNaN) : Array.TrueForAll(table[spec.Name], v => v is null))
+                throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");
+            var kind = spec.Kind ?? (numbers is not null ? FeatureKind.Numeric : InferText(table[spec.Name]));
             if (kind == FeatureKind.Numeric)
             {
                 if (numbers is null)
-                    throw new InvalidParameterValueException($"{file}: column '{spec.Name}' is numeric but row {badRow + 1} holds '{values[badRow]}'; declare it 'categorical' or 'text' in the recipe's features, or fix the value.");
+                    throw new InvalidParameterValueException($"{file}: column '{spec.Name}' is numeric but row {badRow + 1} holds '{table[spec.Name][badRow]}'; declare it 'categorical' or 'text' in the recipe's features, or fix the value.");
                 batch.Add(spec.Name, numbers);
             }
             else
             {
-                batch.Add(spec.Name, values);
+                batch.Add(spec.Name, table[spec.Name]);
             }
             features.Add(new Feature(spec.Name, kind));
         }
@@ -105,23 +105,6 @@ public sealed class TrainingData
                 break;
         }
         return new TrainingData(table, features, batch, labels, classes, sha256);
-    }
-
-    /// <summary>The column as numbers (NaN where empty), or null with the first row that is not a number.</summary>
-    private static double[]? ParseNumbers(string?[] values, out int badRow)
-    {
-        var numbers = new double[values.Length];
-        for (var r = 0; r < values.Length; r++)
-        {
-            if (values[r] is not { } value) { numbers[r] = double.NaN; continue; }
-            if (!CsvTable.TryNumber(value, out numbers[r]))
-            {
-                badRow = r;
-                return null;
-            }
-        }
-        badRow = -1;
-        return numbers;
     }
 
     /// <summary>Infers a kind: numbers are numeric; strings of several words are text; other strings are categorical.</summary>

@@ -1,0 +1,59 @@
+using Cairn.ML.Training;
+
+namespace Cairn.Tests.Training;
+
+public sealed class CsvTableTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    private string Write(string text, bool bom = false)
+    {
+        var path = _dir.Combine($"t{Guid.NewGuid():N}.csv");
+        File.WriteAllText(path, text, new System.Text.UTF8Encoding(bom));
+        return path;
+    }
+
+    [Fact]
+    public void Quoted_fields_keep_commas_newlines_and_doubled_quotes()
+    {
+        var table = CsvTable.Read(Write("id,note,score\r\n1,\"red, green\",0.5\r\n2,\"two\nlines\",\r\n\r\n3,\"say \"\"hi\"\"\", 7 \r\n4,\"\",-1e3"));
+
+        Assert.Equal(["id", "note", "score"], table.Names);
+        Assert.Equal(4, table.RowCount);
+        Assert.Equal(new string?[] { "red, green", "two\nlines", "say \"hi\"", "" }, table["note"].AsEnumerable());
+        Assert.Equal(new string?[] { "0.5", null, "7", "-1e3" }, table["score"].AsEnumerable()); // unquoted fields are trimmed; empty is null
+        Assert.True(table.TryNumbers("score", out var numbers, out _));
+        Assert.Equal([0.5, double.NaN, 7, -1000], numbers);
+        Assert.False(table.TryNumbers("note", out _, out var bad));
+        Assert.Equal(0, bad);
+    }
+
+    [Fact]
+    public void A_byte_order_mark_and_a_missing_final_newline_are_fine()
+    {
+        var table = CsvTable.Read(Write("a,b\n1,2\n3,4", bom: true));
+
+        Assert.Equal(["a", "b"], table.Names);
+        Assert.Equal(new string?[] { "2", "4" }, table["b"].AsEnumerable());
+    }
+
+    [Theory]
+    [InlineData("", "the file is empty")]
+    [InlineData("a,b\n", "has a header but no data rows")]
+    [InlineData("a,a\n1,2\n", "names column 'a' twice")]
+    [InlineData("a,,c\n1,2,3\n", "column 2 of the header has no name")]
+    [InlineData("a,b\n1,2\n3\n", "line 3 has 1 fields but the header has 2")]
+    [InlineData("a,b\n1,\"open\n2,3\n", "line 2 has a quoted field that is never closed")]
+    [InlineData("a,b\n1,\"x\ny\"\n3,4,5\n", "line 4 has 3 fields")]
+    public void Bad_files_are_refused_naming_the_file_and_line(string text, string message)
+    {
+        var path = Write(text);
+
+        var error = Assert.Throws<InvalidParameterValueException>(() => CsvTable.Read(path));
+
+        Assert.StartsWith(path + ":", error.Message);
+        Assert.Contains(message, error.Message);
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
