@@ -14,7 +14,7 @@ namespace Cairn.ML.Training;
 /// </summary>
 public static class FeatureImportance
 {
-    public const int MaxRows = 2000;
+    public const int MaxRows = 1000;
     public const int Repeats = 3;
     public const string FileName = "feature_importance.json";
 

@@ -90,19 +90,24 @@ public static class Trainer
         try
         {
             var modelFolder = Path.Combine(work.FullName, ModelArtifactPath);
-            ModelPackage.SaveMlNet(modelFolder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch, run.RunId,
-                new Dictionary<string, object?>
-                {
-                    ["cairn_task"] = recipe.Task.ToString().ToLowerInvariant(),
-                    ["cairn_label"] = recipe.Label,
-                    ["cairn_classes"] = fitted.ScoreOrder.Count > 0 ? fitted.ScoreOrder.ToList() : null,
-                });
-            DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), DataProfile.Build(data));
-            await client.LogArtifactAsync(run.RunId, modelFolder, ModelArtifactPath, cancellationToken).ConfigureAwait(false);
-
             var plots = Path.Combine(work.FullName, "plots");
             Directory.CreateDirectory(plots);
-            WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics, fitted.Diagnostics);
+            // The model file, the profile and the plots do not depend on each other: write them side by side.
+            var profile = Task.Run(() => DataProfile.Build(data), cancellationToken);
+            await Task.WhenAll(
+                profile,
+                Task.Run(() => ModelPackage.SaveMlNet(modelFolder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch, run.RunId,
+                    new Dictionary<string, object?>
+                    {
+                        ["cairn_task"] = recipe.Task.ToString().ToLowerInvariant(),
+                        ["cairn_label"] = recipe.Label,
+                        ["cairn_classes"] = fitted.ScoreOrder.Count > 0 ? fitted.ScoreOrder.ToList() : null,
+                    }), cancellationToken),
+                Task.Run(() => WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics, fitted.Diagnostics), cancellationToken))
+                .ConfigureAwait(false);
+            DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), await profile.ConfigureAwait(false));
+            await client.LogArtifactAsync(run.RunId, modelFolder, ModelArtifactPath, cancellationToken).ConfigureAwait(false);
+
             await client.LogArtifactAsync(run.RunId, plots, "plots", cancellationToken).ConfigureAwait(false);
             if (fitted.Diagnostics.Importance.Count > 0)
             {
@@ -248,13 +253,18 @@ public static class Trainer
             return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
         }
         var scored = Score(testRows, [null]);
-        var diagnostics = !diagnose ? Diagnostics.None : new Diagnostics(
-            LearningCurve.Compute(chain, scored, recipe.Task),
-            recipe.FeatureImportance
+        var diagnostics = Diagnostics.None;
+        if (diagnose)
+        {
+            // Independent of each other: the curve walks the trees, the importances score shuffled copies. Side by side.
+            var curve = Task.Run(() => LearningCurve.Compute(chain, scored, recipe.Task));
+            var importance = recipe.FeatureImportance
                 ? FeatureImportance.Compute(data.Features, testRows, recipe.Task, recipe.Seed, (rows, swaps) =>
                     FeatureImportance.Metrics(recipe.Task, Score(rows, swaps), rows.Length, swaps.Count))
-                : [],
-            recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
+                : [];
+            diagnostics = new Diagnostics(curve.GetAwaiter().GetResult(), importance,
+                recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
+        }
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         switch (recipe.Task)
         {

@@ -56,16 +56,23 @@ public sealed class TrainingData
         if (specs.Count == 0) throw new InvalidParameterValueException($"{file}: no feature column: the file has only the label '{recipe.Label}'.");
         var features = new List<Feature>();
         var batch = new ColumnBatch();
-        foreach (var spec in specs)
+        // Parse the columns that may be numeric in parallel (the bulk of loading a wide numeric file), then check them in order.
+        var parsedColumns = new (double[]? Numbers, int BadRow)[specs.Count];
+        Parallel.For(0, specs.Count, i =>
         {
+            var spec = specs[i];
+            if (spec.Kind is null or FeatureKind.Numeric && table.IndexOf(spec.Name) >= 0)
+                parsedColumns[i] = table.TryNumbers(spec.Name, out var parsed, out var bad) ? (parsed, -1) : (null, bad);
+        });
+        for (var i = 0; i < specs.Count; i++)
+        {
+            var spec = specs[i];
             if (table.IndexOf(spec.Name) < 0)
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' (recipe field 'features') is not in the file; columns: {string.Join(", ", table.Names)}.");
             if (spec.Name is "Label" or "Features" or "PredictedLabel" or "Score" or "Probability")
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' has a name ML.NET reserves for its own columns; rename it in the file.");
             // Numbers come straight from the file's text (no strings); text columns are made strings only when needed.
-            double[]? numbers = null;
-            var badRow = -1;
-            if (spec.Kind is null or FeatureKind.Numeric && table.TryNumbers(spec.Name, out var parsed, out badRow)) numbers = parsed;
+            var (numbers, badRow) = parsedColumns[i];
             if (numbers is not null ? Array.TrueForAll(numbers, double.IsNaN) : Array.TrueForAll(table[spec.Name], v => v is null))
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");
             var kind = spec.Kind ?? (numbers is not null ? FeatureKind.Numeric : InferText(table[spec.Name]));
