@@ -7,15 +7,8 @@ using Cairn.ML.Training;
 namespace Cairn.Tests.Training;
 
 /// <summary>Permutation importance and the precision-recall figures.</summary>
-public sealed class DiagnosticsTests : IDisposable
+public sealed class DiagnosticsTests : StoreTests
 {
-    private readonly TempDirectory _dir = new();
-    private readonly CairnClient _client;
-
-    public DiagnosticsTests() => _client = CairnClient.Open(_dir.Combine("store"));
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     /// <summary>y depends on a (strongly) and b (less), never on noise or on the category.</summary>
     private string Data(int rows = 1500)
     {
@@ -28,7 +21,7 @@ public sealed class DiagnosticsTests : IDisposable
             var y = 3 * a + 1.2 * b + 0.3 * (random.NextDouble() - 0.5) > 0 ? "yes" : "no";
             csv.Append(CultureInfo.InvariantCulture, $"{a:0.####},{b:0.####},{noise:0.####},{tint},{y}\n");
         }
-        var path = _dir.Combine("data.csv");
+        var path = Dir.Combine("data.csv");
         File.WriteAllText(path, csv.ToString());
         return path;
     }
@@ -39,17 +32,17 @@ public sealed class DiagnosticsTests : IDisposable
     public async Task Permutation_importance_ranks_the_signal_above_the_noise_and_is_logged(string trainer)
     {
         Data();
-        File.WriteAllText(_dir.Combine("recipe.yaml"), $"""
+        File.WriteAllText(Dir.Combine("recipe.yaml"), $"""
             task: binary
             data: data.csv
             label: y
             trainer: {trainer}
             """);
 
-        var result = await Trainer.RunAsync(Recipe.Load(_dir.Combine("recipe.yaml")), _client, cancellationToken: Ct);
+        var result = await Trainer.RunAsync(Recipe.Load(Dir.Combine("recipe.yaml")), Client, cancellationToken: Ct);
 
-        var folder = _dir.Combine("download");
-        await _client.DownloadArtifactsAsync(result.RunId, FeatureImportance.FileName, folder, Ct);
+        var folder = Dir.Combine("download");
+        await Client.DownloadArtifactsAsync(result.RunId, FeatureImportance.FileName, folder, Ct);
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, FeatureImportance.FileName)))!;
         Assert.Equal("auc", json["metric"]!.GetValue<string>());
         var importance = json["features"]!.AsArray().ToDictionary(f => f!["feature"]!.GetValue<string>(), f => f!["importance"]!.GetValue<double>());
@@ -67,7 +60,7 @@ public sealed class DiagnosticsTests : IDisposable
     public async Task Feature_importance_false_skips_it()
     {
         Data(400);
-        File.WriteAllText(_dir.Combine("recipe.yaml"), """
+        File.WriteAllText(Dir.Combine("recipe.yaml"), """
             task: binary
             data: data.csv
             label: y
@@ -75,11 +68,11 @@ public sealed class DiagnosticsTests : IDisposable
             trainer: {name: fasttree, hyperparameters: {number_of_trees: 5}}
             """);
 
-        var result = await Trainer.RunAsync(Recipe.Load(_dir.Combine("recipe.yaml")), _client, cancellationToken: Ct);
+        var result = await Trainer.RunAsync(Recipe.Load(Dir.Combine("recipe.yaml")), Client, cancellationToken: Ct);
 
-        var files = (await _client.ListArtifactsAsync(result.RunId, cancellationToken: Ct)).Files.Select(f => f.Path).ToList();
+        var files = (await Client.ListArtifactsAsync(result.RunId, cancellationToken: Ct)).Files.Select(f => f.Path).ToList();
         Assert.DoesNotContain(FeatureImportance.FileName, files);
-        Assert.DoesNotContain("plots/feature_importance.png", (await _client.ListArtifactsAsync(result.RunId, "plots", Ct)).Files.Select(f => f.Path));
+        Assert.DoesNotContain("plots/feature_importance.png", (await Client.ListArtifactsAsync(result.RunId, "plots", Ct)).Files.Select(f => f.Path));
     }
 
     [Fact]
@@ -104,11 +97,5 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.True(double.IsNaN(Plots.AveragePrecision([0.2, 0.4], [false, false])));
         // A perfect ranking has AP 1.
         Assert.Equal(1.0, Plots.AveragePrecision([0.9, 0.8, 0.2], [true, true, false]));
-    }
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _dir.Dispose();
     }
 }

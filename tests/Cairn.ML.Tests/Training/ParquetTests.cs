@@ -9,15 +9,8 @@ using Parquet.Schema;
 namespace Cairn.Tests.Training;
 
 /// <summary>Parquet input: the same data as Parquet and as CSV must train to the same model.</summary>
-public sealed class ParquetTests : IDisposable
+public sealed class ParquetTests : StoreTests
 {
-    private readonly TempDirectory _dir = new();
-    private readonly CairnClient _client;
-
-    public ParquetTests() => _client = CairnClient.Open(_dir.Combine("store"));
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     private sealed record Rows(double?[] X1, int[] X2, string?[] Color, bool[] Churned);
 
     private static Rows Generate(int count, int seed)
@@ -71,67 +64,67 @@ public sealed class ParquetTests : IDisposable
         data: {data}
         label: churned
         trainer: {"{"}name: fasttree, hyperparameters: {"{"}number_of_trees: 20{"}"}{"}"}
-        """, "recipe.yaml", _dir.Path);
+        """, "recipe.yaml", Dir.Path);
 
     [Fact]
     public async Task A_parquet_file_trains_exactly_like_the_same_data_in_csv()
     {
         var rows = Generate(1200, seed: 4);
-        await WriteParquetAsync(_dir.Combine("churn.parquet"), rows);
-        WriteCsv(_dir.Combine("churn.csv"), rows);
+        await WriteParquetAsync(Dir.Combine("churn.parquet"), rows);
+        WriteCsv(Dir.Combine("churn.csv"), rows);
 
-        var table = ParquetTable.Read(_dir.Combine("churn.parquet"));
+        var table = ParquetTable.Read(Dir.Combine("churn.parquet"));
         Assert.Equal(["x1", "x2", "color", "churned"], table.Names);
         Assert.Equal(1200, table.RowCount);
         Assert.Equal(rows.X1.Count(v => v is null), table["x1"].Count(v => v is null));
         Assert.Equal(rows.Color.Count(v => v is null), table["color"].Count(v => v is null));
 
-        var fromParquet = await Trainer.RunAsync(RecipeFor("churn.parquet"), _client, cancellationToken: Ct);
-        var fromCsv = await Trainer.RunAsync(RecipeFor("churn.csv"), _client, cancellationToken: Ct);
+        var fromParquet = await Trainer.RunAsync(RecipeFor("churn.parquet"), Client, cancellationToken: Ct);
+        var fromCsv = await Trainer.RunAsync(RecipeFor("churn.csv"), Client, cancellationToken: Ct);
 
         Assert.True(fromParquet.Metrics["auc"] > 0.85, $"auc {fromParquet.Metrics["auc"]}");
         Assert.Equal(fromCsv.Metrics.OrderBy(m => m.Key), fromParquet.Metrics.OrderBy(m => m.Key));
-        var run = await _client.Store.GetRunAsync(fromParquet.RunId, Ct);
+        var run = await Client.Store.GetRunAsync(fromParquet.RunId, Ct);
         Assert.Contains(run.Data.Params, p => p is { Key: "features", Value: "x1:numeric,x2:numeric,color:categorical" });
-        Assert.Equal(TrainingData.HashFile(_dir.Combine("churn.parquet"))[..32], Assert.Single(run.Inputs).Dataset.Digest);
+        Assert.Equal(TrainingData.HashFile(Dir.Combine("churn.parquet"))[..32], Assert.Single(run.Inputs).Dataset.Digest);
     }
 
     [Fact]
     public async Task Evaluate_scores_a_parquet_file()
     {
-        await WriteParquetAsync(_dir.Combine("train.parquet"), Generate(1000, seed: 5));
-        await WriteParquetAsync(_dir.Combine("test.parquet"), Generate(400, seed: 6));
-        var trained = await Trainer.RunAsync(RecipeFor("train.parquet"), _client, cancellationToken: Ct);
+        await WriteParquetAsync(Dir.Combine("train.parquet"), Generate(1000, seed: 5));
+        await WriteParquetAsync(Dir.Combine("test.parquet"), Generate(400, seed: 6));
+        var trained = await Trainer.RunAsync(RecipeFor("train.parquet"), Client, cancellationToken: Ct);
 
-        var evaluation = await Evaluator.RunAsync(trained.ModelUri, _dir.Combine("test.parquet"), _client,
+        var evaluation = await Evaluator.RunAsync(trained.ModelUri, Dir.Combine("test.parquet"), Client,
             new EvaluationOptions { Requirements = ["auc >= 0.8"] }, Ct);
 
         Assert.True(evaluation.Passed, string.Join("; ", evaluation.Requirements.Select(r => r.ToString())));
-        var run = await _client.Store.GetRunAsync(evaluation.RunId, Ct);
-        Assert.Equal(TrainingData.HashFile(_dir.Combine("test.parquet"))[..32], Assert.Single(run.Inputs).Dataset.Digest);
+        var run = await Client.Store.GetRunAsync(evaluation.RunId, Ct);
+        Assert.Equal(TrainingData.HashFile(Dir.Combine("test.parquet"))[..32], Assert.Single(run.Inputs).Dataset.Digest);
     }
 
     [Fact]
     public async Task A_file_that_is_not_parquet_is_refused_naming_the_file()
     {
-        File.WriteAllText(_dir.Combine("broken.parquet"), "x1,x2\n1,2\n");
+        File.WriteAllText(Dir.Combine("broken.parquet"), "x1,x2\n1,2\n");
 
-        var error = await Assert.ThrowsAsync<InvalidParameterValueException>(() => Trainer.RunAsync(RecipeFor("broken.parquet"), _client, cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<InvalidParameterValueException>(() => Trainer.RunAsync(RecipeFor("broken.parquet"), Client, cancellationToken: Ct));
 
         Assert.Contains("broken.parquet: not a readable Parquet file", error.Message);
-        Assert.DoesNotContain((await _client.Store.SearchExperimentsAsync(new Cairn.Tracking.ExperimentSearch(), Ct)).Items, e => e.Name != "Default");
+        Assert.DoesNotContain((await Client.Store.SearchExperimentsAsync(new Cairn.Tracking.ExperimentSearch(), Ct)).Items, e => e.Name != "Default");
     }
 
     [Fact]
     public async Task A_parquet_file_without_rows_is_refused()
     {
         var x1 = new DataField<double>("x1");
-        await using (var stream = File.Create(_dir.Combine("empty.parquet")))
+        await using (var stream = File.Create(Dir.Combine("empty.parquet")))
         await using (await ParquetWriter.CreateAsync(new ParquetSchema(x1), stream, cancellationToken: Ct))
         {
         }
 
-        var error = Assert.Throws<InvalidParameterValueException>(() => ParquetTable.Read(_dir.Combine("empty.parquet")));
+        var error = Assert.Throws<InvalidParameterValueException>(() => ParquetTable.Read(Dir.Combine("empty.parquet")));
 
         Assert.Contains("empty.parquet: the file has columns but no rows", error.Message);
     }
@@ -140,19 +133,13 @@ public sealed class ParquetTests : IDisposable
     public async Task A_date_column_is_refused_naming_it()
     {
         var when = new DataField<DateTime>("signed_up");
-        await using (var stream = File.Create(_dir.Combine("dates.parquet")))
+        await using (var stream = File.Create(Dir.Combine("dates.parquet")))
         await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(when), stream, cancellationToken: Ct))
         using (var group = writer.CreateRowGroup())
             await group.WriteAsync<DateTime>(when, (ReadOnlyMemory<DateTime>)new[] { DateTime.UtcNow }.AsMemory(), cancellationToken: Ct);
 
-        var error = Assert.Throws<InvalidParameterValueException>(() => ParquetTable.Read(_dir.Combine("dates.parquet")));
+        var error = Assert.Throws<InvalidParameterValueException>(() => ParquetTable.Read(Dir.Combine("dates.parquet")));
 
         Assert.Contains("column 'signed_up' has type DateTime", error.Message);
-    }
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _dir.Dispose();
     }
 }

@@ -5,23 +5,16 @@ using Cairn.Tracking;
 
 namespace Cairn.Tests.Training;
 
-public sealed class SweepTests : IDisposable
+public sealed class SweepTests : StoreTests
 {
-    private readonly TempDirectory _dir = new();
-    private readonly CairnClient _client;
-
-    public SweepTests() => _client = CairnClient.Open(_dir.Combine("store"));
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     private Recipe Write(string sweep, string task = "binary", string data = "churn.csv", string label = "y", string trainer = "fasttree")
     {
-        if (!File.Exists(_dir.Combine(data)))
+        if (!File.Exists(Dir.Combine(data)))
         {
-            if (task == "regression") SyntheticData.Regression(_dir.Combine(data), rows: 600);
-            else SyntheticData.Binary(_dir.Combine(data), rows: 600);
+            if (task == "regression") SyntheticData.Regression(Dir.Combine(data), rows: 600);
+            else SyntheticData.Binary(Dir.Combine(data), rows: 600);
         }
-        var path = _dir.Combine("recipe.yaml");
+        var path = Dir.Combine("recipe.yaml");
         File.WriteAllText(path, $"""
             experiment: sweeps
             task: {task}
@@ -36,8 +29,8 @@ public sealed class SweepTests : IDisposable
 
     private async Task<IReadOnlyList<Run>> ChildrenOf(string parentRunId)
     {
-        var parent = await _client.Store.GetRunAsync(parentRunId, Ct);
-        var page = await _client.Store.SearchRunsAsync(new RunSearch([parent.Info.ExperimentId], $"tags.mlflow.parentRunId = '{parentRunId}'", MaxResults: 1000), Ct);
+        var parent = await Client.Store.GetRunAsync(parentRunId, Ct);
+        var page = await Client.Store.SearchRunsAsync(new RunSearch([parent.Info.ExperimentId], $"tags.mlflow.parentRunId = '{parentRunId}'", MaxResults: 1000), Ct);
         return page.Items;
     }
 
@@ -51,7 +44,7 @@ public sealed class SweepTests : IDisposable
               learning_rate: [0.05, 0.3]
             """);
 
-        var result = await Sweep.RunAsync(recipe, _client, cancellationToken: Ct);
+        var result = await Sweep.RunAsync(recipe, Client, cancellationToken: Ct);
 
         var children = await ChildrenOf(result.ParentRunId);
         Assert.Equal(4, children.Count);
@@ -64,16 +57,16 @@ public sealed class SweepTests : IDisposable
         Assert.Equal(top, Metric(best, "auc"));
         Assert.Equal(best.Info.RunId, result.Best.RunId);
 
-        var parent = await _client.Store.GetRunAsync(result.ParentRunId, Ct);
+        var parent = await Client.Store.GetRunAsync(result.ParentRunId, Ct);
         Assert.Equal(RunStatus.FINISHED, parent.Info.Status);
         Assert.Contains(parent.Data.Tags, t => t is { Key: "cairn.best_run_id" } && t.Value == best.Info.RunId);
         Assert.Equal(Param(best, "number_of_trees"), Param(parent, "best.number_of_trees"));
         Assert.Equal(top, Metric(parent, "auc"));
         Assert.Equal(4, Metric(parent, "trials_completed"));
         // The parent holds the best trial's model package and plots.
-        var model = await _client.ListArtifactsAsync(result.ParentRunId, "model", Ct);
+        var model = await Client.ListArtifactsAsync(result.ParentRunId, "model", Ct);
         Assert.Contains(model.Files, f => f.Path == "model/MLmodel");
-        Assert.NotEmpty((await _client.ListArtifactsAsync(result.ParentRunId, "plots", Ct)).Files);
+        Assert.NotEmpty((await Client.ListArtifactsAsync(result.ParentRunId, "plots", Ct)).Files);
     }
 
     [Fact]
@@ -85,7 +78,7 @@ public sealed class SweepTests : IDisposable
               number_of_trees: [2, 60]
             """, task: "regression", data: "prices.csv", label: "price");
 
-        var result = await Sweep.RunAsync(recipe, _client, cancellationToken: Ct);
+        var result = await Sweep.RunAsync(recipe, Client, cancellationToken: Ct);
 
         Assert.Equal("rmse", result.Metric);
         Assert.False(result.Maximize);
@@ -130,8 +123,8 @@ public sealed class SweepTests : IDisposable
               number_of_trees: [3, 10, 30]
             """);
 
-        var sequential = await Sweep.RunAsync(recipe, _client, new TrainOptions { Parallelism = 1 }, Ct);
-        var parallel = await Sweep.RunAsync(recipe, _client, new TrainOptions { Parallelism = 3 }, Ct);
+        var sequential = await Sweep.RunAsync(recipe, Client, new TrainOptions { Parallelism = 1 }, Ct);
+        var parallel = await Sweep.RunAsync(recipe, Client, new TrainOptions { Parallelism = 3 }, Ct);
 
         Assert.Equal(sequential.Trials.Select(t => Describe(t.Settings)), parallel.Trials.Select(t => Describe(t.Settings)));
         Assert.Equal(sequential.Best.Number, parallel.Best.Number);
@@ -149,12 +142,12 @@ public sealed class SweepTests : IDisposable
               number_of_trees: [20, 40, 60]
             """);
 
-        var result = await Sweep.RunAsync(recipe, _client, cancellationToken: Ct);
+        var result = await Sweep.RunAsync(recipe, Client, cancellationToken: Ct);
 
         Assert.True(result.StoppedByTimeBudget);
         Assert.InRange(result.Trials.Count, 1, 199);
         Assert.Equal(200, result.Trials.Count + result.Skipped);
-        var parent = await _client.Store.GetRunAsync(result.ParentRunId, Ct);
+        var parent = await Client.Store.GetRunAsync(result.ParentRunId, Ct);
         Assert.Contains(parent.Data.Tags, t => t is { Key: "cairn.sweep.stopped_by", Value: "time_budget" });
         Assert.Equal(result.Skipped, Metric(parent, "trials_skipped"));
     }
@@ -168,12 +161,12 @@ public sealed class SweepTests : IDisposable
               number_of_trees: [5, 20]
             """);
 
-        var result = await Sweep.RunAsync(recipe, _client, new TrainOptions { RegisterAs = "swept" }, Ct);
+        var result = await Sweep.RunAsync(recipe, Client, new TrainOptions { RegisterAs = "swept" }, Ct);
 
         Assert.NotNull(result.Version);
         Assert.Equal($"runs:/{result.ParentRunId}/model", result.Version.Source);
-        var folder = _dir.Combine("download");
-        await _client.DownloadArtifactsAsync(result.ParentRunId, "model", folder, Ct);
+        var folder = Dir.Combine("download");
+        await Client.DownloadArtifactsAsync(result.ParentRunId, "model", folder, Ct);
         using var package = ModelPackage.Load(Path.Combine(folder, "model"));
         var data = TrainingData.Load(recipe);
         var predictions = package.Predictor.Predict(data.Batch.Select([0, 1, 2]));
@@ -196,14 +189,14 @@ public sealed class SweepTests : IDisposable
     [InlineData("method: bayes\nparameters: {number_of_trees: [5]}", "sweep.method", "expected grid or random")]
     public async Task A_bad_sweep_is_refused_naming_the_field_and_creates_no_run(string sweep, string field, string rule)
     {
-        var before = (await _client.Store.SearchExperimentsAsync(new ExperimentSearch(), Ct)).Items.Count;
+        var before = (await Client.Store.SearchExperimentsAsync(new ExperimentSearch(), Ct)).Items.Count;
 
         var error = Assert.Throws<InvalidParameterValueException>(() => Write(sweep));
 
         Assert.Contains($"invalid '{field}'", error.Message);
         Assert.Contains(rule, error.Message);
         Assert.Contains("recipe.yaml", error.Message);
-        Assert.Equal(before, (await _client.Store.SearchExperimentsAsync(new ExperimentSearch(), Ct)).Items.Count);
+        Assert.Equal(before, (await Client.Store.SearchExperimentsAsync(new ExperimentSearch(), Ct)).Items.Count);
     }
 
     [Theory]
@@ -220,10 +213,4 @@ public sealed class SweepTests : IDisposable
     private static string Param(Run run, string key) => run.Data.Params.Single(p => p.Key == key).Value;
 
     private static double Metric(Run run, string key) => run.Data.Metrics.Single(m => m.Key == key).Value;
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _dir.Dispose();
-    }
 }

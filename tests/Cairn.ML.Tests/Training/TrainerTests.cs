@@ -5,16 +5,11 @@ using Cairn.Tracking;
 
 namespace Cairn.Tests.Training;
 
-public sealed class TrainerTests : IDisposable
+public sealed class TrainerTests : StoreTests
 {
-    private readonly TempDirectory _dir = new();
-    private readonly CairnClient _client;
-
-    public TrainerTests() => _client = CairnClient.Open(_dir.Combine("store"));
-
     private Recipe WriteRecipe(string yaml, string name = "recipe.yaml")
     {
-        var path = _dir.Combine(name);
+        var path = Dir.Combine(name);
         File.WriteAllText(path, yaml);
         return Recipe.Load(path);
     }
@@ -22,7 +17,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public async Task Binary_recipe_trains_logs_params_input_metrics_artifacts_and_registers()
     {
-        var csv = SyntheticData.Binary(_dir.Combine("churn.csv"));
+        var csv = SyntheticData.Binary(Dir.Combine("churn.csv"));
         var recipe = WriteRecipe("""
             experiment: churn
             task: binary
@@ -34,11 +29,11 @@ public sealed class TrainerTests : IDisposable
               hyperparameters: {number_of_trees: 30, learning_rate: 0.2}
             """);
 
-        var result = await Trainer.RunAsync(recipe, _client, registerAs: "churn-model", TestContext.Current.CancellationToken);
+        var result = await Trainer.RunAsync(recipe, Client, registerAs: "churn-model", Ct);
 
         Assert.True(result.Metrics["auc"] > 0.9, $"auc {result.Metrics["auc"]}");
         Assert.True(result.Metrics["accuracy"] > 0.8, $"accuracy {result.Metrics["accuracy"]}");
-        var run = await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken);
+        var run = await Client.Store.GetRunAsync(result.RunId, Ct);
         Assert.Equal(RunStatus.FINISHED, run.Info.Status);
         var parameters = run.Data.Params.ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal("binary", parameters["task"]);
@@ -48,7 +43,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal("x1:numeric,x2:numeric,color:categorical", parameters["features"]);
         Assert.Equal(["accuracy", "auc", "average_precision", "f1", "holdout_auc_by_trees", "log_loss", "precision", "recall"], run.Data.Metrics.Select(m => m.Key).Order());
         // The learning curve: one point per tree (30 trees), the last equal to the final auc.
-        var curve = await _client.Store.GetMetricHistoryAsync(result.RunId, "holdout_auc_by_trees", cancellationToken: TestContext.Current.CancellationToken);
+        var curve = await Client.Store.GetMetricHistoryAsync(result.RunId, "holdout_auc_by_trees", cancellationToken: Ct);
         Assert.Equal(Enumerable.Range(1, 30).Select(i => (long)i), curve.Items.Select(p => p.Step).Order());
         Assert.Equal(result.Metrics["auc"], curve.Items.Single(p => p.Step == 30).Value, 6);
         var input = Assert.Single(run.Inputs);
@@ -57,14 +52,14 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("mlflow_colspec", input.Dataset.Schema);
         Assert.Contains(input.Tags, t => t is { Key: "mlflow.data.context", Value: "training" });
 
-        var model = await _client.ListArtifactsAsync(result.RunId, "model", TestContext.Current.CancellationToken);
+        var model = await Client.ListArtifactsAsync(result.RunId, "model", Ct);
         Assert.Equal(["model/MLmodel", "model/data_profile.json", "model/input_example.json", "model/model.zip"], model.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
-        var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
+        var plots = await Client.ListArtifactsAsync(result.RunId, "plots", Ct);
         Assert.Equal(["plots/confusion_matrix.png", "plots/feature_importance.png", "plots/learning_curve.png", "plots/pr_curve.png", "plots/roc_curve.png"],
             plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
 
-        var download = _dir.Combine("download");
-        var files = await _client.DownloadArtifactsAsync(result.RunId, null, download, TestContext.Current.CancellationToken);
+        var download = Dir.Combine("download");
+        var files = await Client.DownloadArtifactsAsync(result.RunId, null, download, Ct);
         Assert.All(files.Where(f => f.EndsWith(".png", StringComparison.Ordinal)), f => Assert.Equal(0x89, File.ReadAllBytes(f)[0]));
         var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(download, "model", "data_profile.json")))!;
         Assert.Equal(2000, profile["rows"]!.GetValue<int>());
@@ -88,7 +83,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public async Task Multiclass_recipe_with_cross_validation_scores_well()
     {
-        SyntheticData.Multiclass(_dir.Combine("iris.csv"));
+        SyntheticData.Multiclass(Dir.Combine("iris.csv"));
         var recipe = WriteRecipe("""
             experiment: iris
             task: multiclass
@@ -99,18 +94,18 @@ public sealed class TrainerTests : IDisposable
             trainer: {name: lightgbm, hyperparameters: {number_of_iterations: 30}}
             """);
 
-        var result = await Trainer.RunAsync(recipe, _client, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await Trainer.RunAsync(recipe, Client, cancellationToken: Ct);
 
         Assert.True(result.Metrics["micro_accuracy"] > 0.9, $"micro_accuracy {result.Metrics["micro_accuracy"]}");
         Assert.True(result.Metrics["macro_accuracy"] > 0.9);
         Assert.True(result.Metrics["log_loss"] < 0.5);
-        var run = await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken);
+        var run = await Client.Store.GetRunAsync(result.RunId, Ct);
         Assert.Contains(run.Data.Params, p => p is { Key: "cv.folds", Value: "3" });
-        var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
+        var plots = await Client.ListArtifactsAsync(result.RunId, "plots", Ct);
         Assert.Equal(["plots/confusion_matrix.png", "plots/feature_importance.png"], plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
 
-        var folder = _dir.Combine("dl");
-        await _client.DownloadArtifactsAsync(result.RunId, "model", folder, TestContext.Current.CancellationToken);
+        var folder = Dir.Combine("dl");
+        await Client.DownloadArtifactsAsync(result.RunId, "model", folder, Ct);
         using var package = ModelPackage.Load(Path.Combine(folder, "model"));
         var output = package.Predictor.Predict(new ColumnBatch().Add("a", new[] { 0.0, 4.0, -4.0 }).Add("b", new[] { 0.0, 4.0, 4.0 }));
         Assert.Equal(["setosa", "versicolor", "virginica"], output.GetStrings("PredictedLabel").Select(s => s ?? ""));
@@ -119,7 +114,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public async Task Regression_recipe_fits_a_linear_signal()
     {
-        SyntheticData.Regression(_dir.Combine("houses.csv"));
+        SyntheticData.Regression(Dir.Combine("houses.csv"));
         var recipe = WriteRecipe("""
             experiment: houses
             task: regression
@@ -128,19 +123,19 @@ public sealed class TrainerTests : IDisposable
             trainer: {name: sdca, hyperparameters: {maximum_number_of_iterations: 20}}
             """);
 
-        var result = await Trainer.RunAsync(recipe, _client, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await Trainer.RunAsync(recipe, Client, cancellationToken: Ct);
 
         Assert.True(result.Metrics["r2"] > 0.95, $"r2 {result.Metrics["r2"]}");
         Assert.True(result.Metrics["rmse"] < 1.0);
         Assert.True(result.Metrics["mae"] < 1.0);
-        var plots = await _client.ListArtifactsAsync(result.RunId, "plots", TestContext.Current.CancellationToken);
+        var plots = await Client.ListArtifactsAsync(result.RunId, "plots", Ct);
         Assert.Equal(["plots/feature_importance.png", "plots/predicted_vs_actual.png"], plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public void Saved_mlnet_package_predicts_the_same_as_the_model_in_process()
     {
-        SyntheticData.Binary(_dir.Combine("churn.csv"), rows: 1000);
+        SyntheticData.Binary(Dir.Combine("churn.csv"), rows: 1000);
         var recipe = WriteRecipe("""
             task: binary
             data: churn.csv
@@ -149,7 +144,7 @@ public sealed class TrainerTests : IDisposable
             """);
         var data = TrainingData.Load(recipe);
         var fitted = Trainer.Fit(recipe, data);
-        var folder = _dir.Combine("package");
+        var folder = Dir.Combine("package");
         ModelPackage.SaveMlNet(folder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch);
 
         var rows = Enumerable.Range(0, 50).ToArray();
@@ -175,7 +170,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public async Task A_recipe_in_a_git_work_tree_records_its_commit_as_the_runs_code_version()
     {
-        var repo = _dir.Combine("repo");
+        var repo = Dir.Combine("repo");
         Directory.CreateDirectory(Path.Combine(repo, "training"));
         SyntheticData.Binary(Path.Combine(repo, "training", "churn.csv"), rows: 300);
         File.WriteAllText(Path.Combine(repo, "training", "recipe.yaml"), """
@@ -189,9 +184,9 @@ public sealed class TrainerTests : IDisposable
         Git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "recipe");
         var head = Git(repo, "rev-parse", "HEAD").Trim();
 
-        var result = await Trainer.RunAsync(Recipe.Load(Path.Combine(repo, "training", "recipe.yaml")), _client, cancellationToken: TestContext.Current.CancellationToken);
+        var result = await Trainer.RunAsync(Recipe.Load(Path.Combine(repo, "training", "recipe.yaml")), Client, cancellationToken: Ct);
 
-        var tags = (await _client.Store.GetRunAsync(result.RunId, TestContext.Current.CancellationToken)).Data.Tags.ToDictionary(t => t.Key, t => t.Value);
+        var tags = (await Client.Store.GetRunAsync(result.RunId, Ct)).Data.Tags.ToDictionary(t => t.Key, t => t.Value);
         Assert.Equal(head, tags[SystemTags.SourceGitCommit]);
         Assert.Equal(Path.Combine(repo, "training", "recipe.yaml"), tags[SystemTags.SourceName]);
         Assert.Equal("JOB", tags[SystemTags.SourceType]);
@@ -207,11 +202,5 @@ public sealed class TrainerTests : IDisposable
         git.WaitForExit();
         Assert.True(git.ExitCode == 0, $"git {string.Join(' ', args)}: {error}");
         return output;
-    }
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _dir.Dispose();
     }
 }
