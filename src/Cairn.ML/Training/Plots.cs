@@ -11,16 +11,23 @@ public static class Plots
     public static void RocCurve(string path, IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double auc)
     {
         var (fpr, tpr) = Roc(scores, labels);
+        SaveCurve(path, fpr, tpr, stepped: false, chance: (0, 1), $"ROC curve (AUC = {auc:0.000})", "False positive rate", "True positive rate", top: 1);
+    }
+
+    /// <summary>A curve on the unit square with its dashed no-skill line from (0, chance.Left) to (1, chance.Right).</summary>
+    private static void SaveCurve(string path, double[] x, double[] y, bool stepped, (double Left, double Right) chance, string title, string xLabel, string yLabel, double top)
+    {
         var plot = new Plot();
-        var curve = plot.Add.Scatter(fpr, tpr);
+        var curve = plot.Add.Scatter(x, y);
         curve.MarkerSize = 0;
         curve.LineWidth = 2;
-        var chance = plot.Add.Line(0, 0, 1, 1);
-        chance.LinePattern = LinePattern.Dashed;
-        plot.Title($"ROC curve (AUC = {auc:0.000})");
-        plot.XLabel("False positive rate");
-        plot.YLabel("True positive rate");
-        plot.Axes.SetLimits(0, 1, 0, 1);
+        if (stepped) curve.ConnectStyle = ConnectStyle.StepVertical;
+        var line = plot.Add.Line(0, chance.Left, 1, chance.Right);
+        line.LinePattern = LinePattern.Dashed;
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.Axes.SetLimits(0, 1, 0, top);
         plot.SavePng(path, Width, Height);
     }
 
@@ -74,19 +81,9 @@ public static class Plots
     public static void PrCurve(string path, IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double averagePrecision)
     {
         var (recall, precision) = PrecisionRecall(scores, labels);
-        var plot = new Plot();
-        var curve = plot.Add.Scatter(recall, precision);
-        curve.MarkerSize = 0;
-        curve.LineWidth = 2;
-        curve.ConnectStyle = ConnectStyle.StepVertical;
         var prevalence = labels.Count == 0 ? 0 : labels.Count(l => l) / (double)labels.Count;
-        var chance = plot.Add.Line(0, prevalence, 1, prevalence);
-        chance.LinePattern = LinePattern.Dashed;
-        plot.Title($"Precision-recall curve (AP = {averagePrecision:0.000})");
-        plot.XLabel("Recall");
-        plot.YLabel("Precision");
-        plot.Axes.SetLimits(0, 1, 0, 1.02);
-        plot.SavePng(path, Width, Height);
+        SaveCurve(path, recall, precision, stepped: true, chance: (prevalence, prevalence), $"Precision-recall curve (AP = {averagePrecision:0.000})",
+            "Recall", "Precision", top: 1.02);
     }
 
     /// <summary>
