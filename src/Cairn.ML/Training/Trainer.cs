@@ -103,7 +103,8 @@ public static class Trainer
                         ["cairn_label"] = recipe.Label,
                         ["cairn_classes"] = fitted.ScoreOrder.Count > 0 ? fitted.ScoreOrder.ToList() : null,
                     }), cancellationToken),
-                Task.Run(() => WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics, fitted.Diagnostics), cancellationToken))
+                Task.Run(() => WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics), cancellationToken),
+                Task.Run(async () => WriteDiagnosticPlots(plots, recipe.Task, await fitted.PendingDiagnostics.ConfigureAwait(false)), cancellationToken))
                 .ConfigureAwait(false);
             DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), await profile.ConfigureAwait(false));
             await client.LogArtifactAsync(run.RunId, modelFolder, ModelArtifactPath, cancellationToken).ConfigureAwait(false);
@@ -167,8 +168,13 @@ public static class Trainer
         public static readonly Diagnostics None = new([], [], 0);
     }
 
+    /// <summary>A fitted chain with its held-out evaluation; <see cref="PendingDiagnostics"/> may still be running.</summary>
     internal sealed record Fitted(MLContext Context, ITransformer Model, DataViewSchema InputSchema, IReadOnlyDictionary<string, double> Metrics, Holdout Holdout,
-        IReadOnlyList<string> ScoreOrder, Diagnostics Diagnostics);
+        IReadOnlyList<string> ScoreOrder, Task<Diagnostics> PendingDiagnostics)
+    {
+        /// <summary>The learning curve and importances, waiting for them if they are still being computed.</summary>
+        public Diagnostics Diagnostics => PendingDiagnostics.GetAwaiter().GetResult();
+    }
 
     /// <summary>Trains and evaluates; <paramref name="onFold"/> hears (fold, folds) before each fit (folds = 0 for a split).</summary>
     internal static Fitted Fit(Recipe recipe, TrainingData data, Action<int, int>? onFold = null)
@@ -180,7 +186,7 @@ public static class Trainer
         var foldMetrics = new List<Dictionary<string, double>>();
         ITransformer model;
         IReadOnlyList<string> scoreOrder;
-        var diagnostics = Diagnostics.None;
+        var diagnostics = Task.FromResult(Diagnostics.None);
         if (recipe.Folds > 0)
         {
             if (recipe.Folds > data.RowCount)
@@ -204,7 +210,7 @@ public static class Trainer
             var testCount = Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
             if (testCount >= data.RowCount)
                 throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
-            var (fitted, m, h, order, d) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount], diagnose: true);
+            var (fitted, m, h, order, d) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount], diagnose: true, background: true);
             diagnostics = d;
             scoreOrder = order;
             model = fitted;
@@ -223,8 +229,8 @@ public static class Trainer
     /// Fits the chain on <paramref name="trainRows"/> and evaluates it on <paramref name="testRows"/>; with <paramref name="diagnose"/>,
     /// also the learning curve (tree trainers) and the permutation importances (unless the recipe turns them off).
     /// </summary>
-    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder, Diagnostics Diagnostics) TrainAndScore(
-        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows, bool diagnose)
+    private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder, Task<Diagnostics> Diagnostics) TrainAndScore(
+        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows, bool diagnose, bool background = false)
     {
         var trainView = View(data, recipe.Task, trainRows);
         var pipeline = Pipeline(ml, recipe, data);
@@ -245,7 +251,7 @@ public static class Trainer
         ITransformer model = chain;
         if (recipe.Task == MlTask.Multiclass)
             model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
-        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder, Diagnostics.None);
+        if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder, Task.FromResult(Diagnostics.None));
 
         IDataView Score(int[] rows, IReadOnlyList<(string Feature, int[] Source)?> blocks)
         {
@@ -253,8 +259,7 @@ public static class Trainer
             return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
         }
         var scored = Score(testRows, [null]);
-        var diagnostics = Diagnostics.None;
-        if (diagnose)
+        Diagnostics Diagnose()
         {
             // Independent of each other: the curve walks the trees, the importances score shuffled copies. Side by side.
             var curve = Task.Run(() => LearningCurve.Compute(chain, scored, recipe.Task));
@@ -262,9 +267,11 @@ public static class Trainer
                 ? FeatureImportance.Compute(data.Features, testRows, recipe.Task, recipe.Seed, (rows, swaps) =>
                     FeatureImportance.Metrics(recipe.Task, Score(rows, swaps), rows.Length, swaps.Count))
                 : [];
-            diagnostics = new Diagnostics(curve.GetAwaiter().GetResult(), importance,
-                recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
+            return new Diagnostics(curve.GetAwaiter().GetResult(), importance, recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
         }
+        // With a split the diagnostics go on in the background while the metrics are computed and the model is written;
+        // a cross-validation fold's model is disposed right after, so its diagnostics finish first.
+        var diagnostics = !diagnose ? Task.FromResult(Diagnostics.None) : background ? Task.Run(Diagnose) : Task.FromResult(Diagnose());
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         switch (recipe.Task)
         {
@@ -390,11 +397,15 @@ public static class Trainer
         return builder.ToSchema();
     }
 
-    internal static void WritePlots(string folder, MlTask task, IReadOnlyList<string> classes, Holdout holdout, IReadOnlyDictionary<string, double> metrics,
-        Diagnostics? diagnostics = null)
+    /// <summary>The importance bar chart and the learning curve, when there are any.</summary>
+    internal static void WriteDiagnosticPlots(string folder, MlTask task, Diagnostics diagnostics)
     {
-        if (diagnostics is { Importance.Count: > 0 }) Plots.FeatureImportance(Path.Combine(folder, "feature_importance.png"), diagnostics.Importance);
-        if (diagnostics is { Curve.Count: > 1 }) Plots.LearningCurve(Path.Combine(folder, "learning_curve.png"), diagnostics.Curve, task == MlTask.Binary ? "AUC" : "RMSE");
+        if (diagnostics.Importance.Count > 0) Plots.FeatureImportance(Path.Combine(folder, "feature_importance.png"), diagnostics.Importance);
+        if (diagnostics.Curve.Count > 1) Plots.LearningCurve(Path.Combine(folder, "learning_curve.png"), diagnostics.Curve, task == MlTask.Binary ? "AUC" : "RMSE");
+    }
+
+    internal static void WritePlots(string folder, MlTask task, IReadOnlyList<string> classes, Holdout holdout, IReadOnlyDictionary<string, double> metrics)
+    {
         switch (task)
         {
             case MlTask.Binary:
