@@ -34,17 +34,24 @@ public static class DataProfile
         if (feature.Kind == Training.FeatureKind.Numeric)
         {
             var all = (double[])data.Batch[feature.Name];
-            var values = Array.FindAll(all, v => !double.IsNaN(v));
+            var values = new double[all.Length];
+            var count = 0;
+            foreach (var v in all)
+                if (!double.IsNaN(v)) values[count++] = v;
+            Array.Resize(ref values, count);
             Array.Sort(values);
             node["count"] = values.Length;
             node["nulls"] = all.Length - values.Length;
             if (values.Length > 0)
             {
-                var mean = values.Average();
+                double sum = 0, squares = 0;
+                foreach (var v in values) sum += v;
+                var mean = sum / values.Length;
+                foreach (var v in values) squares += (v - mean) * (v - mean);
                 node["min"] = values[0];
                 node["max"] = values[^1];
                 node["mean"] = mean;
-                node["std"] = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
+                node["std"] = Math.Sqrt(squares / values.Length);
                 node["quantiles"] = new JsonObject
                 {
                     ["p05"] = Quantile(values, 0.05), ["p25"] = Quantile(values, 0.25), ["p50"] = Quantile(values, 0.5),

@@ -40,11 +40,22 @@ public sealed class TrainingData
 
     public int RowCount => Batch.RowCount;
 
+    private Task<System.Text.Json.Nodes.JsonObject>? _profile;
+
+    /// <summary>
+    /// The <see cref="DataProfile"/> of these rows, started in the background on the first call (it needs only the data,
+    /// so it can run while the model trains) and shared by every later call.
+    /// </summary>
+    public Task<System.Text.Json.Nodes.JsonObject> ProfileAsync() =>
+        LazyInitializer.EnsureInitialized(ref _profile, () => Task.Run(() => DataProfile.Build(this)));
+
     /// <summary>Loads and checks the recipe's CSV. Errors name the file and the column.</summary>
     public static TrainingData Load(Recipe recipe)
     {
+        // The digest reads the file a second time, from the page cache, while the first read is parsed.
+        var digest = File.Exists(recipe.Data) ? Task.Run(() => HashFile(recipe.Data)) : null;
         var table = CsvTable.ReadAny(recipe.Data);
-        return From(table, recipe, HashFile(recipe.Data));
+        return From(table, recipe, digest?.GetAwaiter().GetResult() ?? HashFile(recipe.Data));
     }
 
     public static TrainingData From(CsvTable table, Recipe recipe, string sha256)

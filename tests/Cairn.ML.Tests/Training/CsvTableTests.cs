@@ -56,4 +56,37 @@ public sealed class CsvTableTests : IDisposable
     }
 
     public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Numbers_parse_to_the_same_bits_as_double_parse()
+    {
+        var random = new Random(5);
+        var samples = new List<string>
+        {
+            "0", "-0", "0.0", "-0.0", "5.", ".5", "+3", "-2.25", "007", "0.1", "0.3", "1e5", "1E-3", "-1.5e+2", "123456789012345",
+            "1234567890123456", "12345678901234567890", "0.000000000000001", "9007199254740993", "3.141592653589793238",
+            "1,0", " 1", "1 ", "", "-", "+", ".", "..5", "1.2.3", "NaN", "Infinity", "-Infinity", "0x10", "1_000", "٣",
+        };
+        for (var i = 0; i < 2000; i++)
+        {
+            var value = (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-8, 12));
+            samples.Add(value.ToString(random.Next(4) switch { 0 => "R", 1 => "0.#####", 2 => "0.###############", _ => "F3" }, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        foreach (var text in samples)
+        {
+            var expectedOk = double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var expected);
+            Assert.Equal(expectedOk, CsvTable.TryNumber(text, out var actual));
+            if (expectedOk) Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(actual), $"'{text}': {expected:R} vs {actual:R}");
+        }
+    }
+
+    [Fact]
+    public void A_utf8_byte_order_mark_is_not_part_of_the_first_column_name()
+    {
+        var table = CsvTable.Read(Write("größe,y\n1.5,ja\n", bom: true));
+
+        Assert.Equal(["größe", "y"], table.Names);
+        Assert.Equal(new string?[] { "ja" }, table["y"].AsEnumerable());
+    }
 }
