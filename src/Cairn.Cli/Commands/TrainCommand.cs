@@ -31,9 +31,11 @@ internal static class TrainCommand
         {
             // Read and check the recipe before opening the store, so a typo costs nothing.
             var loaded = Recipe.Load(parse.GetValue(recipe)!);
+            // The data loads while the store opens: neither needs the other.
+            var data = Task.Run(() => TrainingData.Load(loaded), cancellationToken);
             using var client = await OpenAsync(parse, trackingUri, cancellationToken);
             var asJson = parse.GetValue(json);
-            var options = new TrainOptions { RegisterAs = parse.GetValue(register), Parallelism = parse.GetValue(jobs) };
+            var options = new TrainOptions { RegisterAs = parse.GetValue(register), Parallelism = parse.GetValue(jobs), Data = data };
             if (loaded.Sweep is null)
             {
                 var result = await WithProgress(io, asJson, options, o => Trainer.RunAsync(loaded, client, o, cancellationToken));

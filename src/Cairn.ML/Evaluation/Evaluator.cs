@@ -151,7 +151,7 @@ public static class Evaluator
         return new Dictionary<string, double>(StringComparer.Ordinal)
         {
             ["accuracy"] = (tp + tn) / actual.Length,
-            ["auc"] = Auc(probability, actual),
+            ["auc"] = LearningCurve.Auc(probability, actual),
             ["f1"] = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall),
             ["precision"] = precision,
             ["recall"] = recall,
@@ -209,22 +209,5 @@ public static class Evaluator
     }
 
     /// <summary>Area under the ROC curve by the rank-sum formula (ties get their mean rank).</summary>
-    public static double Auc(double[] scores, bool[] labels)
-    {
-        var order = Enumerable.Range(0, scores.Length).OrderBy(i => scores[i]).ToArray();
-        var ranks = new double[scores.Length];
-        for (var i = 0; i < order.Length;)
-        {
-            var j = i;
-            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]]) j++;
-            for (var k = i; k <= j; k++) ranks[order[k]] = (i + j) / 2.0 + 1;
-            i = j + 1;
-        }
-        double positives = labels.Count(l => l), negatives = labels.Length - positives;
-        if (positives == 0 || negatives == 0) return double.NaN;
-        var sum = labels.Select((l, i) => l ? ranks[i] : 0).Sum();
-        return (sum - positives * (positives + 1) / 2) / (positives * negatives);
-    }
-
     internal static string Format(double value) => value.ToString("0.####", CultureInfo.InvariantCulture);
 }

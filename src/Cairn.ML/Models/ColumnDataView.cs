@@ -5,7 +5,8 @@ namespace Cairn.ML.Models;
 
 /// <summary>
 /// An ML.NET <see cref="IDataView"/> over arrays in memory, so batches of any schema can be scored or trained on
-/// without compile-time row classes. Supported column types: Single, Boolean, Text and UInt32 keys.
+/// without compile-time row classes. Supported column types: Single, Boolean, Text and UInt32 keys, one array element per
+/// row; and fixed-size Single vectors, stored as one dense row-major <c>float[]</c> of rows x size.
 /// </summary>
 internal sealed class ColumnDataView : IDataView
 {
@@ -18,7 +19,7 @@ internal sealed class ColumnDataView : IDataView
         foreach (var (name, type, _) in columns) builder.AddColumn(name, type);
         Schema = builder.ToSchema();
         _columns = columns.Select(c => c.Values).ToArray();
-        _rows = _columns.Length == 0 ? 0 : _columns[0].Length;
+        _rows = columns.Count == 0 ? 0 : columns[0].Type is VectorDataViewType { Size: > 0 and var size } ? columns[0].Values.Length / size : columns[0].Values.Length;
     }
 
     public bool CanShuffle => false;
@@ -61,6 +62,17 @@ internal sealed class ColumnDataView : IDataView
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
+            if (column.Type is VectorDataViewType { Size: var size })
+            {
+                var matrix = (float[])view._columns[column.Index];
+                ValueGetter<VBuffer<float>> vector = (ref VBuffer<float> value) =>
+                {
+                    var editor = VBufferEditor.Create(ref value, size);
+                    matrix.AsSpan((int)(_position * size), size).CopyTo(editor.Values);
+                    value = editor.Commit();
+                };
+                return (ValueGetter<TValue>)(Delegate)vector;
+            }
             var values = (TValue[])view._columns[column.Index];
             return (ref TValue value) => value = values[_position];
         }

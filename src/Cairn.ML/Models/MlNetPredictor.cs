@@ -26,14 +26,23 @@ public sealed class MlNetPredictor : IModelPredictor
             if (!column.IsHidden && (names is null || names.Contains(column.Name))) builder.AddColumn(column.Name, column.Type);
         _inputSchema = builder.ToSchema();
         Inputs = _inputSchema.Select(c => new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();
-        var outputSchema = _model.GetOutputSchema(_inputSchema);
-        var added = outputSchema.Where(c => !c.IsHidden && _inputSchema.GetColumnOrNull(c.Name) is null && IsReadable(c.Type)).ToList();
+        (_outputColumns, Outputs) = OutputsOf(_model, _inputSchema);
+    }
+
+    /// <summary>
+    /// The columns a chain adds to <paramref name="inputSchema"/> that a caller reads (the prediction columns ML.NET trainers
+    /// write, or everything readable it adds when it writes none of those), with their MLflow column specs.
+    /// </summary>
+    internal static (List<DataViewSchema.Column> Columns, IReadOnlyList<ColumnSpec> Specs) OutputsOf(ITransformer model, DataViewSchema inputSchema)
+    {
+        var outputSchema = model.GetOutputSchema(inputSchema);
+        var added = outputSchema.Where(c => !c.IsHidden && inputSchema.GetColumnOrNull(c.Name) is null && IsReadable(c.Type)).ToList();
         // The prediction columns ML.NET trainers write; the featurization columns in between are not outputs.
         var predictions = added.Where(c => c.Name is "PredictedLabel" or "Score" or "Probability").ToList();
-        _outputColumns = predictions.Count > 0 ? predictions : added;
-        Outputs = _outputColumns.Select(c => c.Type is VectorDataViewType v
+        var columns = predictions.Count > 0 ? predictions : added;
+        return (columns, columns.Select(c => c.Type is VectorDataViewType v
             ? new ColumnSpec(c.Name, "tensor", "float32", [-1, v.Size])
-            : new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();
+            : new ColumnSpec(c.Name, MlflowType(c.Type))).ToList());
     }
 
     public string Flavor => ModelManifest.MlNetFlavor;

@@ -72,8 +72,8 @@ public sealed class ModelPackage : IDisposable
             ["mlnet_version"] = MlNetVersion(),
         };
         foreach (var (key, value) in metadata ?? new Dictionary<string, object?>()) manifest.Metadata[key] = value;
-        using (var predictor = new MlNetPredictor(Path.Combine(folder, MlNetModelFile), inputs))
-            manifest.Outputs = predictor.Outputs;
+        // The outputs as a predictor loading this file finds them (the saved chain is this one; no need to read it back).
+        manifest.Outputs = MlNetPredictor.OutputsOf(model, inputSchema).Specs;
         if (example is { RowCount: > 0 })
         {
             WriteInputExample(Path.Combine(folder, InputExampleFile), example, inputs.Select(i => i.Name!).ToList(), 5);

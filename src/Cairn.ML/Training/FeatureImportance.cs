@@ -30,25 +30,27 @@ public static class FeatureImportance
     };
 
     /// <summary>
-    /// Computes the importances. <paramref name="scoreBlocks"/> scores the held-out rows once per block, all blocks in one
-    /// pass (one ML.NET transform, not one per shuffle): block k takes one feature's values from other rows (<c>Source[i]</c>
-    /// supplies row i) when its swap is given, and the first block, unswapped, is the baseline.
+    /// Computes the importances over the first <c>min(testCount, MaxRows)</c> held-out rows. <paramref name="scoreBlocks"/>
+    /// gets that row count and the blocks, and returns the task's metric for each block, all blocks scored in one pass: block k
+    /// takes one feature's values from other rows (<c>Source[i]</c>, a position among those rows, supplies row i) when its swap
+    /// is given; the first block, unswapped, is the baseline.
     /// </summary>
-    internal static IReadOnlyList<Entry> Compute(IReadOnlyList<Feature> features, int[] testRows, MlTask task, int seed,
-        Func<int[], IReadOnlyList<(string Feature, int[] Source)?>, double[]> scoreBlocks)
+    internal static IReadOnlyList<Entry> Compute(IReadOnlyList<Feature> features, int testCount, MlTask task, int seed,
+        Func<int, IReadOnlyList<(int Feature, int[] Source)?>, double[]> scoreBlocks)
     {
-        var rows = testRows.Length > MaxRows ? testRows[..MaxRows] : testRows;
-        if (rows.Length < 2) return [];
+        var count = Math.Min(testCount, MaxRows);
+        if (count < 2) return [];
         var random = new Random(seed);
-        var swaps = new List<(string Feature, int[] Source)?> { null };
-        foreach (var feature in features)
+        var swaps = new List<(int Feature, int[] Source)?> { null };
+        for (var f = 0; f < features.Count; f++)
             for (var r = 0; r < Repeats; r++)
             {
-                var source = (int[])rows.Clone();
+                var source = new int[count];
+                for (var i = 0; i < count; i++) source[i] = i;
                 random.Shuffle(source);
-                swaps.Add((feature.Name, source));
+                swaps.Add((f, source));
             }
-        var scores = scoreBlocks(rows, swaps);
+        var scores = scoreBlocks(count, swaps);
         var baseline = scores[0];
         var entries = new List<Entry>();
         for (var f = 0; f < features.Count; f++)
@@ -62,53 +64,100 @@ public static class FeatureImportance
     }
 
     /// <summary>
+    /// Scores the blocks of a tree model without ML.NET: each row's feature vector (as the chain's <c>Features</c> column
+    /// holds it) with the swapped feature's slots (<paramref name="slots"/>: start and length per recipe feature) copied from
+    /// its source row, walked through the trees. Shuffling a feature's slots is shuffling the feature itself, since every
+    /// transform before the trainer works row by row and slot by slot. A tree that never splits on the feature gives the
+    /// same output as on the unshuffled row, so only the trees that do are walked again; the outputs are added in tree
+    /// order either way, so the scores are the ones <see cref="LearningCurve.TreeScorer.Score"/> gives.
+    /// </summary>
+    internal static double[] ScoreBlocks(LearningCurve.TreeScorer scorer, float[][] vectors, (int Start, int Length)[] slots, int count,
+        IReadOnlyList<(int Feature, int[] Source)?> swaps)
+    {
+        var trees = scorer.Trees;
+        var outputs = new double[count * trees.Length];
+        Parallel.For(0, count, i =>
+        {
+            for (var t = 0; t < trees.Length; t++) outputs[i * trees.Length + t] = trees[t].Output(vectors[i]);
+        });
+        var splitsOn = slots.Select(s => trees.Select(t => t.SplitsOn(s.Start, s.Length)).ToArray()).ToArray();
+        var scores = new double[count * swaps.Count];
+        var width = vectors[0].Length;
+        Parallel.For(0, swaps.Count, () => new float[width], (block, _, row) =>
+        {
+            var swap = swaps[block];
+            var walk = swap is { } w ? splitsOn[w.Feature] : null;
+            for (var i = 0; i < count; i++)
+            {
+                if (swap is { } s)
+                {
+                    vectors[i].CopyTo(row, 0);
+                    var (start, length) = slots[s.Feature];
+                    Array.Copy(vectors[s.Source[i]], start, row, start, length);
+                }
+                double sum = 0;
+                for (var t = 0; t < trees.Length; t++)
+                    sum += scorer.Weights[t] * (walk is not null && walk[t] ? trees[t].Output(row) : outputs[i * trees.Length + t]);
+                scores[block * count + i] = scorer.Combine(sum);
+            }
+            return row;
+        }, _ => { });
+        return scores;
+    }
+
+    /// <summary>
+    /// The task's metric for each block of <paramref name="blockSize"/> consecutive scores; every block holds the same rows,
+    /// whose labels (binary) or targets (regression) are given once.
+    /// </summary>
+    internal static double[] BlockMetrics(MlTask task, double[] scores, bool[]? labels, float[]? targets, int blockSize, int blocks)
+    {
+        var result = new double[blocks];
+        for (var b = 0; b < blocks; b++)
+        {
+            var block = scores.AsSpan(b * blockSize, blockSize);
+            if (task == MlTask.Binary)
+            {
+                result[b] = LearningCurve.Auc(block, labels.AsSpan(0, blockSize));
+                continue;
+            }
+            double mean = 0, residual = 0, total = 0;
+            for (var i = 0; i < blockSize; i++) mean += targets![i];
+            mean /= blockSize;
+            for (var i = 0; i < blockSize; i++)
+            {
+                residual += (targets![i] - block[i]) * (targets[i] - block[i]);
+                total += (targets[i] - mean) * (targets[i] - mean);
+            }
+            result[b] = total == 0 ? double.NaN : 1 - residual / total;
+        }
+        return result;
+    }
+
+    /// <summary>
     /// The task's metric for each block of <paramref name="blockSize"/> consecutive rows of a scored view (the chain's output:
     /// Label plus Score, or the PredictedLabel key for multiclass).
     /// </summary>
     internal static double[] Metrics(MlTask task, IDataView scored, int blockSize, int blocks)
     {
-        var result = new double[blocks];
         switch (task)
         {
             case MlTask.Binary:
-            {
-                var score = scored.GetColumn<float>("Score").ToArray();
-                var label = scored.GetColumn<bool>("Label").ToArray();
-                for (var b = 0; b < blocks; b++)
-                    result[b] = LearningCurve.Auc(new ArraySegment<float>(score, b * blockSize, blockSize).Select(v => (double)v).ToArray(),
-                        new ArraySegment<bool>(label, b * blockSize, blockSize));
-                break;
-            }
-            case MlTask.Multiclass:
+                return BlockMetrics(task, Array.ConvertAll(scored.GetColumn<float>("Score").ToArray(), v => (double)v),
+                    scored.GetColumn<bool>("Label").Take(blockSize).ToArray(), null, blockSize, blocks);
+            case MlTask.Regression:
+                return BlockMetrics(task, Array.ConvertAll(scored.GetColumn<float>("Score").ToArray(), v => (double)v),
+                    null, scored.GetColumn<float>("Label").Take(blockSize).ToArray(), blockSize, blocks);
+            default:
             {
                 var actual = scored.GetColumn<uint>("Label").ToArray();
                 var predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
                 // Macro accuracy: the recall of each class present, averaged over those classes.
+                var result = new double[blocks];
                 for (var b = 0; b < blocks; b++)
                     result[b] = Enumerable.Range(b * blockSize, blockSize).GroupBy(i => actual[i]).Average(g => g.Count(i => actual[i] == predicted[i]) / (double)g.Count());
-                break;
-            }
-            default:
-            {
-                var actual = scored.GetColumn<float>("Label").ToArray();
-                var predicted = scored.GetColumn<float>("Score").ToArray();
-                for (var b = 0; b < blocks; b++)
-                {
-                    var offset = b * blockSize;
-                    double mean = 0, residual = 0, total = 0;
-                    for (var i = offset; i < offset + blockSize; i++) mean += actual[i];
-                    mean /= blockSize;
-                    for (var i = offset; i < offset + blockSize; i++)
-                    {
-                        residual += (actual[i] - predicted[i]) * (double)(actual[i] - predicted[i]);
-                        total += (actual[i] - mean) * (actual[i] - mean);
-                    }
-                    result[b] = total == 0 ? double.NaN : 1 - residual / total;
-                }
-                break;
+                return result;
             }
         }
-        return result;
     }
 
     /// <summary>Writes the entries as JSON: <c>{"metric": "auc", "rows": N, "repeats": 3, "features": [{"feature", "importance", "std"}]}</c>.</summary>

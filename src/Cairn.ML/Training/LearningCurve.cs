@@ -28,30 +28,72 @@ public static class LearningCurve
     /// </summary>
     public static IReadOnlyList<CurvePoint> Compute(ITransformer model, IDataView scored, MlTask task)
     {
-        if (task == MlTask.Multiclass || Ensemble(model) is not { } ensemble || ensemble.Trees.Count == 0) return [];
-        var trees = ensemble.Trees;
-        if (trees.Any(t => t.CategoricalSplitFlags.Any(f => f))) return []; // categorical splits: not walked here
-
+        if (task == MlTask.Multiclass || Ensemble(model) is null) return [];
         var features = scored.GetColumn<VBuffer<float>>("Features").Select(v => v.DenseValues().ToArray()).ToArray();
+        return task == MlTask.Binary
+            ? Compute(model, features, scored.GetColumn<bool>("Label").ToArray(), null, task)
+            : Compute(model, features, null, scored.GetColumn<float>("Label").ToArray(), task);
+    }
+
+    /// <summary>
+    /// The curve from held-out rows already read: their feature vectors and either the binary labels or the regression
+    /// targets. Empty when the model is not a tree ensemble this can walk, or the task has no curve.
+    /// </summary>
+    internal static IReadOnlyList<CurvePoint> Compute(ITransformer model, float[][] features, bool[]? binaryLabels, float[]? targets, MlTask task)
+    {
+        if (task == MlTask.Multiclass || TreeScorer.From(model) is not { } ensemble) return [];
         var sums = new double[features.Length];
         var points = new List<CurvePoint>();
-        var every = Math.Max(1, (int)Math.Ceiling(trees.Count / (double)MaxPoints));
-        var binaryLabels = task == MlTask.Binary ? scored.GetColumn<bool>("Label").ToArray() : null;
-        var targets = task == MlTask.Regression ? scored.GetColumn<float>("Label").ToArray() : null;
+        var count = ensemble.Trees.Length;
+        var every = Math.Max(1, (int)Math.Ceiling(count / (double)MaxPoints));
         var scores = new double[features.Length];
-        for (var t = 0; t < trees.Count; t++)
+        for (var t = 0; t < count; t++)
         {
-            var tree = new FlatTree(trees[t]);
+            var tree = ensemble.Trees[t];
             var weight = ensemble.Weights[t];
             for (var row = 0; row < features.Length; row++) sums[row] += weight * tree.Output(features[row]);
-            var count = t + 1;
-            if (count % every != 0 && count != trees.Count) continue;
+            if ((t + 1) % every != 0 && t + 1 != count) continue;
             // A forest averages its trees; a boosted ensemble adds them (its weights are 1 and the bias shifts all rows alike).
-            var scale = ensemble.Averaged ? 1.0 / count : 1.0;
+            var scale = ensemble.Averaged ? 1.0 / (t + 1) : 1.0;
             for (var row = 0; row < sums.Length; row++) scores[row] = ensemble.Bias + sums[row] * scale;
-            points.Add(new CurvePoint(count, binaryLabels is not null ? Auc(scores, binaryLabels) : Rmse(scores, targets!)));
+            points.Add(new CurvePoint(t + 1, binaryLabels is not null ? Auc(scores, binaryLabels) : Rmse(scores, targets!)));
         }
         return points;
+    }
+
+    /// <summary>
+    /// A trained tree ensemble (FastTree, LightGbm, FastForest; the last one in a chain, unwrapped from its calibrator)
+    /// copied into arrays, scoring a feature vector as ML.NET's <c>Score</c> column does before calibration: a boosted
+    /// ensemble adds its weighted trees to the bias, a forest averages them.
+    /// </summary>
+    internal sealed class TreeScorer
+    {
+        private TreeScorer(FlatTree[] trees, double[] weights, double bias, bool averaged) => (Trees, Weights, Bias, Averaged) = (trees, weights, bias, averaged);
+
+        public FlatTree[] Trees { get; }
+
+        public double[] Weights { get; }
+
+        public double Bias { get; }
+
+        public bool Averaged { get; }
+
+        /// <summary>The scorer of the chain's tree ensemble; null when there is none, or its trees have categorical splits (not walked here).</summary>
+        public static TreeScorer? From(ITransformer model)
+        {
+            if (Ensemble(model) is not { } ensemble || ensemble.Trees.Count == 0 || ensemble.Trees.Any(t => t.CategoricalSplitFlags.Any(f => f))) return null;
+            return new TreeScorer([.. ensemble.Trees.Select(t => new FlatTree(t))], [.. ensemble.Weights], ensemble.Bias, ensemble.Averaged);
+        }
+
+        public double Score(ReadOnlySpan<float> features)
+        {
+            double sum = 0;
+            for (var t = 0; t < Trees.Length; t++) sum += Weights[t] * Trees[t].Output(features);
+            return Combine(sum);
+        }
+
+        /// <summary>The score from the weighted sum of all the trees' outputs, added in tree order.</summary>
+        public double Combine(double weightedSum) => Bias + (Averaged ? weightedSum / Trees.Length : weightedSum);
     }
 
     private sealed record TreeList(IReadOnlyList<RegressionTreeBase> Trees, IReadOnlyList<double> Weights, double Bias, bool Averaged);
@@ -79,7 +121,7 @@ public static class LearningCurve
         transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
 
     /// <summary>A tree copied into arrays once (ML.NET exposes its nodes through read-only lists), walked per row.</summary>
-    private sealed class FlatTree(RegressionTreeBase tree)
+    internal sealed class FlatTree(RegressionTreeBase tree)
     {
         private readonly int[] _left = [.. tree.LeftChild];
         private readonly int[] _right = [.. tree.RightChild];
@@ -87,8 +129,11 @@ public static class LearningCurve
         private readonly float[] _threshold = [.. tree.NumericalSplitThresholds];
         private readonly double[] _leaves = [.. tree.LeafValues];
 
+        /// <summary>Whether any split of the tree reads a slot in [<paramref name="start"/>, start + <paramref name="length"/>).</summary>
+        public bool SplitsOn(int start, int length) => Array.Exists(_feature, f => f >= start && f < start + length);
+
         /// <summary>The leaf value of a row: at each node, a value at or below the threshold goes left (as ML.NET's trees decide).</summary>
-        public double Output(float[] features)
+        public double Output(ReadOnlySpan<float> features)
         {
             if (_left.Length == 0) return _leaves[0];
             var node = 0;
@@ -101,25 +146,36 @@ public static class LearningCurve
         }
     }
 
-    /// <summary>The area under the ROC curve: the probability that a positive row outscores a negative one, ties counting half.</summary>
-    internal static double Auc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
+    /// <summary>
+    /// The area under the ROC curve: the probability that a positive row outscores a negative one, ties counting half.
+    /// The positives' and the negatives' scores are sorted apart and merged, which is cheaper than sorting all rows with
+    /// their labels (this runs once per point of the learning curve and once per permutation block).
+    /// </summary>
+    internal static double Auc(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels)
     {
-        var keys = scores.ToArray();
-        var order = new int[keys.Length];
-        for (var i = 0; i < order.Length; i++) order[i] = i;
-        Array.Sort(keys, order);
-        double positives = 0, rankSum = 0;
-        for (var start = 0; start < order.Length;)
+        var positiveCount = 0;
+        foreach (var label in labels) if (label) positiveCount++;
+        if (positiveCount == 0 || positiveCount == labels.Length) return double.NaN;
+        var positives = new double[positiveCount];
+        var negatives = new double[labels.Length - positiveCount];
+        for (int i = 0, p = 0, n = 0; i < labels.Length; i++)
         {
-            var end = start;
-            while (end + 1 < order.Length && keys[end + 1] == keys[start]) end++;
-            var averageRank = (start + end) / 2.0 + 1; // tied rows share the mean of their ranks
-            for (var k = start; k <= end; k++)
-                if (labels[order[k]]) { positives++; rankSum += averageRank; }
-            start = end + 1;
+            if (labels[i]) positives[p++] = scores[i];
+            else negatives[n++] = scores[i];
         }
-        var negatives = keys.Length - positives;
-        return positives == 0 || negatives == 0 ? double.NaN : (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
+        Array.Sort(positives);
+        Array.Sort(negatives);
+        // For each positive, the negatives below it count 1 and the negatives equal to it count half (twice, to stay integral).
+        long twiceWins = 0;
+        int below = 0, notAbove = 0;
+        foreach (var score in positives)
+        {
+            while (below < negatives.Length && negatives[below] < score) below++;
+            if (notAbove < below) notAbove = below;
+            while (notAbove < negatives.Length && negatives[notAbove] == score) notAbove++;
+            twiceWins += below + notAbove;
+        }
+        return twiceWins / (2.0 * positives.Length * negatives.Length);
     }
 
     private static double Rmse(IReadOnlyList<double> predicted, IReadOnlyList<float> actual)

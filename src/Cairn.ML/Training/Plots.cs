@@ -17,6 +17,7 @@ public static class Plots
     /// <summary>A curve on the unit square with its dashed no-skill line from (0, chance.Left) to (1, chance.Right).</summary>
     private static void SaveCurve(string path, double[] x, double[] y, bool stepped, (double Left, double Right) chance, string title, string xLabel, string yLabel, double top)
     {
+        (x, y) = Thin(x, y, 1.0 / (2 * Math.Max(Width, Height)));
         var plot = new Plot();
         var curve = plot.Add.Scatter(x, y);
         curve.MarkerSize = 0;
@@ -29,6 +30,45 @@ public static class Plots
         plot.YLabel(yLabel);
         plot.Axes.SetLimits(0, 1, 0, top);
         plot.SavePng(path, Width, Height);
+    }
+
+    /// <summary>
+    /// The points of a curve that move at least <paramref name="step"/> along an axis from the last point kept, plus the
+    /// last: a curve over 20,000 held-out rows has thousands of points closer together than a pixel, which cost rendering
+    /// time and change nothing in the picture.
+    /// </summary>
+    internal static (double[] X, double[] Y) Thin(double[] x, double[] y, double step)
+    {
+        if (x.Length <= 2) return (x, y);
+        var (keptX, keptY) = (new List<double> { x[0] }, new List<double> { y[0] });
+        for (var i = 1; i < x.Length - 1; i++)
+        {
+            if (Math.Abs(x[i] - keptX[^1]) < step && Math.Abs(y[i] - keptY[^1]) < step) continue;
+            keptX.Add(x[i]);
+            keptY.Add(y[i]);
+        }
+        keptX.Add(x[^1]);
+        keptY.Add(y[^1]);
+        return ([.. keptX], [.. keptY]);
+    }
+
+    private static readonly Lazy<Task> Prepared = new(() => Task.Run(Prepare));
+
+    /// <summary>
+    /// Loads the drawing engine (SkiaSharp's native library, the fonts, the code that draws) in the background, once per
+    /// process, by drawing a small plot into memory, so the first real plot does not pay for it: training starts this
+    /// while the model fits, and awaits it before drawing.
+    /// </summary>
+    public static Task PrepareAsync() => Prepared.Value;
+
+    private static void Prepare()
+    {
+        var plot = new Plot();
+        plot.Add.Scatter(new double[] { 0, 1 }, new double[] { 0, 1 });
+        plot.Title("-");
+        plot.XLabel("-");
+        plot.YLabel("-");
+        plot.GetImageBytes(64, 48, ImageFormat.Png);
     }
 
     /// <summary>A confusion matrix: rows are actual classes, columns predicted, cells shaded by count.</summary>

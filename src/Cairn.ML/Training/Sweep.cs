@@ -16,6 +16,12 @@ public sealed record TrainOptions
 
     /// <summary>Hears each step of a training and each finished trial of a sweep.</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// The recipe's data, already being loaded (by <see cref="TrainingData.Load"/> for this same recipe) while the caller
+    /// did something else, such as opening the tracking store; null loads it when the training starts.
+    /// </summary>
+    public Task<TrainingData>? Data { get; init; }
 }
 
 /// <summary>
@@ -52,7 +58,11 @@ public static class Sweep
         if (options.Parallelism < 1) throw new InvalidParameterValueException($"-j must be 1 or more, got {options.Parallelism}.");
         var trials = spec.Expand(recipe);
         options.Progress?.Report(new TrainingProgress("loading data", 0, trials.Count));
-        var data = TrainingData.Load(recipe);
+        var data = options.Data is { } loading ? await loading.ConfigureAwait(false) : TrainingData.Load(recipe);
+        Trainer.CheckSplit(recipe, data);
+        // Needed with the best model, and independent of it: computed while the trials train.
+        _ = data.ProfileAsync();
+        _ = Plots.PrepareAsync();
         var swept = spec.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
         var clock = Stopwatch.StartNew();

@@ -38,24 +38,49 @@ public static class Trainer
         if (options.RegisterAs is not null) RegistryValidator.ValidateName(options.RegisterAs, "--register");
         var steps = recipe.Folds > 0 ? recipe.Folds + 3 : 3;
         options.Progress?.Report(new TrainingProgress("loading data", 0, steps));
-        var data = TrainingData.Load(recipe);
+        var data = options.Data is { } loading ? await loading.ConfigureAwait(false) : TrainingData.Load(recipe);
+        CheckSplit(recipe, data);
+        // Needed with the model, and independent of it: computed while it trains.
+        _ = data.ProfileAsync();
+        _ = Plots.PrepareAsync();
 
-        var run = await client.StartRunAsync(recipe.Experiment, recipe.RunName, SourceTags(recipe, new Dictionary<string, string>
+        // The run starts while the model fits: the training does not need it, and the model package, which names the run,
+        // waits for it. Everything that could be wrong with the recipe or the data has failed by now.
+        var starting = client.StartRunAsync(recipe.Experiment, recipe.RunName, SourceTags(recipe, new Dictionary<string, string>
         {
             ["cairn.task"] = recipe.Task.ToString().ToLowerInvariant(),
             ["cairn.trainer"] = recipe.Trainer,
-        }), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }), cancellationToken: cancellationToken);
+        var work = Directory.CreateTempSubdirectory("cairn-train-");
+        Task? saving = null;
+        // The model package is written as soon as the model is fitted, while the held-out rows are scored.
+        var fitting = Task.Run(() => Fit(recipe, data,
+            (fold, folds) => options.Progress?.Report(new TrainingProgress(folds > 0 ? $"training fold {fold + 1} of {folds}" : "training", 1 + fold, steps)),
+            (model, scoreOrder) => saving = Task.Run(async () =>
+                SaveModel(Path.Combine(work.FullName, ModelArtifactPath), recipe, data, model, scoreOrder, (await starting.ConfigureAwait(false)).RunId))),
+            cancellationToken);
+        ActiveRun run;
+        try
+        {
+            run = await starting.ConfigureAwait(false);
+        }
+        catch
+        {
+            // No run to log to: the training's own outcome no longer matters, but it must end before its folder goes.
+            await Task.WhenAny(fitting).ConfigureAwait(false);
+            if (saving is not null) await Task.WhenAny(saving).ConfigureAwait(false);
+            try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
+            throw;
+        }
         IReadOnlyDictionary<string, double> metrics;
         try
         {
             LogParams(run, recipe, data);
             run.LogInput(Dataset(data, recipe), "training");
-
-            var fitted = await Task.Run(() => Fit(recipe, data, (fold, folds) =>
-                options.Progress?.Report(new TrainingProgress(folds > 0 ? $"training fold {fold + 1} of {folds}" : "training", 1 + fold, steps))), cancellationToken).ConfigureAwait(false);
+            var fitted = await fitting.ConfigureAwait(false);
             metrics = fitted.Metrics;
             options.Progress?.Report(new TrainingProgress("logging the model and plots", steps - 1, steps));
-            await LogModelAsync(client, run, recipe, data, fitted, cancellationToken).ConfigureAwait(false);
+            await LogModelAsync(client, run, recipe, data, fitted, work.FullName, saving, cancellationToken).ConfigureAwait(false);
             LogMetrics(run, recipe.Task, fitted);
             await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
             options.Progress?.Report(new TrainingProgress("done", steps, steps));
@@ -64,6 +89,13 @@ public static class Trainer
         {
             await run.EndAsync(e is OperationCanceledException ? RunStatus.KILLED : RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
             throw;
+        }
+        finally
+        {
+            // A failed run may leave the training going or the model still being written: let them end before the folder goes.
+            await Task.WhenAny(fitting).ConfigureAwait(false);
+            if (saving is not null) await Task.WhenAny(saving).ConfigureAwait(false);
+            try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
         }
 
         var modelUri = $"runs:/{run.RunId}/{ModelArtifactPath}";
@@ -84,25 +116,29 @@ public static class Trainer
     /// Logs the model package (with the data profile) as artifact <c>model</c>, the evaluation plots as <c>plots/</c> and the
     /// permutation importances as <c>feature_importance.json</c>.
     /// </summary>
-    internal static async Task LogModelAsync(CairnClient client, ActiveRun run, Recipe recipe, TrainingData data, Fitted fitted, CancellationToken cancellationToken)
+    internal static async Task LogModelAsync(CairnClient client, ActiveRun run, Recipe recipe, TrainingData data, Fitted fitted, CancellationToken cancellationToken) =>
+        await LogModelAsync(client, run, recipe, data, fitted, null, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// As above, in <paramref name="folder"/> (a temporary folder when null), where <paramref name="modelSaved"/>, when given,
+    /// is already writing the model package into <c>model/</c>.
+    /// </summary>
+    private static async Task LogModelAsync(CairnClient client, ActiveRun run, Recipe recipe, TrainingData data, Fitted fitted, string? folder, Task? modelSaved,
+        CancellationToken cancellationToken)
     {
-        var work = Directory.CreateTempSubdirectory("cairn-train-");
+        var work = folder is null ? Directory.CreateTempSubdirectory("cairn-train-") : null;
         try
         {
-            var modelFolder = Path.Combine(work.FullName, ModelArtifactPath);
-            var plots = Path.Combine(work.FullName, "plots");
+            var root = folder ?? work!.FullName;
+            var modelFolder = Path.Combine(root, ModelArtifactPath);
+            var plots = Path.Combine(root, "plots");
             Directory.CreateDirectory(plots);
             // The model file, the profile and the plots do not depend on each other: write them side by side.
-            var profile = Task.Run(() => DataProfile.Build(data), cancellationToken);
+            var profile = data.ProfileAsync();
+            await Plots.PrepareAsync().ConfigureAwait(false);
             await Task.WhenAll(
                 profile,
-                Task.Run(() => ModelPackage.SaveMlNet(modelFolder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch, run.RunId,
-                    new Dictionary<string, object?>
-                    {
-                        ["cairn_task"] = recipe.Task.ToString().ToLowerInvariant(),
-                        ["cairn_label"] = recipe.Label,
-                        ["cairn_classes"] = fitted.ScoreOrder.Count > 0 ? fitted.ScoreOrder.ToList() : null,
-                    }), cancellationToken),
+                modelSaved ?? Task.Run(() => SaveModel(modelFolder, recipe, data, fitted.Model, fitted.ScoreOrder, run.RunId), cancellationToken),
                 Task.Run(() => WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics), cancellationToken),
                 Task.Run(async () => WriteDiagnosticPlots(plots, recipe.Task, await fitted.PendingDiagnostics.ConfigureAwait(false)), cancellationToken))
                 .ConfigureAwait(false);
@@ -112,16 +148,26 @@ public static class Trainer
             await client.LogArtifactAsync(run.RunId, plots, "plots", cancellationToken).ConfigureAwait(false);
             if (fitted.Diagnostics.Importance.Count > 0)
             {
-                var importance = Path.Combine(work.FullName, FeatureImportance.FileName);
+                var importance = Path.Combine(root, FeatureImportance.FileName);
                 FeatureImportance.Write(importance, fitted.Diagnostics.Importance, fitted.Diagnostics.ImportanceRows);
                 await client.LogArtifactAsync(run.RunId, importance, null, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
-            try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
+            try { work?.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
         }
     }
+
+    /// <summary>The ML.NET model package of a fitted chain, with the task, label and class order the scorers need.</summary>
+    private static void SaveModel(string folder, Recipe recipe, TrainingData data, ITransformer model, IReadOnlyList<string> scoreOrder, string runId) =>
+        ModelPackage.SaveMlNet(folder, new MLContext(recipe.Seed), model, FeatureSchema(data), data.Signature(), data.Batch, runId,
+            new Dictionary<string, object?>
+            {
+                ["cairn_task"] = recipe.Task.ToString().ToLowerInvariant(),
+                ["cairn_label"] = recipe.Label,
+                ["cairn_classes"] = scoreOrder.Count > 0 ? scoreOrder.ToList() : null,
+            });
 
     /// <summary>
     /// MLflow's source tags for a recipe run: type JOB, the recipe file as the source name and, when the recipe lives
@@ -176,9 +222,36 @@ public static class Trainer
         public Diagnostics Diagnostics => PendingDiagnostics.GetAwaiter().GetResult();
     }
 
-    /// <summary>Trains and evaluates; <paramref name="onFold"/> hears (fold, folds) before each fit (folds = 0 for a split).</summary>
-    internal static Fitted Fit(Recipe recipe, TrainingData data, Action<int, int>? onFold = null)
+    private static int TestCount(Recipe recipe, TrainingData data) => Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
+
+    /// <summary>Fails when the split or the folds leave no rows to train on; checked before a run starts.</summary>
+    internal static void CheckSplit(Recipe recipe, TrainingData data)
     {
+        if (recipe.Folds > 0 && recipe.Folds > data.RowCount)
+            throw new InvalidParameterValueException($"{recipe.Source}: invalid 'cv.folds': {recipe.Folds} folds need at least {recipe.Folds} rows; the data has {data.RowCount}.");
+        if (recipe.Folds == 0 && TestCount(recipe, data) >= data.RowCount)
+            throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
+    }
+
+    /// <summary>
+    /// Two shortcuts that give the same model and the same importances at a fraction of ML.NET's cost: <see cref="Materialize"/>
+    /// computes the feature vectors once for the trainer (<see cref="FitChain"/>), <see cref="WalkTrees"/> scores the shuffled
+    /// rows of permutation importance by walking a tree model directly. Tests turn them off to compare with the plain path.
+    /// </summary>
+    internal sealed record Shortcuts(bool Materialize, bool WalkTrees)
+    {
+        public static readonly Shortcuts On = new(true, true);
+        public static readonly Shortcuts Off = new(false, false);
+    }
+
+    /// <summary>
+    /// Trains and evaluates; <paramref name="onFold"/> hears (fold, folds) before each fit (folds = 0 for a split), and
+    /// <paramref name="onModel"/> gets the final model (and its score order) as soon as it is fitted, before it is evaluated.
+    /// </summary>
+    internal static Fitted Fit(Recipe recipe, TrainingData data, Action<int, int>? onFold = null, Action<ITransformer, IReadOnlyList<string>>? onModel = null,
+        Shortcuts? shortcuts = null)
+    {
+        shortcuts ??= Shortcuts.On;
         var ml = new MLContext(recipe.Seed);
         var rows = Enumerable.Range(0, data.RowCount).ToArray();
         new Random(recipe.Seed).Shuffle(rows);
@@ -187,30 +260,27 @@ public static class Trainer
         ITransformer model;
         IReadOnlyList<string> scoreOrder;
         var diagnostics = Task.FromResult(Diagnostics.None);
+        CheckSplit(recipe, data);
         if (recipe.Folds > 0)
         {
-            if (recipe.Folds > data.RowCount)
-                throw new InvalidParameterValueException($"{recipe.Source}: invalid 'cv.folds': {recipe.Folds} folds need at least {recipe.Folds} rows; the data has {data.RowCount}.");
             for (var fold = 0; fold < recipe.Folds; fold++)
             {
                 onFold?.Invoke(fold, recipe.Folds);
                 var test = rows.Where((_, i) => i % recipe.Folds == fold).ToArray();
                 var train = rows.Where((_, i) => i % recipe.Folds != fold).ToArray();
-                var (foldModel, m, h, _, d) = TrainAndScore(ml, recipe, data, train, test, diagnose: fold == 0);
+                var (foldModel, m, h, _, d) = TrainAndScore(ml, recipe, data, train, test, shortcuts, diagnose: fold == 0);
                 if (fold == 0) diagnostics = d;
                 foldMetrics.Add(m);
                 holdouts.Add(h);
                 (foldModel as IDisposable)?.Dispose();
             }
-            (model, _, _, scoreOrder, _) = TrainAndScore(ml, recipe, data, rows, [], diagnose: false);
+            (model, _, _, scoreOrder, _) = TrainAndScore(ml, recipe, data, rows, [], shortcuts, diagnose: false, onModel: onModel);
         }
         else
         {
             onFold?.Invoke(0, 0);
-            var testCount = Math.Max(1, (int)Math.Round(data.RowCount * recipe.TestFraction));
-            if (testCount >= data.RowCount)
-                throw new InvalidParameterValueException($"{recipe.Source}: invalid 'split.test_fraction': it leaves no training rows out of {data.RowCount}.");
-            var (fitted, m, h, order, d) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount], diagnose: true, background: true);
+            var testCount = TestCount(recipe, data);
+            var (fitted, m, h, order, d) = TrainAndScore(ml, recipe, data, rows[testCount..], rows[..testCount], shortcuts, diagnose: true, background: true, onModel: onModel);
             diagnostics = d;
             scoreOrder = order;
             model = fitted;
@@ -230,7 +300,8 @@ public static class Trainer
     /// also the learning curve (tree trainers) and the permutation importances (unless the recipe turns them off).
     /// </summary>
     private static (ITransformer Model, Dictionary<string, double> Metrics, Holdout Holdout, IReadOnlyList<string> ScoreOrder, Task<Diagnostics> Diagnostics) TrainAndScore(
-        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows, bool diagnose, bool background = false)
+        MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows, Shortcuts shortcuts, bool diagnose, bool background = false,
+        Action<ITransformer, IReadOnlyList<string>>? onModel = null)
     {
         var trainView = View(data, recipe.Task, trainRows);
         var pipeline = Pipeline(ml, recipe, data);
@@ -247,10 +318,11 @@ public static class Trainer
             trainView.Schema["Label"].GetKeyValues(ref keys);
             scoreOrder = keys.DenseValues().Select(k => k.ToString()).ToList();
         }
-        var chain = pipeline.Fit(trainView);
+        var chain = FitChain(ml, recipe, pipeline, trainView, shortcuts.Materialize);
         ITransformer model = chain;
         if (recipe.Task == MlTask.Multiclass)
             model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
+        onModel?.Invoke(model, scoreOrder);
         if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder, Task.FromResult(Diagnostics.None));
 
         IDataView Score(int[] rows, IReadOnlyList<(string Feature, int[] Source)?> blocks)
@@ -259,15 +331,30 @@ public static class Trainer
             return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
         }
         var scored = Score(testRows, [null]);
+        // One pass over the scored held-out rows collects what the metrics, the plots and the learning curve need; ML.NET's
+        // evaluators then read those arrays instead of scoring the rows again.
+        var heldOut = recipe.Task == MlTask.Multiclass ? null : HeldOut.Read(scored, recipe.Task, withFeatures: diagnose);
         Diagnostics Diagnose()
         {
             // Independent of each other: the curve walks the trees, the importances score shuffled copies. Side by side.
-            var curve = Task.Run(() => LearningCurve.Compute(chain, scored, recipe.Task));
-            var importance = recipe.FeatureImportance
-                ? FeatureImportance.Compute(data.Features, testRows, recipe.Task, recipe.Seed, (rows, swaps) =>
-                    FeatureImportance.Metrics(recipe.Task, Score(rows, swaps), rows.Length, swaps.Count))
-                : [];
+            var curve = Task.Run(() => heldOut is null ? [] : LearningCurve.Compute(chain, heldOut.Features!, heldOut.BinaryLabels, heldOut.Targets, recipe.Task));
+            var importance = recipe.FeatureImportance ? Importance() : [];
             return new Diagnostics(curve.GetAwaiter().GetResult(), importance, recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
+        }
+        IReadOnlyList<FeatureImportance.Entry> Importance()
+        {
+            // A tree model's shuffled rows are scored by walking its trees over the held-out feature vectors, which costs a
+            // fraction of scoring them through ML.NET's transforms; other models go through the chain.
+            if (shortcuts.WalkTrees && heldOut is { Features: { } vectors } && vectors.Length > 0 && LearningCurve.TreeScorer.From(chain) is { } trees && FeatureSlots(scored, data) is { } slots)
+                return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
+                    FeatureImportance.BlockMetrics(recipe.Task, FeatureImportance.ScoreBlocks(trees, vectors, slots, count, swaps),
+                        heldOut.BinaryLabels, heldOut.Targets, count, swaps.Count));
+            return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
+            {
+                var rows = testRows[..count];
+                return FeatureImportance.Metrics(recipe.Task, Score(rows, swaps.Select(swap => swap is { } w
+                    ? ((string, int[])?)(data.Features[w.Feature].Name, Array.ConvertAll(w.Source, p => rows[p])) : null).ToList()), count, swaps.Count);
+            });
         }
         // With a split the diagnostics go on in the background while the metrics are computed and the model is written;
         // a cross-validation fold's model is disposed right after, so its diagnostics finish first.
@@ -277,19 +364,19 @@ public static class Trainer
         {
             case MlTask.Binary:
             {
-                var m = ml.BinaryClassification.Evaluate(scored, "Label");
+                var h = heldOut!;
+                var labels = h.BinaryLabels!;
+                var m = ml.BinaryClassification.Evaluate(h.View(), "Label");
                 metrics["accuracy"] = m.Accuracy;
                 metrics["auc"] = m.AreaUnderRocCurve;
                 metrics["f1"] = m.F1Score;
                 metrics["precision"] = m.PositivePrecision;
                 metrics["recall"] = m.PositiveRecall;
                 metrics["log_loss"] = m.LogLoss;
-                var labels = scored.GetColumn<bool>("Label").ToArray();
-                var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
-                var scores = scored.GetColumn<float>("Probability").Select(v => (double)v).ToArray();
+                var scores = Array.ConvertAll(h.Probabilities, v => (double)v);
                 metrics["average_precision"] = Plots.AveragePrecision(scores, labels);
                 return (model, metrics, new Holdout(scores, labels,
-                    labels.Select(l => data.Classes[l ? 1 : 0]).ToArray(), predicted.Select(l => data.Classes[l ? 1 : 0]).ToArray(), [], []), scoreOrder, diagnostics);
+                    Array.ConvertAll(labels, l => data.Classes[l ? 1 : 0]), Array.ConvertAll(h.Predicted, l => data.Classes[l ? 1 : 0]), [], []), scoreOrder, diagnostics);
             }
             case MlTask.Multiclass:
             {
@@ -304,40 +391,199 @@ public static class Trainer
             }
             default:
             {
-                var m = ml.Regression.Evaluate(scored, "Label");
+                var h = heldOut!;
+                var m = ml.Regression.Evaluate(h.View(), "Label");
                 metrics["rmse"] = m.RootMeanSquaredError;
                 metrics["mae"] = m.MeanAbsoluteError;
                 metrics["r2"] = m.RSquared;
-                var actual = scored.GetColumn<float>("Label").Select(v => (double)v).ToArray();
-                var predicted = scored.GetColumn<float>("Score").Select(v => (double)v).ToArray();
-                return (model, metrics, new Holdout([], [], [], [], actual, predicted), scoreOrder, diagnostics);
+                return (model, metrics, new Holdout([], [], [], [], Array.ConvertAll(h.Targets!, v => (double)v), Array.ConvertAll(h.Scores, v => (double)v)),
+                    scoreOrder, diagnostics);
             }
         }
     }
 
+    /// <summary>
+    /// The held-out rows of a binary or regression model as read in one cursor pass over the scored view: labels (or
+    /// targets), scores, probabilities and predicted labels (binary), and optionally the feature vectors.
+    /// </summary>
+    private sealed class HeldOut
+    {
+        public bool[]? BinaryLabels { get; private init; }
+        public float[]? Targets { get; private init; }
+        public required float[] Scores { get; init; }
+        public float[] Probabilities { get; private init; } = [];
+        public bool[] Predicted { get; private init; } = [];
+        public float[][]? Features { get; private init; }
+
+        public static HeldOut Read(IDataView scored, MlTask task, bool withFeatures)
+        {
+            var binary = task == MlTask.Binary;
+            var names = new List<string> { "Label", "Score" };
+            if (binary) names.AddRange(["Probability", "PredictedLabel"]);
+            if (withFeatures) names.Add("Features");
+            var capacity = (int)(scored.GetRowCount() ?? 0);
+            var (boolLabels, floatLabels, scores, probabilities, predicted, features) =
+                (new List<bool>(capacity), new List<float>(capacity), new List<float>(capacity), new List<float>(capacity), new List<bool>(capacity), new List<float[]>(capacity));
+            using var cursor = scored.GetRowCursor(names.Select(n => scored.Schema[n]));
+            var getScore = cursor.GetGetter<float>(scored.Schema["Score"]);
+            var getBoolLabel = binary ? cursor.GetGetter<bool>(scored.Schema["Label"]) : null;
+            var getFloatLabel = binary ? null : cursor.GetGetter<float>(scored.Schema["Label"]);
+            var getProbability = binary ? cursor.GetGetter<float>(scored.Schema["Probability"]) : null;
+            var getPredicted = binary ? cursor.GetGetter<bool>(scored.Schema["PredictedLabel"]) : null;
+            var getFeatures = withFeatures ? cursor.GetGetter<VBuffer<float>>(scored.Schema["Features"]) : null;
+            bool b = default;
+            float f = default;
+            VBuffer<float> vector = default;
+            while (cursor.MoveNext())
+            {
+                getScore(ref f);
+                scores.Add(f);
+                if (binary)
+                {
+                    getBoolLabel!(ref b);
+                    boolLabels.Add(b);
+                    getProbability!(ref f);
+                    probabilities.Add(f);
+                    getPredicted!(ref b);
+                    predicted.Add(b);
+                }
+                else
+                {
+                    getFloatLabel!(ref f);
+                    floatLabels.Add(f);
+                }
+                if (getFeatures is not null)
+                {
+                    getFeatures(ref vector);
+                    features.Add(vector.DenseValues().ToArray());
+                }
+            }
+            return new HeldOut
+            {
+                BinaryLabels = binary ? [.. boolLabels] : null,
+                Targets = binary ? null : [.. floatLabels],
+                Scores = [.. scores],
+                Probabilities = [.. probabilities],
+                Predicted = [.. predicted],
+                Features = withFeatures ? [.. features] : null,
+            };
+        }
+
+        /// <summary>The columns ML.NET's evaluator reads, over the arrays.</summary>
+        public IDataView View() => BinaryLabels is { } labels
+            ? new ColumnDataView([
+                ("Label", BooleanDataViewType.Instance, labels), ("Score", NumberDataViewType.Single, Scores),
+                ("Probability", NumberDataViewType.Single, Probabilities), ("PredictedLabel", BooleanDataViewType.Instance, Predicted)])
+            : new ColumnDataView([("Label", NumberDataViewType.Single, Targets!), ("Score", NumberDataViewType.Single, Scores)]);
+    }
+
+    /// <summary>
+    /// The featurizer: missing numbers replaced by the column mean, categorical columns one-hot encoded, text featurized,
+    /// all concatenated into <c>Features</c> (in <see cref="FeatureColumns"/> order), min-max normalized for linear trainers.
+    /// </summary>
     private static IEstimator<ITransformer> Pipeline(MLContext ml, Recipe recipe, TrainingData data)
     {
         IEstimator<ITransformer> pipeline = new EstimatorChain<ITransformer>();
-        var featureColumns = new List<string>();
-        var numeric = data.Features.Where(f => f.Kind == FeatureKind.Numeric).Select(f => new InputOutputColumnPair(f.Name, f.Name)).ToArray();
-        if (numeric.Length > 0)
+        var columns = FeatureColumns(data);
+        var numeric = columns.Where(c => data.Features[c.Feature].Kind == FeatureKind.Numeric).Select(c => new InputOutputColumnPair(c.Column, c.Column)).ToArray();
+        if (numeric.Length > 0) pipeline = pipeline.Append(ml.Transforms.ReplaceMissingValues(numeric));
+        foreach (var (feature, column) in columns)
         {
-            pipeline = pipeline.Append(ml.Transforms.ReplaceMissingValues(numeric));
-            featureColumns.AddRange(numeric.Select(n => n.OutputColumnName));
+            var name = data.Features[feature].Name;
+            if (data.Features[feature].Kind == FeatureKind.Categorical) pipeline = pipeline.Append(ml.Transforms.Categorical.OneHotEncoding(column, name));
+            else if (data.Features[feature].Kind == FeatureKind.Text) pipeline = pipeline.Append(ml.Transforms.Text.FeaturizeText(column, name));
         }
-        foreach (var feature in data.Features.Where(f => f.Kind == FeatureKind.Categorical))
-        {
-            pipeline = pipeline.Append(ml.Transforms.Categorical.OneHotEncoding(feature.Name + ".onehot", feature.Name));
-            featureColumns.Add(feature.Name + ".onehot");
-        }
-        foreach (var feature in data.Features.Where(f => f.Kind == FeatureKind.Text))
-        {
-            pipeline = pipeline.Append(ml.Transforms.Text.FeaturizeText(feature.Name + ".text", feature.Name));
-            featureColumns.Add(feature.Name + ".text");
-        }
-        pipeline = pipeline.Append(ml.Transforms.Concatenate("Features", featureColumns.ToArray()));
+        pipeline = pipeline.Append(ml.Transforms.Concatenate("Features", columns.Select(c => c.Column).ToArray()));
         if (TrainerCatalog.NeedsNormalization(recipe.Trainer)) pipeline = pipeline.Append(ml.Transforms.NormalizeMinMax("Features"));
-        return pipeline.Append(TrainerCatalog.Create(ml, recipe));
+        return pipeline;
+    }
+
+    /// <summary>
+    /// The columns the featurizer concatenates into <c>Features</c>, in order, each with the index of the recipe feature it
+    /// encodes: numeric columns first, then the one-hot categorical ones, then the featurized text.
+    /// </summary>
+    private static List<(int Feature, string Column)> FeatureColumns(TrainingData data)
+    {
+        var columns = new List<(int Feature, string Column)>();
+        foreach (var (kind, suffix) in new[] { (FeatureKind.Numeric, ""), (FeatureKind.Categorical, ".onehot"), (FeatureKind.Text, ".text") })
+            for (var i = 0; i < data.Features.Count; i++)
+                if (data.Features[i].Kind == kind) columns.Add((i, data.Features[i].Name + suffix));
+        return columns;
+    }
+
+    /// <summary>
+    /// Where each recipe feature's values sit in the <c>Features</c> vector of <paramref name="scored"/> (start, length),
+    /// by recipe feature index; null when the sizes cannot be read or do not add up to the vector's size.
+    /// </summary>
+    private static (int Start, int Length)[]? FeatureSlots(IDataView scored, TrainingData data)
+    {
+        var slots = new (int Start, int Length)[data.Features.Count];
+        var start = 0;
+        foreach (var (feature, column) in FeatureColumns(data))
+        {
+            var length = scored.Schema.GetColumnOrNull(column) is { } c ? Width(c.Type) : 0;
+            if (length <= 0) return null;
+            slots[feature] = (start, length);
+            start += length;
+        }
+        return Width(scored.Schema["Features"].Type) == start ? slots : null;
+
+        static int Width(DataViewType type) => type switch
+        {
+            VectorDataViewType vector => vector.Size,
+            PrimitiveDataViewType => 1,
+            _ => 0,
+        };
+    }
+
+    /// <summary>At most this many feature values (rows x slots) are copied into memory for the trainer (64 MB of floats).</summary>
+    private const long MaxMaterializedValues = 16_000_000;
+
+    /// <summary>
+    /// Fits <paramref name="featurizer"/> and then the recipe's trainer on its output, and returns both as one chain (what
+    /// <c>featurizer.Append(trainer).Fit(view)</c> returns, and the same model). The trainers read their input several
+    /// times (bin boundaries, then the rows), and each read of the featurizer's output runs its transforms for every row
+    /// again; so when the feature vectors fit in memory they are computed once, copied into a dense matrix, and the
+    /// trainer reads that. Multiclass labels are keys whose values the chain needs later, so those take the direct path.
+    /// </summary>
+    private static ITransformer FitChain(MLContext ml, Recipe recipe, IEstimator<ITransformer> featurizer, IDataView trainView, bool materialize)
+    {
+        var trainer = TrainerCatalog.Create(ml, recipe);
+        var features = featurizer.Fit(trainView);
+        var featurized = features.Transform(trainView);
+        if (!materialize || recipe.Task == MlTask.Multiclass || featurized.Schema["Features"].Type is not VectorDataViewType { Size: > 0 and var size, ItemType: var item }
+            || item != NumberDataViewType.Single || (trainView.GetRowCount() ?? long.MaxValue) * size > MaxMaterializedValues)
+            return features.Append(trainer.Fit(featurized));
+        var rows = (int)trainView.GetRowCount()!.Value;
+        var matrix = new float[(long)rows * size];
+        var labels = Array.CreateInstance(recipe.Task == MlTask.Binary ? typeof(bool) : typeof(float), rows);
+        using (var cursor = featurized.GetRowCursor([featurized.Schema["Features"], featurized.Schema["Label"]]))
+        {
+            var getFeatures = cursor.GetGetter<VBuffer<float>>(featurized.Schema["Features"]);
+            var getBool = recipe.Task == MlTask.Binary ? cursor.GetGetter<bool>(featurized.Schema["Label"]) : null;
+            var getFloat = recipe.Task == MlTask.Binary ? null : cursor.GetGetter<float>(featurized.Schema["Label"]);
+            VBuffer<float> vector = default;
+            bool flag = default;
+            float value = default;
+            for (var row = 0; cursor.MoveNext(); row++)
+            {
+                getFeatures(ref vector);
+                vector.CopyTo(matrix.AsSpan(row * size, size));
+                if (getBool is not null)
+                {
+                    getBool(ref flag);
+                    ((bool[])labels)[row] = flag;
+                }
+                else
+                {
+                    getFloat!(ref value);
+                    ((float[])labels)[row] = value;
+                }
+            }
+        }
+        var dense = new ColumnDataView([("Features", new VectorDataViewType(NumberDataViewType.Single, size), matrix),
+            ("Label", recipe.Task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, labels)]);
+        return features.Append(trainer.Fit(dense));
     }
 
     private static IDataView View(TrainingData data, MlTask task, int[] rows) => View(data, task, rows, [null]);

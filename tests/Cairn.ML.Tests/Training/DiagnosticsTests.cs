@@ -98,4 +98,35 @@ public sealed class DiagnosticsTests : StoreTests
         // A perfect ranking has AP 1.
         Assert.Equal(1.0, Plots.AveragePrecision([0.9, 0.8, 0.2], [true, true, false]));
     }
+
+    [Fact]
+    public void Curves_are_thinned_to_points_a_pixel_apart_keeping_both_ends()
+    {
+        // A ROC-like curve with 20,000 points, most of them closer together than the step.
+        var random = new Random(4);
+        var x = new double[20_000];
+        var y = new double[20_000];
+        for (var i = 1; i < x.Length; i++)
+        {
+            x[i] = Math.Min(1, x[i - 1] + random.NextDouble() / 10_000);
+            y[i] = Math.Min(1, y[i - 1] + random.NextDouble() / 10_000);
+        }
+        const double step = 0.001;
+
+        var (keptX, keptY) = Plots.Thin(x, y, step);
+
+        Assert.InRange(keptX.Length, 100, 3000);
+        Assert.Equal((x[0], y[0]), (keptX[0], keptY[0]));
+        Assert.Equal((x[^1], y[^1]), (keptX[^1], keptY[^1]));
+        // Every dropped point lies within the step of the last kept point before it, so no feature of the curve is lost.
+        var k = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            while (k + 1 < keptX.Length && keptX[k + 1] <= x[i] && keptY[k + 1] <= y[i]) k++;
+            Assert.True(Math.Abs(x[i] - keptX[k]) < step + 1e-12 && Math.Abs(y[i] - keptY[k]) < step + 1e-12 || i == x.Length - 1, $"point {i}");
+        }
+        var (twoX, twoY) = Plots.Thin([0, 1], [0, 1], step);
+        Assert.Equal([0, 1], twoX);
+        Assert.Equal([0, 1], twoY);
+    }
 }

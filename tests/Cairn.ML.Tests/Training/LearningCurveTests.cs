@@ -97,4 +97,35 @@ public sealed class LearningCurveTests
         Assert.Equal(0.875, LearningCurve.Auc([0.9, 0.5, 0.5, 0.1], [true, true, false, false]));
         Assert.True(double.IsNaN(LearningCurve.Auc([0.3, 0.4], [true, true])));
     }
+
+    [Fact]
+    public void Auc_equals_the_rank_sum_definition_with_many_ties()
+    {
+        var random = new Random(3);
+        for (var round = 0; round < 20; round++)
+        {
+            var n = random.Next(2, 400);
+            var scores = Enumerable.Range(0, n).Select(_ => Math.Round(random.NextDouble() * random.Next(1, 20)) / 4).ToArray(); // coarse: many ties
+            var labels = scores.Select(s => random.NextDouble() < 0.3 + s / 10).ToArray();
+            if (labels.All(l => l) || labels.All(l => !l)) continue;
+
+            Assert.Equal(RankSumAuc(scores, labels), LearningCurve.Auc(scores, labels), 12);
+        }
+    }
+
+    /// <summary>Mann-Whitney: the positives' mean ranks (ties share the mean of their ranks), as a reference.</summary>
+    private static double RankSumAuc(double[] scores, bool[] labels)
+    {
+        var order = Enumerable.Range(0, scores.Length).OrderBy(i => scores[i]).ToArray();
+        var ranks = new double[scores.Length];
+        for (var i = 0; i < order.Length;)
+        {
+            var j = i;
+            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]]) j++;
+            for (var k = i; k <= j; k++) ranks[order[k]] = (i + j) / 2.0 + 1;
+            i = j + 1;
+        }
+        double positives = labels.Count(l => l), negatives = labels.Length - positives;
+        return (labels.Select((l, i) => l ? ranks[i] : 0).Sum() - positives * (positives + 1) / 2) / (positives * negatives);
+    }
 }

@@ -64,6 +64,21 @@ public sealed class RecipeErrorTests : IDisposable
         Assert.Null(await client.Store.FindExperimentByNameAsync("errs", TestContext.Current.CancellationToken));
     }
 
+    [Theory]
+    [InlineData("split: {test_fraction: 0.9}", "invalid 'split.test_fraction': it leaves no training rows out of 2")]
+    [InlineData("cv: {folds: 5}", "invalid 'cv.folds': 5 folds need at least 5 rows; the data has 2")]
+    public async Task A_split_without_training_rows_fails_before_anything_is_logged(string extra, string expected)
+    {
+        File.WriteAllText(_dir.Combine("data.csv"), "x1,x2,y\n1,2,yes\n2,3,no\n");
+        var recipe = Recipe.Parse(Base + "\n" + extra, "recipe.yaml", _dir.Path);
+        using var client = CairnClient.Open(_dir.Combine("store"));
+
+        var e = await Assert.ThrowsAsync<InvalidParameterValueException>(() => Trainer.RunAsync(recipe, client, cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Equal($"recipe.yaml: {expected}.", e.Message);
+        Assert.Null(await client.Store.FindExperimentByNameAsync("errs", TestContext.Current.CancellationToken));
+    }
+
     [Fact]
     public async Task Missing_data_file_is_not_found()
     {

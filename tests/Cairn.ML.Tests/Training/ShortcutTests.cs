@@ -1,0 +1,81 @@
+using Cairn.ML.Training;
+
+namespace Cairn.Tests.Training;
+
+/// <summary>
+/// The trainer's two shortcuts (feature vectors computed once for the trainer; permutation importance by walking a tree
+/// model directly) against ML.NET's plain path: the same model, the same metrics, the same importances.
+/// </summary>
+public sealed class ShortcutTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private (Recipe Recipe, TrainingData Data) Load(string task, string trainer, string file)
+    {
+        var path = _dir.Combine($"{task}-{trainer}.yaml");
+        File.WriteAllText(path, $"""
+            task: {task}
+            data: {Path.GetFileName(file)}
+            label: {(task == "regression" ? "price" : "y")}
+            trainer: {trainer}
+            """);
+        var recipe = Recipe.Load(path);
+        return (recipe, TrainingData.Load(recipe));
+    }
+
+    public static TheoryData<string, string> Models => new()
+    {
+        // Binary data has a categorical column (one-hot slots) and missing numbers (replaced by the mean).
+        { "binary", "fasttree" }, { "binary", "lightgbm" }, { "binary", "fastforest" }, { "binary", "lbfgs" },
+        { "regression", "fasttree" }, { "regression", "lightgbm" }, { "regression", "sdca" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Shortcuts_give_the_model_metrics_and_importances_of_the_plain_path(string task, string trainer)
+    {
+        var file = task == "binary" ? SyntheticData.Binary(_dir.Combine("binary.csv"), rows: 1500) : SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 1500);
+        var (recipe, data) = Load(task, trainer, file);
+
+        var fast = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.On);
+        var plain = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.Off);
+
+        // Same feature values in the same order reach the trainer, so the model and every metric are identical.
+        Assert.Equal(plain.Metrics, fast.Metrics);
+        Assert.Equal(plain.Holdout.Scores, fast.Holdout.Scores);
+        Assert.Equal(plain.Holdout.PredictedValues, fast.Holdout.PredictedValues);
+        Assert.Equal(plain.Diagnostics.Curve, fast.Diagnostics.Curve);
+        // Walking the trees in double precision may order a few near-tied scores differently from ML.NET's float scores,
+        // so the importances agree to a small tolerance, and on the order of the features that matter.
+        var expected = plain.Diagnostics.Importance.ToDictionary(e => e.Feature);
+        Assert.Equal(expected.Keys.Order(), fast.Diagnostics.Importance.Select(e => e.Feature).Order());
+        foreach (var entry in fast.Diagnostics.Importance)
+            Assert.True(Math.Abs(entry.Mean - expected[entry.Feature].Mean) < 0.005, $"{entry.Feature}: {entry.Mean} vs {expected[entry.Feature].Mean}");
+        Assert.Equal(plain.Diagnostics.Importance[0].Feature, fast.Diagnostics.Importance[0].Feature);
+        Assert.True(fast.Diagnostics.Importance[0].Mean > 0.05, $"top importance {fast.Diagnostics.Importance[0].Mean}");
+    }
+
+    [Fact]
+    public void Tree_scores_walked_directly_equal_the_score_column_of_a_regression_model()
+    {
+        var (recipe, data) = Load("regression", "fasttree", SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 800));
+        var fitted = Trainer.Fit(recipe, data);
+        var scorer = LearningCurve.TreeScorer.From(fitted.Model)!;
+
+        var scored = fitted.Model.Transform(new Cairn.ML.Models.MlNetPredictor(SaveTo(fitted, data)).ToDataView(data.Batch));
+        var features = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<Microsoft.ML.Data.VBuffer<float>>(scored, "Features").Select(v => v.DenseValues().ToArray()).ToArray();
+        var expected = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<float>(scored, "Score").ToArray();
+
+        Assert.Equal(data.RowCount, features.Length);
+        for (var i = 0; i < features.Length; i++) Assert.Equal(expected[i], (float)scorer.Score(features[i]), 4);
+    }
+
+    private string SaveTo(Trainer.Fitted fitted, TrainingData data)
+    {
+        var folder = _dir.Combine("package");
+        Cairn.ML.Models.ModelPackage.SaveMlNet(folder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature());
+        return Path.Combine(folder, Cairn.ML.Models.ModelPackage.MlNetModelFile);
+    }
+}
