@@ -1,12 +1,12 @@
 namespace Cairn.Bench;
 
-internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, int Trials, string? Cli, string Work, bool Reuse)
+internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, int Trials, string? Cli, string? Bare, string Work, bool Reuse)
 {
     public static BenchOptions Parse(string[] args)
     {
         int runs = 100_000, trials = 5;
         double seconds = 3;
-        string? postgres = null, cli = null;
+        string? postgres = null, cli = null, bare = null;
         var reuse = false;
         var work = Path.Combine(Path.GetTempPath(), "cairn-bench-tracking");
         for (var i = 0; i < args.Length; i++)
@@ -19,12 +19,13 @@ internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, 
                 case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--trials": trials = int.Parse(args[++i]); break;
                 case "--cli": cli = args[++i]; break;
+                case "--bare": bare = args[++i]; break;
                 case "--work": work = args[++i]; break;
                 case "--reuse": reuse = true; break; // keep an already populated database
 
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
-        return new BenchOptions(runs, postgres, seconds, trials, cli, work, reuse);
+        return new BenchOptions(runs, postgres, seconds, trials, cli, bare, work, reuse);
     }
 }
