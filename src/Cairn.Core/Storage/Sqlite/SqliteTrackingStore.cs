@@ -76,6 +76,9 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
             PRAGMA mmap_size = 268435456;
             """;
         pragma.ExecuteNonQuery();
+        // The reverse of BitConverter.DoubleToInt64Bits, for metric batches (below): SQLite's own text-to-number conversion
+        // can miss the last bit of extreme values (1e-300 came back one unit off), integers it parses exactly.
+        connection.CreateFunction("cairn_double_from_bits", static (long bits) => BitConverter.Int64BitsToDouble(bits), isDeterministic: true);
         return connection;
     }
 
@@ -123,12 +126,13 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
     protected override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
     {
         // The hot path of ingest. Binding six parameters per point costs more than SQLite's own insert, so
-        // the batch travels as one JSON text that SQLite unpacks itself (json_each); JSON5 carries ±Infinity.
+        // the batch travels as one JSON text that SQLite unpacks itself (json_each). Values travel as the integers of
+        // their IEEE bits, which JSON and SQLite carry exactly (infinities and -0 included), and become REAL again in SQL.
         await using var command = (SqliteCommand)connection.CreateCommand();
         command.Transaction = (SqliteTransaction)transaction;
         command.CommandText = """
             INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan)
-            SELECT $run, p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4 FROM json_each($points) p
+            SELECT $run, p.value ->> 0, p.value ->> 1, p.value ->> 2, cairn_double_from_bits(p.value ->> 3), p.value ->> 4 FROM json_each($points) p
             WHERE true ON CONFLICT DO NOTHING
             """;
         command.Parameters.Add("$run", SqliteType.Text).Value = runId;
@@ -148,10 +152,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
                 writer.WriteStringValue(m.Key);
                 writer.WriteNumberValue(m.Step);
                 writer.WriteNumberValue(m.Timestamp);
-                var value = StoredValue(m.Value);
-                if (double.IsPositiveInfinity(value)) writer.WriteRawValue("Infinity", skipInputValidation: true);
-                else if (double.IsNegativeInfinity(value)) writer.WriteRawValue("-Infinity", skipInputValidation: true);
-                else writer.WriteNumberValue(value);
+                writer.WriteNumberValue(BitConverter.DoubleToInt64Bits(StoredValue(m.Value)));
                 writer.WriteNumberValue(double.IsNaN(m.Value) ? 1 : 0);
                 writer.WriteEndArray();
             }
