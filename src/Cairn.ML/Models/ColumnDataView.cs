@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -65,16 +66,18 @@ internal sealed class ColumnDataView : IDataView
             if (column.Type is VectorDataViewType { Size: var size })
             {
                 var matrix = (float[])view._columns[column.Index];
-                ValueGetter<VBuffer<float>> vector = (ref VBuffer<float> value) =>
+                ValueGetter<VBuffer<float>> vector = [MethodImpl(MethodImplOptions.AggressiveOptimization)] (ref VBuffer<float> value) =>
                 {
                     var editor = VBufferEditor.Create(ref value, size);
-                    matrix.AsSpan((int)(_position * size), size).CopyTo(editor.Values);
+                    new ReadOnlySpan<float>(matrix, (int)(_position * size), size).CopyTo(editor.Values);
                     value = editor.Commit();
                 };
                 return (ValueGetter<TValue>)(Delegate)vector;
             }
             var values = (TValue[])view._columns[column.Index];
-            return (ref TValue value) => value = values[_position];
+            // Getters run once per row per pass; ML.NET asks for them with value types no precompiled code covers, so they are
+            // compiled optimized at once rather than running unoptimized until the runtime gets round to them.
+            return [MethodImpl(MethodImplOptions.AggressiveOptimization)] (ref TValue value) => value = values[_position];
         }
     }
 }

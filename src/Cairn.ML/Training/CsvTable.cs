@@ -21,6 +21,34 @@ public sealed class CsvTable
     /// <summary>Where a cell's value is: <c>Length</c> -1 for an empty cell; a negative <c>Start</c> names an entry of the quoted values.</summary>
     private readonly record struct Cell(int Start, int Length);
 
+    /// <summary>
+    /// A growable array of cells. Not <c>List&lt;Cell&gt;</c>: the runtime has no precompiled code for a framework generic over
+    /// this assembly's struct, so its <c>Add</c> would run unoptimized through the first of millions of calls.
+    /// </summary>
+    private sealed class Cells(int capacity)
+    {
+        private Cell[] _items = new Cell[Math.Max(4, capacity)];
+
+        public int Count { get; private set; }
+
+        public Cell this[int index] => _items[index];
+
+        public void Add(Cell cell)
+        {
+            if (Count == _items.Length) Array.Resize(ref _items, _items.Length * 2);
+            _items[Count++] = cell;
+        }
+
+        public void Clear() => Count = 0;
+
+        public Cell[] ToArray()
+        {
+            var result = new Cell[Count];
+            Array.Copy(_items, result, Count);
+            return result;
+        }
+    }
+
     private CsvTable(string path, IReadOnlyList<string> names, string?[][] columns)
     {
         Path = path;
@@ -118,23 +146,23 @@ public sealed class CsvTable
         var text = ReadText(path);
         var position = 0;
         var line = 1;
-        var headerCells = new List<Cell>();
+        var headerCells = new Cells(16);
         var headerQuoted = new List<string>();
-        if (!ReadRecord(text, ref position, ref line, headerCells, headerQuoted, path) || headerCells is [] or [{ Length: <= 0 }])
+        if (!ReadRecord(text, ref position, ref line, headerCells, headerQuoted, path) || headerCells.Count == 0 || headerCells is { Count: 1 } && headerCells[0].Length <= 0)
             throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
-        var fields = headerCells.Select(c => c.Length < 0 ? null : c.Start < 0 ? headerQuoted[~c.Start] : text.Substring(c.Start, c.Length)).ToList();
+        var fields = headerCells.ToArray().Select(c => c.Length < 0 ? null : c.Start < 0 ? headerQuoted[~c.Start] : text.Substring(c.Start, c.Length)).ToList();
         var names = fields.Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
             throw new InvalidParameterValueException($"{path}: the header names column '{duplicate.Key}' twice.");
         var estimate = Math.Max(16, text.Length / Math.Max(1, position));
-        var columns = names.Select(_ => new List<Cell>(estimate)).ToArray();
+        var columns = names.Select(_ => new Cells(estimate)).ToArray();
         var quoted = new List<string>();
-        var cells = new List<Cell>();
+        var cells = new Cells(names.Count);
         while (true)
         {
             var start = line;
             if (!ReadRecord(text, ref position, ref line, cells, quoted, path)) break;
-            if (cells is [{ Length: < 0 }]) continue; // blank line
+            if (cells.Count == 1 && cells[0].Length < 0) continue; // blank line
             if (cells.Count != names.Count)
                 throw new InvalidParameterValueException($"{path}: line {start} has {cells.Count} fields but the header has {names.Count}.");
             for (var c = 0; c < cells.Count; c++) columns[c].Add(cells[c]);
@@ -209,7 +237,7 @@ public sealed class CsvTable
     /// Unquoted fields are trimmed and empty ones are empty cells; quoted fields are kept as written, with doubled quotes
     /// undone, in <paramref name="quoted"/>.
     /// </summary>
-    private static bool ReadRecord(string text, ref int position, ref int line, List<Cell> cells, List<string> quoted, string path)
+    private static bool ReadRecord(string text, ref int position, ref int line, Cells cells, List<string> quoted, string path)
     {
         cells.Clear();
         if (position >= text.Length) return false;
