@@ -318,7 +318,8 @@ public static class Trainer
             trainView.Schema["Label"].GetKeyValues(ref keys);
             scoreOrder = keys.DenseValues().Select(k => k.ToString()).ToList();
         }
-        var chain = FitChain(ml, recipe, pipeline, trainView, shortcuts.Materialize);
+        var fitted = FitChain(ml, recipe, data, pipeline, trainView, trainRows, shortcuts.Materialize);
+        var chain = fitted.Chain;
         ITransformer model = chain;
         if (recipe.Task == MlTask.Multiclass)
             model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
@@ -330,7 +331,10 @@ public static class Trainer
             var view = View(data, recipe.Task, rows, blocks);
             return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
         }
-        var scored = Score(testRows, [null]);
+        // With numbers only, the held-out vectors are built like the training ones, and only the trainer's model scores them.
+        var scored = fitted.Replacements is { } replacements
+            ? fitted.Predictor.Transform(DenseView(data, recipe.Task, testRows, replacements))
+            : Score(testRows, [null]);
         // One pass over the scored held-out rows collects what the metrics, the plots and the learning curve need; ML.NET's
         // evaluators then read those arrays instead of scoring the rows again.
         var heldOut = recipe.Task == MlTask.Multiclass ? null : HeldOut.Read(scored, recipe.Task, withFeatures: diagnose);
@@ -345,7 +349,8 @@ public static class Trainer
         {
             // A tree model's shuffled rows are scored by walking its trees over the held-out feature vectors, which costs a
             // fraction of scoring them through ML.NET's transforms; other models go through the chain.
-            if (shortcuts.WalkTrees && heldOut is { Features: { } vectors } && vectors.Length > 0 && LearningCurve.TreeScorer.From(chain) is { } trees && FeatureSlots(scored, data) is { } slots)
+            if (shortcuts.WalkTrees && heldOut is { Features: { } vectors } && vectors.Length > 0 && LearningCurve.TreeScorer.From(chain) is { } trees
+                && FeatureSlots(fitted.Featurizer.GetOutputSchema(trainView.Schema), data) is { } slots)
                 return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
                     FeatureImportance.BlockMetrics(recipe.Task, FeatureImportance.ScoreBlocks(trees, vectors, slots, count, swaps),
                         heldOut.BinaryLabels, heldOut.Targets, count, swaps.Count));
@@ -512,21 +517,21 @@ public static class Trainer
     }
 
     /// <summary>
-    /// Where each recipe feature's values sit in the <c>Features</c> vector of <paramref name="scored"/> (start, length),
+    /// Where each recipe feature's values sit in the <c>Features</c> vector of the featurizer's output schema <paramref name="featurized"/> (start, length),
     /// by recipe feature index; null when the sizes cannot be read or do not add up to the vector's size.
     /// </summary>
-    private static (int Start, int Length)[]? FeatureSlots(IDataView scored, TrainingData data)
+    private static (int Start, int Length)[]? FeatureSlots(DataViewSchema featurized, TrainingData data)
     {
         var slots = new (int Start, int Length)[data.Features.Count];
         var start = 0;
         foreach (var (feature, column) in FeatureColumns(data))
         {
-            var length = scored.Schema.GetColumnOrNull(column) is { } c ? Width(c.Type) : 0;
+            var length = featurized.GetColumnOrNull(column) is { } c ? Width(c.Type) : 0;
             if (length <= 0) return null;
             slots[feature] = (start, length);
             start += length;
         }
-        return Width(scored.Schema["Features"].Type) == start ? slots : null;
+        return Width(featurized["Features"].Type) == start ? slots : null;
 
         static int Width(DataViewType type) => type switch
         {
@@ -540,20 +545,40 @@ public static class Trainer
     private const long MaxMaterializedValues = 16_000_000;
 
     /// <summary>
-    /// Fits <paramref name="featurizer"/> and then the recipe's trainer on its output, and returns both as one chain (what
-    /// <c>featurizer.Append(trainer).Fit(view)</c> returns, and the same model). The trainers read their input several
-    /// times (bin boundaries, then the rows), and each read of the featurizer's output runs its transforms for every row
-    /// again; so when the feature vectors fit in memory they are computed once, copied into a dense matrix, and the
-    /// trainer reads that. Multiclass labels are keys whose values the chain needs later, so those take the direct path.
+    /// A fitted featurizer and trainer (<see cref="Chain"/> is the two as one model); <see cref="Replacements"/>, when the
+    /// featurizer only replaces missing numbers and concatenates them, holds the value each slot takes when missing, so
+    /// feature vectors can be built straight from the data (<see cref="DenseView"/>).
     /// </summary>
-    private static ITransformer FitChain(MLContext ml, Recipe recipe, IEstimator<ITransformer> featurizer, IDataView trainView, bool materialize)
+    private sealed class FittedChain(ITransformer featurizer, ITransformer predictor, float[]? replacements)
+    {
+        public ITransformer Featurizer { get; } = featurizer;
+
+        public ITransformer Predictor { get; } = predictor;
+
+        public float[]? Replacements { get; } = replacements;
+
+        public ITransformer Chain { get; } = featurizer.Append(predictor);
+    }
+
+    /// <summary>
+    /// Fits <paramref name="featurizer"/> and then the recipe's trainer on its output: the model
+    /// <c>featurizer.Append(trainer).Fit(view)</c> gives. The trainers read their input several times (bin boundaries, then
+    /// the rows), and each read of the featurizer's output runs its transforms for every row again; so the feature vectors
+    /// are computed once into a dense matrix the trainer reads: straight from the data when every feature is numeric (the
+    /// featurizer then only replaces missing values, with values read from it), otherwise by one pass over its output
+    /// when they fit in memory. Multiclass labels are keys whose values the chain needs later, so those take the direct path.
+    /// </summary>
+    private static FittedChain FitChain(MLContext ml, Recipe recipe, TrainingData data, IEstimator<ITransformer> featurizer, IDataView trainView, int[] trainRows,
+        bool materialize)
     {
         var trainer = TrainerCatalog.Create(ml, recipe);
         var features = featurizer.Fit(trainView);
+        if (materialize && recipe.Task != MlTask.Multiclass && NumericReplacements(features, recipe, data) is { } replacements)
+            return new FittedChain(features, trainer.Fit(DenseView(data, recipe.Task, trainRows, replacements)), replacements);
         var featurized = features.Transform(trainView);
         if (!materialize || recipe.Task == MlTask.Multiclass || featurized.Schema["Features"].Type is not VectorDataViewType { Size: > 0 and var size, ItemType: var item }
             || item != NumberDataViewType.Single || (trainView.GetRowCount() ?? long.MaxValue) * size > MaxMaterializedValues)
-            return features.Append(trainer.Fit(featurized));
+            return new FittedChain(features, trainer.Fit(featurized), null);
         var rows = (int)trainView.GetRowCount()!.Value;
         var matrix = new float[(long)rows * size];
         var labels = Array.CreateInstance(recipe.Task == MlTask.Binary ? typeof(bool) : typeof(float), rows);
@@ -568,7 +593,7 @@ public static class Trainer
             for (var row = 0; cursor.MoveNext(); row++)
             {
                 getFeatures(ref vector);
-                vector.CopyTo(matrix.AsSpan(row * size, size));
+                vector.CopyTo(new Span<float>(matrix, row * size, size));
                 if (getBool is not null)
                 {
                     getBool(ref flag);
@@ -583,7 +608,40 @@ public static class Trainer
         }
         var dense = new ColumnDataView([("Features", new VectorDataViewType(NumberDataViewType.Single, size), matrix),
             ("Label", recipe.Task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, labels)]);
-        return features.Append(trainer.Fit(dense));
+        return new FittedChain(features, trainer.Fit(dense), null);
+    }
+
+    /// <summary>
+    /// For a featurizer that only replaces missing numbers and concatenates them (every feature numeric, no normalizer),
+    /// the value each slot gets when missing: one row of missing values run through the fitted featurizer. Null otherwise.
+    /// </summary>
+    private static float[]? NumericReplacements(ITransformer featurizer, Recipe recipe, TrainingData data)
+    {
+        if (data.Features.Any(f => f.Kind != FeatureKind.Numeric) || TrainerCatalog.NeedsNormalization(recipe.Trainer)) return null;
+        var missing = new ColumnDataView(data.Features.Select(f => (f.Name, (DataViewType)NumberDataViewType.Single, (Array)new[] { float.NaN })).ToList());
+        var vector = featurizer.Transform(missing).GetColumn<VBuffer<float>>("Features").Single();
+        return vector.Length == data.Features.Count ? vector.DenseValues().ToArray() : null;
+    }
+
+    /// <summary>
+    /// The rows as the trainer's input, <c>Features</c> (one dense matrix, numbers in feature order, missing ones replaced)
+    /// and <c>Label</c>: what the numeric-only featurizer would give, without running it row by row.
+    /// </summary>
+    private static ColumnDataView DenseView(TrainingData data, MlTask task, int[] rows, float[] replacements)
+    {
+        var width = data.Features.Count;
+        var matrix = new float[(long)rows.Length * width];
+        Parallel.For(0, width, j =>
+        {
+            var column = (double[])data.Batch[data.Features[j].Name];
+            for (var i = 0; i < rows.Length; i++)
+            {
+                var value = (float)column[rows[i]];
+                matrix[(long)i * width + j] = float.IsNaN(value) ? replacements[j] : value;
+            }
+        });
+        return new ColumnDataView([("Features", new VectorDataViewType(NumberDataViewType.Single, width), matrix),
+            ("Label", task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, data.LabelArray(task, rows))]);
     }
 
     private static IDataView View(TrainingData data, MlTask task, int[] rows) => View(data, task, rows, [null]);

@@ -12,7 +12,7 @@ public sealed class ShortcutTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private (Recipe Recipe, TrainingData Data) Load(string task, string trainer, string file)
+    private (Recipe Recipe, TrainingData Data) Load(string task, string trainer, string file, string extra = "")
     {
         var path = _dir.Combine($"{task}-{trainer}.yaml");
         File.WriteAllText(path, $"""
@@ -20,24 +20,28 @@ public sealed class ShortcutTests : IDisposable
             data: {Path.GetFileName(file)}
             label: {(task == "regression" ? "price" : "y")}
             trainer: {trainer}
+            {extra}
             """);
         var recipe = Recipe.Load(path);
         return (recipe, TrainingData.Load(recipe));
     }
 
-    public static TheoryData<string, string> Models => new()
+    public static TheoryData<string, string, bool> Models => new()
     {
-        // Binary data has a categorical column (one-hot slots) and missing numbers (replaced by the mean).
-        { "binary", "fasttree" }, { "binary", "lightgbm" }, { "binary", "fastforest" }, { "binary", "lbfgs" },
-        { "regression", "fasttree" }, { "regression", "lightgbm" }, { "regression", "sdca" },
+        // Binary data has a categorical column (one-hot slots) and missing numbers (replaced by the mean); with
+        // numbersOnly the recipe leaves the category out, so the vectors are built straight from the numbers.
+        { "binary", "fasttree", false }, { "binary", "lightgbm", false }, { "binary", "fastforest", false }, { "binary", "lbfgs", false },
+        { "binary", "fasttree", true }, { "binary", "lightgbm", true }, { "binary", "lbfgs", true },
+        { "regression", "fasttree", true }, { "regression", "lightgbm", true }, { "regression", "sdca", true },
     };
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Shortcuts_give_the_model_metrics_and_importances_of_the_plain_path(string task, string trainer)
+    public void Shortcuts_give_the_model_metrics_and_importances_of_the_plain_path(string task, string trainer, bool numbersOnly)
     {
         var file = task == "binary" ? SyntheticData.Binary(_dir.Combine("binary.csv"), rows: 1500) : SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 1500);
-        var (recipe, data) = Load(task, trainer, file);
+        var (recipe, data) = Load(task, trainer, file, task == "binary" && numbersOnly ? "features: [x1, x2]" : "");
+        Assert.Equal(numbersOnly, data.Features.All(f => f.Kind == FeatureKind.Numeric));
 
         var fast = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.On);
         var plain = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.Off);
