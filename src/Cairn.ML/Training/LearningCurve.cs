@@ -42,22 +42,29 @@ public static class LearningCurve
     internal static IReadOnlyList<CurvePoint> Compute(ITransformer model, float[][] features, bool[]? binaryLabels, float[]? targets, MlTask task)
     {
         if (task == MlTask.Multiclass || TreeScorer.From(model) is not { } ensemble) return [];
-        var sums = new double[features.Length];
-        var points = new List<CurvePoint>();
         var count = ensemble.Trees.Length;
         var every = Math.Max(1, (int)Math.Ceiling(count / (double)MaxPoints));
-        var scores = new double[features.Length];
-        for (var t = 0; t < count; t++)
+        var checkpoints = Enumerable.Range(1, count).Where(k => k % every == 0 || k == count).ToArray();
+        // Row by row (in parallel chunks), each row through all the trees in order, its score kept at every checkpoint;
+        // then each checkpoint's metric, in parallel. A forest averages its trees; a boosted ensemble adds them (its
+        // weights are 1 and the bias shifts all rows alike).
+        var scores = checkpoints.Select(_ => new double[features.Length]).ToArray();
+        Parallel.For(0, (features.Length + 1023) / 1024, chunk =>
         {
-            var tree = ensemble.Trees[t];
-            var weight = ensemble.Weights[t];
-            for (var row = 0; row < features.Length; row++) sums[row] += weight * tree.Output(features[row]);
-            if ((t + 1) % every != 0 && t + 1 != count) continue;
-            // A forest averages its trees; a boosted ensemble adds them (its weights are 1 and the bias shifts all rows alike).
-            var scale = ensemble.Averaged ? 1.0 / (t + 1) : 1.0;
-            for (var row = 0; row < sums.Length; row++) scores[row] = ensemble.Bias + sums[row] * scale;
-            points.Add(new CurvePoint(t + 1, binaryLabels is not null ? Auc(scores, binaryLabels) : Rmse(scores, targets!)));
-        }
+            for (var row = chunk * 1024; row < Math.Min(features.Length, (chunk + 1) * 1024); row++)
+            {
+                double sum = 0;
+                for (int t = 0, point = 0; t < count; t++)
+                {
+                    sum += ensemble.Weights[t] * ensemble.Trees[t].Output(features[row]);
+                    if (t + 1 != checkpoints[point]) continue;
+                    scores[point++][row] = ensemble.Bias + sum * (ensemble.Averaged ? 1.0 / (t + 1) : 1.0);
+                }
+            }
+        });
+        var points = new CurvePoint[checkpoints.Length];
+        Parallel.For(0, checkpoints.Length, p =>
+            points[p] = new CurvePoint(checkpoints[p], binaryLabels is not null ? Auc(scores[p], binaryLabels) : Rmse(scores[p], targets!)));
         return points;
     }
 
