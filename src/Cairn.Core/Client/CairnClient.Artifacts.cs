@@ -105,6 +105,15 @@ public sealed partial class CairnClient
     public async Task<IReadOnlyList<string>> LogArtifactAsync(string runId, string localPath, string? artifactPath = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(localPath);
+        var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        return await LogArtifactAsync(run.Info, localPath, artifactPath, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>As <see cref="LogArtifactAsync(string, string, string?, CancellationToken)"/>, for a caller that holds the run's info already (an <see cref="ActiveRun"/>'s), without reading the run again.</summary>
+    public async Task<IReadOnlyList<string>> LogArtifactAsync(RunInfo run, string localPath, string? artifactPath = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentException.ThrowIfNullOrEmpty(localPath);
         var prefix = NormalizeArtifactPath(artifactPath);
         var files = new List<(string Source, string Relative)>();
         if (File.Exists(localPath))
@@ -115,17 +124,16 @@ public sealed partial class CairnClient
         else
             throw new ResourceDoesNotExistException($"Cannot log artifact '{localPath}': no such file or folder.");
 
-        var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
-        var localRoot = TryLocalArtifactRoot(run.Info);
+        var localRoot = TryLocalArtifactRoot(run);
         if (localRoot is not null && (!IsRemote || Directory.Exists(localRoot)))
         {
             foreach (var (source, relative) in files) CopyTo(source, Target(Path.GetFullPath(localRoot), relative));
             return files.Select(f => f.Relative).ToList();
         }
-        if (Store is not HttpTrackingStore http || !run.Info.ArtifactUri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
+        if (Store is not HttpTrackingStore http || !run.ArtifactUri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
             throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
-                $"Run {runId} keeps its artifacts at '{run.Info.ArtifactUri}', which this client cannot write yet: log through a server that proxies them (mlflow-artifacts:).");
-        var proxyPath = ProxyPath(run.Info.ArtifactUri);
+                $"Run {run.RunId} keeps its artifacts at '{run.ArtifactUri}', which this client cannot write yet: log through a server that proxies them (mlflow-artifacts:).");
+        var proxyPath = ProxyPath(run.ArtifactUri);
         foreach (var (source, relative) in files)
         {
             var url = "api/2.0/mlflow-artifacts/artifacts/" + string.Join('/', $"{proxyPath}/{relative}".Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));

@@ -143,15 +143,10 @@ public static class Trainer
                 Task.Run(async () => WriteDiagnosticPlots(plots, recipe.Task, await fitted.PendingDiagnostics.ConfigureAwait(false)), cancellationToken))
                 .ConfigureAwait(false);
             DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), await profile.ConfigureAwait(false));
-            await client.LogArtifactAsync(run.RunId, modelFolder, ModelArtifactPath, cancellationToken).ConfigureAwait(false);
-
-            await client.LogArtifactAsync(run.RunId, plots, "plots", cancellationToken).ConfigureAwait(false);
             if (fitted.Diagnostics.Importance.Count > 0)
-            {
-                var importance = Path.Combine(root, FeatureImportance.FileName);
-                FeatureImportance.Write(importance, fitted.Diagnostics.Importance, fitted.Diagnostics.ImportanceRows);
-                await client.LogArtifactAsync(run.RunId, importance, null, cancellationToken).ConfigureAwait(false);
-            }
+                FeatureImportance.Write(Path.Combine(root, FeatureImportance.FileName), fitted.Diagnostics.Importance, fitted.Diagnostics.ImportanceRows);
+            // model/, plots/ and feature_importance.json, in one call.
+            await client.LogArtifactAsync(run.Info, root, null, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
