@@ -536,8 +536,8 @@ public static class Trainer
         };
     }
 
-    /// <summary>At most this many feature values (rows x slots) are copied into memory for the trainer (64 MB of floats).</summary>
-    private const long MaxMaterializedValues = 16_000_000;
+    /// <summary>At most this many feature values (rows x slots) are put into a matrix for the trainer (128 MB of floats); more go the plain way.</summary>
+    private const long MaxMaterializedValues = 32_000_000;
 
     /// <summary>
     /// A fitted featurizer and trainer (<see cref="Chain"/> is the two as one model); <see cref="Replacements"/>, when the
@@ -568,7 +568,8 @@ public static class Trainer
     {
         var trainer = TrainerCatalog.Create(ml, recipe);
         var features = featurizer.Fit(trainView);
-        if (materialize && recipe.Task != MlTask.Multiclass && NumericReplacements(features, recipe, data) is { } replacements)
+        if (materialize && recipe.Task != MlTask.Multiclass && (long)trainRows.Length * data.Features.Count <= MaxMaterializedValues
+            && NumericReplacements(features, recipe, data) is { } replacements)
             return new FittedChain(features, trainer.Fit(DenseView(data, recipe.Task, trainRows, replacements)), replacements);
         var featurized = features.Transform(trainView);
         if (!materialize || recipe.Task == MlTask.Multiclass || featurized.Schema["Features"].Type is not VectorDataViewType { Size: > 0 and var size, ItemType: var item }
