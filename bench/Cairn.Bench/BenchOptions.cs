@@ -1,10 +1,10 @@
 namespace Cairn.Bench;
 
-internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, int Trials, string? Cli, string? Bare, string Work, bool Reuse)
+internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, int Trials, string? Cli, string? Bare, string Work, bool Reuse, int Rows)
 {
     public static BenchOptions Parse(string[] args)
     {
-        int runs = 100_000, trials = 5;
+        int runs = 100_000, trials = 5, rows = 100_000;
         double seconds = 3;
         string? postgres = null, cli = null, bare = null;
         var reuse = false;
@@ -20,12 +20,13 @@ internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, 
                 case "--trials": trials = int.Parse(args[++i]); break;
                 case "--cli": cli = args[++i]; break;
                 case "--bare": bare = args[++i]; break;
+                case "--rows": rows = int.Parse(args[++i]); break; // train: rows of the generated data set
                 case "--work": work = args[++i]; break;
                 case "--reuse": reuse = true; break; // keep an already populated database
 
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
-        return new BenchOptions(runs, postgres, seconds, trials, cli, bare, work, reuse);
+        return new BenchOptions(runs, postgres, seconds, trials, cli, bare, work, reuse, rows);
     }
 }

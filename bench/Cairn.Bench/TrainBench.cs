@@ -8,13 +8,13 @@ namespace Cairn.Bench;
 /// <summary>
 /// Training overhead and model quality: <c>cairn train</c> (the CLI process on an embedded store, as a user runs it) against a
 /// bare ML.NET program (bench/Cairn.Bench.BareMlNet) doing the same training on the same split of the same file,
-/// 100,000 rows x 20 features, FastTree and LightGbm. The bare program runs twice, with the runtime's defaults and with the
+/// 100,000 rows (--rows) x 20 features, FastTree and LightGbm. The bare program runs twice, with the runtime's defaults and with the
 /// setting cairn's runtimeconfig changes (QuickJitForLoops off), so the overhead is shown against both. The programs
 /// rotate, so machine load hits all alike; medians. Pass <c>--cli</c> and <c>--bare</c> to time published builds.
 /// </summary>
 internal static class TrainBench
 {
-    private const int Rows = 100_000, Features = 20;
+    private const int Features = 20;
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
@@ -27,8 +27,9 @@ internal static class TrainBench
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);
         var data = Path.Combine(work, "data.csv");
-        Generate(data);
-        Console.WriteLine($"# Training benchmark ({Rows:N0} rows x {Features} features, {new FileInfo(data).Length / 1e6:F1} MB CSV, {Environment.ProcessorCount} cores, " +
+        var rows = options.Rows;
+        Generate(data, rows);
+        Console.WriteLine($"# Training benchmark ({rows:N0} rows x {Features} features, {new FileInfo(data).Length / 1e6:F1} MB CSV, {Environment.ProcessorCount} cores, " +
             $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load {Load()})");
         Console.WriteLine($"cairn: {cli}");
         Console.WriteLine($"bare:  {bare}");
@@ -83,14 +84,14 @@ internal static class TrainBench
     }
 
     /// <summary>A binary label with a nonlinear signal in 8 of the 20 features plus noise; the same file on every run.</summary>
-    private static void Generate(string path)
+    private static void Generate(string path, int rows)
     {
         var random = new Random(1);
         using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
         writer.WriteLine(string.Join(",", Enumerable.Range(0, Features).Select(i => $"f{i}")) + ",y");
         var row = new double[Features];
         var line = new StringBuilder();
-        for (var r = 0; r < Rows; r++)
+        for (var r = 0; r < rows; r++)
         {
             for (var i = 0; i < Features; i++) row[i] = Normal(random);
             var logit = row[0] * row[1] + 2 * Math.Sin(row[2]) + row[3] * row[3] - 1 + 0.8 * row[4] - 0.6 * row[5] + (row[6] > 0.5 ? 1 : 0) - Math.Abs(row[7]) + Normal(random);

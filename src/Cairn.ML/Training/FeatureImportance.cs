@@ -71,7 +71,7 @@ public static class FeatureImportance
     /// same output as on the unshuffled row, so only the trees that do are walked again; the outputs are added in tree
     /// order either way, so the scores are the ones <see cref="LearningCurve.TreeScorer.Score"/> gives.
     /// </summary>
-    internal static double[] ScoreBlocks(LearningCurve.TreeScorer scorer, float[][] vectors, (int Start, int Length)[] slots, int count,
+    internal static double[] ScoreBlocks(LearningCurve.TreeScorer scorer, FeatureRows vectors, (int Start, int Length)[] slots, int count,
         IReadOnlyList<(int Feature, int[] Source)?> swaps)
     {
         var trees = scorer.Trees;
@@ -82,7 +82,7 @@ public static class FeatureImportance
         });
         var splitsOn = slots.Select(s => trees.Select(t => t.SplitsOn(s.Start, s.Length)).ToArray()).ToArray();
         var scores = new double[count * swaps.Count];
-        var width = vectors[0].Length;
+        var width = vectors.Width;
         Parallel.For(0, swaps.Count, () => new float[width], (block, _, row) =>
         {
             var swap = swaps[block];
@@ -91,9 +91,9 @@ public static class FeatureImportance
             {
                 if (swap is { } s)
                 {
-                    vectors[i].CopyTo(row, 0);
+                    vectors[i].CopyTo(row);
                     var (start, length) = slots[s.Feature];
-                    Array.Copy(vectors[s.Source[i]], start, row, start, length);
+                    vectors[s.Source[i]].Slice(start, length).CopyTo(row.AsSpan(start, length));
                 }
                 double sum = 0;
                 for (var t = 0; t < trees.Length; t++)

@@ -29,7 +29,8 @@ public static class LearningCurve
     public static IReadOnlyList<CurvePoint> Compute(ITransformer model, IDataView scored, MlTask task)
     {
         if (task == MlTask.Multiclass || Ensemble(model) is null) return [];
-        var features = scored.GetColumn<VBuffer<float>>("Features").Select(v => v.DenseValues().ToArray()).ToArray();
+        var vectors = scored.GetColumn<VBuffer<float>>("Features").Select(v => v.DenseValues().ToArray()).ToArray();
+        var features = new FeatureRows([.. vectors.SelectMany(v => v)], vectors.Length == 0 ? 0 : vectors[0].Length);
         return task == MlTask.Binary
             ? Compute(model, features, scored.GetColumn<bool>("Label").ToArray(), null, task)
             : Compute(model, features, null, scored.GetColumn<float>("Label").ToArray(), task);
@@ -39,7 +40,7 @@ public static class LearningCurve
     /// The curve from held-out rows already read: their feature vectors and either the binary labels or the regression
     /// targets. Empty when the model is not a tree ensemble this can walk, or the task has no curve.
     /// </summary>
-    internal static IReadOnlyList<CurvePoint> Compute(ITransformer model, float[][] features, bool[]? binaryLabels, float[]? targets, MlTask task)
+    internal static IReadOnlyList<CurvePoint> Compute(ITransformer model, FeatureRows features, bool[]? binaryLabels, float[]? targets, MlTask task)
     {
         if (task == MlTask.Multiclass || TreeScorer.From(model) is not { } ensemble) return [];
         var count = ensemble.Trees.Length;
@@ -48,10 +49,10 @@ public static class LearningCurve
         // Row by row (in parallel chunks), each row through all the trees in order, its score kept at every checkpoint;
         // then each checkpoint's metric, in parallel. A forest averages its trees; a boosted ensemble adds them (its
         // weights are 1 and the bias shifts all rows alike).
-        var scores = checkpoints.Select(_ => new double[features.Length]).ToArray();
-        Parallel.For(0, (features.Length + 1023) / 1024, chunk =>
+        var scores = checkpoints.Select(_ => new double[features.Count]).ToArray();
+        Parallel.For(0, (features.Count + 1023) / 1024, chunk =>
         {
-            for (var row = chunk * 1024; row < Math.Min(features.Length, (chunk + 1) * 1024); row++)
+            for (var row = chunk * 1024; row < Math.Min(features.Count, (chunk + 1) * 1024); row++)
             {
                 double sum = 0;
                 for (int t = 0, point = 0; t < count; t++)

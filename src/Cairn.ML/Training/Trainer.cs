@@ -326,29 +326,26 @@ public static class Trainer
             var view = View(data, recipe.Task, rows, blocks);
             return chain.Transform(labelKeys is null ? view : labelKeys.Transform(view));
         }
-        // With numbers only, the held-out vectors are built like the training ones, and only the trainer's model scores them.
-        var scored = fitted.Replacements is { } replacements
-            ? fitted.Predictor.Transform(DenseView(data, recipe.Task, testRows, replacements))
-            : Score(testRows, [null]);
-        // One pass over the scored held-out rows collects what the metrics, the plots and the learning curve need; ML.NET's
-        // evaluators then read those arrays instead of scoring the rows again.
-        var heldOut = recipe.Task == MlTask.Multiclass ? null : HeldOut.Read(scored, recipe.Task, withFeatures: diagnose);
-        Diagnostics Diagnose()
+        // With numbers only, the held-out vectors are built like the training ones, and only the trainer's model scores them;
+        // the diagnostics, which need those vectors and the labels but not ML.NET's scores, start at once beside the scoring.
+        var dense = fitted.Replacements is { } replacements ? DenseRows(data, recipe.Task, testRows, replacements) : null;
+        var scored = dense is not null ? fitted.Predictor.Transform(dense.View()) : Score(testRows, [null]);
+        Diagnostics Diagnose(FeatureRows? features, bool[]? binaryLabels, float[]? targets)
         {
             // Independent of each other: the curve walks the trees, the importances score shuffled copies. Side by side.
-            var curve = Task.Run(() => heldOut is null ? [] : LearningCurve.Compute(chain, heldOut.Features!, heldOut.BinaryLabels, heldOut.Targets, recipe.Task));
-            var importance = recipe.FeatureImportance ? Importance() : [];
+            var curve = Task.Run(() => features is null ? [] : LearningCurve.Compute(chain, features, binaryLabels, targets, recipe.Task));
+            var importance = recipe.FeatureImportance ? Importance(features, binaryLabels, targets) : [];
             return new Diagnostics(curve.GetAwaiter().GetResult(), importance, recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
         }
-        IReadOnlyList<FeatureImportance.Entry> Importance()
+        IReadOnlyList<FeatureImportance.Entry> Importance(FeatureRows? features, bool[]? binaryLabels, float[]? targets)
         {
             // A tree model's shuffled rows are scored by walking its trees over the held-out feature vectors, which costs a
             // fraction of scoring them through ML.NET's transforms; other models go through the chain.
-            if (shortcuts.WalkTrees && heldOut is { Features: { } vectors } && vectors.Length > 0 && LearningCurve.TreeScorer.From(chain) is { } trees
+            if (shortcuts.WalkTrees && features is { Count: > 0 } && LearningCurve.TreeScorer.From(chain) is { } trees
                 && FeatureSlots(fitted.Featurizer.GetOutputSchema(trainView.Schema), data) is { } slots)
                 return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
-                    FeatureImportance.BlockMetrics(recipe.Task, FeatureImportance.ScoreBlocks(trees, vectors, slots, count, swaps),
-                        heldOut.BinaryLabels, heldOut.Targets, count, swaps.Count));
+                    FeatureImportance.BlockMetrics(recipe.Task, FeatureImportance.ScoreBlocks(trees, features, slots, count, swaps),
+                        binaryLabels, targets, count, swaps.Count));
             return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
             {
                 var rows = testRows[..count];
@@ -358,7 +355,13 @@ public static class Trainer
         }
         // With a split the diagnostics go on in the background while the metrics are computed and the model is written;
         // a cross-validation fold's model is disposed right after, so its diagnostics finish first.
-        var diagnostics = !diagnose ? Task.FromResult(Diagnostics.None) : background ? Task.Run(Diagnose) : Task.FromResult(Diagnose());
+        Task<Diagnostics> Start(Func<Diagnostics> diagnose) => background ? Task.Run(diagnose) : Task.FromResult(diagnose());
+        var diagnostics = Task.FromResult(Diagnostics.None);
+        if (diagnose && dense is not null) diagnostics = Start(() => Diagnose(dense.Features, dense.Labels as bool[], dense.Labels as float[]));
+        // One pass over the scored held-out rows collects what the metrics and the plots need (and, when they were not
+        // built directly, the feature vectors); ML.NET's evaluators then read those arrays instead of scoring the rows again.
+        var heldOut = recipe.Task == MlTask.Multiclass ? null : HeldOut.Read(scored, recipe.Task, withFeatures: diagnose && dense is null);
+        if (diagnose && dense is null) diagnostics = Start(() => Diagnose(heldOut?.Features, heldOut?.BinaryLabels, heldOut?.Targets));
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         switch (recipe.Task)
         {
@@ -413,7 +416,7 @@ public static class Trainer
         public required float[] Scores { get; init; }
         public float[] Probabilities { get; private init; } = [];
         public bool[] Predicted { get; private init; } = [];
-        public float[][]? Features { get; private init; }
+        public FeatureRows? Features { get; private init; }
 
         public static HeldOut Read(IDataView scored, MlTask task, bool withFeatures)
         {
@@ -422,8 +425,11 @@ public static class Trainer
             if (binary) names.AddRange(["Probability", "PredictedLabel"]);
             if (withFeatures) names.Add("Features");
             var capacity = (int)(scored.GetRowCount() ?? 0);
-            var (boolLabels, floatLabels, scores, probabilities, predicted, features) =
-                (new List<bool>(capacity), new List<float>(capacity), new List<float>(capacity), new List<float>(capacity), new List<bool>(capacity), new List<float[]>(capacity));
+            var (boolLabels, floatLabels, scores, probabilities, predicted) =
+                (new List<bool>(capacity), new List<float>(capacity), new List<float>(capacity), new List<float>(capacity), new List<bool>(capacity));
+            var width = withFeatures && scored.Schema["Features"].Type is VectorDataViewType { Size: > 0 and var size } ? size : 0;
+            var features = new float[(long)capacity * width];
+            var row = 0;
             using var cursor = scored.GetRowCursor(names.Select(n => scored.Schema[n]));
             var getScore = cursor.GetGetter<float>(scored.Schema["Score"]);
             var getBoolLabel = binary ? cursor.GetGetter<bool>(scored.Schema["Label"]) : null;
@@ -452,11 +458,13 @@ public static class Trainer
                     getFloatLabel!(ref f);
                     floatLabels.Add(f);
                 }
-                if (getFeatures is not null)
+                if (getFeatures is not null && width > 0)
                 {
                     getFeatures(ref vector);
-                    features.Add(vector.DenseValues().ToArray());
+                    if ((long)(row + 1) * width > features.Length) Array.Resize(ref features, Math.Max(features.Length * 2, (row + 1) * width));
+                    vector.CopyTo(new Span<float>(features, row * width, width));
                 }
+                row++;
             }
             return new HeldOut
             {
@@ -465,7 +473,7 @@ public static class Trainer
                 Scores = [.. scores],
                 Probabilities = [.. probabilities],
                 Predicted = [.. predicted],
-                Features = withFeatures ? [.. features] : null,
+                Features = width > 0 ? new FeatureRows(features.Length == row * width ? features : features[..(row * width)], width) : null,
             };
         }
 
@@ -542,7 +550,7 @@ public static class Trainer
     /// <summary>
     /// A fitted featurizer and trainer (<see cref="Chain"/> is the two as one model); <see cref="Replacements"/>, when the
     /// featurizer only replaces missing numbers and concatenates them, holds the value each slot takes when missing, so
-    /// feature vectors can be built straight from the data (<see cref="DenseView"/>).
+    /// feature vectors can be built straight from the data (<see cref="DenseRows"/>).
     /// </summary>
     private sealed class FittedChain(ITransformer featurizer, ITransformer predictor, float[]? replacements)
     {
@@ -570,7 +578,7 @@ public static class Trainer
         var features = featurizer.Fit(trainView);
         if (materialize && recipe.Task != MlTask.Multiclass && (long)trainRows.Length * data.Features.Count <= MaxMaterializedValues
             && NumericReplacements(features, recipe, data) is { } replacements)
-            return new FittedChain(features, trainer.Fit(DenseView(data, recipe.Task, trainRows, replacements)), replacements);
+            return new FittedChain(features, trainer.Fit(DenseRows(data, recipe.Task, trainRows, replacements).View()), replacements);
         var featurized = features.Transform(trainView);
         if (!materialize || recipe.Task == MlTask.Multiclass || featurized.Schema["Features"].Type is not VectorDataViewType { Size: > 0 and var size, ItemType: var item }
             || item != NumberDataViewType.Single || (trainView.GetRowCount() ?? long.MaxValue) * size > MaxMaterializedValues)
@@ -620,10 +628,22 @@ public static class Trainer
     }
 
     /// <summary>
-    /// The rows as the trainer's input, <c>Features</c> (one dense matrix, numbers in feature order, missing ones replaced)
-    /// and <c>Label</c>: what the numeric-only featurizer would give, without running it row by row.
+    /// Rows as the trainer's input: their feature vectors (numbers in feature order, missing ones replaced: what the
+    /// numeric-only featurizer gives, without running it row by row) and their labels.
     /// </summary>
-    private static ColumnDataView DenseView(TrainingData data, MlTask task, int[] rows, float[] replacements)
+    private sealed class Dense(FeatureRows features, Array labels, MlTask task)
+    {
+        public FeatureRows Features { get; } = features;
+
+        /// <summary><c>bool[]</c> (binary) or <c>float[]</c> (regression).</summary>
+        public Array Labels { get; } = labels;
+
+        /// <summary><c>Features</c> and <c>Label</c> as an ML.NET view.</summary>
+        public ColumnDataView View() => new([("Features", new VectorDataViewType(NumberDataViewType.Single, Features.Width), Features.Values),
+            ("Label", task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, Labels)]);
+    }
+
+    private static Dense DenseRows(TrainingData data, MlTask task, int[] rows, float[] replacements)
     {
         var width = data.Features.Count;
         var matrix = new float[(long)rows.Length * width];
@@ -636,8 +656,7 @@ public static class Trainer
                 matrix[(long)i * width + j] = float.IsNaN(value) ? replacements[j] : value;
             }
         });
-        return new ColumnDataView([("Features", new VectorDataViewType(NumberDataViewType.Single, width), matrix),
-            ("Label", task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, data.LabelArray(task, rows))]);
+        return new Dense(new FeatureRows(matrix, width), data.LabelArray(task, rows), task);
     }
 
     private static IDataView View(TrainingData data, MlTask task, int[] rows) => View(data, task, rows, [null]);
@@ -649,9 +668,11 @@ public static class Trainer
     private static IDataView View(TrainingData data, MlTask task, int[] rows, IReadOnlyList<(string Feature, int[] Source)?> blocks)
     {
         int[] Source(int block, string feature) => blocks[block] is { } swap && swap.Feature == feature ? swap.Source : rows;
-        var columns = new List<(string, DataViewType, Array)>();
-        foreach (var feature in data.Features)
+        // Columns side by side: each gathers its rows from the data in the shuffled order, which is mostly cache misses.
+        var built = new (string, DataViewType, Array)[data.Features.Count];
+        Parallel.For(0, data.Features.Count, f =>
         {
+            var feature = data.Features[f];
             var column = data.Batch[feature.Name];
             if (feature.Kind == FeatureKind.Numeric)
             {
@@ -662,7 +683,7 @@ public static class Trainer
                     var source = Source(b, feature.Name);
                     for (var i = 0; i < rows.Length; i++) block[b * rows.Length + i] = (float)values[source[i]];
                 }
-                columns.Add((feature.Name, NumberDataViewType.Single, block));
+                built[f] = (feature.Name, NumberDataViewType.Single, block);
             }
             else
             {
@@ -673,9 +694,10 @@ public static class Trainer
                     var source = Source(b, feature.Name);
                     for (var i = 0; i < rows.Length; i++) block[b * rows.Length + i] = (values[source[i]] ?? "").AsMemory();
                 }
-                columns.Add((feature.Name, TextDataViewType.Instance, block));
+                built[f] = (feature.Name, TextDataViewType.Instance, block);
             }
-        }
+        });
+        var columns = built.ToList();
         DataViewType labelType = task switch
         {
             MlTask.Binary => BooleanDataViewType.Instance,

@@ -148,15 +148,39 @@ public sealed class TrainingData
         return ordered;
     }
 
+    private Array? _labels;
+
     /// <summary>The label as the task needs it: bool (binary), the class string (multiclass) or float (regression).</summary>
     public Array LabelArray(MlTask task, IReadOnlyList<int>? rows = null)
     {
-        var source = rows is null ? RawLabels : rows.Select(r => RawLabels[r]).ToArray();
-        return task switch
+        // Converted once for all rows (parsing is the cost), then gathered for the rows asked for.
+        var all = _labels is { } cached && ElementType(task) == cached.GetType().GetElementType() ? cached : _labels = task switch
         {
-            MlTask.Binary => Array.ConvertAll(source, l => l == Classes[1]),
-            MlTask.Multiclass => Array.ConvertAll(source, l => (l ?? "").AsMemory()),
-            _ => Array.ConvertAll(source, l => (float)double.Parse(l!, NumberStyles.Float, CultureInfo.InvariantCulture)),
+            MlTask.Binary => Array.ConvertAll(RawLabels, l => l == Classes[1]),
+            MlTask.Multiclass => Array.ConvertAll(RawLabels, l => (l ?? "").AsMemory()),
+            _ => Array.ConvertAll(RawLabels, l => (float)double.Parse(l!, NumberStyles.Float, CultureInfo.InvariantCulture)),
+        };
+        if (rows is null) return (Array)all.Clone();
+        var result = Array.CreateInstance(all.GetType().GetElementType()!, rows.Count);
+        switch (all)
+        {
+            case bool[] b:
+                for (var i = 0; i < rows.Count; i++) ((bool[])result)[i] = b[rows[i]];
+                break;
+            case float[] f:
+                for (var i = 0; i < rows.Count; i++) ((float[])result)[i] = f[rows[i]];
+                break;
+            case ReadOnlyMemory<char>[] m:
+                for (var i = 0; i < rows.Count; i++) ((ReadOnlyMemory<char>[])result)[i] = m[rows[i]];
+                break;
+        }
+        return result;
+
+        static Type ElementType(MlTask task) => task switch
+        {
+            MlTask.Binary => typeof(bool),
+            MlTask.Multiclass => typeof(ReadOnlyMemory<char>),
+            _ => typeof(float),
         };
     }
 
