@@ -360,7 +360,11 @@ public static class Trainer
         if (diagnose && dense is not null) diagnostics = Start(() => Diagnose(dense.Features, dense.Labels as bool[], dense.Labels as float[]));
         // One pass over the scored held-out rows collects what the metrics and the plots need (and, when they were not
         // built directly, the feature vectors); ML.NET's evaluators then read those arrays instead of scoring the rows again.
-        var heldOut = recipe.Task == MlTask.Multiclass ? null : HeldOut.Read(scored, recipe.Task, withFeatures: diagnose && dense is null);
+        // A tree model on rows built directly is scored by walking its trees, rows in parallel: the same float scores ML.NET
+        // computes (tested bit for bit), the same calibrator for the probabilities.
+        var heldOut = recipe.Task == MlTask.Multiclass ? null
+            : (shortcuts.WalkTrees && dense is not null ? HeldOut.Walk(fitted.Predictor, chain, dense, recipe.Task) : null)
+              ?? HeldOut.Read(scored, recipe.Task, withFeatures: diagnose && dense is null);
         if (diagnose && dense is null) diagnostics = Start(() => Diagnose(heldOut?.Features, heldOut?.BinaryLabels, heldOut?.Targets));
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         switch (recipe.Task)
@@ -417,6 +421,49 @@ public static class Trainer
         public float[] Probabilities { get; private init; } = [];
         public bool[] Predicted { get; private init; } = [];
         public FeatureRows? Features { get; private init; }
+
+        /// <summary>
+        /// The held-out rows scored by walking the trees of <paramref name="chain"/>: Score as ML.NET's scorer writes it (the
+        /// ensemble's output as a float), Probability from the model's own calibrator, PredictedLabel where Score is above 0
+        /// (ML.NET's default threshold). Null when the model is not a boosted tree ensemble, or a binary one has no calibrator.
+        /// </summary>
+        public static HeldOut? Walk(ITransformer predictor, ITransformer chain, Dense rows, MlTask task)
+        {
+            // Forests average their trees in ways whose rounding differs from this walk: those go through ML.NET.
+            if (LearningCurve.TreeScorer.From(chain) is not { Averaged: false } trees) return null;
+            Microsoft.ML.Calibrators.ICalibrator? calibrator = null;
+            if (task == MlTask.Binary)
+            {
+                var parameters = (predictor as IPredictionTransformer<object>)?.Model;
+                calibrator = parameters?.GetType().GetProperties()
+                    .FirstOrDefault(p => p.Name == "Calibrator" && typeof(Microsoft.ML.Calibrators.ICalibrator).IsAssignableFrom(p.PropertyType))
+                    ?.GetValue(parameters) as Microsoft.ML.Calibrators.ICalibrator;
+                if (calibrator is null) return null;
+            }
+            var count = rows.Features.Count;
+            var scores = new float[count];
+            var probabilities = task == MlTask.Binary ? new float[count] : [];
+            var predicted = task == MlTask.Binary ? new bool[count] : [];
+            Parallel.For(0, (count + 1023) / 1024, chunk =>
+            {
+                for (var i = chunk * 1024; i < Math.Min(count, (chunk + 1) * 1024); i++)
+                {
+                    var score = (float)trees.Score(rows.Features[i]);
+                    scores[i] = score;
+                    if (calibrator is null) continue;
+                    probabilities[i] = calibrator.PredictProbability(score);
+                    predicted[i] = score > 0;
+                }
+            });
+            return new HeldOut
+            {
+                BinaryLabels = rows.Labels as bool[],
+                Targets = rows.Labels as float[],
+                Scores = scores,
+                Probabilities = probabilities,
+                Predicted = predicted,
+            };
+        }
 
         public static HeldOut Read(IDataView scored, MlTask task, bool withFeatures)
         {
