@@ -43,12 +43,25 @@ public static class LearningCurve
     internal static IReadOnlyList<CurvePoint> Compute(ITransformer model, FeatureRows features, bool[]? binaryLabels, float[]? targets, MlTask task)
     {
         if (task == MlTask.Multiclass || TreeScorer.From(model) is not { } ensemble) return [];
+        return Points(Walk(ensemble, features), binaryLabels, targets);
+    }
+
+    /// <summary>The rows' scores after the first k trees, for every checkpoint k (at most <see cref="MaxPoints"/>, the last one all trees).</summary>
+    internal sealed record Checkpoints(int[] Trees, double[][] Scores)
+    {
+        /// <summary>The scores after all the trees: for a boosted ensemble, <see cref="TreeScorer.Score"/>'s to the bit.</summary>
+        public double[] Final => Scores[^1];
+    }
+
+    /// <summary>
+    /// Each row (in parallel chunks) through all the trees in order, its score kept at every checkpoint. A forest averages
+    /// its trees; a boosted ensemble adds them (its weights are 1 and the bias shifts all rows alike).
+    /// </summary>
+    internal static Checkpoints Walk(TreeScorer ensemble, FeatureRows features)
+    {
         var count = ensemble.Trees.Length;
         var every = Math.Max(1, (int)Math.Ceiling(count / (double)MaxPoints));
         var checkpoints = Enumerable.Range(1, count).Where(k => k % every == 0 || k == count).ToArray();
-        // Row by row (in parallel chunks), each row through all the trees in order, its score kept at every checkpoint;
-        // then each checkpoint's metric, in parallel. A forest averages its trees; a boosted ensemble adds them (its
-        // weights are 1 and the bias shifts all rows alike).
         var scores = checkpoints.Select(_ => new double[features.Count]).ToArray();
         Parallel.For(0, (features.Count + 1023) / 1024, chunk =>
         {
@@ -63,9 +76,15 @@ public static class LearningCurve
                 }
             }
         });
-        var points = new CurvePoint[checkpoints.Length];
-        Parallel.For(0, checkpoints.Length, p =>
-            points[p] = new CurvePoint(checkpoints[p], binaryLabels is not null ? Auc(scores[p], binaryLabels) : Rmse(scores[p], targets!)));
+        return new Checkpoints(checkpoints, scores);
+    }
+
+    /// <summary>The metric at every checkpoint (AUC with binary labels, RMSE with regression targets), in parallel.</summary>
+    internal static IReadOnlyList<CurvePoint> Points(Checkpoints walk, bool[]? binaryLabels, float[]? targets)
+    {
+        var points = new CurvePoint[walk.Trees.Length];
+        Parallel.For(0, points.Length, p =>
+            points[p] = new CurvePoint(walk.Trees[p], binaryLabels is not null ? Auc(walk.Scores[p], binaryLabels) : Rmse(walk.Scores[p], targets!)));
         return points;
     }
 

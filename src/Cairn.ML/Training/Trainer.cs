@@ -330,10 +330,12 @@ public static class Trainer
         // the diagnostics, which need those vectors and the labels but not ML.NET's scores, start at once beside the scoring.
         var dense = fitted.Replacements is { } replacements ? DenseRows(data, recipe.Task, testRows, replacements) : null;
         var scored = dense is not null ? fitted.Predictor.Transform(dense.View()) : Score(testRows, [null]);
-        Diagnostics Diagnose(FeatureRows? features, bool[]? binaryLabels, float[]? targets)
+        Diagnostics Diagnose(FeatureRows? features, bool[]? binaryLabels, float[]? targets, LearningCurve.Checkpoints? walked = null)
         {
-            // Independent of each other: the curve walks the trees, the importances score shuffled copies. Side by side.
-            var curve = Task.Run(() => features is null ? [] : LearningCurve.Compute(chain, features, binaryLabels, targets, recipe.Task));
+            // Independent of each other: the curve walks the trees (or reads the walk already done), the importances score
+            // shuffled copies. Side by side.
+            var curve = Task.Run(() => walked is not null ? LearningCurve.Points(walked, binaryLabels, targets)
+                : features is null ? [] : LearningCurve.Compute(chain, features, binaryLabels, targets, recipe.Task));
             var importance = recipe.FeatureImportance ? Importance(features, binaryLabels, targets) : [];
             return new Diagnostics(curve.GetAwaiter().GetResult(), importance, recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
         }
@@ -357,13 +359,18 @@ public static class Trainer
         // a cross-validation fold's model is disposed right after, so its diagnostics finish first.
         Task<Diagnostics> Start(Func<Diagnostics> diagnose) => background ? Task.Run(diagnose) : Task.FromResult(diagnose());
         var diagnostics = Task.FromResult(Diagnostics.None);
-        if (diagnose && dense is not null) diagnostics = Start(() => Diagnose(dense.Features, dense.Labels as bool[], dense.Labels as float[]));
+        // A boosted tree model on rows built directly: one walk of the held-out rows through the trees gives both the
+        // learning curve and the scores (its last checkpoint; ML.NET's float scores to the bit), instead of ML.NET's scorer.
+        var walked = shortcuts.WalkTrees && dense is not null && recipe.Task != MlTask.Multiclass
+            && LearningCurve.TreeScorer.From(chain) is { Averaged: false } boosted && HeldOut.Calibrated(fitted.Predictor, recipe.Task)
+            ? LearningCurve.Walk(boosted, dense.Features) : null;
+        if (diagnose && dense is not null) diagnostics = Start(() => Diagnose(dense.Features, dense.Labels as bool[], dense.Labels as float[], walked));
         // One pass over the scored held-out rows collects what the metrics and the plots need (and, when they were not
         // built directly, the feature vectors); ML.NET's evaluators then read those arrays instead of scoring the rows again.
         // A tree model on rows built directly is scored by walking its trees, rows in parallel: the same float scores ML.NET
         // computes (tested bit for bit), the same calibrator for the probabilities.
         var heldOut = recipe.Task == MlTask.Multiclass ? null
-            : (shortcuts.WalkTrees && dense is not null ? HeldOut.Walk(fitted.Predictor, chain, dense, recipe.Task) : null)
+            : (walked is not null ? HeldOut.FromScores(fitted.Predictor, walked.Final, dense!, recipe.Task) : null)
               ?? HeldOut.Read(scored, recipe.Task, withFeatures: diagnose && dense is null);
         if (diagnose && dense is null) diagnostics = Start(() => Diagnose(heldOut?.Features, heldOut?.BinaryLabels, heldOut?.Targets));
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -422,33 +429,34 @@ public static class Trainer
         public bool[] Predicted { get; private init; } = [];
         public FeatureRows? Features { get; private init; }
 
-        /// <summary>
-        /// The held-out rows scored by walking the trees of <paramref name="chain"/>: Score as ML.NET's scorer writes it (the
-        /// ensemble's output as a float), Probability from the model's own calibrator, PredictedLabel where Score is above 0
-        /// (ML.NET's default threshold). Null when the model is not a boosted tree ensemble, or a binary one has no calibrator.
-        /// </summary>
-        public static HeldOut? Walk(ITransformer predictor, ITransformer chain, Dense rows, MlTask task)
+        /// <summary>Whether <see cref="FromScores"/> can finish a model's scores: regression, or a binary model with a calibrator.</summary>
+        public static bool Calibrated(ITransformer predictor, MlTask task) => task == MlTask.Regression || Calibrator(predictor) is not null;
+
+        private static Microsoft.ML.Calibrators.ICalibrator? Calibrator(ITransformer predictor)
         {
-            // Forests average their trees in ways whose rounding differs from this walk: those go through ML.NET.
-            if (LearningCurve.TreeScorer.From(chain) is not { Averaged: false } trees) return null;
-            Microsoft.ML.Calibrators.ICalibrator? calibrator = null;
-            if (task == MlTask.Binary)
-            {
-                var parameters = (predictor as IPredictionTransformer<object>)?.Model;
-                calibrator = parameters?.GetType().GetProperties()
-                    .FirstOrDefault(p => p.Name == "Calibrator" && typeof(Microsoft.ML.Calibrators.ICalibrator).IsAssignableFrom(p.PropertyType))
-                    ?.GetValue(parameters) as Microsoft.ML.Calibrators.ICalibrator;
-                if (calibrator is null) return null;
-            }
-            var count = rows.Features.Count;
+            var parameters = (predictor as IPredictionTransformer<object>)?.Model;
+            return parameters?.GetType().GetProperties()
+                .FirstOrDefault(p => p.Name == "Calibrator" && typeof(Microsoft.ML.Calibrators.ICalibrator).IsAssignableFrom(p.PropertyType))
+                ?.GetValue(parameters) as Microsoft.ML.Calibrators.ICalibrator;
+        }
+
+        /// <summary>
+        /// The held-out rows from a boosted tree model's walked scores (<paramref name="walked"/>, doubles as the trees sum them):
+        /// Score as ML.NET's scorer writes it (that sum as a float), Probability from the model's own calibrator,
+        /// PredictedLabel where Score is above 0 (ML.NET's default threshold).
+        /// </summary>
+        public static HeldOut FromScores(ITransformer predictor, double[] walked, Dense rows, MlTask task)
+        {
+            var calibrator = task == MlTask.Binary ? Calibrator(predictor) : null;
+            var count = walked.Length;
             var scores = new float[count];
-            var probabilities = task == MlTask.Binary ? new float[count] : [];
-            var predicted = task == MlTask.Binary ? new bool[count] : [];
-            Parallel.For(0, (count + 1023) / 1024, chunk =>
+            var probabilities = calibrator is null ? [] : new float[count];
+            var predicted = calibrator is null ? [] : new bool[count];
+            Parallel.For(0, (count + 4095) / 4096, chunk =>
             {
-                for (var i = chunk * 1024; i < Math.Min(count, (chunk + 1) * 1024); i++)
+                for (var i = chunk * 4096; i < Math.Min(count, (chunk + 1) * 4096); i++)
                 {
-                    var score = (float)trees.Score(rows.Features[i]);
+                    var score = (float)walked[i];
                     scores[i] = score;
                     if (calibrator is null) continue;
                     probabilities[i] = calibrator.PredictProbability(score);
