@@ -28,22 +28,12 @@ public static class LearningCurve
     /// </summary>
     public static IReadOnlyList<CurvePoint> Compute(ITransformer model, IDataView scored, MlTask task)
     {
-        if (task == MlTask.Multiclass || Ensemble(model) is null) return [];
+        if (task == MlTask.Multiclass || TreeScorer.From(model) is not { } ensemble) return [];
         var vectors = scored.GetColumn<VBuffer<float>>("Features").Select(v => v.DenseValues().ToArray()).ToArray();
         var features = new FeatureRows([.. vectors.SelectMany(v => v)], vectors.Length == 0 ? 0 : vectors[0].Length);
         return task == MlTask.Binary
-            ? Compute(model, features, scored.GetColumn<bool>("Label").ToArray(), null, task)
-            : Compute(model, features, null, scored.GetColumn<float>("Label").ToArray(), task);
-    }
-
-    /// <summary>
-    /// The curve from held-out rows already read: their feature vectors and either the binary labels or the regression
-    /// targets. Empty when the model is not a tree ensemble this can walk, or the task has no curve.
-    /// </summary>
-    internal static IReadOnlyList<CurvePoint> Compute(ITransformer model, FeatureRows features, bool[]? binaryLabels, float[]? targets, MlTask task)
-    {
-        if (task == MlTask.Multiclass || TreeScorer.From(model) is not { } ensemble) return [];
-        return Points(Walk(ensemble, features), binaryLabels, targets);
+            ? Points(Walk(ensemble, features), scored.GetColumn<bool>("Label").ToArray(), null)
+            : Points(Walk(ensemble, features), null, scored.GetColumn<float>("Label").ToArray());
     }
 
     /// <summary>The rows' scores after the first k trees, for every checkpoint k (at most <see cref="MaxPoints"/>, the last one all trees).</summary>

@@ -60,39 +60,32 @@ public static class Trainer
                 SaveModel(Path.Combine(work.FullName, ModelArtifactPath), recipe, data, model, scoreOrder, (await starting.ConfigureAwait(false)).RunId))),
             cancellationToken);
         ActiveRun run;
-        try
-        {
-            run = await starting.ConfigureAwait(false);
-        }
-        catch
-        {
-            // No run to log to: the training's own outcome no longer matters, but it must end before its folder goes.
-            await Task.WhenAny(fitting).ConfigureAwait(false);
-            if (saving is not null) await Task.WhenAny(saving).ConfigureAwait(false);
-            try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
-            throw;
-        }
         IReadOnlyDictionary<string, double> metrics;
         try
         {
-            LogParams(run, recipe, data);
-            run.LogInput(Dataset(data, recipe), "training");
-            var fitted = await fitting.ConfigureAwait(false);
-            metrics = fitted.Metrics;
-            options.Progress?.Report(new TrainingProgress("logging the model and plots", steps - 1, steps));
-            await LogModelAsync(client, run, recipe, data, fitted, work.FullName, saving, cancellationToken).ConfigureAwait(false);
-            LogMetrics(run, recipe.Task, fitted);
-            await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
-            options.Progress?.Report(new TrainingProgress("done", steps, steps));
-        }
-        catch (Exception e)
-        {
-            await run.EndAsync(e is OperationCanceledException ? RunStatus.KILLED : RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
-            throw;
+            run = await starting.ConfigureAwait(false);
+            try
+            {
+                LogParams(run, recipe, data);
+                run.LogInput(Dataset(data, recipe), "training");
+                var fitted = await fitting.ConfigureAwait(false);
+                metrics = fitted.Metrics;
+                options.Progress?.Report(new TrainingProgress("logging the model and plots", steps - 1, steps));
+                await LogModelAsync(client, run, recipe, data, fitted, work.FullName, saving, cancellationToken).ConfigureAwait(false);
+                LogMetrics(run, recipe.Task, fitted);
+                await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
+                options.Progress?.Report(new TrainingProgress("done", steps, steps));
+            }
+            catch (Exception e)
+            {
+                await run.EndAsync(e is OperationCanceledException ? RunStatus.KILLED : RunStatus.FAILED, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
         }
         finally
         {
-            // A failed run may leave the training going or the model still being written: let them end before the folder goes.
+            // A failure (starting the run included) may leave the training going or the model still being written: let
+            // them end before their folder goes.
             await Task.WhenAny(fitting).ConfigureAwait(false);
             if (saving is not null) await Task.WhenAny(saving).ConfigureAwait(false);
             try { work.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
@@ -229,9 +222,10 @@ public static class Trainer
     }
 
     /// <summary>
-    /// Two shortcuts that give the same model and the same importances at a fraction of ML.NET's cost: <see cref="Materialize"/>
-    /// computes the feature vectors once for the trainer (<see cref="FitChain"/>), <see cref="WalkTrees"/> scores the shuffled
-    /// rows of permutation importance by walking a tree model directly. Tests turn them off to compare with the plain path.
+    /// Two shortcuts that give the same model, scores and importances at a fraction of ML.NET's cost: <see cref="Materialize"/>
+    /// computes the feature vectors once for the trainer (<see cref="FitChain"/>), <see cref="WalkTrees"/> scores a tree
+    /// model's held-out rows and the shuffled rows of permutation importance by walking its trees directly. Tests turn them
+    /// off to compare with the plain path.
     /// </summary>
     internal sealed record Shortcuts(bool Materialize, bool WalkTrees)
     {
@@ -330,12 +324,14 @@ public static class Trainer
         // the diagnostics, which need those vectors and the labels but not ML.NET's scores, start at once beside the scoring.
         var dense = fitted.Replacements is { } replacements ? DenseRows(data, recipe.Task, testRows, replacements) : null;
         var scored = dense is not null ? fitted.Predictor.Transform(dense.View()) : Score(testRows, [null]);
+        // The tree ensemble, copied into arrays once: the learning curve, the importances and the scores all walk it.
+        var trees = recipe.Task == MlTask.Multiclass ? null : LearningCurve.TreeScorer.From(chain);
         Diagnostics Diagnose(FeatureRows? features, bool[]? binaryLabels, float[]? targets, LearningCurve.Checkpoints? walked = null)
         {
             // Independent of each other: the curve walks the trees (or reads the walk already done), the importances score
             // shuffled copies. Side by side.
-            var curve = Task.Run(() => walked is not null ? LearningCurve.Points(walked, binaryLabels, targets)
-                : features is null ? [] : LearningCurve.Compute(chain, features, binaryLabels, targets, recipe.Task));
+            var curve = Task.Run(() => trees is null || features is null ? []
+                : LearningCurve.Points(walked ?? LearningCurve.Walk(trees, features), binaryLabels, targets));
             var importance = recipe.FeatureImportance ? Importance(features, binaryLabels, targets) : [];
             return new Diagnostics(curve.GetAwaiter().GetResult(), importance, recipe.FeatureImportance ? Math.Min(testRows.Length, FeatureImportance.MaxRows) : 0);
         }
@@ -343,7 +339,7 @@ public static class Trainer
         {
             // A tree model's shuffled rows are scored by walking its trees over the held-out feature vectors, which costs a
             // fraction of scoring them through ML.NET's transforms; other models go through the chain.
-            if (shortcuts.WalkTrees && features is { Count: > 0 } && LearningCurve.TreeScorer.From(chain) is { } trees
+            if (shortcuts.WalkTrees && features is { Count: > 0 } && trees is not null
                 && FeatureSlots(fitted.Featurizer.GetOutputSchema(trainView.Schema), data) is { } slots)
                 return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
                     FeatureImportance.BlockMetrics(recipe.Task, FeatureImportance.ScoreBlocks(trees, features, slots, count, swaps),
@@ -361,14 +357,11 @@ public static class Trainer
         var diagnostics = Task.FromResult(Diagnostics.None);
         // A boosted tree model on rows built directly: one walk of the held-out rows through the trees gives both the
         // learning curve and the scores (its last checkpoint; ML.NET's float scores to the bit), instead of ML.NET's scorer.
-        var walked = shortcuts.WalkTrees && dense is not null && recipe.Task != MlTask.Multiclass
-            && LearningCurve.TreeScorer.From(chain) is { Averaged: false } boosted && HeldOut.Calibrated(fitted.Predictor, recipe.Task)
-            ? LearningCurve.Walk(boosted, dense.Features) : null;
+        var walked = shortcuts.WalkTrees && dense is not null && trees is { Averaged: false } && HeldOut.Calibrated(fitted.Predictor, recipe.Task)
+            ? LearningCurve.Walk(trees, dense.Features) : null;
         if (diagnose && dense is not null) diagnostics = Start(() => Diagnose(dense.Features, dense.Labels as bool[], dense.Labels as float[], walked));
         // One pass over the scored held-out rows collects what the metrics and the plots need (and, when they were not
         // built directly, the feature vectors); ML.NET's evaluators then read those arrays instead of scoring the rows again.
-        // A tree model on rows built directly is scored by walking its trees, rows in parallel: the same float scores ML.NET
-        // computes (tested bit for bit), the same calibrator for the probabilities.
         var heldOut = recipe.Task == MlTask.Multiclass ? null
             : (walked is not null ? HeldOut.FromScores(fitted.Predictor, walked.Final, dense!, recipe.Task) : null)
               ?? HeldOut.Read(scored, recipe.Task, withFeatures: diagnose && dense is null);
@@ -636,38 +629,21 @@ public static class Trainer
             return new FittedChain(features, trainer.Fit(DenseRows(data, recipe.Task, trainRows, replacements).View()), replacements);
         var featurized = features.Transform(trainView);
         if (!materialize || recipe.Task == MlTask.Multiclass || featurized.Schema["Features"].Type is not VectorDataViewType { Size: > 0 and var size, ItemType: var item }
-            || item != NumberDataViewType.Single || (trainView.GetRowCount() ?? long.MaxValue) * size > MaxMaterializedValues)
+            || item != NumberDataViewType.Single || (long)trainRows.Length * size > MaxMaterializedValues)
             return new FittedChain(features, trainer.Fit(featurized), null);
-        var rows = (int)trainView.GetRowCount()!.Value;
-        var matrix = new float[(long)rows * size];
-        var labels = Array.CreateInstance(recipe.Task == MlTask.Binary ? typeof(bool) : typeof(float), rows);
-        using (var cursor = featurized.GetRowCursor([featurized.Schema["Features"], featurized.Schema["Label"]]))
+        var matrix = new float[(long)trainRows.Length * size];
+        using (var cursor = featurized.GetRowCursor([featurized.Schema["Features"]]))
         {
             var getFeatures = cursor.GetGetter<VBuffer<float>>(featurized.Schema["Features"]);
-            var getBool = recipe.Task == MlTask.Binary ? cursor.GetGetter<bool>(featurized.Schema["Label"]) : null;
-            var getFloat = recipe.Task == MlTask.Binary ? null : cursor.GetGetter<float>(featurized.Schema["Label"]);
             VBuffer<float> vector = default;
-            bool flag = default;
-            float value = default;
             for (var row = 0; cursor.MoveNext(); row++)
             {
                 getFeatures(ref vector);
                 vector.CopyTo(new Span<float>(matrix, row * size, size));
-                if (getBool is not null)
-                {
-                    getBool(ref flag);
-                    ((bool[])labels)[row] = flag;
-                }
-                else
-                {
-                    getFloat!(ref value);
-                    ((float[])labels)[row] = value;
-                }
             }
         }
-        var dense = new ColumnDataView([("Features", new VectorDataViewType(NumberDataViewType.Single, size), matrix),
-            ("Label", recipe.Task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, labels)]);
-        return new FittedChain(features, trainer.Fit(dense), null);
+        // The view's rows are trainRows in order, so its labels are the data's.
+        return new FittedChain(features, trainer.Fit(new Dense(new FeatureRows(matrix, size), data.LabelArray(recipe.Task, trainRows), recipe.Task).View()), null);
     }
 
     /// <summary>

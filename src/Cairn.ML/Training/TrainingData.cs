@@ -53,9 +53,10 @@ public sealed class TrainingData
     public static TrainingData Load(Recipe recipe)
     {
         // The digest reads the file a second time, from the page cache, while the first read is parsed.
-        var digest = File.Exists(recipe.Data) ? Task.Run(() => HashFile(recipe.Data)) : null;
+        // (A missing file fails in the read first, with the error that names it.)
+        var digest = Task.Run(() => HashFile(recipe.Data));
         var table = CsvTable.ReadAny(recipe.Data);
-        return From(table, recipe, digest?.GetAwaiter().GetResult() ?? HashFile(recipe.Data));
+        return From(table, recipe, digest.GetAwaiter().GetResult());
     }
 
     public static TrainingData From(CsvTable table, Recipe recipe, string sha256)
