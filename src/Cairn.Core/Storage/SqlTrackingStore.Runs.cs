@@ -63,18 +63,23 @@ internal abstract partial class SqlTrackingStore
     {
         TrackingValidator.ValidateRunId(runId);
         if (runName is not null) TrackingValidator.ValidateTag(new RunTag(SystemTags.RunName, runName));
-        await WriteAsync(async (c, tx) =>
+        return await WriteAsync(async (c, tx) =>
         {
-            await RequireActiveRunAsync(c, tx, runId, cancellationToken).ConfigureAwait(false);
+            var row = await RequireActiveRunAsync(c, tx, runId, cancellationToken).ConfigureAwait(false);
+            var name = string.IsNullOrEmpty(runName) ? null : runName;
             await c.ExecuteAsync(new CommandDefinition(
-                "UPDATE runs SET status = COALESCE(@status, status), end_time = COALESCE(@endTime, end_time), name = COALESCE(@runName, name) WHERE run_uuid = @runId",
-                new { status = status?.ToString(), endTime, runName = string.IsNullOrEmpty(runName) ? null : runName, runId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (!string.IsNullOrEmpty(runName))
-                await UpsertTagsAsync(c, tx, runId, [new RunTag(SystemTags.RunName, runName)], cancellationToken).ConfigureAwait(false);
-            return 0;
+                "UPDATE runs SET status = COALESCE(@status, status), end_time = COALESCE(@endTime, end_time), name = COALESCE(@name, name) WHERE run_uuid = @runId",
+                new { status = status?.ToString(), endTime, name, runId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (name is not null)
+                await UpsertTagsAsync(c, tx, runId, [new RunTag(SystemTags.RunName, name)], cancellationToken).ConfigureAwait(false);
+            // The row as updated, read in the same transaction: no second read of the run and its data.
+            return ToInfo(row with { Status = status?.ToString() ?? row.Status, EndTime = endTime ?? row.EndTime, Name = name ?? row.Name });
         }, cancellationToken).ConfigureAwait(false);
-        return (await GetRunAsync(runId, cancellationToken).ConfigureAwait(false)).Info;
     }
+
+    private static RunInfo ToInfo(RunRow r) =>
+        new(r.RunUuid, r.ExperimentId.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Name, r.UserId,
+            Enum.Parse<RunStatus>(r.Status), r.StartTime, r.EndTime, r.ArtifactUri, ParseStage(r.LifecycleStage));
 
     public Task DeleteRunAsync(string runId, CancellationToken cancellationToken = default) => SetRunStageAsync(runId, "deleted", cancellationToken);
 

@@ -163,8 +163,7 @@ internal abstract partial class SqlTrackingStore
         var runs = new List<Run>(rows.Count);
         foreach (var r in rows)
         {
-            var info = new RunInfo(r.RunUuid, r.ExperimentId.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Name, r.UserId,
-                Enum.Parse<RunStatus>(r.Status), r.StartTime, r.EndTime, r.ArtifactUri, ParseStage(r.LifecycleStage));
+            var info = ToInfo(r);
             var data = new RunData(
                 metrics[r.RunUuid].Select(m => new Metric(m.Key, m.IsNan != 0 ? double.NaN : m.Value, m.Timestamp, m.Step)).OrderBy(m => m.Key, StringComparer.Ordinal).ToList(),
                 parameters[r.RunUuid].Select(p => new Param(p.Key, p.Value)).OrderBy(p => p.Key, StringComparer.Ordinal).ToList(),

@@ -1,4 +1,6 @@
 using System.Globalization;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
 
 namespace Cairn.ML.Models;
@@ -102,8 +104,72 @@ public sealed class ModelManifest
             };
         root["utc_time_created"] = UtcTimeCreated.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
         if (Metadata.Count > 0) root["metadata"] = Metadata;
-        var yaml = new SerializerBuilder().WithQuotingNecessaryStrings(quoteYaml1_1Strings: true).WithIndentedSequences().Build().Serialize(root);
-        File.WriteAllText(Path.Combine(folder, FileName), yaml);
+        File.WriteAllText(Path.Combine(folder, FileName), ToYaml(root));
+    }
+
+    /// <summary>
+    /// The manifest as YAML, written event by event with YamlDotNet's emitter (its object serializer costs more to start
+    /// than the whole file is worth). A string stays plain only when no YAML 1.1 or 1.2 reader could take it for anything
+    /// else; otherwise it is single-quoted, as MLflow writes its own.
+    /// </summary>
+    private static string ToYaml(object? root)
+    {
+        var text = new StringWriter(CultureInfo.InvariantCulture);
+        var emitter = new Emitter(text, new EmitterSettings(bestIndent: 2, bestWidth: int.MaxValue, isCanonical: false, maxSimpleKeyLength: 1024, indentSequences: true));
+        emitter.Emit(new StreamStart());
+        emitter.Emit(new DocumentStart());
+        Write(emitter, root);
+        emitter.Emit(new DocumentEnd(isImplicit: true));
+        emitter.Emit(new StreamEnd());
+        return text.ToString();
+    }
+
+    private static void Write(IEmitter emitter, object? value)
+    {
+        switch (value)
+        {
+            case null:
+                emitter.Emit(new Scalar(null, null, "null", ScalarStyle.Plain, true, false));
+                break;
+            case string text:
+                emitter.Emit(IsPlain(text) ? new Scalar(null, null, text, ScalarStyle.Plain, true, false) : new Scalar(null, null, text, ScalarStyle.SingleQuoted, false, true));
+                break;
+            case bool flag:
+                emitter.Emit(new Scalar(null, null, flag ? "true" : "false", ScalarStyle.Plain, true, false));
+                break;
+            case double or float or decimal or int or long or short or byte or uint or ulong:
+                emitter.Emit(new Scalar(null, null, Convert.ToString(value, CultureInfo.InvariantCulture)!, ScalarStyle.Plain, true, false));
+                break;
+            case System.Collections.IDictionary map:
+                emitter.Emit(new MappingStart());
+                foreach (System.Collections.DictionaryEntry entry in map)
+                {
+                    Write(emitter, Convert.ToString(entry.Key, CultureInfo.InvariantCulture));
+                    Write(emitter, entry.Value);
+                }
+                emitter.Emit(new MappingEnd());
+                break;
+            case System.Collections.IEnumerable items:
+                emitter.Emit(new SequenceStart(null, null, true, SequenceStyle.Block));
+                foreach (var item in items) Write(emitter, item);
+                emitter.Emit(new SequenceEnd());
+                break;
+            default:
+                Write(emitter, Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> reads back as this same string when written plain: a name-like word (letters,
+    /// digits, <c>_ . / -</c>, starting with a letter, <c>_</c> or <c>/</c>) that is none of YAML 1.1's booleans and nulls.
+    /// </summary>
+    internal static bool IsPlain(string text)
+    {
+        if (text.Length == 0 || !(char.IsAsciiLetter(text[0]) || text[0] is '_' or '/')) return false;
+        foreach (var c in text)
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '/' or '-')) return false;
+        return text.ToLowerInvariant() is not ("y" or "n" or "yes" or "no" or "true" or "false" or "on" or "off" or "null");
     }
 
     private static string? Text(Dictionary<object, object?> map, string key) =>

@@ -71,8 +71,12 @@ public static class Trainer
                 var fitted = await fitting.ConfigureAwait(false);
                 metrics = fitted.Metrics;
                 options.Progress?.Report(new TrainingProgress("logging the model and plots", steps - 1, steps));
+                // The metrics are written while the model and the plots are; the learning curve once it is computed.
+                LogEvaluation(run, fitted);
+                var written = Task.Run(() => run.FlushAsync(cancellationToken), cancellationToken);
                 await LogModelAsync(client, run, recipe, data, fitted, work.FullName, saving, cancellationToken).ConfigureAwait(false);
-                LogMetrics(run, recipe.Task, fitted);
+                LogCurve(run, recipe.Task, fitted);
+                await written.ConfigureAwait(false);
                 await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
                 options.Progress?.Report(new TrainingProgress("done", steps, steps));
             }
@@ -100,7 +104,16 @@ public static class Trainer
     /// <summary>Logs the evaluation metrics and, for tree trainers, the held-out metric after each number of trees (the step).</summary>
     internal static void LogMetrics(ActiveRun run, MlTask task, Fitted fitted)
     {
-        run.LogMetrics(fitted.Metrics.Where(m => double.IsFinite(m.Value)));
+        LogEvaluation(run, fitted);
+        LogCurve(run, task, fitted);
+    }
+
+    /// <summary>The evaluation metrics (the finite ones).</summary>
+    private static void LogEvaluation(ActiveRun run, Fitted fitted) => run.LogMetrics(fitted.Metrics.Where(m => double.IsFinite(m.Value)));
+
+    /// <summary>The learning curve, the number of trees as the step; waits for it when it is still being computed.</summary>
+    private static void LogCurve(ActiveRun run, MlTask task, Fitted fitted)
+    {
         foreach (var point in fitted.Diagnostics.Curve)
             if (double.IsFinite(point.Value)) run.LogMetric(LearningCurve.MetricName(task), point.Value, point.Trees);
     }
@@ -361,7 +374,7 @@ public static class Trainer
             ? LearningCurve.Walk(trees, dense.Features) : null;
         if (diagnose && dense is not null) diagnostics = Start(() => Diagnose(dense.Features, dense.Labels as bool[], dense.Labels as float[], walked));
         // One pass over the scored held-out rows collects what the metrics and the plots need (and, when they were not
-        // built directly, the feature vectors); ML.NET's evaluators then read those arrays instead of scoring the rows again.
+        // built directly, the feature vectors); the metrics come from those arrays, computed as ML.NET's evaluators do.
         var heldOut = recipe.Task == MlTask.Multiclass ? null
             : (walked is not null ? HeldOut.FromScores(fitted.Predictor, walked.Final, dense!, recipe.Task) : null)
               ?? HeldOut.Read(scored, recipe.Task, withFeatures: diagnose && dense is null);
@@ -373,13 +386,7 @@ public static class Trainer
             {
                 var h = heldOut!;
                 var labels = h.BinaryLabels!;
-                var m = ml.BinaryClassification.Evaluate(h.View(), "Label");
-                metrics["accuracy"] = m.Accuracy;
-                metrics["auc"] = m.AreaUnderRocCurve;
-                metrics["f1"] = m.F1Score;
-                metrics["precision"] = m.PositivePrecision;
-                metrics["recall"] = m.PositiveRecall;
-                metrics["log_loss"] = m.LogLoss;
+                metrics = HoldoutMetrics.Binary(labels, h.Scores, h.Probabilities);
                 var scores = Array.ConvertAll(h.Probabilities, v => (double)v);
                 metrics["average_precision"] = Plots.AveragePrecision(scores, labels);
                 return (model, metrics, new Holdout(scores, labels,
@@ -399,10 +406,7 @@ public static class Trainer
             default:
             {
                 var h = heldOut!;
-                var m = ml.Regression.Evaluate(h.View(), "Label");
-                metrics["rmse"] = m.RootMeanSquaredError;
-                metrics["mae"] = m.MeanAbsoluteError;
-                metrics["r2"] = m.RSquared;
+                metrics = HoldoutMetrics.Regression(h.Targets!, h.Scores);
                 return (model, metrics, new Holdout([], [], [], [], Array.ConvertAll(h.Targets!, v => (double)v), Array.ConvertAll(h.Scores, v => (double)v)),
                     scoreOrder, diagnostics);
             }
@@ -524,13 +528,6 @@ public static class Trainer
                 Features = width > 0 ? new FeatureRows(features.Length == row * width ? features : features[..(row * width)], width) : null,
             };
         }
-
-        /// <summary>The columns ML.NET's evaluator reads, over the arrays.</summary>
-        public IDataView View() => BinaryLabels is { } labels
-            ? new ColumnDataView([
-                ("Label", BooleanDataViewType.Instance, labels), ("Score", NumberDataViewType.Single, Scores),
-                ("Probability", NumberDataViewType.Single, Probabilities), ("PredictedLabel", BooleanDataViewType.Instance, Predicted)])
-            : new ColumnDataView([("Label", NumberDataViewType.Single, Targets!), ("Score", NumberDataViewType.Single, Scores)]);
     }
 
     /// <summary>

@@ -100,6 +100,34 @@ public sealed class OnnxPackageTests : IDisposable
     }
 
     [Fact]
+    public void Manifest_strings_that_look_like_other_yaml_values_come_back_as_the_same_strings()
+    {
+        string[] awkward = ["yes", "No", "ON", "y", "null", "~", "", "123", "0x1F", "1e5", "-7", ".inf", "2024-01-15", "12:30:00", "a: b", "#hash",
+            "- dash", " padded ", "it's", "\"quoted\"", "two\nlines", "tab\there", "[1, 2]", "{a: 1}", "@at", "`tick", "!tag", "&anchor", "*alias",
+            "%percent", "|pipe", ">fold", "?q", "ünïcödé", "emoji 🙂", "back\\slash", "model.zip", "plain_name", "/abs/path"];
+        var manifest = new ModelManifest { RunId = "0123456789", ModelUuid = "1e10" };
+        manifest.Flavors["mlnet"] = new(StringComparer.Ordinal) { ["model_file"] = "model.zip", ["count"] = 3, ["ratio"] = 0.25, ["on"] = true };
+        manifest.Metadata["values"] = awkward.ToList();
+        manifest.Metadata["nothing"] = null;
+        var folder = _dir.Combine("awkward");
+        Directory.CreateDirectory(folder);
+        manifest.Save(folder);
+
+        var again = ModelManifest.Load(folder);
+        Assert.Equal(awkward, ((List<object>)again.Metadata["values"]!).Cast<string>());
+        Assert.Null(again.Metadata["nothing"]);
+        Assert.Equal("0123456789", again.RunId);
+        Assert.Equal("1e10", again.ModelUuid);
+        Assert.Equal("3", again.FlavorValue("mlnet", "count"));
+        Assert.Equal("0.25", again.FlavorValue("mlnet", "ratio"));
+        Assert.Equal("true", again.FlavorValue("mlnet", "on"));
+        var text = File.ReadAllText(Path.Combine(folder, ModelManifest.FileName));
+        Assert.Contains("model_file: model.zip\n", text, StringComparison.Ordinal);
+        Assert.Contains("- 'yes'\n", text, StringComparison.Ordinal);
+        Assert.Contains("run_id: '0123456789'\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Python_onnx_package_is_evaluated_from_a_csv_with_task_and_label_given()
     {
         var folder = WritePythonPackage();
