@@ -68,25 +68,34 @@ public static class FeatureImportance
     /// holds it) with the swapped feature's slots (<paramref name="slots"/>: start and length per recipe feature) copied from
     /// its source row, walked through the trees. Shuffling a feature's slots is shuffling the feature itself, since every
     /// transform before the trainer works row by row and slot by slot. A tree that never splits on the feature gives the
-    /// same output as on the unshuffled row, so only the trees that do are walked again; the outputs are added in tree
-    /// order either way, so the scores are the ones <see cref="LearningCurve.TreeScorer.Score"/> gives.
+    /// same output as on the unshuffled row, and so does a tree whose path for that row reads none of the feature's slots;
+    /// only the others are walked again. The outputs are added in tree order either way, so the scores are the ones
+    /// <see cref="LearningCurve.TreeScorer.Score"/> gives.
     /// </summary>
     internal static double[] ScoreBlocks(LearningCurve.TreeScorer scorer, FeatureRows vectors, (int Start, int Length)[] slots, int count,
         IReadOnlyList<(int Feature, int[] Source)?> swaps)
     {
         var trees = scorer.Trees;
+        var width = vectors.Width;
+        // With up to 64 features, the first walk also records which features each row's path through each tree reads;
+        // only those (row, tree) pairs can change when a feature is shuffled. Otherwise, every tree splitting on it is walked.
+        var featureOfSlot = slots.Length <= 64 ? new int[width] : null;
+        if (featureOfSlot is not null)
+            for (var f = 0; f < slots.Length; f++) featureOfSlot.AsSpan(slots[f].Start, slots[f].Length).Fill(f);
         var outputs = new double[count * trees.Length];
+        var read = featureOfSlot is null ? null : new ulong[count * trees.Length];
         Parallel.For(0, count, i =>
         {
-            for (var t = 0; t < trees.Length; t++) outputs[i * trees.Length + t] = trees[t].Output(vectors[i]);
+            for (var t = 0; t < trees.Length; t++)
+                outputs[i * trees.Length + t] = featureOfSlot is null ? trees[t].Output(vectors[i]) : trees[t].Output(vectors[i], featureOfSlot, out read![i * trees.Length + t]);
         });
         var splitsOn = slots.Select(s => trees.Select(t => t.SplitsOn(s.Start, s.Length)).ToArray()).ToArray();
         var scores = new double[count * swaps.Count];
-        var width = vectors.Width;
         Parallel.For(0, swaps.Count, () => new float[width], (block, _, row) =>
         {
             var swap = swaps[block];
-            var walk = swap is { } w ? splitsOn[w.Feature] : null;
+            var bit = swap is { } w ? 1UL << w.Feature : 0;
+            var walk = swap is { } v ? splitsOn[v.Feature] : null;
             for (var i = 0; i < count; i++)
             {
                 if (swap is { } s)
@@ -97,7 +106,10 @@ public static class FeatureImportance
                 }
                 double sum = 0;
                 for (var t = 0; t < trees.Length; t++)
-                    sum += scorer.Weights[t] * (walk is not null && walk[t] ? trees[t].Output(row) : outputs[i * trees.Length + t]);
+                {
+                    var again = walk is not null && (read is null ? walk[t] : (read[i * trees.Length + t] & bit) != 0);
+                    sum += scorer.Weights[t] * (again ? trees[t].Output(row) : outputs[i * trees.Length + t]);
+                }
                 scores[block * count + i] = scorer.Combine(sum);
             }
             return row;

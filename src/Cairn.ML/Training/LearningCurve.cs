@@ -137,29 +137,62 @@ public static class LearningCurve
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
         transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
 
-    /// <summary>A tree copied into arrays once (ML.NET exposes its nodes through read-only lists), walked per row.</summary>
-    internal sealed class FlatTree(RegressionTreeBase tree)
+    /// <summary>
+    /// A tree copied once into one array of nodes (ML.NET exposes its nodes through read-only lists), walked per row: a
+    /// node's slot, threshold and children sit together, so a step of the walk reads one place.
+    /// </summary>
+    internal sealed class FlatTree
     {
-        private readonly int[] _left = [.. tree.LeftChild];
-        private readonly int[] _right = [.. tree.RightChild];
-        private readonly int[] _feature = [.. tree.NumericalSplitFeatureIndexes];
-        private readonly float[] _threshold = [.. tree.NumericalSplitThresholds];
-        private readonly double[] _leaves = [.. tree.LeafValues];
+        private readonly Node[] _nodes;
+        private readonly double[] _leaves;
+
+        public FlatTree(RegressionTreeBase tree)
+        {
+            _nodes = new Node[tree.LeftChild.Count];
+            for (var i = 0; i < _nodes.Length; i++)
+                _nodes[i] = new Node(tree.NumericalSplitFeatureIndexes[i], tree.NumericalSplitThresholds[i], tree.LeftChild[i], tree.RightChild[i]);
+            _leaves = [.. tree.LeafValues];
+        }
+
+        private readonly record struct Node(int Slot, float Threshold, int Left, int Right);
 
         /// <summary>Whether any split of the tree reads a slot in [<paramref name="start"/>, start + <paramref name="length"/>).</summary>
-        public bool SplitsOn(int start, int length) => Array.Exists(_feature, f => f >= start && f < start + length);
+        public bool SplitsOn(int start, int length) => Array.Exists(_nodes, n => n.Slot >= start && n.Slot < start + length);
 
         /// <summary>The leaf value of a row: at each node, a value at or below the threshold goes left (as ML.NET's trees decide).</summary>
         public double Output(ReadOnlySpan<float> features)
         {
-            if (_left.Length == 0) return _leaves[0];
-            var node = 0;
-            while (true)
+            var nodes = _nodes;
+            if (nodes.Length == 0) return _leaves[0];
+            var next = 0;
+            do
             {
-                var next = features[_feature[node]] <= _threshold[node] ? _left[node] : _right[node];
-                if (next < 0) return _leaves[~next];
-                node = next;
+                var node = nodes[next];
+                next = features[node.Slot] <= node.Threshold ? node.Left : node.Right;
             }
+            while (next >= 0);
+            return _leaves[~next];
+        }
+
+        /// <summary>
+        /// As <see cref="Output(ReadOnlySpan{float})"/>, and the features (bits of <paramref name="featureOfSlot"/>'s values,
+        /// each below 64) whose slots the row's path reads: a row whose path reads none of a feature's slots ends in the
+        /// same leaf whatever that feature's values are.
+        /// </summary>
+        public double Output(ReadOnlySpan<float> features, int[] featureOfSlot, out ulong read)
+        {
+            read = 0;
+            var nodes = _nodes;
+            if (nodes.Length == 0) return _leaves[0];
+            var next = 0;
+            do
+            {
+                var node = nodes[next];
+                read |= 1UL << featureOfSlot[node.Slot];
+                next = features[node.Slot] <= node.Threshold ? node.Left : node.Right;
+            }
+            while (next >= 0);
+            return _leaves[~next];
         }
     }
 

@@ -77,6 +77,43 @@ public sealed class ShortcutTests : IDisposable
         for (var i = 0; i < features.Length; i++) Assert.Equal(expected[i], (float)scorer.Score(features[i]), 4);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(70)]
+    public void Shuffled_blocks_scored_by_rewalking_only_the_paths_a_feature_reads_equal_full_walks(int features)
+    {
+        // A model of two numbers; the vectors carry padding features the trees never read, so with 70 features the
+        // per-path record (up to 64 features) gives way to walking every tree that splits on the shuffled feature.
+        var (recipe, data) = Load("regression", "fasttree", SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 600));
+        var scorer = LearningCurve.TreeScorer.From(Trainer.Fit(recipe, data).Model)!;
+        var random = new Random(11);
+        const int count = 300;
+        var vectors = new FeatureRows([.. Enumerable.Range(0, count * features).Select(_ => (float)(random.NextDouble() * 8 - 4))], features);
+        var slots = Enumerable.Range(0, features).Select(f => (f, 1)).ToArray();
+        var swaps = new List<(int Feature, int[] Source)?> { null };
+        for (var f = 0; f < features; f++)
+            for (var r = 0; r < 2; r++)
+            {
+                var source = Enumerable.Range(0, count).ToArray();
+                random.Shuffle(source);
+                swaps.Add((f, source));
+            }
+
+        var scores = FeatureImportance.ScoreBlocks(scorer, vectors, slots, count, swaps);
+
+        var row = new float[features];
+        for (var block = 0; block < swaps.Count; block++)
+            for (var i = 0; i < count; i++)
+            {
+                vectors[i].CopyTo(row);
+                if (swaps[block] is { } swap) row[swap.Feature] = vectors[swap.Source[i]][swap.Feature];
+                Assert.Equal(scorer.Score(row), scores[block * count + i]);
+            }
+        // The two real features matter: shuffling them changes scores, shuffling padding never does.
+        Assert.Contains(Enumerable.Range(0, count), i => scores[count + i] != scores[i]);
+        if (features > 2) Assert.All(Enumerable.Range(0, count), i => Assert.Equal(scores[i], scores[(1 + 2 * (features - 1)) * count + i]));
+    }
+
     private string SaveTo(Trainer.Fitted fitted, TrainingData data)
     {
         var folder = _dir.Combine("package");
