@@ -113,6 +113,37 @@ public sealed class LearningCurveTests
         }
     }
 
+    [Theory]
+    [InlineData("spread")]
+    [InlineData("ties")]
+    [InlineData("signs")]
+    [InlineData("nan")]
+    public void Score_sort_orders_as_array_sort_does(string shape)
+    {
+        var random = new Random(shape.Length);
+        var values = Enumerable.Range(0, 20_000).Select(i => shape switch
+        {
+            "ties" => Math.Round(random.NextDouble() * 8) - 4,
+            // Both zeros, subnormals, extremes and infinities among ordinary values.
+            "signs" => (i % 9) switch
+            {
+                0 => -0.0, 1 => 0.0, 2 => double.Epsilon, 3 => -double.Epsilon, 4 => double.MaxValue, 5 => double.NegativeInfinity,
+                6 => double.PositiveInfinity, _ => (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-300, 300)),
+            },
+            "nan" => i % 100 == 0 ? double.NaN : random.NextDouble(),
+            _ => (random.NextDouble() - 0.5) * 1e3,
+        }).ToArray();
+        var expected = (double[])values.Clone();
+        Array.Sort(expected);
+
+        LearningCurve.Sort(values);
+
+        // Equal as numbers at every position (-0 and 0 compare equal, as the AUC compares them), and bit for bit otherwise.
+        for (var i = 0; i < values.Length; i++)
+            Assert.True(values[i] == expected[i] || (double.IsNaN(values[i]) && double.IsNaN(expected[i])), $"{i}: {values[i]} vs {expected[i]}");
+        Assert.Equal(expected.Select(v => v == 0 ? 0 : BitConverter.DoubleToInt64Bits(v)), values.Select(v => v == 0 ? 0 : BitConverter.DoubleToInt64Bits(v)));
+    }
+
     /// <summary>Mann-Whitney: the positives' mean ranks (ties share the mean of their ranks), as a reference.</summary>
     private static double RankSumAuc(double[] scores, bool[] labels)
     {
