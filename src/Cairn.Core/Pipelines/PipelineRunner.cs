@@ -501,7 +501,7 @@ public static class GitInfo
     /// <summary>The HEAD commit of the git work tree that contains <paramref name="folder"/> (any depth), or null outside git.</summary>
     public static string? CommitOf(string folder)
     {
-        if (!Directory.Exists(folder)) return null;
+        if (!Directory.Exists(folder) || !MayBeInWorkTree(folder)) return null;
         try
         {
             var (code, stdout, _) = Run(folder, "rev-parse", "HEAD");
@@ -511,6 +511,21 @@ public static class GitInfo
         {
             return null; // git not installed
         }
+    }
+
+    /// <summary>
+    /// Whether git could find a repository for <paramref name="folder"/>: a <c>.git</c> folder or file in it or an ancestor
+    /// (git's own discovery), or <c>GIT_DIR</c> set. Outside one, asking git costs a process start for nothing.
+    /// </summary>
+    private static bool MayBeInWorkTree(string folder)
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("GIT_DIR"))) return true;
+        for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null; dir = dir.Parent)
+        {
+            var marker = Path.Combine(dir.FullName, ".git");
+            if (Directory.Exists(marker) || File.Exists(marker)) return true;
+        }
+        return false;
     }
 
     /// <summary>The content of <paramref name="path"/> at revision <paramref name="rev"/>, or null when it did not exist there.</summary>
