@@ -1,4 +1,5 @@
 using ScottPlot;
+using SkiaSharp;
 
 namespace Cairn.ML.Training;
 
@@ -29,7 +30,7 @@ public static class Plots
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.Axes.SetLimits(0, 1, 0, top);
-        plot.SavePng(path, Width, Height);
+        Save(plot, path, Width, Height);
     }
 
     /// <summary>
@@ -68,7 +69,29 @@ public static class Plots
         plot.Title("-");
         plot.XLabel("-");
         plot.YLabel("-");
-        plot.GetImageBytes(64, 48, ImageFormat.Png);
+        using var warm = Encode(plot, 64, 48);
+    }
+
+    /// <summary>
+    /// Draws <paramref name="plot"/> and writes it as a PNG. ScottPlot's own PNG export compresses at zlib's default level,
+    /// which takes most of a plot's time; level 1 with the "up" filter writes in a fifth of that, for files about half again
+    /// as large (30 KB).
+    /// </summary>
+    private static void Save(Plot plot, string path, int width, int height)
+    {
+        using var png = Encode(plot, width, height);
+        using var file = File.Create(path);
+        png.SaveTo(file);
+    }
+
+    private static SKData Encode(Plot plot, int width, int height)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, height))
+            ?? throw new InvalidOperationException($"Cannot create a {width}x{height} drawing surface.");
+        plot.Render(surface.Canvas, width, height);
+        using var image = surface.Snapshot();
+        using var pixels = image.PeekPixels();
+        return pixels.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Up, 1)) ?? throw new InvalidOperationException("Encoding a plot as PNG failed.");
     }
 
     /// <summary>A confusion matrix: rows are actual classes, columns predicted, cells shaded by count.</summary>
@@ -98,7 +121,7 @@ public static class Plots
         plot.XLabel("Predicted");
         plot.YLabel("Actual");
         plot.Axes.SetLimits(0, n, 0, n);
-        plot.SavePng(path, Width, Height);
+        Save(plot, path, Width, Height);
     }
 
     /// <summary>Predicted against actual values, with the y = x line.</summary>
@@ -114,7 +137,7 @@ public static class Plots
         plot.Title("Predicted vs actual");
         plot.XLabel("Actual");
         plot.YLabel("Predicted");
-        plot.SavePng(path, Width, Height);
+        Save(plot, path, Width, Height);
     }
 
     /// <summary>The precision-recall curve of positive-class scores, with the average precision in the title.</summary>
@@ -184,7 +207,7 @@ public static class Plots
         plot.Title(entries.Count > 0 ? $"Permutation importance (drop in {entries[0].Metric})" : "Permutation importance");
         plot.XLabel($"Decrease of {(entries.Count > 0 ? entries[0].Metric : "the metric")} when the feature is shuffled");
         plot.Axes.Margins(left: 0.05, right: 0.1, bottom: 0.05, top: 0.05);
-        plot.SavePng(path, Width, Math.Max(Height, 60 + 28 * entries.Count));
+        Save(plot, path, Width, Math.Max(Height, 60 + 28 * entries.Count));
     }
 
     /// <summary>A held-out metric against the number of trees.</summary>
@@ -197,7 +220,7 @@ public static class Plots
         plot.Title($"Learning curve ({metric} on held-out rows)");
         plot.XLabel("Trees");
         plot.YLabel(metric);
-        plot.SavePng(path, Width, Height);
+        Save(plot, path, Width, Height);
     }
 
     /// <summary>The ROC points, from the highest score down (ties handled as one step).</summary>

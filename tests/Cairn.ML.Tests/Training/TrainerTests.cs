@@ -60,7 +60,14 @@ public sealed class TrainerTests : StoreTests
 
         var download = Dir.Combine("download");
         var files = await Client.DownloadArtifactsAsync(result.RunId, null, download, Ct);
-        Assert.All(files.Where(f => f.EndsWith(".png", StringComparison.Ordinal)), f => Assert.Equal(0x89, File.ReadAllBytes(f)[0]));
+        Assert.All(files.Where(f => f.EndsWith(".png", StringComparison.Ordinal)), f =>
+        {
+            // A PNG that decodes to a full-width plot with something drawn on it (more than one colour).
+            using var image = SkiaSharp.SKBitmap.Decode(f);
+            Assert.NotNull(image);
+            Assert.Equal(600, image.Width);
+            Assert.True(image.Pixels.Distinct().Skip(1).Any(), $"{f} is blank");
+        });
         var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(download, "model", "data_profile.json")))!;
         Assert.Equal(2000, profile["rows"]!.GetValue<int>());
         Assert.True(profile["features"]!["x1"]!["nulls"]!.GetValue<int>() > 0);
