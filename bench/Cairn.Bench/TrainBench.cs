@@ -68,7 +68,11 @@ internal static class TrainBench
             var bareMedian = Median(times[0]);
             var tunedMedian = Median(times[1]);
             string Runs(List<double> t) => string.Join(", ", t.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)));
-            string Overhead(List<double> t) => $"overhead {(Median(t) / bareMedian - 1) * 100:F0}% (vs the tuned bare program {(Median(t) / tunedMedian - 1) * 100:F0}%)";
+            // Each round runs all four back to back, so a round's ratio compares runs under the same load: the median of those
+            // ratios is steadier on a shared machine than the ratio of the medians when the load swings between rounds.
+            string Paired(List<double> t, List<double> reference) => $"{(Median(t.Select((v, i) => v / reference[i]).ToList()) - 1) * 100:F0}%";
+            string Overhead(List<double> t) => $"overhead {(Median(t) / bareMedian - 1) * 100:F0}% (vs the tuned bare program {(Median(t) / tunedMedian - 1) * 100:F0}%); " +
+                $"paired by round {Paired(t, times[0])} (vs tuned {Paired(t, times[1])})";
             Console.WriteLine($"## {trainer}");
             Console.WriteLine($"- bare ML.NET program:                  median {bareMedian:F2} s (runs {Runs(times[0])})");
             Console.WriteLine($"- bare, QuickJitForLoops off like cairn: median {tunedMedian:F2} s (runs {Runs(times[1])})");
