@@ -305,26 +305,27 @@ public static class Trainer
         MLContext ml, Recipe recipe, TrainingData data, int[] trainRows, int[] testRows, Shortcuts shortcuts, bool diagnose, bool background = false,
         Action<ITransformer, IReadOnlyList<string>>? onModel = null)
     {
-        var trainView = View(data, recipe.Task, trainRows);
-        var pipeline = Pipeline(ml, recipe, data);
+        // Built when first needed: with numbers only, the trainer does not wait for it (see FitChain).
+        var trainView = new Lazy<IDataView>(() => View(data, recipe.Task, trainRows));
         ITransformer? labelKeys = null;
         IReadOnlyList<string> scoreOrder = data.Classes;
         if (recipe.Task == MlTask.Multiclass)
         {
             // The label becomes a key outside the saved chain, so scoring never needs a label column.
             labelKeys = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
-                .Fit(trainView);
-            trainView = labelKeys.Transform(trainView);
+                .Fit(trainView.Value);
+            var keyed = labelKeys.Transform(trainView.Value);
+            trainView = new Lazy<IDataView>(keyed);
             // The slots of the Score vector follow the key order: record it so scorers can name each probability.
             VBuffer<ReadOnlyMemory<char>> keys = default;
-            trainView.Schema["Label"].GetKeyValues(ref keys);
+            keyed.Schema["Label"].GetKeyValues(ref keys);
             scoreOrder = keys.DenseValues().Select(k => k.ToString()).ToList();
         }
-        var fitted = FitChain(ml, recipe, data, pipeline, trainView, trainRows, shortcuts.Materialize);
+        var fitted = FitChain(ml, recipe, data, trainView, trainRows, shortcuts.Materialize);
         var chain = fitted.Chain;
         ITransformer model = chain;
         if (recipe.Task == MlTask.Multiclass)
-            model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView)));
+            model = chain.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(chain.Transform(trainView.Value)));
         onModel?.Invoke(model, scoreOrder);
         if (testRows.Length == 0) return (model, [], new Holdout([], [], [], [], [], []), scoreOrder, Task.FromResult(Diagnostics.None));
 
@@ -353,7 +354,7 @@ public static class Trainer
             // A tree model's shuffled rows are scored by walking its trees over the held-out feature vectors, which costs a
             // fraction of scoring them through ML.NET's transforms; other models go through the chain.
             if (shortcuts.WalkTrees && features is { Count: > 0 } && trees is not null
-                && FeatureSlots(fitted.Featurizer.GetOutputSchema(trainView.Schema), data) is { } slots)
+                && FeatureSlots(fitted.Featurizer.GetOutputSchema(trainView.Value.Schema), data) is { } slots)
                 return FeatureImportance.Compute(data.Features, testRows.Length, recipe.Task, recipe.Seed, (count, swaps) =>
                     FeatureImportance.BlockMetrics(recipe.Task, FeatureImportance.ScoreBlocks(trees, features, slots, count, swaps),
                         binaryLabels, targets, count, swaps.Count));
@@ -609,22 +610,40 @@ public static class Trainer
     }
 
     /// <summary>
-    /// Fits <paramref name="featurizer"/> and then the recipe's trainer on its output: the model
+    /// Fits the featurizer (<see cref="Pipeline"/>) and then the recipe's trainer on its output: the model
     /// <c>featurizer.Append(trainer).Fit(view)</c> gives. The trainers read their input several times (bin boundaries, then
     /// the rows), and each read of the featurizer's output runs its transforms for every row again; so the feature vectors
     /// are computed once into a dense matrix the trainer reads: straight from the data when every feature is numeric (the
-    /// featurizer then only replaces missing values, with values read from it), otherwise by one pass over its output
-    /// when they fit in memory. Multiclass labels are keys whose values the chain needs later, so those take the direct path.
+    /// featurizer then only replaces missing values, with values read from it, and when the training rows have none to
+    /// replace it is fitted beside the trainer instead of before it), otherwise by one pass over its output when they fit
+    /// in memory. Multiclass labels are keys whose values the chain needs later, so those take the direct path.
     /// </summary>
-    private static FittedChain FitChain(MLContext ml, Recipe recipe, TrainingData data, IEstimator<ITransformer> featurizer, IDataView trainView, int[] trainRows,
-        bool materialize)
+    private static FittedChain FitChain(MLContext ml, Recipe recipe, TrainingData data, Lazy<IDataView> trainView, int[] trainRows, bool materialize)
     {
         var trainer = TrainerCatalog.Create(ml, recipe);
-        var features = featurizer.Fit(trainView);
-        if (materialize && recipe.Task != MlTask.Multiclass && (long)trainRows.Length * data.Features.Count <= MaxMaterializedValues
-            && NumericReplacements(features, recipe, data) is { } replacements)
+        var dense = materialize && recipe.Task != MlTask.Multiclass && (long)trainRows.Length * data.Features.Count <= MaxMaterializedValues && NumbersOnly(recipe, data);
+        if (dense && !AnyMissing(data))
+        {
+            // Nothing to replace: the matrix is the data as it is, and the featurizer (for the saved chain and for held-out
+            // rows with missing values) is fitted while the trainer reads it.
+            var featurizing = Task.Run(() => Pipeline(ml, recipe, data).Fit(trainView.Value));
+            ITransformer predictor;
+            try
+            {
+                predictor = trainer.Fit(DenseRows(data, recipe.Task, trainRows, null).View());
+            }
+            catch
+            {
+                Task.WaitAny(featurizing); // let it end before the failure goes up; the trainer's error is the one to report
+                throw;
+            }
+            var fitted = featurizing.GetAwaiter().GetResult();
+            return new FittedChain(fitted, predictor, NumericReplacements(fitted, recipe, data));
+        }
+        var features = Pipeline(ml, recipe, data).Fit(trainView.Value);
+        if (dense && NumericReplacements(features, recipe, data) is { } replacements)
             return new FittedChain(features, trainer.Fit(DenseRows(data, recipe.Task, trainRows, replacements).View()), replacements);
-        var featurized = features.Transform(trainView);
+        var featurized = features.Transform(trainView.Value);
         if (!materialize || recipe.Task == MlTask.Multiclass || featurized.Schema["Features"].Type is not VectorDataViewType { Size: > 0 and var size, ItemType: var item }
             || item != NumberDataViewType.Single || (long)trainRows.Length * size > MaxMaterializedValues)
             return new FittedChain(features, trainer.Fit(featurized), null);
@@ -649,7 +668,7 @@ public static class Trainer
     /// </summary>
     private static float[]? NumericReplacements(ITransformer featurizer, Recipe recipe, TrainingData data)
     {
-        if (data.Features.Any(f => f.Kind != FeatureKind.Numeric) || TrainerCatalog.NeedsNormalization(recipe.Trainer)) return null;
+        if (!NumbersOnly(recipe, data)) return null;
         var missing = new ColumnDataView(data.Features.Select(f => (f.Name, (DataViewType)NumberDataViewType.Single, (Array)new[] { float.NaN })).ToList());
         var vector = featurizer.Transform(missing).GetColumn<VBuffer<float>>("Features").Single();
         return vector.Length == data.Features.Count ? vector.DenseValues().ToArray() : null;
@@ -671,7 +690,29 @@ public static class Trainer
             ("Label", task == MlTask.Binary ? BooleanDataViewType.Instance : NumberDataViewType.Single, Labels)]);
     }
 
-    private static Dense DenseRows(TrainingData data, MlTask task, int[] rows, float[] replacements)
+    /// <summary>Whether the featurizer only replaces missing numbers and concatenates them: every feature numeric, no normalizer.</summary>
+    private static bool NumbersOnly(Recipe recipe, TrainingData data) =>
+        data.Features.All(f => f.Kind == FeatureKind.Numeric) && !TrainerCatalog.NeedsNormalization(recipe.Trainer);
+
+    /// <summary>Whether any numeric feature has a missing value anywhere in the data.</summary>
+    private static bool AnyMissing(TrainingData data)
+    {
+        var missing = false;
+        Parallel.ForEach(data.Features.Where(f => f.Kind == FeatureKind.Numeric), (feature, loop) =>
+        {
+            foreach (var value in (double[])data.Batch[feature.Name])
+            {
+                if (!double.IsNaN(value)) continue;
+                missing = true;
+                loop.Stop();
+                return;
+            }
+        });
+        return missing;
+    }
+
+    /// <summary>The rows' feature vectors and labels; <paramref name="replacements"/> fills missing numbers (null: there are none).</summary>
+    private static Dense DenseRows(TrainingData data, MlTask task, int[] rows, float[]? replacements)
     {
         var width = data.Features.Count;
         var matrix = new float[(long)rows.Length * width];
@@ -681,7 +722,7 @@ public static class Trainer
             for (var i = 0; i < rows.Length; i++)
             {
                 var value = (float)column[rows[i]];
-                matrix[(long)i * width + j] = float.IsNaN(value) ? replacements[j] : value;
+                matrix[(long)i * width + j] = float.IsNaN(value) && replacements is not null ? replacements[j] : value;
             }
         });
         return new Dense(new FeatureRows(matrix, width), data.LabelArray(task, rows), task);
