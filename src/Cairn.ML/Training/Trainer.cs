@@ -620,7 +620,10 @@ public static class Trainer
     /// </summary>
     private static FittedChain FitChain(MLContext ml, Recipe recipe, TrainingData data, Lazy<IDataView> trainView, int[] trainRows, bool materialize)
     {
-        var trainer = TrainerCatalog.Create(ml, recipe);
+        // The trainer gets an ML.NET context of its own: ML.NET seeds each component from its context's random source in
+        // the order they are created and fitted, so with a shared one the model would depend on how much the featurizer
+        // drew before it, or, fitted beside it, on which thread drew first. With its own, the recipe's seed alone decides.
+        var trainer = TrainerCatalog.Create(new MLContext(recipe.Seed), recipe);
         var dense = materialize && recipe.Task != MlTask.Multiclass && (long)trainRows.Length * data.Features.Count <= MaxMaterializedValues && NumbersOnly(recipe, data);
         if (dense && !AnyMissing(data))
         {

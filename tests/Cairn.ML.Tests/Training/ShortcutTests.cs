@@ -62,6 +62,27 @@ public sealed class ShortcutTests : IDisposable
         Assert.True(fast.Diagnostics.Importance[0].Mean > 0.05, $"top importance {fast.Diagnostics.Importance[0].Mean}");
     }
 
+    [Theory]
+    [InlineData("lightgbm")]
+    [InlineData("fasttree")]
+    [InlineData("fastforest")]
+    public void With_nothing_missing_the_featurizer_fitted_beside_the_trainer_gives_the_plain_model_every_time(string trainer)
+    {
+        var file = SyntheticData.Binary(_dir.Combine("complete.csv"), rows: 1500, missing: false);
+        var (recipe, data) = Load("binary", trainer, file, "features: [x1, x2]");
+
+        var plain = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.Off);
+        var runs = Enumerable.Range(0, 3).Select(_ => Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.On)).ToList();
+
+        // The trainer's randomness comes from the recipe's seed alone, not from what the featurizer drew beside it.
+        Assert.All(runs, fast =>
+        {
+            Assert.Equal(plain.Metrics, fast.Metrics);
+            Assert.Equal(plain.Holdout.Scores, fast.Holdout.Scores);
+            Assert.Equal(plain.Diagnostics.Curve, fast.Diagnostics.Curve);
+        });
+    }
+
     [Fact]
     public void Tree_scores_walked_directly_equal_the_score_column_of_a_regression_model()
     {

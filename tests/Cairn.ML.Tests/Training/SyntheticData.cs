@@ -6,8 +6,8 @@ namespace Cairn.Tests.Training;
 /// <summary>Generated CSV files with a known signal, so trained models must score well.</summary>
 internal static class SyntheticData
 {
-    /// <summary>y (yes/no) from 2·x1 − 1.5·x2 + [color = red] plus noise; x1 is missing in about 1% of rows.</summary>
-    public static string Binary(string path, int rows = 2000, int seed = 1)
+    /// <summary>y (yes/no) from 2·x1 − 1.5·x2 + [color = red] plus noise; x1 is missing in about 1% of rows (none with <paramref name="missing"/> off).</summary>
+    public static string Binary(string path, int rows = 2000, int seed = 1, bool missing = true)
     {
         var random = new Random(seed);
         var csv = new StringBuilder("x1,x2,color,y\n");
@@ -17,7 +17,7 @@ internal static class SyntheticData
             double x1 = Normal(random), x2 = Normal(random);
             var color = colors[random.Next(3)];
             var logit = 2 * x1 - 1.5 * x2 + (color == "red" ? 1 : 0) + 0.5 * Normal(random);
-            var x1Text = random.NextDouble() < 0.01 ? "" : F(x1);
+            var x1Text = random.NextDouble() < 0.01 && missing ? "" : F(x1);
             csv.Append(CultureInfo.InvariantCulture, $"{x1Text},{F(x2)},{color},{(logit > 0 ? "yes" : "no")}\n");
         }
         File.WriteAllText(path, csv.ToString());
