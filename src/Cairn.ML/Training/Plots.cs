@@ -155,7 +155,7 @@ public static class Plots
     /// </summary>
     public static (double[] Recall, double[] Precision) PrecisionRecall(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
     {
-        var order = Enumerable.Range(0, scores.Count).OrderByDescending(i => scores[i]).ToArray();
+        var order = Descending(scores);
         double positives = labels.Count(l => l);
         var recall = new List<double>();
         var precision = new List<double>();
@@ -223,10 +223,24 @@ public static class Plots
         Save(plot, path, Width, Height);
     }
 
+    /// <summary>
+    /// Row indexes by score, highest first (NaN last). The order among equal scores is left open: the curves count a run
+    /// of equal scores as one step.
+    /// </summary>
+    private static int[] Descending(IReadOnlyList<double> scores)
+    {
+        var keys = new double[scores.Count];
+        var order = new int[scores.Count];
+        for (var i = 0; i < keys.Length; i++) (keys[i], order[i]) = (scores[i], i);
+        Array.Sort(keys, order);
+        Array.Reverse(order);
+        return order;
+    }
+
     /// <summary>The ROC points, from the highest score down (ties handled as one step).</summary>
     public static (double[] Fpr, double[] Tpr) Roc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
     {
-        var order = Enumerable.Range(0, scores.Count).OrderByDescending(i => scores[i]).ToArray();
+        var order = Descending(scores);
         double positives = labels.Count(l => l), negatives = labels.Count - positives;
         var fpr = new List<double> { 0 };
         var tpr = new List<double> { 0 };
