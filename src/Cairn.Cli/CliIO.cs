@@ -8,11 +8,13 @@ namespace Cairn.Cli;
 /// </summary>
 internal sealed class CliIO
 {
-    public CliIO(TextWriter output, TextWriter error, IAnsiConsole console, Func<string, string?> getEnvironmentVariable)
+    private readonly Lazy<IAnsiConsole> _console;
+
+    private CliIO(TextWriter output, TextWriter error, Lazy<IAnsiConsole> console, Func<string, string?> getEnvironmentVariable)
     {
         Out = output;
         Error = error;
-        Console = console;
+        _console = console;
         GetEnvironmentVariable = getEnvironmentVariable;
     }
 
@@ -22,17 +24,24 @@ internal sealed class CliIO
     /// <summary>Diagnostics: errors, progress notes.</summary>
     public TextWriter Error { get; }
 
-    /// <summary>Tables and markup, written to <see cref="Out"/>.</summary>
-    public IAnsiConsole Console { get; }
+    /// <summary>
+    /// Tables and markup, written to <see cref="Out"/>; set up on first use: finding out what the terminal can do takes
+    /// ~20 ms, which JSON output never needs.
+    /// </summary>
+    public IAnsiConsole Console => _console.Value;
 
     public Func<string, string?> GetEnvironmentVariable { get; }
 
     /// <summary>The process's console and environment.</summary>
     public static CliIO FromProcess()
     {
-        var console = AnsiConsole.Console;
-        // Piped into a file or another program: wide enough that 32-character run ids are not wrapped.
-        if (System.Console.IsOutputRedirected) console.Profile.Width = Math.Max(console.Profile.Width, 200);
+        var console = new Lazy<IAnsiConsole>(() =>
+        {
+            var terminal = AnsiConsole.Console;
+            // Piped into a file or another program: wide enough that 32-character run ids are not wrapped.
+            if (System.Console.IsOutputRedirected) terminal.Profile.Width = Math.Max(terminal.Profile.Width, 200);
+            return terminal;
+        });
         return new CliIO(System.Console.Out, System.Console.Error, console, Environment.GetEnvironmentVariable);
     }
 
@@ -47,6 +56,6 @@ internal sealed class CliIO
             Out = new AnsiConsoleOutput(output),
         });
         console.Profile.Width = width;
-        return new CliIO(output, error, console, getEnvironmentVariable);
+        return new CliIO(output, error, new Lazy<IAnsiConsole>(console), getEnvironmentVariable);
     }
 }
