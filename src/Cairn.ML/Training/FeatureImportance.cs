@@ -89,13 +89,13 @@ public static class FeatureImportance
             for (var t = 0; t < trees.Length; t++)
                 outputs[i * trees.Length + t] = featureOfSlot is null ? trees[t].Output(vectors[i]) : trees[t].Output(vectors[i], featureOfSlot, out read![i * trees.Length + t]);
         });
-        var splitsOn = slots.Select(s => trees.Select(t => t.SplitsOn(s.Start, s.Length)).ToArray()).ToArray();
+        var splitsOn = read is null ? slots.Select(s => trees.Select(t => t.SplitsOn(s.Start, s.Length)).ToArray()).ToArray() : null;
         var scores = new double[count * swaps.Count];
         Parallel.For(0, swaps.Count, () => new float[width], (block, _, row) =>
         {
             var swap = swaps[block];
             var bit = swap is { } w ? 1UL << w.Feature : 0;
-            var walk = swap is { } v ? splitsOn[v.Feature] : null;
+            var splits = swap is { } v && splitsOn is not null ? splitsOn[v.Feature] : null;
             for (var i = 0; i < count; i++)
             {
                 if (swap is { } s)
@@ -107,7 +107,7 @@ public static class FeatureImportance
                 double sum = 0;
                 for (var t = 0; t < trees.Length; t++)
                 {
-                    var again = walk is not null && (read is null ? walk[t] : (read[i * trees.Length + t] & bit) != 0);
+                    var again = swap is not null && (read is not null ? (read[i * trees.Length + t] & bit) != 0 : splits![t]);
                     sum += scorer.Weights[t] * (again ? trees[t].Output(row) : outputs[i * trees.Length + t]);
                 }
                 scores[block * count + i] = scorer.Combine(sum);

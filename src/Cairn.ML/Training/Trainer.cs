@@ -625,7 +625,7 @@ public static class Trainer
         // drew before it, or, fitted beside it, on which thread drew first. With its own, the recipe's seed alone decides.
         var trainer = TrainerCatalog.Create(new MLContext(recipe.Seed), recipe);
         var dense = materialize && recipe.Task != MlTask.Multiclass && (long)trainRows.Length * data.Features.Count <= MaxMaterializedValues && NumbersOnly(recipe, data);
-        if (dense && !AnyMissing(data))
+        if (dense && !data.AnyMissingNumber)
         {
             // Nothing to replace: the matrix is the data as it is, and the featurizer (for the saved chain and for held-out
             // rows with missing values) is fitted while the trainer reads it.
@@ -696,23 +696,6 @@ public static class Trainer
     /// <summary>Whether the featurizer only replaces missing numbers and concatenates them: every feature numeric, no normalizer.</summary>
     private static bool NumbersOnly(Recipe recipe, TrainingData data) =>
         data.Features.All(f => f.Kind == FeatureKind.Numeric) && !TrainerCatalog.NeedsNormalization(recipe.Trainer);
-
-    /// <summary>Whether any numeric feature has a missing value anywhere in the data.</summary>
-    private static bool AnyMissing(TrainingData data)
-    {
-        var missing = false;
-        Parallel.ForEach(data.Features.Where(f => f.Kind == FeatureKind.Numeric), (feature, loop) =>
-        {
-            foreach (var value in (double[])data.Batch[feature.Name])
-            {
-                if (!double.IsNaN(value)) continue;
-                missing = true;
-                loop.Stop();
-                return;
-            }
-        });
-        return missing;
-    }
 
     /// <summary>The rows' feature vectors and labels; <paramref name="replacements"/> fills missing numbers (null: there are none).</summary>
     private static Dense DenseRows(TrainingData data, MlTask task, int[] rows, float[]? replacements)

@@ -21,6 +21,7 @@ public sealed class TrainingData
         RawLabels = labels;
         Classes = classes;
         Sha256 = sha256;
+        _anyMissingNumber = new(() => Features.Any(f => f.Kind == FeatureKind.Numeric && Array.Exists((double[])Batch[f.Name], double.IsNaN)));
     }
 
     public CsvTable Table { get; }
@@ -39,6 +40,11 @@ public sealed class TrainingData
     public string Sha256 { get; }
 
     public int RowCount => Batch.RowCount;
+
+    private readonly Lazy<bool> _anyMissingNumber;
+
+    /// <summary>Whether any numeric feature is missing in any row (looked at once, then remembered; sweep trials share it).</summary>
+    public bool AnyMissingNumber => _anyMissingNumber.Value;
 
     private Task<System.Text.Json.Nodes.JsonObject>? _profile;
 
