@@ -21,9 +21,9 @@ internal static class RegistryBench
         Console.WriteLine($"# Cairn registry benchmark ({(options.Postgres is null ? "SQLite" : "PostgreSQL")}, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         var populate = Stopwatch.StartNew();
         var prefix = "bench-" + Guid.NewGuid().ToString("N")[..6];
-        using (var store = await TrackingStoreFactory.OpenAsync(backend, "mlflow-artifacts:"))
+        using (var stores = await CairnStores.OpenAsync(backend, new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }))
         {
-            var registry = (IRegistryStore)store;
+            var registry = stores.Registry;
             await Parallel.ForAsync(0, models, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (m, ct) =>
             {
                 var name = $"{prefix}-model-{m}";

@@ -11,7 +11,8 @@ internal static class StoreBench
     {
         var dir = Path.Combine(options.Work, "store");
         if (Directory.Exists(dir)) Directory.Delete(dir, true);
-        using var store = await TrackingStoreFactory.OpenAsync(options.Postgres ?? dir, "mlflow-artifacts:");
+        using var stores = await CairnStores.OpenAsync(options.Postgres ?? dir, new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" });
+        var store = stores.Tracking;
         var exp = await store.GetOrCreateExperimentAsync("store-bench-" + Guid.NewGuid().ToString("N")[..6]);
         const int n = 2000;
         var sw = Stopwatch.StartNew();

@@ -91,7 +91,8 @@ internal static class TrackingBench
 
     private static async Task<string> PopulateAsync(string backend, int runs)
     {
-        using var store = await TrackingStoreFactory.OpenAsync(backend, "mlflow-artifacts:");
+        using var stores = await CairnStores.OpenAsync(backend, new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" });
+        var store = stores.Tracking;
         var experimentId = await store.GetOrCreateExperimentAsync("search-bench");
         var existing = await store.SearchRunsAsync(new RunSearch([experimentId], MaxResults: 1));
         if (existing.Items.Count > 0) return experimentId; // reuse a populated PostgreSQL database

@@ -16,6 +16,8 @@ public enum ErrorCode
     REQUEST_LIMIT_EXCEEDED,
     RESOURCE_EXHAUSTED,
     NOT_IMPLEMENTED,
+    /// <summary>No or bad credentials: MLflow answers 401 (mlflow/exceptions.py).</summary>
+    UNAUTHENTICATED,
 }
 
 /// <summary>The one exception type of Cairn: it carries an MLflow error code.</summary>
@@ -32,6 +34,7 @@ public class CairnException(ErrorCode errorCode, string message, Exception? inne
         ErrorCode.INVALID_PARAMETER_VALUE or ErrorCode.RESOURCE_ALREADY_EXISTS or ErrorCode.INVALID_STATE
             or ErrorCode.BAD_REQUEST or ErrorCode.MALFORMED_REQUEST => 400,
         ErrorCode.RESOURCE_DOES_NOT_EXIST or ErrorCode.ENDPOINT_NOT_FOUND => 404,
+        ErrorCode.UNAUTHENTICATED => 401,
         ErrorCode.PERMISSION_DENIED => 403,
         ErrorCode.REQUEST_LIMIT_EXCEEDED or ErrorCode.RESOURCE_EXHAUSTED => 429,
         ErrorCode.TEMPORARILY_UNAVAILABLE => 503,

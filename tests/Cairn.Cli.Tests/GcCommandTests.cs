@@ -17,7 +17,8 @@ internal sealed class GcFixture : IDisposable
 
     public string Artifacts => Path.Combine(Home, "artifacts");
 
-    public Task<ITrackingStore> OpenAsync() => TrackingStoreFactory.OpenAsync(Home, "mlflow-artifacts:", TestContext.Current.CancellationToken);
+    public Task<CairnStores> OpenAsync() =>
+        CairnStores.OpenAsync(Home, new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }, TestContext.Current.CancellationToken);
 
     /// <summary>Writes a file where the proxy would put <paramref name="relative"/> under an mlflow-artifacts:/ location.</summary>
     public string WriteArtifact(string location, string relative)
@@ -57,8 +58,9 @@ public sealed class GcCommandTests : IDisposable
     {
         string liveExperiment, deadExperiment, liveRun, deadRun, runOfDeadExperiment;
         string liveFile, deadFile, deadExperimentRunFile, deadExperimentFile, deadRunRoot, deadExperimentRoot;
-        using (var store = await _home.OpenAsync())
+        using (var stores = await _home.OpenAsync())
         {
+            var store = stores.Tracking;
             liveExperiment = await store.CreateExperimentAsync("live", cancellationToken: Ct);
             deadExperiment = await store.CreateExperimentAsync("dead", cancellationToken: Ct);
             var live = await store.CreateRunAsync(new CreateRunRequest(liveExperiment), Ct);
@@ -91,7 +93,8 @@ public sealed class GcCommandTests : IDisposable
         Assert.False(Directory.Exists(deadExperimentRoot));
         Assert.True(File.Exists(liveFile));
 
-        using var reopened = await _home.OpenAsync();
+        using var reopenedStores = await _home.OpenAsync();
+        var reopened = reopenedStores.Tracking;
         await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopened.GetRunAsync(deadRun, Ct));
         await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopened.GetRunAsync(runOfDeadExperiment, Ct));
         await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopened.GetExperimentAsync(deadExperiment, Ct));
@@ -103,8 +106,9 @@ public sealed class GcCommandTests : IDisposable
     public async Task Recent_deletions_are_kept_until_they_are_older_than_asked()
     {
         string runId, file;
-        using (var store = await _home.OpenAsync())
+        using (var stores = await _home.OpenAsync())
         {
+            var store = stores.Tracking;
             var experiment = await store.CreateExperimentAsync("e", cancellationToken: Ct);
             var run = await store.CreateRunAsync(new CreateRunRequest(experiment), Ct);
             runId = run.Info.RunId;
@@ -117,7 +121,8 @@ public sealed class GcCommandTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Contains("gc: removed 0 run(s), 0 experiment(s), 0 artifact file(s).", output);
         Assert.True(File.Exists(file));
-        using var reopened = await _home.OpenAsync();
+        using var reopenedStores = await _home.OpenAsync();
+        var reopened = reopenedStores.Tracking;
         Assert.Equal(LifecycleStage.Deleted, (await reopened.GetRunAsync(runId, Ct)).Info.LifecycleStage);
     }
 
@@ -125,8 +130,9 @@ public sealed class GcCommandTests : IDisposable
     public async Task Dry_run_lists_what_would_go_and_removes_nothing()
     {
         string runId, file;
-        using (var store = await _home.OpenAsync())
+        using (var stores = await _home.OpenAsync())
         {
+            var store = stores.Tracking;
             var experiment = await store.CreateExperimentAsync("e", cancellationToken: Ct);
             var run = await store.CreateRunAsync(new CreateRunRequest(experiment), Ct);
             runId = run.Info.RunId;
@@ -140,7 +146,8 @@ public sealed class GcCommandTests : IDisposable
         Assert.Contains($"would remove run {runId}", output);
         Assert.Contains("gc: would remove 1 run(s), 0 experiment(s).", output);
         Assert.True(File.Exists(file));
-        using var reopened = await _home.OpenAsync();
+        using var reopenedStores = await _home.OpenAsync();
+        var reopened = reopenedStores.Tracking;
         Assert.Equal(LifecycleStage.Deleted, (await reopened.GetRunAsync(runId, Ct)).Info.LifecycleStage);
     }
 
@@ -162,8 +169,9 @@ public sealed class GcCommandTests : IDisposable
     public async Task A_location_that_cannot_be_cleaned_keeps_its_rows_and_fails_the_command()
     {
         string runId;
-        using (var store = await _home.OpenAsync())
+        using (var stores = await _home.OpenAsync())
         {
+            var store = stores.Tracking;
             var experiment = await store.CreateExperimentAsync("s3", "s3://bucket/prefix", cancellationToken: Ct);
             runId = (await store.CreateRunAsync(new CreateRunRequest(experiment), Ct)).Info.RunId;
             await store.DeleteRunAsync(runId, Ct);
@@ -174,7 +182,8 @@ public sealed class GcCommandTests : IDisposable
         Assert.NotEqual(0, exit);
         Assert.Contains($"kept run {runId}", error);
         Assert.Contains("1 left in place", output);
-        using var reopened = await _home.OpenAsync();
+        using var reopenedStores = await _home.OpenAsync();
+        var reopened = reopenedStores.Tracking;
         Assert.Equal(LifecycleStage.Deleted, (await reopened.GetRunAsync(runId, Ct)).Info.LifecycleStage);
     }
 }
@@ -192,8 +201,9 @@ public sealed class GcCairnHomeTests
         using var home = new GcFixture();
         var ct = TestContext.Current.CancellationToken;
         string runId, file, root;
-        using (var store = await home.OpenAsync())
+        using (var stores = await home.OpenAsync())
         {
+            var store = stores.Tracking;
             var experiment = await store.CreateExperimentAsync("e", cancellationToken: ct);
             var run = await store.CreateRunAsync(new CreateRunRequest(experiment), ct);
             runId = run.Info.RunId;
@@ -216,7 +226,8 @@ public sealed class GcCairnHomeTests
         }
         Assert.False(File.Exists(file));
         Assert.False(Directory.Exists(root));
-        using var reopened = await home.OpenAsync();
+        using var reopenedStores = await home.OpenAsync();
+        var reopened = reopenedStores.Tracking;
         await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopened.GetRunAsync(runId, ct));
     }
 }

@@ -15,9 +15,10 @@ public sealed class ModelsCommandTests
     public async Task Promote_refuses_on_a_failing_gate_then_promotes_and_rollback_moves_the_alias_back()
     {
         using var home = new TempDirectory();
-        using (var store = await TrackingStoreFactory.OpenAsync(home.Path, home.Combine("artifacts"), Ct))
+        using (var stores = await CairnStores.OpenAsync(home.Path, new CairnStoreOptions { DefaultArtifactRoot = home.Combine("artifacts") }, Ct))
         {
-            var registry = (IRegistryStore)store;
+            var store = stores.Tracking;
+            var registry = stores.Registry;
             var experiment = (await store.SearchExperimentsAsync(new ExperimentSearch(), Ct)).Items[0].ExperimentId;
             await registry.CreateRegisteredModelAsync("fraud", cancellationToken: Ct);
             foreach (var auc in new[] { 0.81, 0.79, 0.86 })

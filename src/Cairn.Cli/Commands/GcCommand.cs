@@ -34,7 +34,9 @@ internal static class GcCommand
                 throw new InvalidParameterValueException($"Invalid value {days} for '--older-than': it must be a number of days, zero or more.");
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            using var store = await TrackingStoreFactory.OpenAsync(parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable), "mlflow-artifacts:", cancellationToken);
+            using var stores = await CairnStores.OpenAsync(parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable),
+                new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }, cancellationToken);
+            var store = stores.Tracking;
             var artifactStore = ArtifactStores.Open(parse.GetValue(artifacts) ?? CairnHome.ArtifactsFrom(io.GetEnvironmentVariable),
                 Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable));
             using var disposeArtifacts = artifactStore as IDisposable;

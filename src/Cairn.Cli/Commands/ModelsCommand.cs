@@ -178,14 +178,8 @@ internal static class ModelsCommand
 
     private static async Task<Stores> OpenAsync(string uri, string artifacts)
     {
-        if (uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-        {
-            var http = new HttpRegistryStore(new Uri(uri));
-            return new Stores(http, http.GetRunAsync, http);
-        }
-        var store = await TrackingStoreFactory.OpenAsync(uri, artifacts);
-        var registry = store as IRegistryStore ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{uri}' has no model registry.");
-        return new Stores(registry, store.GetRunAsync, store);
+        var stores = await CairnStores.OpenAsync(uri, new CairnStoreOptions { DefaultArtifactRoot = artifacts });
+        return new Stores(stores.Registry, stores.Tracking.GetRunAsync, stores);
     }
 
     private static async Task<List<ModelVersion>> AllVersionsAsync(IRegistryStore registry, string name, CancellationToken ct)

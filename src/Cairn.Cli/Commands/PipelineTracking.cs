@@ -36,10 +36,7 @@ internal static class PipelineTracking
     /// <summary>Opens the tracking client, authenticating to a server as the environment says.</summary>
     public static Task<CairnClient> OpenAsync(CliContext ctx, DataRepository repo, CancellationToken ct)
     {
-        var options = new CairnClientOptions();
-        options.Http.Token ??= ctx.GetEnvironmentVariable("MLFLOW_TRACKING_TOKEN") is { Length: > 0 } token ? token : null;
-        options.Http.UserName ??= ctx.GetEnvironmentVariable("MLFLOW_TRACKING_USERNAME") is { Length: > 0 } user ? user : null;
-        options.Http.Password ??= ctx.GetEnvironmentVariable("MLFLOW_TRACKING_PASSWORD");
+        var options = CairnClientOptions.FromEnvironment(ctx.GetEnvironmentVariable);
         return CairnClient.OpenAsync(ResolveTrackingUri(ctx, repo), options, ct);
     }
 

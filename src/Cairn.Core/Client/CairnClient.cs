@@ -16,55 +16,40 @@ namespace Cairn.Client;
 /// </summary>
 public sealed partial class CairnClient : IDisposable
 {
+    private readonly CairnStores _stores;
     private readonly CairnClientOptions _options;
     private readonly string? _artifactsDestination;
 
-    private CairnClient(ITrackingStore store, string trackingUri, CairnClientOptions options, string? artifactsDestination)
+    private CairnClient(CairnStores stores, CairnClientOptions options, string? artifactsDestination)
     {
-        Store = store;
-        TrackingUri = trackingUri;
+        _stores = stores;
         _options = options;
         _artifactsDestination = artifactsDestination;
     }
 
     /// <summary>The tracking store behind the client, for everything the ergonomic methods do not cover.</summary>
-    public ITrackingStore Store { get; }
+    public ITrackingStore Store => _stores.Tracking;
 
     /// <summary>The tracking URI the client was opened with.</summary>
-    public string TrackingUri { get; }
+    public string TrackingUri => _stores.Uri;
 
     /// <summary>
-    /// The model registry behind the tracking URI: the store itself in-process, the server's registry API over HTTP.
-    /// Throws NOT_IMPLEMENTED for a store without a registry.
+    /// The model registry behind the tracking URI: over the same database as <see cref="Store"/> in-process, the server's
+    /// registry API over HTTP (same connection pool, credentials and retries as the tracking calls).
     /// </summary>
-    public IRegistryStore Registry
-    {
-        get
-        {
-            lock (_registryLock)
-            {
-                return _registry ??= Store switch
-                {
-                    // Same server, same credentials (token or basic auth) as the tracking calls.
-                    HttpTrackingStore http => http.CreateRegistryStore(out _registryHttp),
-                    IRegistryStore registry => registry,
-                    _ => throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{TrackingUri}' has no model registry."),
-                };
-            }
-        }
-    }
-
-    private readonly Lock _registryLock = new();
-    private IRegistryStore? _registry;
-    private HttpClient? _registryHttp;
+    public IRegistryStore Registry => _stores.Registry;
 
     /// <summary>True when the client talks to a server over HTTP.</summary>
-    public bool IsRemote => Store is HttpTrackingStore;
+    public bool IsRemote => _stores.IsRemote;
+
+    /// <summary>The clock of the timestamps the client writes (<see cref="CairnClientOptions.TimeProvider"/>).</summary>
+    public TimeProvider TimeProvider => _options.TimeProvider;
 
     /// <summary>
     /// Opens <paramref name="trackingUri"/>: <c>http(s)://host:port</c> for a server, or a folder, <c>file:///folder</c>,
     /// <c>sqlite:///path.db</c> or <c>postgresql://...</c> for a database opened in-process. Blocks while a database is opened;
-    /// async code should prefer <see cref="OpenAsync"/>.
+    /// async code should prefer <see cref="OpenAsync"/>. Credentials come from <paramref name="options"/> only; see
+    /// <see cref="FromEnvironment"/> and <see cref="CairnClientOptions.FromEnvironment"/> for MLflow's variables.
     /// </summary>
     public static CairnClient Open(string trackingUri, CairnClientOptions? options = null) =>
         Task.Run(() => OpenAsync(trackingUri, options)).GetAwaiter().GetResult();
@@ -74,31 +59,25 @@ public sealed partial class CairnClient : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(trackingUri);
         options ??= new CairnClientOptions();
-        if (trackingUri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || trackingUri.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-            return new CairnClient(new HttpTrackingStore(trackingUri, options.Http), trackingUri, options, options.ArtifactsDestination);
-
-        var backend = trackingUri.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? new Uri(trackingUri).LocalPath : trackingUri;
-        var isPostgres = backend.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) || backend.Contains("Host=", StringComparison.OrdinalIgnoreCase);
-        if (!isPostgres && !backend.Contains("://", StringComparison.Ordinal)) backend = Path.GetFullPath(backend);
-        var defaultArtifacts = isPostgres
-            ? Path.GetFullPath(Path.Combine(".cairn", "artifacts"))
-            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(TrackingStoreFactory.SqlitePath(backend)))!, "artifacts");
-        var artifactRoot = options.DefaultArtifactRoot ?? defaultArtifacts;
-        var store = await TrackingStoreFactory.OpenAsync(backend, artifactRoot, cancellationToken).ConfigureAwait(false);
-        return new CairnClient(store, trackingUri, options, options.ArtifactsDestination ?? defaultArtifacts);
+        var stores = await CairnStores.OpenAsync(trackingUri, new CairnStoreOptions
+        {
+            DefaultArtifactRoot = options.DefaultArtifactRoot,
+            Http = options.Http,
+            TimeProvider = options.TimeProvider,
+        }, cancellationToken).ConfigureAwait(false);
+        return new CairnClient(stores, options, options.ArtifactsDestination ?? stores.LocalArtifactsFolder);
     }
 
     /// <summary>
     /// Opens the tracking URI of the environment: CAIRN_TRACKING_URI, else MLFLOW_TRACKING_URI, else the embedded store in
     /// CAIRN_HOME (default <c>./.cairn</c>). MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD,
-    /// authenticate to a server unless <paramref name="options"/> says otherwise.
+    /// authenticate to a server unless <paramref name="options"/> says otherwise; MLFLOW_TRACKING_INSECURE_TLS=true accepts a
+    /// self-signed certificate.
     /// </summary>
     public static CairnClient FromEnvironment(CairnClientOptions? options = null)
     {
         options ??= new CairnClientOptions();
-        options.Http.Token ??= Environment.GetEnvironmentVariable("MLFLOW_TRACKING_TOKEN") is { Length: > 0 } token ? token : null;
-        options.Http.UserName ??= Environment.GetEnvironmentVariable("MLFLOW_TRACKING_USERNAME") is { Length: > 0 } user ? user : null;
-        options.Http.Password ??= Environment.GetEnvironmentVariable("MLFLOW_TRACKING_PASSWORD");
+        options.Http.ApplyEnvironment(Environment.GetEnvironmentVariable);
         return Open(ResolveTrackingUri(Environment.GetEnvironmentVariable), options);
     }
 
@@ -143,7 +122,7 @@ public sealed partial class CairnClient : IDisposable
         var run = await Store.CreateRunAsync(new CreateRunRequest(
             experimentId,
             runName,
-            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
             allTags.GetValueOrDefault(SystemTags.User, user),
             allTags.Select(t => new RunTag(t.Key, t.Value)).ToList()), cancellationToken).ConfigureAwait(false);
         return new ActiveRun(Store, run, _options.FlushInterval);
@@ -182,11 +161,6 @@ public sealed partial class CairnClient : IDisposable
         System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } location ? location
         : Environment.ProcessPath ?? "unknown";
 
-    /// <summary>Closes the store (and its connections). End the runs first.</summary>
-    public void Dispose()
-    {
-        if (_registry is HttpRegistryStore http) http.Dispose();
-        _registryHttp?.Dispose();
-        Store.Dispose();
-    }
+    /// <summary>Closes the stores (the database or the connection pool). End the runs first.</summary>
+    public void Dispose() => _stores.Dispose();
 }

@@ -20,4 +20,15 @@ public sealed class CairnClientOptions
 
     /// <summary>How often a run's background logger writes its queue (it also writes as soon as a batch is full).</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The clock of the timestamps the client and its stores write (run start times, creation and update times).</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Options whose <see cref="Http"/> credentials come from MLflow's environment variables (MLFLOW_TRACKING_TOKEN,
+    /// MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_TRACKING_INSECURE_TLS; see <see cref="HttpTrackingStoreOptions.FromEnvironment"/>).
+    /// <paramref name="getEnvironmentVariable"/> defaults to the process environment; a command line passes its own.
+    /// </summary>
+    public static CairnClientOptions FromEnvironment(Func<string, string?>? getEnvironmentVariable = null) =>
+        new() { Http = HttpTrackingStoreOptions.FromEnvironment(getEnvironmentVariable) };
 }

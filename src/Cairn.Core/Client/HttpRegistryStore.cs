@@ -1,6 +1,4 @@
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Cairn.Contracts;
 using Cairn.Registry;
@@ -9,43 +7,59 @@ using Cairn.Tracking;
 namespace Cairn.Client;
 
 /// <summary>
-/// The registry over a Cairn (or MLflow) server's REST API. MLflow's error bodies are mapped back to the same
-/// exceptions the embedded store throws, so callers behave the same in-process and over HTTP. Alias and stage changes
-/// carry <c>user</c> in the X-Cairn-User header for the server's audit trail.
+/// The registry over a Cairn (or MLflow) server's REST API, through the same transport as <see cref="HttpTrackingStore"/>:
+/// the same connection pool, credentials, retries and error mapping, so MLflow's error bodies become the exceptions the
+/// embedded store throws. Alias and stage changes carry <c>user</c> in the X-Cairn-User header for the server's audit trail.
 /// </summary>
 public sealed class HttpRegistryStore : IRegistryStore, IDisposable
 {
-    private const string Api = "api/2.0/mlflow/";
+    private const string Api = MlflowHttpTransport.MlflowApi;
     private const string CairnApi = "api/cairn/v1/registry/";
 
-    private readonly HttpClient _http;
-    private readonly bool _ownsClient;
+    private readonly MlflowHttpTransport _transport;
+    private readonly bool _ownsTransport;
     private readonly RegistryJson _json = RegistryJson.Wire;
 
-    public HttpRegistryStore(Uri baseAddress, HttpClient? httpClient = null)
+    /// <summary>Connects to the server at <paramref name="trackingUri"/> (http:// or https://, optionally with a path prefix).</summary>
+    public HttpRegistryStore(string trackingUri, HttpTrackingStoreOptions? options = null)
+        : this(new MlflowHttpTransport(trackingUri, options), ownsTransport: true)
     {
-        _ownsClient = httpClient is null;
-        _http = httpClient ?? new HttpClient();
-        _http.BaseAddress ??= new Uri(baseAddress.ToString().TrimEnd('/') + "/");
+    }
+
+    /// <summary>
+    /// Connects to the server at <paramref name="baseAddress"/>, through <paramref name="httpClient"/> when given (the caller owns it:
+    /// disposing the store leaves it open), else through a connection pool of its own.
+    /// </summary>
+    public HttpRegistryStore(Uri baseAddress, HttpClient? httpClient = null, HttpTrackingStoreOptions? options = null)
+        : this(new MlflowHttpTransport((baseAddress ?? throw new ArgumentNullException(nameof(baseAddress))).ToString(),
+            httpClient is null ? options : HttpTrackingStore.WithClient(options, httpClient)), ownsTransport: true)
+    {
+    }
+
+    /// <summary>A store over a transport shared with tracking (see <see cref="Cairn.Storage.CairnStores"/>).</summary>
+    internal HttpRegistryStore(MlflowHttpTransport transport, bool ownsTransport)
+    {
+        _transport = transport;
+        _ownsTransport = ownsTransport;
     }
 
     public async Task<RegisteredModel> CreateRegisteredModelAsync(string name, IReadOnlyList<RegisteredModelTag>? tags = null, string? description = null, CancellationToken cancellationToken = default) =>
         Model(await SendAsync(HttpMethod.Post, "registered-models/create", new RegistryRequest
         {
             Name = name, Description = description, Tags = tags?.Select(t => new KeyValue { Key = t.Key, Value = t.Value }).ToList(),
-        }, _json.RegisteredModelResponse, null, cancellationToken).ConfigureAwait(false));
+        }, _json.RegisteredModelResponse, idempotent: false, null, cancellationToken).ConfigureAwait(false));
 
     public async Task<RegisteredModel> GetRegisteredModelAsync(string name, CancellationToken cancellationToken = default) =>
         Model(await GetAsync($"registered-models/get?name={Esc(name)}", _json.RegisteredModelResponse, cancellationToken).ConfigureAwait(false));
 
     public async Task<RegisteredModel> RenameRegisteredModelAsync(string name, string newName, CancellationToken cancellationToken = default) =>
-        Model(await SendAsync(HttpMethod.Post, "registered-models/rename", new RegistryRequest { Name = name, NewName = newName }, _json.RegisteredModelResponse, null, cancellationToken).ConfigureAwait(false));
+        Model(await SendAsync(HttpMethod.Post, "registered-models/rename", new RegistryRequest { Name = name, NewName = newName }, _json.RegisteredModelResponse, idempotent: false, null, cancellationToken).ConfigureAwait(false));
 
     public async Task<RegisteredModel> UpdateRegisteredModelAsync(string name, string? description, CancellationToken cancellationToken = default) =>
-        Model(await SendAsync(HttpMethod.Patch, "registered-models/update", new RegistryRequest { Name = name, Description = description }, _json.RegisteredModelResponse, null, cancellationToken).ConfigureAwait(false));
+        Model(await SendAsync(HttpMethod.Patch, "registered-models/update", new RegistryRequest { Name = name, Description = description }, _json.RegisteredModelResponse, idempotent: true, null, cancellationToken).ConfigureAwait(false));
 
     public Task DeleteRegisteredModelAsync(string name, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Delete, "registered-models/delete", new RegistryRequest { Name = name }, _json.Empty, null, cancellationToken);
+        SendAsync(HttpMethod.Delete, "registered-models/delete", new RegistryRequest { Name = name }, _json.Empty, idempotent: false, null, cancellationToken);
 
     public async Task<Page<RegisteredModel>> SearchRegisteredModelsAsync(RegisteredModelSearch search, CancellationToken cancellationToken = default)
     {
@@ -54,26 +68,26 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
     }
 
     public Task SetRegisteredModelTagAsync(string name, string key, string value, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, "registered-models/set-tag", new RegistryRequest { Name = name, Key = key, Value = value }, _json.Empty, null, cancellationToken);
+        SendAsync(HttpMethod.Post, "registered-models/set-tag", new RegistryRequest { Name = name, Key = key, Value = value }, _json.Empty, idempotent: true, null, cancellationToken);
 
     public Task DeleteRegisteredModelTagAsync(string name, string key, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Delete, "registered-models/delete-tag", new RegistryRequest { Name = name, Key = key }, _json.Empty, null, cancellationToken);
+        SendAsync(HttpMethod.Delete, "registered-models/delete-tag", new RegistryRequest { Name = name, Key = key }, _json.Empty, idempotent: true, null, cancellationToken);
 
     public async Task<ModelVersion> CreateModelVersionAsync(CreateModelVersionRequest request, CancellationToken cancellationToken = default) =>
         Version(await SendAsync(HttpMethod.Post, "model-versions/create", new RegistryRequest
         {
             Name = request.Name, Source = request.Source, RunId = request.RunId, RunLink = request.RunLink, Description = request.Description,
             Tags = request.Tags?.Select(t => new KeyValue { Key = t.Key, Value = t.Value }).ToList(),
-        }, _json.ModelVersionResponse, request.UserId, cancellationToken).ConfigureAwait(false));
+        }, _json.ModelVersionResponse, idempotent: false, request.UserId, cancellationToken).ConfigureAwait(false));
 
     public async Task<ModelVersion> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
         Version(await GetAsync($"model-versions/get?name={Esc(name)}&version={Esc(version)}", _json.ModelVersionResponse, cancellationToken).ConfigureAwait(false));
 
     public async Task<ModelVersion> UpdateModelVersionAsync(string name, string version, string? description, CancellationToken cancellationToken = default) =>
-        Version(await SendAsync(HttpMethod.Patch, "model-versions/update", new RegistryRequest { Name = name, Version = version, Description = description }, _json.ModelVersionResponse, null, cancellationToken).ConfigureAwait(false));
+        Version(await SendAsync(HttpMethod.Patch, "model-versions/update", new RegistryRequest { Name = name, Version = version, Description = description }, _json.ModelVersionResponse, idempotent: true, null, cancellationToken).ConfigureAwait(false));
 
     public Task DeleteModelVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Delete, "model-versions/delete", new RegistryRequest { Name = name, Version = version }, _json.Empty, null, cancellationToken);
+        SendAsync(HttpMethod.Delete, "model-versions/delete", new RegistryRequest { Name = name, Version = version }, _json.Empty, idempotent: false, null, cancellationToken);
 
     public async Task<Page<ModelVersion>> SearchModelVersionsAsync(ModelVersionSearch search, CancellationToken cancellationToken = default)
     {
@@ -82,21 +96,21 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
     }
 
     public Task SetModelVersionTagAsync(string name, string version, string key, string value, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, "model-versions/set-tag", new RegistryRequest { Name = name, Version = version, Key = key, Value = value }, _json.Empty, null, cancellationToken);
+        SendAsync(HttpMethod.Post, "model-versions/set-tag", new RegistryRequest { Name = name, Version = version, Key = key, Value = value }, _json.Empty, idempotent: true, null, cancellationToken);
 
     public Task DeleteModelVersionTagAsync(string name, string version, string key, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Delete, "model-versions/delete-tag", new RegistryRequest { Name = name, Version = version, Key = key }, _json.Empty, null, cancellationToken);
+        SendAsync(HttpMethod.Delete, "model-versions/delete-tag", new RegistryRequest { Name = name, Version = version, Key = key }, _json.Empty, idempotent: true, null, cancellationToken);
 
     public async Task<ModelVersion> TransitionModelVersionStageAsync(string name, string version, string stage, bool archiveExistingVersions = false, string? user = null, CancellationToken cancellationToken = default) =>
         Version(await SendAsync(HttpMethod.Post, "model-versions/transition-stage", new RegistryRequest
         {
             Name = name, Version = version, Stage = stage, ArchiveExistingVersions = archiveExistingVersions,
-        }, _json.ModelVersionResponse, user, cancellationToken).ConfigureAwait(false));
+        }, _json.ModelVersionResponse, idempotent: false, user, cancellationToken).ConfigureAwait(false));
 
     public async Task<IReadOnlyList<ModelVersion>> GetLatestVersionsAsync(string name, IReadOnlyList<string>? stages = null, CancellationToken cancellationToken = default)
     {
         var page = await SendAsync(HttpMethod.Post, "registered-models/get-latest-versions", new RegistryRequest { Name = name, Stages = stages?.ToList() },
-            _json.ModelVersionsPage, null, cancellationToken).ConfigureAwait(false);
+            _json.ModelVersionsPage, idempotent: true, null, cancellationToken).ConfigureAwait(false);
         return (page.ModelVersions ?? []).Select(v => v.ToDomain()).ToList();
     }
 
@@ -104,10 +118,10 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
         (await GetAsync($"model-versions/get-download-uri?name={Esc(name)}&version={Esc(version)}", _json.DownloadUriResponse, cancellationToken).ConfigureAwait(false)).ArtifactUri ?? "";
 
     public Task SetRegisteredModelAliasAsync(string name, string alias, string version, string? user = null, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, "registered-models/alias", new RegistryRequest { Name = name, Alias = alias, Version = version }, _json.Empty, user, cancellationToken);
+        SendAsync(HttpMethod.Post, "registered-models/alias", new RegistryRequest { Name = name, Alias = alias, Version = version }, _json.Empty, idempotent: false, user, cancellationToken);
 
     public Task DeleteRegisteredModelAliasAsync(string name, string alias, string? user = null, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Delete, "registered-models/alias", new RegistryRequest { Name = name, Alias = alias }, _json.Empty, user, cancellationToken);
+        SendAsync(HttpMethod.Delete, "registered-models/alias", new RegistryRequest { Name = name, Alias = alias }, _json.Empty, idempotent: true, user, cancellationToken);
 
     public async Task<ModelVersion> GetModelVersionByAliasAsync(string name, string alias, CancellationToken cancellationToken = default) =>
         Version(await GetAsync($"registered-models/alias?name={Esc(name)}&alias={Esc(alias)}", _json.ModelVersionResponse, cancellationToken).ConfigureAwait(false));
@@ -117,11 +131,11 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
             .Select(e => e.ToDomain()).ToList();
 
     public async Task<ModelVersion> RollbackAliasAsync(string name, string alias, string? user = null, CancellationToken cancellationToken = default) =>
-        Version(await SendAsync(HttpMethod.Post, CairnApi + "rollback", new RegistryRequest { Name = name, Alias = alias }, _json.ModelVersionResponse, user, cancellationToken).ConfigureAwait(false));
+        Version(await SendAsync(HttpMethod.Post, CairnApi + "rollback", new RegistryRequest { Name = name, Alias = alias }, _json.ModelVersionResponse, idempotent: false, user, cancellationToken).ConfigureAwait(false));
 
     public async Task<ModelVersion> PromoteAsync(string name, string version, string alias, IReadOnlyList<string>? requirements = null, string? user = null, CancellationToken cancellationToken = default) =>
         Version(await SendAsync(HttpMethod.Post, CairnApi + "promote", new RegistryRequest { Name = name, Version = version, Alias = alias, Requirements = requirements?.ToList() },
-            _json.ModelVersionResponse, user, cancellationToken).ConfigureAwait(false));
+            _json.ModelVersionResponse, idempotent: false, user, cancellationToken).ConfigureAwait(false));
 
     /// <summary>A run through runs/get, for views (such as lineage) that need a version's run.</summary>
     public async Task<Run> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
@@ -144,64 +158,19 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
         return query.ToString();
     }
 
-    private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path.StartsWith(CairnApi, StringComparison.Ordinal) ? path : Api + path);
-        return await ExchangeAsync(request, type, cancellationToken).ConfigureAwait(false);
-    }
+    private Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        _transport.GetJsonAsync(path.StartsWith(CairnApi, StringComparison.Ordinal) ? path : Api + path, type, cancellationToken);
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, RegistryRequest body, JsonTypeInfo<T> type, string? user, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, path.StartsWith(CairnApi, StringComparison.Ordinal) ? path : Api + path)
-        {
-            Content = JsonContent.Create(body, _json.RegistryRequest),
-        };
-        if (!string.IsNullOrEmpty(user)) request.Headers.Add("X-Cairn-User", user);
-        return await ExchangeAsync(request, type, cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>
+    /// Sends a registry request. <paramref name="idempotent"/> says whether repeating it after a lost answer changes nothing
+    /// (tag upserts, updates, reads); creates, deletes, renames and moves that write the audit trail are not retried once sent.
+    /// </summary>
+    private Task<T> SendAsync<T>(HttpMethod method, string path, RegistryRequest body, JsonTypeInfo<T> type, bool idempotent, string? user, CancellationToken cancellationToken) =>
+        _transport.SendJsonAsync(method, path.StartsWith(CairnApi, StringComparison.Ordinal) ? path : Api + path, body, _json.RegistryRequest, type, idempotent, user, cancellationToken);
 
-    private async Task<T> ExchangeAsync<T>(HttpRequestMessage request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
-    {
-        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode) throw ToException((int)response.StatusCode, text);
-        try
-        {
-            return JsonSerializer.Deserialize(text, type) ?? throw new JsonException("empty body");
-        }
-        catch (JsonException e)
-        {
-            throw new CairnException(ErrorCode.INTERNAL_ERROR, $"The server's answer to {request.Method} {request.RequestUri} is not the expected JSON: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Reverses the server's mapping: MLflow's error body becomes the exception the embedded store would throw.</summary>
-    internal static CairnException ToException(int status, string body)
-    {
-        ErrorResponse? error = null;
-        try
-        {
-            error = JsonSerializer.Deserialize(body, RegistryJson.Wire.ErrorResponse);
-        }
-        catch (JsonException)
-        {
-            // Not MLflow's error body (a proxy's HTML page, say): fall through to the status.
-        }
-        var message = error?.Message ?? $"The server answered HTTP {status}.";
-        if (error is null || !Enum.TryParse<ErrorCode>(error.ErrorCode, out var code))
-            code = status switch { 404 => ErrorCode.RESOURCE_DOES_NOT_EXIST, 400 => ErrorCode.BAD_REQUEST, 503 => ErrorCode.TEMPORARILY_UNAVAILABLE, _ => ErrorCode.INTERNAL_ERROR };
-        return code switch
-        {
-            ErrorCode.RESOURCE_DOES_NOT_EXIST => new ResourceDoesNotExistException(message),
-            ErrorCode.RESOURCE_ALREADY_EXISTS => new ResourceAlreadyExistsException(message),
-            ErrorCode.INVALID_PARAMETER_VALUE => new InvalidParameterValueException(message),
-            ErrorCode.INVALID_STATE => new InvalidStateException(message),
-            _ => new CairnException(code, message),
-        };
-    }
-
+    /// <summary>Closes the connection pool, unless it is shared with tracking or the caller supplied the HttpClient.</summary>
     public void Dispose()
     {
-        if (_ownsClient) _http.Dispose();
+        if (_ownsTransport) _transport.Dispose();
     }
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -17,40 +15,52 @@ namespace Cairn.Client;
 /// </summary>
 public sealed class HttpTrackingStore : ITrackingStore
 {
-    private const string Api = "api/2.0/mlflow/";
+    private const string Api = MlflowHttpTransport.MlflowApi;
 
-    private readonly HttpClient _http;
-    private readonly HttpTrackingStoreOptions _options;
+    private readonly MlflowHttpTransport _transport;
+    private readonly bool _ownsTransport;
+    private readonly TimeProvider _timeProvider;
 
     /// <summary>Connects to the server at <paramref name="trackingUri"/> (http:// or https://, optionally with a path prefix).</summary>
     public HttpTrackingStore(string trackingUri, HttpTrackingStoreOptions? options = null)
+        : this(new MlflowHttpTransport(trackingUri, options), ownsTransport: true, TimeProvider.System)
     {
-        ArgumentException.ThrowIfNullOrEmpty(trackingUri);
-        if (!Uri.TryCreate(trackingUri.EndsWith('/') ? trackingUri : trackingUri + "/", UriKind.Absolute, out var baseUri) ||
-            (baseUri.Scheme != Uri.UriSchemeHttp && baseUri.Scheme != Uri.UriSchemeHttps))
-            throw new InvalidParameterValueException($"Invalid tracking URI '{trackingUri}': expected http://host:port or https://host:port.");
-        BaseAddress = baseUri;
-        _options = options ?? new HttpTrackingStoreOptions();
-        var handler = new SocketsHttpHandler
+    }
+
+    /// <summary>
+    /// Connects to the server at <paramref name="trackingUri"/> through <paramref name="httpClient"/> (from IHttpClientFactory,
+    /// with a proxy or telemetry handler...). The caller owns <paramref name="httpClient"/>: disposing the store leaves it open.
+    /// </summary>
+    public HttpTrackingStore(string trackingUri, HttpClient httpClient, HttpTrackingStoreOptions? options = null)
+        : this(new MlflowHttpTransport(trackingUri, WithClient(options, httpClient)), ownsTransport: true, TimeProvider.System)
+    {
+    }
+
+    /// <summary>A store over a transport shared with the registry (see <see cref="Cairn.Storage.CairnStores"/>).</summary>
+    internal HttpTrackingStore(MlflowHttpTransport transport, bool ownsTransport, TimeProvider timeProvider)
+    {
+        _transport = transport;
+        _ownsTransport = ownsTransport;
+        _timeProvider = timeProvider;
+    }
+
+    /// <summary>Options with <paramref name="httpClient"/> set, copied so the caller's instance is left as it was.</summary>
+    internal static HttpTrackingStoreOptions WithClient(HttpTrackingStoreOptions? options, HttpClient httpClient)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        var o = options ?? new HttpTrackingStoreOptions();
+        return new HttpTrackingStoreOptions
         {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            MaxConnectionsPerServer = 32,
-            AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
+            MaxRetries = o.MaxRetries, RetryBaseDelay = o.RetryBaseDelay, MaxRetryDelay = o.MaxRetryDelay, RequestTimeout = o.RequestTimeout,
+            Token = o.Token, UserName = o.UserName, Password = o.Password, InsecureTls = o.InsecureTls, HttpClient = httpClient,
         };
-        // Timeouts are applied per attempt (see SendAsync) so retries get a fresh budget.
-        _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cairn", typeof(HttpTrackingStore).Assembly.GetName().Version?.ToString() ?? "0"));
-        if (_options.Token is { Length: > 0 } token)
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        else if (_options.UserName is { Length: > 0 } user)
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-                Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{_options.Password}")));
     }
 
     /// <summary>The server's base address, always ending with '/'.</summary>
-    public Uri BaseAddress { get; }
+    public Uri BaseAddress => _transport.BaseAddress;
+
+    /// <summary>The transport this store sends with.</summary>
+    internal MlflowHttpTransport Transport => _transport;
 
     // ---- Experiments ----
 
@@ -137,7 +147,7 @@ public sealed class HttpTrackingStore : ITrackingStore
             RunName = request.RunName,
             UserId = request.UserId,
             // MLflow's server stores an absent start_time as 0 (proto2 default); send the time as its Python client does.
-            StartTime = request.StartTime ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            StartTime = request.StartTime ?? _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
             Tags = request.Tags?.Select(t => new KeyValue { Key = t.Key, Value = t.Value }).ToList(),
         };
         var response = await PostAsync("runs/create", body, Json.CreateRun, Json.RunResponse, idempotent: false, cancellationToken).ConfigureAwait(false);
@@ -244,8 +254,11 @@ public sealed class HttpTrackingStore : ITrackingStore
     private static CairnException GcNotImplemented() =>
         new(ErrorCode.NOT_IMPLEMENTED, "gc runs against the database directly: pass --backend-store-uri");
 
-    /// <summary>Closes the pooled connections.</summary>
-    public void Dispose() => _http.Dispose();
+    /// <summary>Closes the pooled connections, unless the transport is shared or the caller supplied the HttpClient.</summary>
+    public void Dispose()
+    {
+        if (_ownsTransport) _transport.Dispose();
+    }
 
     // ---- Transport ----
 
@@ -255,178 +268,22 @@ public sealed class HttpTrackingStore : ITrackingStore
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    private async Task<TResponse> PostAsync<TRequest, TResponse>(string path, TRequest body, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType,
-        bool idempotent, CancellationToken cancellationToken)
-    {
-        // Serialized once: each retry needs a fresh HttpRequestMessage but not a fresh body.
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, requestType);
-        var uri = new Uri(BaseAddress, Api + path);
-        using var response = await SendAsync(() =>
-        {
-            var content = new ByteArrayContent(bytes);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            return new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
-        }, idempotent, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        return await ReadAsync(response, responseType, cancellationToken).ConfigureAwait(false);
-    }
+    private Task<TResponse> PostAsync<TRequest, TResponse>(string path, TRequest body, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType,
+        bool idempotent, CancellationToken cancellationToken) =>
+        _transport.SendJsonAsync(HttpMethod.Post, Api + path, body, requestType, responseType, idempotent, user: null, cancellationToken);
 
-    private async Task<TResponse> GetAsync<TResponse>(string pathAndQuery, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
-    {
-        var uri = new Uri(BaseAddress, Api + pathAndQuery);
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, uri), idempotent: true,
-            HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        return await ReadAsync(response, responseType, cancellationToken).ConfigureAwait(false);
-    }
+    private Task<TResponse> GetAsync<TResponse>(string pathAndQuery, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken) =>
+        _transport.GetJsonAsync(Api + pathAndQuery, responseType, cancellationToken);
 
     /// <summary>GET of any path under the base address (the artifact endpoints), with retries and error mapping. Dispose the response.</summary>
-    internal Task<HttpResponseMessage> GetRawAsync(string relativePathAndQuery, HttpCompletionOption completion, CancellationToken cancellationToken)
-    {
-        var uri = new Uri(BaseAddress, relativePathAndQuery);
-        return SendAsync(() => new HttpRequestMessage(HttpMethod.Get, uri), idempotent: true, completion, cancellationToken);
-    }
-
-    /// <summary>
-    /// A registry client for the same server with the same credentials. It does not own <paramref name="httpClient"/>'s
-    /// lifetime: the caller disposes both.
-    /// </summary>
-    internal HttpRegistryStore CreateRegistryStore(out HttpClient httpClient)
-    {
-        httpClient = new HttpClient { BaseAddress = BaseAddress, Timeout = _options.RequestTimeout };
-        httpClient.DefaultRequestHeaders.Authorization = _http.DefaultRequestHeaders.Authorization;
-        httpClient.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cairn", typeof(HttpTrackingStore).Assembly.GetName().Version?.ToString() ?? "0"));
-        return new HttpRegistryStore(BaseAddress, httpClient);
-    }
+    internal Task<HttpResponseMessage> GetRawAsync(string relativePathAndQuery, HttpCompletionOption completion, CancellationToken cancellationToken) =>
+        _transport.GetRawAsync(relativePathAndQuery, completion, cancellationToken);
 
     /// <summary>PUT of a body to any path under the base address (artifact uploads), with retries and error mapping.</summary>
-    internal async Task PutRawAsync(string relativePath, Func<HttpContent> createContent, CancellationToken cancellationToken)
-    {
-        var uri = new Uri(BaseAddress, relativePath);
-        // An upload replaces the file whole, so repeating it is safe: each attempt reopens the content.
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, uri) { Content = createContent() }, idempotent: true,
-            HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-    }
+    internal Task PutRawAsync(string relativePath, Func<HttpContent> createContent, CancellationToken cancellationToken) =>
+        _transport.PutRawAsync(relativePath, createContent, cancellationToken);
 
     /// <summary>Reads a JSON body of a successful response.</summary>
-    internal static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return await JsonSerializer.DeserializeAsync(stream, type, cancellationToken).ConfigureAwait(false)
-                ?? throw new JsonException("the body is JSON null");
-        }
-        catch (JsonException e)
-        {
-            throw new CairnException(ErrorCode.INTERNAL_ERROR,
-                $"The server answered {response.RequestMessage?.Method} {response.RequestMessage?.RequestUri?.AbsolutePath} with a body that is not the expected MLflow message: {e.Message}", e);
-        }
-    }
-
-    /// <summary>
-    /// Sends a request built by <paramref name="createRequest"/>, retrying transient failures, and returns a successful
-    /// response or throws the mapped <see cref="CairnException"/>.
-    /// </summary>
-    private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> createRequest, bool idempotent, HttpCompletionOption completion, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var canRetry = attempt < _options.MaxRetries;
-            using var request = createRequest();
-            HttpResponseMessage response;
-            using (var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                attemptTimeout.CancelAfter(_options.RequestTimeout);
-                try
-                {
-                    response = await _http.SendAsync(request, completion, attemptTimeout.Token).ConfigureAwait(false);
-                }
-                catch (HttpRequestException e) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // A refused or failed connect never reached the server, so any call may be retried;
-                    // a connection lost mid-request may have been applied, so only idempotent ones are.
-                    var neverSent = e.HttpRequestError is HttpRequestError.ConnectionError;
-                    var transient = neverSent || (idempotent && e.HttpRequestError is HttpRequestError.ResponseEnded or HttpRequestError.Unknown);
-                    if (transient && canRetry)
-                    {
-                        await DelayAsync(attempt, null, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
-                    throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE,
-                        $"Cannot reach the tracking server at {BaseAddress}: {e.Message}", e);
-                }
-                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-                {
-                    if (idempotent && canRetry)
-                    {
-                        await DelayAsync(attempt, null, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
-                    throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE,
-                        $"The tracking server at {BaseAddress} did not answer {request.Method} {request.RequestUri?.AbsolutePath} within {_options.RequestTimeout.TotalSeconds:0.#} s.", e);
-                }
-            }
-
-            if (response.IsSuccessStatusCode) return response;
-            var status = (int)response.StatusCode;
-            if (idempotent && canRetry && status is 429 or 502 or 503 or 504)
-            {
-                var retryAfter = response.Headers.RetryAfter?.Delta;
-                response.Dispose();
-                await DelayAsync(attempt, retryAfter, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            using (response)
-                throw await ReadErrorAsync(response, request, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private Task DelayAsync(int attempt, TimeSpan? retryAfter, CancellationToken cancellationToken)
-    {
-        var backoff = _options.RetryBaseDelay * Math.Pow(2, attempt) * (0.75 + Random.Shared.NextDouble() * 0.5);
-        var delay = retryAfter is { } asked && asked > backoff ? asked : backoff;
-        return Task.Delay(delay > _options.MaxRetryDelay ? _options.MaxRetryDelay : delay, cancellationToken);
-    }
-
-    private static async Task<CairnException> ReadErrorAsync(HttpResponseMessage response, HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        var status = (int)response.StatusCode;
-        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        ErrorResponse? error = null;
-        try
-        {
-            if (text.TrimStart().StartsWith('{')) error = JsonSerializer.Deserialize(text, Json.ErrorResponse);
-        }
-        catch (JsonException)
-        {
-            // Not MLflow's error body (a proxy's page, say): described below from the status.
-        }
-        if (error is not null) return MapError(status, error.ErrorCode, error.Message);
-        var snippet = text.Length > 200 ? text[..200] + "..." : text;
-        return new CairnException(CodeForStatus(status),
-            $"The server answered {status} {response.ReasonPhrase} to {request.Method} {request.RequestUri?.AbsolutePath}" +
-            (snippet.Length > 0 ? $": {snippet.ReplaceLineEndings(" ")}" : "."));
-    }
-
-    /// <summary>Turns an MLflow error body back into the exception the in-process store throws for it.</summary>
-    internal static CairnException MapError(int status, string? errorCode, string message) => errorCode switch
-    {
-        nameof(ErrorCode.RESOURCE_DOES_NOT_EXIST) => new ResourceDoesNotExistException(message),
-        nameof(ErrorCode.RESOURCE_ALREADY_EXISTS) => new ResourceAlreadyExistsException(message),
-        nameof(ErrorCode.INVALID_PARAMETER_VALUE) => new InvalidParameterValueException(message),
-        nameof(ErrorCode.INVALID_STATE) => new InvalidStateException(message),
-        _ when Enum.TryParse<ErrorCode>(errorCode, out var known) && known.ToString() == errorCode => new CairnException(known, message),
-        // A code Cairn does not know (MLflow has more, e.g. UNAUTHENTICATED): keep its name in the message.
-        _ => new CairnException(CodeForStatus(status), string.IsNullOrEmpty(errorCode) ? message : $"{errorCode}: {message}"),
-    };
-
-    private static ErrorCode CodeForStatus(int status) => status switch
-    {
-        400 => ErrorCode.BAD_REQUEST,
-        401 or 403 => ErrorCode.PERMISSION_DENIED,
-        404 => ErrorCode.ENDPOINT_NOT_FOUND,
-        413 or 429 => ErrorCode.REQUEST_LIMIT_EXCEEDED,
-        501 => ErrorCode.NOT_IMPLEMENTED,
-        502 or 503 or 504 => ErrorCode.TEMPORARILY_UNAVAILABLE,
-        _ => ErrorCode.INTERNAL_ERROR,
-    };
+    internal static Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        MlflowHttpTransport.ReadAsync(response, type, cancellationToken);
 }

@@ -40,7 +40,7 @@ public static class RegistryWireMapping
     {
         Id = e.Id,
         Name = e.Name,
-        Action = SqlTrackingStore.ActionText(e.Action),
+        Action = SqlRegistryStore.ActionText(e.Action),
         Alias = e.Alias,
         Stage = e.Stage?.ToString(),
         PreviousStage = e.PreviousStage?.ToString(),
@@ -65,7 +65,7 @@ public static class RegistryWireMapping
         (m.Aliases ?? []).Select(a => new RegisteredModelAlias(a.Alias ?? "", a.Version ?? "")).ToList());
 
     public static RegistryAuditEntry ToDomain(this RegistryAuditEntryMessage e) => new(
-        e.Id, e.Name ?? "", SqlTrackingStore.ParseAction(e.Action ?? ""), e.Alias,
+        e.Id, e.Name ?? "", SqlRegistryStore.ParseAction(e.Action ?? ""), e.Alias,
         e.Stage is null ? null : RegistryValidator.ParseStage(e.Stage),
         e.PreviousStage is null ? null : RegistryValidator.ParseStage(e.PreviousStage),
         e.FromVersion, e.ToVersion, e.User ?? RegistryLimits.UnknownUser, e.Timestamp);

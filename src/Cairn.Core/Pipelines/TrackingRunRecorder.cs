@@ -88,7 +88,7 @@ public sealed class TrackingRunRecorder(Func<CancellationToken, Task<CairnClient
     public async Task FinishStageRunAsync(string stageRunId, StageRunResult result, CancellationToken cancellationToken = default)
     {
         var client = await ClientAsync(cancellationToken).ConfigureAwait(false);
-        long now = Clock.NowMs();
+        long now = client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var metrics = result.Metrics.Select(kv => new Metric(kv.Key, kv.Value, now, 0))
             .Append(new Metric("duration_s", result.Duration.TotalSeconds, now, 0)).ToList();
         var tags = result.OutDigests.Select(kv => new RunTag(OutTagPrefix + kv.Key, kv.Value)).ToList();
@@ -131,7 +131,7 @@ public sealed class TrackingRunRecorder(Func<CancellationToken, Task<CairnClient
     private async Task EndAsync(CairnClient client, string runId, RunStatus status, CancellationToken cancellationToken)
     {
         if (_open.TryRemove(runId, out var active)) await active.EndAsync(status, cancellationToken).ConfigureAwait(false);
-        else await client.Store.UpdateRunAsync(runId, status, Clock.NowMs(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        else await client.Store.UpdateRunAsync(runId, status, client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     private readonly ConcurrentDictionary<string, ActiveRun> _open = new(StringComparer.Ordinal);

@@ -5,98 +5,99 @@ using Dapper;
 
 namespace Cairn.Storage;
 
-internal abstract partial class SqlTrackingStore
+/// <summary>
+/// Translates a parsed filter into a SQL condition. Every value and key becomes a parameter;
+/// only fixed column names chosen from a closed set are written into the SQL text.
+/// </summary>
+internal abstract class FilterSql(SqlDatabase database, DynamicParameters parameters)
 {
-    /// <summary>
-    /// Translates a parsed filter into a SQL condition. Every value and key becomes a parameter;
-    /// only fixed column names chosen from a closed set are written into the SQL text.
-    /// </summary>
-    private abstract class FilterSql(SqlTrackingStore store, DynamicParameters parameters)
+    private int _next;
+
+    protected SqlDatabase Database => database;
+
+    public string Param(object? value)
     {
-        private int _next;
-
-        protected SqlTrackingStore Store => store;
-
-        public string Param(object? value)
-        {
-            // A letter after the number keeps Dapper's list expansion (@f1x -> @f1x1, @f1x2) from colliding with @f11x.
-            var name = "f" + _next++.ToString(CultureInfo.InvariantCulture) + "x";
-            parameters.Add(name, value);
-            return "@" + name;
-        }
-
-        public void Append(StringBuilder sql, FilterExpression expression)
-        {
-            switch (expression)
-            {
-                case AndExpression and:
-                    sql.Append('(');
-                    Append(sql, and.Left);
-                    sql.Append(" AND ");
-                    Append(sql, and.Right);
-                    sql.Append(')');
-                    break;
-                case OrExpression or:
-                    sql.Append('(');
-                    Append(sql, or.Left);
-                    sql.Append(" OR ");
-                    Append(sql, or.Right);
-                    sql.Append(')');
-                    break;
-                case Comparison comparison:
-                    AppendComparison(sql, comparison);
-                    break;
-            }
-        }
-
-        protected abstract void AppendComparison(StringBuilder sql, Comparison comparison);
-
-        public void AppendValuePredicate(StringBuilder sql, string column, Comparison comparison) => AppendPredicate(sql, column, comparison);
-
-        /// <summary>Writes <c>column op value</c> for a string or numeric comparison.</summary>
-        protected void AppendPredicate(StringBuilder sql, string column, Comparison comparison)
-        {
-            switch (comparison.Op, comparison.Value)
-            {
-                case (Comparator.Like, StringValue s):
-                    sql.Append(Store.LikeSql(column, Param(Store.LikePattern(s.Value))));
-                    break;
-                case (Comparator.ILike, StringValue s):
-                    sql.Append(Store.ILikeSql(column, Param(s.Value)));
-                    break;
-                case (Comparator.In, ListValue list):
-                    sql.Append(Store.InSql(column, Param(list.Values.ToArray())));
-                    break;
-                case (Comparator.NotIn, ListValue list):
-                    sql.Append(Store.InSql(column, Param(list.Values.ToArray()), negated: true));
-                    break;
-                case (_, NumberValue n):
-                    sql.Append(column).Append(Operator(comparison.Op)).Append(Param(NumericParameter(comparison, n.Value)));
-                    break;
-                case (_, StringValue s):
-                    sql.Append(column).Append(Operator(comparison.Op)).Append(Param(s.Value));
-                    break;
-                default:
-                    throw new InvalidParameterValueException($"Invalid filter at position {comparison.Position}: unsupported comparison.");
-            }
-        }
-
-        /// <summary>Time attributes are integers in the store; comparing them with an integer parameter keeps their index usable.</summary>
-        protected virtual object NumericParameter(Comparison comparison, double value) => value;
-
-        protected static string Operator(Comparator op) => op switch
-        {
-            Comparator.Equal => " = ",
-            Comparator.NotEqual => " <> ",
-            Comparator.Greater => " > ",
-            Comparator.GreaterOrEqual => " >= ",
-            Comparator.Less => " < ",
-            Comparator.LessOrEqual => " <= ",
-            _ => throw new ArgumentOutOfRangeException(nameof(op)),
-        };
+        // A letter after the number keeps Dapper's list expansion (@f1x -> @f1x1, @f1x2) from colliding with @f11x.
+        var name = "f" + _next++.ToString(CultureInfo.InvariantCulture) + "x";
+        parameters.Add(name, value);
+        return "@" + name;
     }
 
-    private sealed class ExperimentFilterSql(SqlTrackingStore store, DynamicParameters parameters) : FilterSql(store, parameters)
+    public void Append(StringBuilder sql, FilterExpression expression)
+    {
+        switch (expression)
+        {
+            case AndExpression and:
+                sql.Append('(');
+                Append(sql, and.Left);
+                sql.Append(" AND ");
+                Append(sql, and.Right);
+                sql.Append(')');
+                break;
+            case OrExpression or:
+                sql.Append('(');
+                Append(sql, or.Left);
+                sql.Append(" OR ");
+                Append(sql, or.Right);
+                sql.Append(')');
+                break;
+            case Comparison comparison:
+                AppendComparison(sql, comparison);
+                break;
+        }
+    }
+
+    protected abstract void AppendComparison(StringBuilder sql, Comparison comparison);
+
+    public void AppendValuePredicate(StringBuilder sql, string column, Comparison comparison) => AppendPredicate(sql, column, comparison);
+
+    /// <summary>Writes <c>column op value</c> for a string or numeric comparison.</summary>
+    protected void AppendPredicate(StringBuilder sql, string column, Comparison comparison)
+    {
+        switch (comparison.Op, comparison.Value)
+        {
+            case (Comparator.Like, StringValue s):
+                sql.Append(Database.LikeSql(column, Param(Database.LikePattern(s.Value))));
+                break;
+            case (Comparator.ILike, StringValue s):
+                sql.Append(Database.ILikeSql(column, Param(s.Value)));
+                break;
+            case (Comparator.In, ListValue list):
+                sql.Append(Database.InSql(column, Param(list.Values.ToArray())));
+                break;
+            case (Comparator.NotIn, ListValue list):
+                sql.Append(Database.InSql(column, Param(list.Values.ToArray()), negated: true));
+                break;
+            case (_, NumberValue n):
+                sql.Append(column).Append(Operator(comparison.Op)).Append(Param(NumericParameter(comparison, n.Value)));
+                break;
+            case (_, StringValue s):
+                sql.Append(column).Append(Operator(comparison.Op)).Append(Param(s.Value));
+                break;
+            default:
+                throw new InvalidParameterValueException($"Invalid filter at position {comparison.Position}: unsupported comparison.");
+        }
+    }
+
+    /// <summary>Time attributes are integers in the store; comparing them with an integer parameter keeps their index usable.</summary>
+    protected virtual object NumericParameter(Comparison comparison, double value) => value;
+
+    protected static string Operator(Comparator op) => op switch
+    {
+        Comparator.Equal => " = ",
+        Comparator.NotEqual => " <> ",
+        Comparator.Greater => " > ",
+        Comparator.GreaterOrEqual => " >= ",
+        Comparator.Less => " < ",
+        Comparator.LessOrEqual => " <= ",
+        _ => throw new ArgumentOutOfRangeException(nameof(op)),
+    };
+}
+
+/// <summary>The filters of tracking searches: experiments and runs.</summary>
+internal sealed partial class SqlTrackingStore
+{
+    private sealed class ExperimentFilterSql(SqlDatabase database, DynamicParameters parameters) : FilterSql(database, parameters)
     {
         protected override void AppendComparison(StringBuilder sql, Comparison comparison)
         {
@@ -121,7 +122,7 @@ internal abstract partial class SqlTrackingStore
         protected override object NumericParameter(Comparison comparison, double value) => (long)value;
     }
 
-    private sealed class RunFilterSql(SqlTrackingStore store, DynamicParameters parameters) : FilterSql(store, parameters)
+    private sealed class RunFilterSql(SqlDatabase database, DynamicParameters parameters) : FilterSql(database, parameters)
     {
         protected override void AppendComparison(StringBuilder sql, Comparison c)
         {

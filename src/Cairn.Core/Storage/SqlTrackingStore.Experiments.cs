@@ -6,7 +6,7 @@ using Dapper;
 
 namespace Cairn.Storage;
 
-internal abstract partial class SqlTrackingStore
+internal sealed partial class SqlTrackingStore
 {
     private sealed record ExperimentRow(long ExperimentId, string Name, string ArtifactLocation, string LifecycleStage, long? CreationTime, long? LastUpdateTime);
 
@@ -27,7 +27,7 @@ internal abstract partial class SqlTrackingStore
                 "SELECT experiment_id FROM experiments WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (existing is not null)
                 throw new ResourceAlreadyExistsException($"Experiment '{name}' already exists.");
-            var now = Clock.NowMs();
+            var now = NowMs();
             var id = await c.ExecuteScalarAsync<long>(new CommandDefinition(
                 "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (@name, @loc, 'active', @now, @now) RETURNING experiment_id",
                 new { name, loc = artifactLocation ?? "", now }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -81,7 +81,7 @@ internal abstract partial class SqlTrackingStore
         if (filter is not null)
         {
             sql.Append(" AND ");
-            new ExperimentFilterSql(this, parameters).Append(sql, filter);
+            new ExperimentFilterSql(Database, parameters).Append(sql, filter);
         }
         sql.Append(" ORDER BY ");
         foreach (var key in orderBy)
@@ -125,7 +125,7 @@ internal abstract partial class SqlTrackingStore
             if (clash is not null) throw new ResourceAlreadyExistsException($"Experiment '{newName}' already exists.");
             await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE experiments SET name = @newName, last_update_time = @now WHERE experiment_id = @id",
-                new { newName, id, now = Clock.NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                new { newName, id, now = NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             return 0;
         }, cancellationToken), $"Experiment '{newName}' already exists.");
     }
@@ -149,7 +149,7 @@ internal abstract partial class SqlTrackingStore
                 throw new InvalidParameterValueException(stage == "deleted"
                     ? $"Cannot delete experiment {experimentId}: it is already deleted."
                     : $"Cannot restore experiment {experimentId}: it is not deleted.");
-            var now = Clock.NowMs();
+            var now = NowMs();
             long? deletedTime = stage == "deleted" ? now : null;
             await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE experiments SET lifecycle_stage = @stage, last_update_time = @now, deleted_time = @deletedTime WHERE experiment_id = @id",

@@ -4,7 +4,7 @@ using Dapper;
 
 namespace Cairn.Storage;
 
-internal abstract partial class SqlTrackingStore
+internal sealed partial class SqlTrackingStore
 {
     private sealed record RunRow(string RunUuid, long ExperimentId, string Name, string? UserId, string Status, long StartTime, long? EndTime, string ArtifactUri, string LifecycleStage);
 
@@ -25,7 +25,7 @@ internal abstract partial class SqlTrackingStore
         tags.Add(new RunTag(SystemTags.RunName, runName));
         var userId = request.UserId ?? tags.LastOrDefault(t => t.Key == SystemTags.User)?.Value;
         var runId = Guid.NewGuid().ToString("N");
-        var startTime = request.StartTime ?? Clock.NowMs();
+        var startTime = request.StartTime ?? NowMs();
 
         var storedTags = tags.DistinctBy(t => t.Key).OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
         var artifactUri = await WriteAsync(async (c, tx) =>
@@ -100,7 +100,7 @@ internal abstract partial class SqlTrackingStore
                 if (experimentStage != "active")
                     throw new InvalidStateException($"Cannot restore run {runId}: its experiment {row.ExperimentId} is deleted. Restore the experiment first.");
             }
-            long? deletedTime = stage == "deleted" ? Clock.NowMs() : null;
+            long? deletedTime = stage == "deleted" ? NowMs() : null;
             await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE runs SET lifecycle_stage = @stage, deleted_time = @deletedTime WHERE run_uuid = @runId",
                 new { stage, deletedTime, runId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -123,7 +123,7 @@ internal abstract partial class SqlTrackingStore
             if (parameters.Count > 0) await InsertParamsAsync(c, tx, runId, parameters, cancellationToken).ConfigureAwait(false);
             if (metrics.Count > 0)
             {
-                await InsertMetricHistoryAsync(c, tx, runId, metrics, cancellationToken).ConfigureAwait(false);
+                await Database.InsertMetricHistoryAsync(c, tx, runId, metrics, cancellationToken).ConfigureAwait(false);
                 await UpsertLatestMetricsAsync(c, tx, runId, metrics, cancellationToken).ConfigureAwait(false);
             }
             if (tags.Count > 0)
@@ -296,7 +296,7 @@ internal abstract partial class SqlTrackingStore
             runId, latest.Values.ToList(), static (m, row) =>
             {
                 row.Add(m.Key);
-                row.Add(StoredValue(m.Value));
+                row.Add(SqlDatabase.StoredValue(m.Value));
                 row.Add(m.Timestamp);
                 row.Add(m.Step);
                 row.Add((short)(double.IsNaN(m.Value) ? 1 : 0));
@@ -307,9 +307,6 @@ internal abstract partial class SqlTrackingStore
             : a.Timestamp != b.Timestamp ? a.Timestamp > b.Timestamp
             : double.IsNaN(b.Value) || (!double.IsNaN(a.Value) && a.Value > b.Value);
     }
-
-    /// <summary>NaN cannot be stored in a NOT NULL REAL column (SQLite turns it into NULL), so it is 0 plus is_nan.</summary>
-    protected static double StoredValue(double value) => double.IsNaN(value) ? 0 : value;
 
     public async Task<(IReadOnlyList<DeletedEntity> Runs, IReadOnlyList<DeletedEntity> Experiments)> FindDeletedAsync(long deletedBefore, CancellationToken cancellationToken = default)
     {

@@ -6,7 +6,7 @@ using Dapper;
 
 namespace Cairn.Storage;
 
-internal abstract partial class SqlTrackingStore
+internal sealed partial class SqlTrackingStore
 {
     public async Task<Page<Run>> SearchRunsAsync(RunSearch search, CancellationToken cancellationToken = default)
     {
@@ -19,7 +19,7 @@ internal abstract partial class SqlTrackingStore
         if (experimentIds.Length == 0) return new Page<Run>([], null);
 
         var parameters = new DynamicParameters();
-        var filterSql = new RunFilterSql(this, parameters);
+        var filterSql = new RunFilterSql(Database, parameters);
 
         // Top-level AND terms on metrics, params and tags become inner joins: (run_uuid, key) is unique in those
         // tables, so a join matches exactly when EXISTS would, and the planner may start from their (key, value)
@@ -55,10 +55,10 @@ internal abstract partial class SqlTrackingStore
         {
             var alias = "j" + j++;
             var table = comparison.Entity switch { EntityKind.Metric => "latest_metrics", EntityKind.Param => "params", _ => "tags" };
-            sql.Append(driver is null ? " JOIN " : OrderedJoin).Append($"{table} {alias} ON {alias}.run_uuid = {runKey} AND ");
+            sql.Append(driver is null ? " JOIN " : Database.OrderedJoin).Append($"{table} {alias} ON {alias}.run_uuid = {runKey} AND ");
             AppendJoinCondition(sql, filterSql, comparison, alias);
         }
-        if (driver is not null) sql.Append(OrderedJoin).Append("runs r ON r.run_uuid = j0.run_uuid");
+        if (driver is not null) sql.Append(Database.OrderedJoin).Append("runs r ON r.run_uuid = j0.run_uuid");
         foreach (var term in rest)
         {
             where.Append(" AND ");

@@ -1,131 +1,52 @@
 using System.Data.Common;
 using Cairn.Tracking;
-using Dapper;
 
 namespace Cairn.Storage;
 
 /// <summary>
-/// The tracking store over SQL, shared by SQLite and PostgreSQL. Subclasses supply connections,
-/// the write path (SQLite: one group-committing writer; PostgreSQL: pooled transactions) and
-/// provider error translation. All SQL is parameterized; no caller text reaches the SQL string.
+/// The tracking store over SQL (experiments, runs, params, metrics, tags, inputs), the same on SQLite and PostgreSQL.
+/// It borrows connections, the write path and the dialect from the <see cref="SqlDatabase"/> it shares with the other
+/// stores of the database; the owner of the database (<see cref="CairnStores"/>) closes it, not this store.
 /// </summary>
-internal abstract partial class SqlTrackingStore : ITrackingStore
+internal sealed partial class SqlTrackingStore(SqlDatabase database) : ITrackingStore
 {
-    public const string DefaultExperimentId = "0";
-    public const string DefaultExperimentName = "Default";
+    public const string DefaultExperimentId = SqlDatabase.DefaultExperimentId;
+    public const string DefaultExperimentName = SqlDatabase.DefaultExperimentName;
 
-    private readonly string _defaultArtifactRoot;
+    /// <summary>The database this store reads and writes.</summary>
+    public SqlDatabase Database { get; } = database;
 
-    protected SqlTrackingStore(string defaultArtifactRoot)
+    /// <summary>Nothing to release: the database belongs to the set of stores that opened it.</summary>
+    public void Dispose()
     {
-        _defaultArtifactRoot = defaultArtifactRoot.TrimEnd('/');
     }
 
-    /// <summary>SQL for a case-sensitive LIKE of <paramref name="column"/> against parameter <paramref name="parameter"/>.</summary>
-    protected abstract string LikeSql(string column, string parameter);
+    private long NowMs() => Database.NowMs();
 
-    /// <summary>SQL for a case-insensitive LIKE.</summary>
-    protected abstract string ILikeSql(string column, string parameter);
+    private ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) => Database.OpenReadConnectionAsync(cancellationToken);
 
-    /// <summary>
-    /// SQL for <c>column IN list</c>, <paramref name="parameter"/> being bound to an array. Dapper expands an array
-    /// into <c>(@p1, @p2, ...)</c> for SQLite but hands Npgsql a native array, which PostgreSQL compares with ANY/ALL.
-    /// </summary>
-    protected virtual string InSql(string column, string parameter, bool negated = false) =>
-        $"{column} {(negated ? "NOT IN" : "IN")} {parameter}";
+    private Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) => Database.WriteAsync(work, cancellationToken);
 
-    /// <summary>
-    /// An inner join whose left side the planner must not reorder: SQLite's CROSS JOIN (which takes ON);
-    /// PostgreSQL plans a plain JOIN well and rejects CROSS JOIN ... ON.
-    /// </summary>
-    protected virtual string OrderedJoin => " JOIN ";
+    private Task<T> TranslateAsync<T>(Func<Task<T>> action, string alreadyExistsMessage) => Database.TranslateAsync(action, alreadyExistsMessage);
 
-    /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
-    protected virtual string LikePattern(string pattern) => pattern;
+    private string InSql(string column, string parameter, bool negated = false) => Database.InSql(column, parameter, negated);
 
-    /// <summary>Opens a connection for reading; dispose it to give it back.</summary>
-    protected abstract ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken);
+    private string ExperimentArtifactLocation(string experimentId) => Database.ExperimentArtifactLocation(experimentId);
 
-    /// <summary>Runs <paramref name="work"/> in a write transaction and commits it.</summary>
-    protected abstract Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken);
+    private static string Stage(LifecycleStage stage) => stage == LifecycleStage.Active ? "active" : "deleted";
 
-    /// <summary>Inserts metric history points (duplicates ignored) and is free to use a faster provider-specific path.</summary>
-    protected abstract Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken);
+    private static LifecycleStage ParseStage(string stage) => stage == "deleted" ? LifecycleStage.Deleted : LifecycleStage.Active;
 
-    protected abstract bool IsUniqueViolation(Exception exception);
-
-    public abstract void Dispose();
-
-    /// <summary>Applies the migrations this database lacks and makes sure the Default experiment exists.</summary>
-    protected async Task InitializeSchemaAsync(SqlFlavor flavor, CancellationToken cancellationToken)
-    {
-        await WriteAsync(async (c, tx) =>
-        {
-            await c.ExecuteAsync(new CommandDefinition(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)",
-                transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var current = await c.ExecuteScalarAsync<int?>(new CommandDefinition(
-                "SELECT MAX(version) FROM schema_version", transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false) ?? 0;
-            if (current > Migrations.Latest)
-                throw new CairnException(ErrorCode.INTERNAL_ERROR,
-                    $"The database schema is at version {current}, newer than this Cairn ({Migrations.Latest}). Upgrade Cairn to open it.");
-            foreach (var migration in Migrations.All.Where(m => m.Version > current))
-            {
-                await c.ExecuteAsync(new CommandDefinition(migration.Sql(flavor), transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-                await c.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO schema_version (version, description, applied_time) VALUES (@v, @d, @t)",
-                    new { v = migration.Version, d = migration.Description, t = Clock.NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            var hasDefault = await c.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM experiments WHERE experiment_id = 0", transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (hasDefault == 0)
-            {
-                var now = Clock.NowMs();
-                await c.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (0, @name, @loc, 'active', @now, @now)",
-                    new { name = DefaultExperimentName, loc = ExperimentArtifactLocation(DefaultExperimentId), now }, tx,
-                    cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            return 0;
-        }, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The schema version of the open database.</summary>
-    public async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default)
-    {
-        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        return await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT MAX(version) FROM schema_version", cancellationToken: cancellationToken)).ConfigureAwait(false);
-    }
-
-    private string ExperimentArtifactLocation(string experimentId) => $"{_defaultArtifactRoot}/{experimentId}";
-
-    protected static string Stage(LifecycleStage stage) => stage == LifecycleStage.Active ? "active" : "deleted";
-
-    protected static LifecycleStage ParseStage(string stage) => stage == "deleted" ? LifecycleStage.Deleted : LifecycleStage.Active;
-
-    protected static string[] StagesFor(ViewType viewType) => viewType switch
+    private static string[] StagesFor(ViewType viewType) => viewType switch
     {
         ViewType.ACTIVE_ONLY => ["active"],
         ViewType.DELETED_ONLY => ["deleted"],
         _ => ["active", "deleted"],
     };
 
-    protected static long ParseExperimentId(string experimentId)
+    private static long ParseExperimentId(string experimentId)
     {
         TrackingValidator.ValidateExperimentId(experimentId);
         return long.Parse(experimentId, System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Maps a provider's unique violation to RESOURCE_ALREADY_EXISTS; other errors pass through.</summary>
-    protected async Task<T> TranslateAsync<T>(Func<Task<T>> action, string alreadyExistsMessage)
-    {
-        try
-        {
-            return await action().ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsUniqueViolation(e))
-        {
-            throw new ResourceAlreadyExistsException(alreadyExistsMessage, e);
-        }
     }
 }

@@ -3,8 +3,12 @@ namespace Cairn.Tracking;
 /// <summary>Single writes, sent down the batch path as MLflow's stores do.</summary>
 public static class TrackingStoreExtensions
 {
+    /// <summary>
+    /// Logs one metric point. Without <paramref name="timestamp"/> the point is stamped with the system clock now; code with a
+    /// clock of its own (a <see cref="TimeProvider"/>) passes the timestamp.
+    /// </summary>
     public static Task LogMetricAsync(this ITrackingStore store, string runId, string key, double value, long? timestamp = null, long step = 0, CancellationToken cancellationToken = default) =>
-        store.LogBatchAsync(runId, metrics: [new Metric(key, value, timestamp ?? Clock.NowMs(), step)], cancellationToken: cancellationToken);
+        store.LogBatchAsync(runId, metrics: [new Metric(key, value, timestamp ?? TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds(), step)], cancellationToken: cancellationToken);
 
     public static Task LogParamAsync(this ITrackingStore store, string runId, string key, string value, CancellationToken cancellationToken = default) =>
         store.LogBatchAsync(runId, parameters: [new Param(key, value)], cancellationToken: cancellationToken);
@@ -31,9 +35,4 @@ public static class TrackingStoreExtensions
             return (await store.GetExperimentByNameAsync(name, cancellationToken).ConfigureAwait(false)).ExperimentId;
         }
     }
-}
-
-internal static class Clock
-{
-    public static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 }

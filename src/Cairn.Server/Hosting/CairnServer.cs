@@ -18,9 +18,9 @@ namespace Cairn.Server.Hosting;
 public sealed class CairnServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly ITrackingStore _store;
+    private readonly CairnStores _store;
 
-    private CairnServer(WebApplication app, ITrackingStore store)
+    private CairnServer(WebApplication app, CairnStores store)
     {
         _app = app;
         _store = store;
@@ -34,7 +34,7 @@ public sealed class CairnServer : IAsyncDisposable
     /// <summary>Opens the stores and starts listening.</summary>
     public static async Task<CairnServer> StartAsync(CairnServerOptions options, CancellationToken cancellationToken = default)
     {
-        var store = await TrackingStoreFactory.OpenAsync(options.BackendStoreUri, "mlflow-artifacts:", cancellationToken).ConfigureAwait(false);
+        var store = await CairnStores.OpenAsync(options.BackendStoreUri, new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }, cancellationToken).ConfigureAwait(false);
         try
         {
             var app = Build(options, store);
@@ -48,7 +48,7 @@ public sealed class CairnServer : IAsyncDisposable
         }
     }
 
-    private static WebApplication Build(CairnServerOptions options, ITrackingStore store)
+    private static WebApplication Build(CairnServerOptions options, CairnStores store)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
@@ -65,8 +65,8 @@ public sealed class CairnServer : IAsyncDisposable
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
 
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(store);
-        if (store is Cairn.Registry.IRegistryStore registry) builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(store.Tracking);
+        builder.Services.AddSingleton(store.Registry);
         var artifacts = ArtifactStores.Open(options.ArtifactsDestination, options.S3);
         builder.Services.AddSingleton<IArtifactStore>(artifacts);
         builder.Services.AddSingleton(new ArtifactLocationResolver(artifacts));

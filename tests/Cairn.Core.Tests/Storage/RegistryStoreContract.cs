@@ -1,6 +1,7 @@
 using Cairn.Registry;
 using Cairn.Storage;
 using Cairn.Tracking;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
 namespace Cairn.Tests.Storage;
@@ -11,8 +12,11 @@ namespace Cairn.Tests.Storage;
 /// </summary>
 public abstract class RegistryStoreContract : IAsyncDisposable
 {
-    /// <summary>A new, empty store of the backend under test; it serves tracking and registry.</summary>
-    protected abstract Task<ITrackingStore> CreateStoreAsync();
+    /// <summary>New, empty stores of the backend under test (tracking and registry over one database), writing times from <see cref="Time"/>.</summary>
+    protected abstract Task<CairnStores> CreateStoresAsync();
+
+    /// <summary>The stores' clock: tests move it instead of sleeping to separate timestamps.</summary>
+    protected FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     public virtual ValueTask DisposeAsync()
     {
@@ -24,8 +28,8 @@ public abstract class RegistryStoreContract : IAsyncDisposable
 
     private async Task<(ITrackingStore Tracking, IRegistryStore Registry)> StoresAsync()
     {
-        var store = await CreateStoreAsync();
-        return (store, Assert.IsAssignableFrom<IRegistryStore>(store));
+        var stores = await CreateStoresAsync();
+        return (stores.Tracking, stores.Registry);
     }
 
     /// <summary>A run with the given metrics; returns its id.</summary>
@@ -136,7 +140,7 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         var (_, registry) = await StoresAsync();
         await registry.CreateRegisteredModelAsync("alpha-one", [new("team", "x")], cancellationToken: Ct);
         await registry.CreateRegisteredModelAsync("alpha-two", [new("team", "y")], cancellationToken: Ct);
-        await Task.Delay(20, Ct); // a later creation time than the others
+        Time.Advance(TimeSpan.FromMilliseconds(20)); // a later creation time than the others
         await registry.CreateRegisteredModelAsync("Beta", cancellationToken: Ct);
 
         Assert.Equal(["alpha-one"], await ModelNamesAsync(registry, "name = 'alpha-one'"));
@@ -354,7 +358,7 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         var (_, registry) = await StoresAsync();
         await registry.CreateRegisteredModelAsync("m", cancellationToken: Ct);
         for (var i = 0; i < 2; i++) await registry.CreateModelVersionAsync(new("m", $"s3://b/{i}"), Ct);
-        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var before = Time.GetUtcNow().ToUnixTimeMilliseconds();
         await registry.SetRegisteredModelAliasAsync("m", "champion", "1", "alice", Ct);
         await registry.SetRegisteredModelAliasAsync("m", "champion", "2", cancellationToken: Ct);
         await registry.DeleteRegisteredModelAliasAsync("m", "champion", "carol", Ct);
@@ -364,7 +368,7 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         Assert.Equal(
             [(RegistryAction.AliasDeleted, "champion", "2", null, "carol"), (RegistryAction.AliasSet, "champion", "1", "2", "unknown"), (RegistryAction.AliasSet, "champion", null, "1", "alice")],
             trail.Select(e => (e.Action, e.Alias, e.FromVersion, e.ToVersion, e.User)));
-        Assert.All(trail, e => Assert.InRange(e.Timestamp, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        Assert.All(trail, e => Assert.InRange(e.Timestamp, before, Time.GetUtcNow().ToUnixTimeMilliseconds()));
         Assert.Equal(2, (await registry.GetAuditTrailAsync("m", 2, Ct)).Count);
         Assert.Equal(ErrorCode.RESOURCE_DOES_NOT_EXIST, await ErrorOfAsync(() => registry.GetAuditTrailAsync("nope", cancellationToken: Ct)));
     }
@@ -508,13 +512,14 @@ public abstract class RegistryStoreContract : IAsyncDisposable
 public sealed class SqliteRegistryStoreTests : RegistryStoreContract
 {
     private readonly TempDirectory _directory = new();
-    private readonly List<ITrackingStore> _stores = [];
+    private readonly List<CairnStores> _stores = [];
 
-    protected override async Task<ITrackingStore> CreateStoreAsync()
+    protected override async Task<CairnStores> CreateStoresAsync()
     {
-        var store = await TrackingStoreFactory.OpenAsync(_directory.Combine($"registry-{_stores.Count}.db"), _directory.Combine("artifacts"), Ct);
-        _stores.Add(store);
-        return store;
+        var stores = await CairnStores.OpenAsync(_directory.Combine($"registry-{_stores.Count}.db"),
+            new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts"), TimeProvider = Time }, Ct);
+        _stores.Add(stores);
+        return stores;
     }
 
     public override async ValueTask DisposeAsync()
@@ -529,17 +534,17 @@ public sealed class SqliteRegistryStoreTests : RegistryStoreContract
 public sealed class PostgresRegistryStoreTests : RegistryStoreContract
 {
     private static readonly string? ConnectionString = Environment.GetEnvironmentVariable("CAIRN_TEST_POSTGRES");
-    private readonly List<(ITrackingStore Store, string Schema)> _stores = [];
+    private readonly List<(CairnStores Store, string Schema)> _stores = [];
 
-    protected override async Task<ITrackingStore> CreateStoreAsync()
+    protected override async Task<CairnStores> CreateStoresAsync()
     {
         Assert.SkipWhen(string.IsNullOrWhiteSpace(ConnectionString),
             "CAIRN_TEST_POSTGRES is unset, so PostgreSQL is absent: set it to an Npgsql connection string (e.g. from .ci/postgres.sh start) to run the PostgreSQL registry contract.");
         var schema = "cairn_reg_" + Guid.NewGuid().ToString("N")[..16];
         var connectionString = new NpgsqlConnectionStringBuilder(ConnectionString) { SearchPath = schema }.ToString();
-        var store = await TrackingStoreFactory.OpenAsync(connectionString, "s3://cairn-test/artifacts", Ct);
-        _stores.Add((store, schema));
-        return store;
+        var stores = await CairnStores.OpenAsync(connectionString, new CairnStoreOptions { DefaultArtifactRoot = "s3://cairn-test/artifacts", TimeProvider = Time }, Ct);
+        _stores.Add((stores, schema));
+        return stores;
     }
 
     public override async ValueTask DisposeAsync()

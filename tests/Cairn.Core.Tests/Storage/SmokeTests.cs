@@ -9,7 +9,8 @@ public sealed class SmokeTests
     public async Task Sqlite_store_round_trips_a_run()
     {
         using var dir = new TempDirectory();
-        using var store = await TrackingStoreFactory.OpenAsync(dir.Path, dir.Combine("artifacts"), TestContext.Current.CancellationToken);
+        using var stores = await CairnStores.OpenAsync(dir.Path, new CairnStoreOptions { DefaultArtifactRoot = dir.Combine("artifacts") }, TestContext.Current.CancellationToken);
+        var store = stores.Tracking;
         var expId = await store.CreateExperimentAsync("exp", cancellationToken: TestContext.Current.CancellationToken);
         var run = await store.CreateRunAsync(new CreateRunRequest(expId, "r1"), TestContext.Current.CancellationToken);
         await store.LogBatchAsync(run.Info.RunId,
@@ -32,7 +33,8 @@ public sealed class MetricPrecisionTests
     {
         using var dir = new TempDirectory();
         var ct = TestContext.Current.CancellationToken;
-        using var store = await TrackingStoreFactory.OpenAsync(dir.Path, dir.Combine("artifacts"), ct);
+        using var stores = await CairnStores.OpenAsync(dir.Path, new CairnStoreOptions { DefaultArtifactRoot = dir.Combine("artifacts") }, ct);
+        var store = stores.Tracking;
         var run = await store.CreateRunAsync(new CreateRunRequest("0"), ct);
         var random = new Random(7);
         var values = Enumerable.Range(0, 1000).Select(i => i switch

@@ -17,6 +17,9 @@ public sealed class SqliteMigrationTests : IDisposable
 
     private string DatabasePath => _directory.Combine("legacy.db");
 
+    private Task<CairnStores> OpenAsync() =>
+        CairnStores.OpenAsync(DatabasePath, new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts") }, Ct);
+
     public void Dispose() => _directory.Dispose();
 
     private static SqliteConnection Open(string path)
@@ -95,10 +98,11 @@ public sealed class SqliteMigrationTests : IDisposable
     {
         CreateVersion1Database();
 
-        using (var store = await TrackingStoreFactory.OpenAsync(DatabasePath, _directory.Combine("artifacts"), Ct))
+        using (var stores = await OpenAsync())
         {
-            Assert.Equal(Migrations.Latest, await ((SqlTrackingStore)store).GetSchemaVersionAsync(Ct));
-            Assert.Equal("ok", await ((SqliteTrackingStore)store).CheckIntegrityAsync(Ct));
+            var store = stores.Tracking;
+            Assert.Equal(Migrations.Latest, await stores.Database!.GetSchemaVersionAsync(Ct));
+            Assert.Equal("ok", await ((SqliteDatabase)stores.Database).CheckIntegrityAsync(Ct));
 
             var a = await store.GetRunAsync(RunA, Ct);
             Assert.Equal(new RunInfo(RunA, "7", "old-run", "bob", RunStatus.FINISHED, 100, 200, $"/old/artifacts/7/{RunA}/artifacts", LifecycleStage.Active), a.Info);
@@ -148,21 +152,21 @@ public sealed class SqliteMigrationTests : IDisposable
         Assert.Equal(expected, SchemaVersions(DatabasePath));
 
         // Opening an up-to-date database again changes nothing.
-        using (var again = await TrackingStoreFactory.OpenAsync(DatabasePath, _directory.Combine("artifacts"), Ct))
-            Assert.Equal(0.8, (await again.GetRunAsync(RunA, Ct)).Data.Metrics.Single(m => m.Key == "acc").Value);
+        using (var again = await OpenAsync())
+            Assert.Equal(0.8, (await again.Tracking.GetRunAsync(RunA, Ct)).Data.Metrics.Single(m => m.Key == "acc").Value);
         Assert.Equal(expected, SchemaVersions(DatabasePath));
     }
 
     [Fact]
     public async Task Database_from_a_newer_Cairn_is_refused_and_left_alone()
     {
-        using (var store = await TrackingStoreFactory.OpenAsync(DatabasePath, _directory.Combine("artifacts"), Ct))
-            await store.CreateExperimentAsync("written-by-future", cancellationToken: Ct);
+        using (var stores = await OpenAsync())
+            await stores.Tracking.CreateExperimentAsync("written-by-future", cancellationToken: Ct);
         var future = Migrations.Latest + 1;
         using (var c = Open(DatabasePath))
             Execute(c, "INSERT INTO schema_version (version, description, applied_time) VALUES ($v, 'from the future', 1)", ("$v", future));
 
-        var ex = await Assert.ThrowsAnyAsync<CairnException>(() => TrackingStoreFactory.OpenAsync(DatabasePath, _directory.Combine("artifacts"), Ct));
+        var ex = await Assert.ThrowsAnyAsync<CairnException>(() => OpenAsync());
         Assert.Contains($"version {future}", ex.Message);
         Assert.Contains("newer than this Cairn", ex.Message);
         Assert.Contains($"({Migrations.Latest})", ex.Message);

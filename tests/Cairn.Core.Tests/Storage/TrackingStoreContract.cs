@@ -1,5 +1,6 @@
 using Cairn.Storage;
 using Cairn.Tracking;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
 namespace Cairn.Tests.Storage;
@@ -10,8 +11,11 @@ namespace Cairn.Tests.Storage;
 /// </summary>
 public abstract class TrackingStoreContract : IAsyncDisposable
 {
-    /// <summary>A new, empty store (only the Default experiment) of the backend under test.</summary>
+    /// <summary>A new, empty store (only the Default experiment) of the backend under test, writing times from <see cref="Time"/>.</summary>
     protected abstract Task<ITrackingStore> CreateStoreAsync();
+
+    /// <summary>The stores' clock: tests move it instead of sleeping to separate timestamps.</summary>
+    protected FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     public virtual ValueTask DisposeAsync()
     {
@@ -132,7 +136,7 @@ public abstract class TrackingStoreContract : IAsyncDisposable
     public async Task Created_experiment_round_trips_by_id_and_by_name()
     {
         using var store = await CreateStoreAsync();
-        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var before = Time.GetUtcNow().ToUnixTimeMilliseconds();
         var id = await store.CreateExperimentAsync("fraud model", tags: [new ExperimentTag("team", "risk"), new ExperimentTag("mlflow.note.content", "notes")], cancellationToken: Ct);
         var custom = await store.CreateExperimentAsync("custom-location", "s3://bucket/custom", cancellationToken: Ct);
         Assert.NotEqual(id, custom);
@@ -142,7 +146,7 @@ public abstract class TrackingStoreContract : IAsyncDisposable
         Assert.Equal("fraud model", got.Name);
         Assert.Equal(LifecycleStage.Active, got.LifecycleStage);
         Assert.EndsWith("/" + id, got.ArtifactLocation);
-        Assert.InRange(got.CreationTime!.Value, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Assert.InRange(got.CreationTime!.Value, before, Time.GetUtcNow().ToUnixTimeMilliseconds());
         Assert.Equal([new ExperimentTag("mlflow.note.content", "notes"), new ExperimentTag("team", "risk")], got.Tags.OrderBy(t => t.Key, StringComparer.Ordinal));
 
         Assert.Equal("s3://bucket/custom", (await store.GetExperimentAsync(custom, Ct)).ArtifactLocation);
@@ -265,7 +269,7 @@ public abstract class TrackingStoreContract : IAsyncDisposable
         using var store = await CreateStoreAsync();
         await NewExperimentAsync(store, "Exp-Alpha", [new ExperimentTag("team", "ml")]);
         await NewExperimentAsync(store, "exp-beta", [new ExperimentTag("team", "ML")]);
-        await Task.Delay(20, Ct);
+        Time.Advance(TimeSpan.FromMilliseconds(20));
         var gammaId = await NewExperimentAsync(store, "exp-gamma", [new ExperimentTag("team", "data")]);
         await NewExperimentAsync(store, "other");
         var gammaCreated = (await store.GetExperimentAsync(gammaId, Ct)).CreationTime!.Value;
@@ -291,7 +295,7 @@ public abstract class TrackingStoreContract : IAsyncDisposable
         foreach (var name in (string[])["b-second", "c-third", "a-first"])
         {
             await NewExperimentAsync(store, name);
-            await Task.Delay(5, Ct);
+            Time.Advance(TimeSpan.FromMilliseconds(5));
         }
         Assert.Equal(["a-first", "b-second", "c-third"], await ExperimentNamesAsync(store, "name LIKE '%-%'", ViewType.ACTIVE_ONLY, "name"));
         Assert.Equal(["c-third", "b-second", "a-first"], await ExperimentNamesAsync(store, "name LIKE '%-%'", ViewType.ACTIVE_ONLY, "name DESC"));
@@ -1120,10 +1124,10 @@ public abstract class TrackingStoreContract : IAsyncDisposable
         await store.LogBatchAsync(doomedRun, [new Metric("m", 1, 1, 0)], cancellationToken: Ct);
         await store.LogInputsAsync(doomedRun, [new DatasetInput(new Dataset("d", "y", "local", "/d"), [new InputTag("mlflow.data.context", "eval")])], Ct);
 
-        var beforeDelete = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var beforeDelete = Time.GetUtcNow().ToUnixTimeMilliseconds();
         await store.DeleteRunAsync(deletedRun, Ct);
         await store.DeleteExperimentAsync(doomed, Ct);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
 
         var (runs, experiments) = await store.FindDeletedAsync(now + 1, Ct);
         Assert.Equal(new[] { deletedRun, doomedRun }.Order(StringComparer.Ordinal), runs.Select(r => r.Id).Order(StringComparer.Ordinal));
@@ -1236,13 +1240,14 @@ public abstract class TrackingStoreContract : IAsyncDisposable
 public sealed class SqliteTrackingStoreTests : TrackingStoreContract
 {
     private readonly TempDirectory _directory = new();
-    private readonly List<ITrackingStore> _stores = [];
+    private readonly List<CairnStores> _stores = [];
 
     protected override async Task<ITrackingStore> CreateStoreAsync()
     {
-        var store = await TrackingStoreFactory.OpenAsync(_directory.Combine($"tracking-{_stores.Count}.db"), _directory.Combine("artifacts"), Ct);
-        _stores.Add(store);
-        return store;
+        var stores = await CairnStores.OpenAsync(_directory.Combine($"tracking-{_stores.Count}.db"),
+            new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts"), TimeProvider = Time }, Ct);
+        _stores.Add(stores);
+        return stores.Tracking;
     }
 
     public override async ValueTask DisposeAsync()
@@ -1260,7 +1265,7 @@ public sealed class SqliteTrackingStoreTests : TrackingStoreContract
 public sealed class PostgresTrackingStoreTests : TrackingStoreContract
 {
     private static readonly string? ConnectionString = Environment.GetEnvironmentVariable("CAIRN_TEST_POSTGRES");
-    private readonly List<(ITrackingStore Store, string Schema)> _stores = [];
+    private readonly List<(CairnStores Store, string Schema)> _stores = [];
 
     protected override async Task<ITrackingStore> CreateStoreAsync()
     {
@@ -1268,9 +1273,9 @@ public sealed class PostgresTrackingStoreTests : TrackingStoreContract
             "CAIRN_TEST_POSTGRES is unset, so PostgreSQL is absent: set it to an Npgsql connection string (e.g. from .ci/postgres.sh start) to run the PostgreSQL store contract.");
         var schema = "cairn_test_" + Guid.NewGuid().ToString("N")[..16];
         var connectionString = new NpgsqlConnectionStringBuilder(ConnectionString) { SearchPath = schema }.ToString();
-        var store = await TrackingStoreFactory.OpenAsync(connectionString, "s3://cairn-test/artifacts", Ct);
-        _stores.Add((store, schema));
-        return store;
+        var stores = await CairnStores.OpenAsync(connectionString, new CairnStoreOptions { DefaultArtifactRoot = "s3://cairn-test/artifacts", TimeProvider = Time }, Ct);
+        _stores.Add((stores, schema));
+        return stores.Tracking;
     }
 
     public override async ValueTask DisposeAsync()
@@ -1296,10 +1301,10 @@ public sealed class PostgresTrackingStoreTests : TrackingStoreContract
         var csb = new NpgsqlConnectionStringBuilder(ConnectionString);
         var schema = "cairn_uri_" + Guid.NewGuid().ToString("N")[..12];
         var uri = $"postgresql://{Uri.EscapeDataString(csb.Username ?? "postgres")}:{Uri.EscapeDataString(csb.Password ?? "")}@{csb.Host}:{csb.Port}/{csb.Database}?schema={schema}";
-        using (var store = await TrackingStoreFactory.OpenAsync(uri, "s3://cairn-test/artifacts", Ct))
+        using (var store = await CairnStores.OpenAsync(uri, new CairnStoreOptions { DefaultArtifactRoot = "s3://cairn-test/artifacts" }, Ct))
         {
             _stores.Add((store, schema));
-            await store.CreateExperimentAsync("via-uri", cancellationToken: Ct);
+            await store.Tracking.CreateExperimentAsync("via-uri", cancellationToken: Ct);
         }
         await using var dataSource = NpgsqlDataSource.Create(ConnectionString!);
         await using var count = dataSource.CreateCommand($"SELECT COUNT(*) FROM \"{schema}\".experiments WHERE name = 'via-uri'");

@@ -8,7 +8,7 @@ using Dapper;
 namespace Cairn.Storage;
 
 /// <summary>The model registry: model versions, stages and latest versions.</summary>
-internal abstract partial class SqlTrackingStore
+internal sealed partial class SqlRegistryStore
 {
     private sealed record VersionRow(string Name, long Version, long CreationTime, long LastUpdatedTime, string? Description, string? UserId,
         string CurrentStage, string Source, string StorageLocation, string? RunId, string? RunLink, string Status, string? StatusMessage);
@@ -32,12 +32,12 @@ internal abstract partial class SqlTrackingStore
             await GetRegisteredModelAsync(name, cancellationToken).ConfigureAwait(false);
             var parsed = ModelUri.Parse(request.Source, "source");
             if (parsed is ModelUri.Run run) runId ??= run.RunId;
-            storageLocation = await ModelUri.ResolveAsync(request.Source, this, this, "source", cancellationToken).ConfigureAwait(false);
+            storageLocation = await ModelUri.ResolveAsync(request.Source, this, _tracking, "source", cancellationToken).ConfigureAwait(false);
         }
         var tags = (request.Tags ?? []).GroupBy(t => t.Key).Select(g => g.Last()).ToList();
         return await WriteAsync(async (c, tx) =>
         {
-            var now = Clock.NowMs();
+            var now = NowMs();
             // The row lock of this UPDATE serializes concurrent creates; numbers are never reused after a delete.
             var version = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "UPDATE registered_models SET next_version = next_version + 1, last_updated_time = @now WHERE name = @name RETURNING next_version - 1",
@@ -74,7 +74,7 @@ internal abstract partial class SqlTrackingStore
         RegistryValidator.ValidateDescription(description);
         return WriteAsync(async (c, tx) =>
         {
-            var now = Clock.NowMs();
+            var now = NowMs();
             var n = await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE model_versions SET description = @description, last_updated_time = @now WHERE name = @name AND version = @number",
                 new { name, number, description, now }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -93,7 +93,7 @@ internal abstract partial class SqlTrackingStore
             var n = await c.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM model_versions WHERE name = @name AND version = @number", new { name, number }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (n == 0) throw await VersionOrModelNotFoundAsync(c, tx, name, version, cancellationToken).ConfigureAwait(false);
-            await TouchModelAsync(c, tx, name, Clock.NowMs(), cancellationToken).ConfigureAwait(false);
+            await TouchModelAsync(c, tx, name, NowMs(), cancellationToken).ConfigureAwait(false);
             return 0;
         }, cancellationToken);
     }
@@ -111,7 +111,7 @@ internal abstract partial class SqlTrackingStore
         if (filter is not null)
         {
             sql.Append(" WHERE ");
-            new RegistryFilterSql(this, parameters, models: false).Append(sql, filter);
+            new RegistryFilterSql(Database, parameters, models: false).Append(sql, filter);
         }
         sql.Append(" ORDER BY ");
         foreach (var key in orderBy)
@@ -183,7 +183,7 @@ internal abstract partial class SqlTrackingStore
             var previousHolder = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "SELECT MAX(version) FROM model_versions WHERE name = @name AND current_stage = @targetText AND version <> @number",
                 new { name, targetText, number }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var now = Clock.NowMs();
+            var now = NowMs();
             await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE model_versions SET current_stage = @targetText, last_updated_time = @now WHERE name = @name AND version = @number",
                 new { name, number, targetText, now }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);

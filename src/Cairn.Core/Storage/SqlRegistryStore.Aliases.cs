@@ -6,7 +6,7 @@ using Dapper;
 namespace Cairn.Storage;
 
 /// <summary>The model registry: aliases, and Cairn's audit trail, alias rollback and promotion gates.</summary>
-internal abstract partial class SqlTrackingStore
+internal sealed partial class SqlRegistryStore
 {
     private sealed record AuditRow(long Id, string Name, string Action, string? Alias, string? Stage, string? PreviousStage, long? FromVersion, long? ToVersion, string UserId, long Timestamp);
 
@@ -38,7 +38,7 @@ internal abstract partial class SqlTrackingStore
             var current = await AliasVersionAsync(c, tx, name, alias, cancellationToken).ConfigureAwait(false);
             // MLflow ignores deleting an alias that does not exist; only a real change is audited.
             if (current is null) return 0;
-            var now = Clock.NowMs();
+            var now = NowMs();
             await c.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM registered_model_aliases WHERE name = @name AND alias = @alias", new { name, alias }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             await TouchModelAsync(c, tx, name, now, cancellationToken).ConfigureAwait(false);
@@ -140,10 +140,10 @@ internal abstract partial class SqlTrackingStore
             "SELECT version FROM registered_model_aliases WHERE name = @name AND alias = @alias", new { name, alias }, tx, cancellationToken: cancellationToken));
 
     /// <summary>Points the alias at <paramref name="version"/> and records the move with the version it left.</summary>
-    private static async Task MoveAliasAsync(DbConnection c, DbTransaction tx, string name, string alias, long version, RegistryAction action, string user, CancellationToken cancellationToken)
+    private async Task MoveAliasAsync(DbConnection c, DbTransaction tx, string name, string alias, long version, RegistryAction action, string user, CancellationToken cancellationToken)
     {
         var previous = await AliasVersionAsync(c, tx, name, alias, cancellationToken).ConfigureAwait(false);
-        var now = Clock.NowMs();
+        var now = NowMs();
         await c.ExecuteAsync(new CommandDefinition(
             "INSERT INTO registered_model_aliases (name, alias, version) VALUES (@name, @alias, @version) ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
             new { name, alias, version }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);

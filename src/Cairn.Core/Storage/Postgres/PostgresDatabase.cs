@@ -6,17 +6,17 @@ using NpgsqlTypes;
 namespace Cairn.Storage.Postgres;
 
 /// <summary>
-/// Shared metadata for teams running several Cairn servers: the same SQL as the SQLite store on a pooled
+/// Shared metadata for teams running several Cairn servers: the same SQL as the SQLite database on a pooled
 /// PostgreSQL data source, each write in its own transaction. Uniqueness races between replicas end in a
 /// unique violation, which becomes RESOURCE_ALREADY_EXISTS; serialization and deadlock failures are retried.
 /// </summary>
-internal sealed class PostgresTrackingStore : SqlTrackingStore
+internal sealed class PostgresDatabase : SqlDatabase
 {
     private const int MaxAttempts = 5;
 
     private readonly NpgsqlDataSource _dataSource;
 
-    private PostgresTrackingStore(NpgsqlDataSource dataSource, string defaultArtifactRoot) : base(defaultArtifactRoot)
+    private PostgresDatabase(NpgsqlDataSource dataSource, string defaultArtifactRoot, TimeProvider timeProvider) : base(defaultArtifactRoot, timeProvider)
     {
         _dataSource = dataSource;
     }
@@ -25,7 +25,7 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
     /// Opens the database named by <paramref name="connectionString"/> (an Npgsql connection string or a
     /// <c>postgresql://user:pass@host:port/db?schema=name</c> URI), creating the schema and migrating it when needed.
     /// </summary>
-    public static async Task<PostgresTrackingStore> OpenAsync(string connectionString, string defaultArtifactRoot, CancellationToken cancellationToken = default)
+    public static async Task<PostgresDatabase> OpenAsync(string connectionString, string defaultArtifactRoot, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {
         var (npgsql, schema) = PostgresConnection.Parse(connectionString);
         if (schema is not null)
@@ -35,7 +35,7 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             npgsql = new NpgsqlConnectionStringBuilder(npgsql) { SearchPath = schema }.ToString();
         }
-        var store = new PostgresTrackingStore(NpgsqlDataSource.Create(npgsql), defaultArtifactRoot);
+        var store = new PostgresDatabase(NpgsqlDataSource.Create(npgsql), defaultArtifactRoot, timeProvider);
         try
         {
             // Replicas starting together must not both migrate: a transaction-scoped advisory lock serializes them.
@@ -55,10 +55,10 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
         return store;
     }
 
-    protected override async ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
+    public override async ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
-    protected override async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    public override async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -82,15 +82,15 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
         }
     }
 
-    protected override string LikeSql(string column, string parameter) => $"{column} LIKE {parameter}";
+    public override string LikeSql(string column, string parameter) => $"{column} LIKE {parameter}";
 
-    protected override string ILikeSql(string column, string parameter) => $"{column} ILIKE {parameter}";
+    public override string ILikeSql(string column, string parameter) => $"{column} ILIKE {parameter}";
 
     // Dapper passes arrays to Npgsql as one array parameter instead of expanding them, so IN @p would be a syntax error.
-    protected override string InSql(string column, string parameter, bool negated = false) =>
+    public override string InSql(string column, string parameter, bool negated = false) =>
         negated ? $"{column} <> ALL({parameter})" : $"{column} = ANY({parameter})";
 
-    protected override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
+    public override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
     {
         // One round trip for the whole batch: arrays unnested server-side.
         var n = metrics.Count;
@@ -105,7 +105,7 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
             keys[i] = m.Key;
             steps[i] = m.Step;
             timestamps[i] = m.Timestamp;
-            values[i] = StoredValue(m.Value);
+            values[i] = SqlDatabase.StoredValue(m.Value);
             nans[i] = (short)(double.IsNaN(m.Value) ? 1 : 0);
         }
         await using var command = new NpgsqlCommand(
@@ -123,7 +123,7 @@ internal sealed class PostgresTrackingStore : SqlTrackingStore
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    protected override bool IsUniqueViolation(Exception exception) =>
+    public override bool IsUniqueViolation(Exception exception) =>
         exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
     public override void Dispose() => _dataSource.Dispose();

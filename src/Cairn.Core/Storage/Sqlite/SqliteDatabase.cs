@@ -7,9 +7,10 @@ namespace Cairn.Storage.Sqlite;
 
 /// <summary>
 /// The embedded default: one SQLite file in WAL mode. Readers use a small pool of open connections and
-/// never block the writer; all writes go through <see cref="SqliteWriter"/>.
+/// never block the writer; all writes of every store on the file (tracking and registry) go through its one
+/// <see cref="SqliteWriter"/>, so they share its group commit.
 /// </summary>
-internal sealed class SqliteTrackingStore : SqlTrackingStore
+internal sealed class SqliteDatabase : SqlDatabase
 {
     private const int MaxPooledReaders = 16;
 
@@ -18,7 +19,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
     private readonly SqliteWriter _writer;
     private int _disposed;
 
-    private SqliteTrackingStore(string databasePath, string defaultArtifactRoot) : base(defaultArtifactRoot)
+    private SqliteDatabase(string databasePath, string defaultArtifactRoot, TimeProvider timeProvider) : base(defaultArtifactRoot, timeProvider)
     {
         DatabasePath = Path.GetFullPath(databasePath);
         _connectionString = new SqliteConnectionStringBuilder
@@ -33,10 +34,10 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
     public string DatabasePath { get; }
 
     /// <summary>Opens (creating and migrating when needed) the database at <paramref name="databasePath"/>.</summary>
-    public static async Task<SqliteTrackingStore> OpenAsync(string databasePath, string defaultArtifactRoot, CancellationToken cancellationToken = default)
+    public static async Task<SqliteDatabase> OpenAsync(string databasePath, string defaultArtifactRoot, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
-        var store = new SqliteTrackingStore(databasePath, defaultArtifactRoot);
+        var store = new SqliteDatabase(databasePath, defaultArtifactRoot, timeProvider);
         try
         {
             await store.InitializeSchemaAsync(SqlFlavor.Sqlite, cancellationToken).ConfigureAwait(false);
@@ -82,7 +83,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
         return connection;
     }
 
-    protected override ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken)
+    public override ValueTask<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var connection = _readers.TryTake(out var pooled) ? pooled : Open();
@@ -95,17 +96,17 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
         else connection.Dispose();
     }
 
-    protected override Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
+    public override Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
         _writer.ExecuteAsync((c, tx) => work(c, tx), cancellationToken);
 
-    protected override string OrderedJoin => " CROSS JOIN ";
+    public override string OrderedJoin => " CROSS JOIN ";
 
-    protected override string LikeSql(string column, string parameter) => $"{column} GLOB {parameter}";
+    public override string LikeSql(string column, string parameter) => $"{column} GLOB {parameter}";
 
-    protected override string ILikeSql(string column, string parameter) => $"lower({column}) LIKE lower({parameter})";
+    public override string ILikeSql(string column, string parameter) => $"lower({column}) LIKE lower({parameter})";
 
     /// <summary>SQLite's LIKE ignores case, so case-sensitive LIKE is done with GLOB: % becomes *, _ becomes ?.</summary>
-    protected override string LikePattern(string pattern)
+    public override string LikePattern(string pattern)
     {
         var sb = new System.Text.StringBuilder(pattern.Length + 8);
         foreach (var c in pattern)
@@ -123,7 +124,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
         return sb.ToString();
     }
 
-    protected override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
+    public override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
     {
         // The hot path of ingest. Binding six parameters per point costs more than SQLite's own insert, so
         // the batch travels as one JSON text that SQLite unpacks itself (json_each). Values travel as the integers of
@@ -152,7 +153,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
                 writer.WriteStringValue(m.Key);
                 writer.WriteNumberValue(m.Step);
                 writer.WriteNumberValue(m.Timestamp);
-                writer.WriteNumberValue(BitConverter.DoubleToInt64Bits(StoredValue(m.Value)));
+                writer.WriteNumberValue(BitConverter.DoubleToInt64Bits(SqlDatabase.StoredValue(m.Value)));
                 writer.WriteNumberValue(double.IsNaN(m.Value) ? 1 : 0);
                 writer.WriteEndArray();
             }
@@ -161,7 +162,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    protected override bool IsUniqueViolation(Exception exception) => SqliteErrors.IsUniqueViolation(exception);
+    public override bool IsUniqueViolation(Exception exception) => SqliteErrors.IsUniqueViolation(exception);
 
     /// <summary>Runs SQLite's integrity check; returns "ok" for a sound file.</summary>
     public async Task<string> CheckIntegrityAsync(CancellationToken cancellationToken = default)
@@ -192,7 +193,7 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
     }
 
     /// <summary>A reader connection that goes back to the pool when disposed.</summary>
-    private sealed class PooledReader(SqliteConnection inner, SqliteTrackingStore owner) : DbConnectionWrapper(inner)
+    private sealed class PooledReader(SqliteConnection inner, SqliteDatabase owner) : DbConnectionWrapper(inner)
     {
         protected override void Dispose(bool disposing)
         {

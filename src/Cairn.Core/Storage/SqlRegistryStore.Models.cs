@@ -8,11 +8,8 @@ using Dapper;
 
 namespace Cairn.Storage;
 
-/// <summary>
-/// The model registry over the same SQL, connections and writer as tracking, so one SQLite writer serves both and a
-/// version's run and metrics are read in the same transaction that moves an alias. This file: registered models.
-/// </summary>
-internal abstract partial class SqlTrackingStore : IRegistryStore
+/// <summary>The model registry: registered models, their tags, and the search filters of the registry.</summary>
+internal sealed partial class SqlRegistryStore
 {
     private sealed record ModelRow(string Name, long CreationTime, long LastUpdatedTime, string? Description);
 
@@ -34,7 +31,7 @@ internal abstract partial class SqlTrackingStore : IRegistryStore
             var existing = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
                 "SELECT name FROM registered_models WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (existing is not null) throw new ResourceAlreadyExistsException(alreadyExists);
-            var now = Clock.NowMs();
+            var now = NowMs();
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO registered_models (name, creation_time, last_updated_time, description, next_version) VALUES (@name, @now, @now, @description, 1)",
                 new { name, now, description }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -66,7 +63,7 @@ internal abstract partial class SqlTrackingStore : IRegistryStore
                 var clash = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
                     "SELECT name FROM registered_models WHERE name = @newName", new { newName }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
                 if (clash is not null) throw new ResourceAlreadyExistsException(alreadyExists);
-                var now = Clock.NowMs();
+                var now = NowMs();
                 // Versions, tags and aliases follow through ON UPDATE CASCADE; the audit trail has no foreign key (it outlives deletes).
                 await c.ExecuteAsync(new CommandDefinition(
                     "UPDATE registered_models SET name = @newName, last_updated_time = @now WHERE name = @name",
@@ -88,7 +85,7 @@ internal abstract partial class SqlTrackingStore : IRegistryStore
         {
             var n = await c.ExecuteAsync(new CommandDefinition(
                 "UPDATE registered_models SET description = @description, last_updated_time = @now WHERE name = @name",
-                new { name, description, now = Clock.NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                new { name, description, now = NowMs() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (n == 0) throw ModelNotFound(name);
             return await LoadModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
@@ -120,7 +117,7 @@ internal abstract partial class SqlTrackingStore : IRegistryStore
         if (filter is not null)
         {
             sql.Append(" WHERE ");
-            new RegistryFilterSql(this, parameters, models: true).Append(sql, filter);
+            new RegistryFilterSql(Database, parameters, models: true).Append(sql, filter);
         }
         sql.Append(" ORDER BY ");
         foreach (var key in orderBy)
@@ -210,7 +207,7 @@ internal abstract partial class SqlTrackingStore : IRegistryStore
     private static string VersionText(long version) => version.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Registry search filters: every value and key is a parameter; columns come from a closed set.</summary>
-    private sealed class RegistryFilterSql(SqlTrackingStore store, DynamicParameters parameters, bool models) : FilterSql(store, parameters)
+    private sealed class RegistryFilterSql(SqlDatabase database, DynamicParameters parameters, bool models) : FilterSql(database, parameters)
     {
         protected override void AppendComparison(StringBuilder sql, Comparison comparison)
         {

@@ -1,0 +1,120 @@
+using Cairn.Client;
+using Cairn.Registry;
+using Cairn.Storage.Postgres;
+using Cairn.Storage.Sqlite;
+using Cairn.Tracking;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// The stores behind one tracking URI, opened together: <see cref="Tracking"/> and <see cref="Registry"/> over one database
+/// (one set of connections, one SQLite writer) or over one HTTP transport (one connection pool, one retry policy). The one
+/// place a URI becomes stores, as MLflow picks its store from the URI scheme. Dispose the set to close them; the stores
+/// themselves do not own what they share.
+/// <code>
+/// using var stores = await CairnStores.OpenAsync("sqlite:///mlruns.db");
+/// var experimentId = await stores.Tracking.CreateExperimentAsync("churn");
+/// var model = await stores.Registry.CreateRegisteredModelAsync("churn-model");
+/// </code>
+/// </summary>
+public sealed class CairnStores : IDisposable
+{
+    private readonly IDisposable _owned;
+
+    private CairnStores(string uri, ITrackingStore tracking, IRegistryStore registry, IDisposable owned, SqlDatabase? database, string? localArtifacts)
+    {
+        Uri = uri;
+        Tracking = tracking;
+        Registry = registry;
+        _owned = owned;
+        Database = database;
+        LocalArtifactsFolder = localArtifacts;
+    }
+
+    /// <summary>The tracking URI the stores were opened from.</summary>
+    public string Uri { get; }
+
+    /// <summary>Experiments, runs, params, metrics, tags and inputs.</summary>
+    public ITrackingStore Tracking { get; }
+
+    /// <summary>Registered models, versions, aliases and the audit trail.</summary>
+    public IRegistryStore Registry { get; }
+
+    /// <summary>True when the stores talk to a server over HTTP.</summary>
+    public bool IsRemote => Database is null;
+
+    /// <summary>The database shared by the stores; null over HTTP.</summary>
+    internal SqlDatabase? Database { get; }
+
+    /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
+    internal string? LocalArtifactsFolder { get; }
+
+    /// <summary>
+    /// Opens the stores behind <paramref name="uri"/>: <c>http(s)://host:port</c> for a server; a folder (its <c>cairn.db</c>),
+    /// a <c>.db</c> file, <c>file:///folder</c> or <c>sqlite:///path.db</c> (<c>sqlite:////absolute.db</c>) for SQLite;
+    /// <c>postgresql://user:pass@host/db?schema=name</c> or an Npgsql connection string (<c>Host=...</c>) for PostgreSQL.
+    /// A database is created and migrated when needed.
+    /// </summary>
+    public static async Task<CairnStores> OpenAsync(string uri, CairnStoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(uri);
+        options ??= new CairnStoreOptions();
+        var timeProvider = options.TimeProvider ?? TimeProvider.System;
+        if (StoreUri.IsHttp(uri))
+        {
+            var transport = new MlflowHttpTransport(uri, options.Http);
+            return new CairnStores(uri, new HttpTrackingStore(transport, ownsTransport: false, timeProvider),
+                new HttpRegistryStore(transport, ownsTransport: false), transport, null, null);
+        }
+
+        var backend = StoreUri.Backend(uri);
+        var localArtifacts = StoreUri.DefaultArtifactsFolder(backend);
+        var artifactRoot = options.DefaultArtifactRoot ?? localArtifacts;
+        SqlDatabase database = StoreUri.IsPostgres(backend)
+            ? await PostgresDatabase.OpenAsync(backend, artifactRoot, timeProvider, cancellationToken).ConfigureAwait(false)
+            : await SqliteDatabase.OpenAsync(StoreUri.SqlitePath(backend), artifactRoot, timeProvider, cancellationToken).ConfigureAwait(false);
+        var tracking = new SqlTrackingStore(database);
+        return new CairnStores(uri, tracking, new SqlRegistryStore(database, tracking), database, database, localArtifacts);
+    }
+
+    /// <summary>Closes the database (draining the SQLite writer) or the HTTP connection pool.</summary>
+    public void Dispose() => _owned.Dispose();
+}
+
+/// <summary>How a tracking URI names its backend.</summary>
+internal static class StoreUri
+{
+    public static bool IsHttp(string uri) =>
+        uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
+    public static bool IsPostgres(string backend) =>
+        backend.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) ||
+        backend.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) ||
+        backend.Contains("Host=", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A database URI with <c>file://</c> turned into its path and a plain folder or file made absolute.</summary>
+    public static string Backend(string uri)
+    {
+        var backend = uri.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? new Uri(uri).LocalPath : uri;
+        return IsPostgres(backend) || backend.Contains("://", StringComparison.Ordinal) ? backend : Path.GetFullPath(backend);
+    }
+
+    /// <summary>The artifacts folder beside a database: next to the SQLite file, or <c>./.cairn/artifacts</c> for PostgreSQL.</summary>
+    public static string DefaultArtifactsFolder(string backend) => IsPostgres(backend)
+        ? Path.GetFullPath(Path.Combine(".cairn", "artifacts"))
+        : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(SqlitePath(backend)))!, "artifacts");
+
+    /// <summary>The database file a SQLite URI or folder names.</summary>
+    public static string SqlitePath(string uri)
+    {
+        if (uri.StartsWith("sqlite:///", StringComparison.OrdinalIgnoreCase))
+            return uri["sqlite:///".Length..]; // sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's form)
+        if (uri.StartsWith("sqlite://", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidParameterValueException($"Invalid backend store URI '{uri}': use sqlite:///relative/path.db or sqlite:////absolute/path.db.");
+        if (uri.Contains("://", StringComparison.Ordinal))
+            throw new InvalidParameterValueException($"Invalid backend store URI '{uri}': the scheme is not supported; use a folder, sqlite:///path, postgresql://... or http(s)://...");
+        return uri.EndsWith(".db", StringComparison.OrdinalIgnoreCase) || uri.EndsWith(".sqlite", StringComparison.OrdinalIgnoreCase)
+            ? uri
+            : Path.Combine(uri, "cairn.db");
+    }
+}
