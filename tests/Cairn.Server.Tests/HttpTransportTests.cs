@@ -58,7 +58,8 @@ public sealed class HttpTransportTests
     }
 
     [Theory]
-    [InlineData(401, "<html>login</html>", ErrorCode.PERMISSION_DENIED)]
+    [InlineData(401, "<html>login</html>", ErrorCode.UNAUTHENTICATED)]
+    [InlineData(403, "<html>forbidden</html>", ErrorCode.PERMISSION_DENIED)]
     [InlineData(404, "not here", ErrorCode.ENDPOINT_NOT_FOUND)]
     [InlineData(500, "", ErrorCode.INTERNAL_ERROR)]
     public async Task Body_that_is_not_mlflow_maps_by_status(int status, string body, ErrorCode expected)
@@ -100,12 +101,27 @@ public sealed class HttpTransportTests
         await using var server = await FakeMlflowServer.StartAsync(async (context, _) =>
         {
             context.Response.StatusCode = 401;
+            await context.Response.WriteAsync("""{"error_code":"CUSTOMER_UNAUTHORIZED","message":"token expired"}""");
+        });
+        using var store = new HttpTrackingStore(server.Address, Fast);
+        var error = await Assert.ThrowsAsync<CairnException>(() => store.GetRunAsync("abc", Ct));
+        Assert.Equal(ErrorCode.UNAUTHENTICATED, error.ErrorCode);
+        Assert.Equal("CUSTOMER_UNAUTHORIZED: token expired", error.Message);
+    }
+
+    [Fact]
+    public async Task Unauthenticated_error_code_is_known()
+    {
+        await using var server = await FakeMlflowServer.StartAsync(async (context, _) =>
+        {
+            context.Response.StatusCode = 401;
             await context.Response.WriteAsync("""{"error_code":"UNAUTHENTICATED","message":"token expired"}""");
         });
         using var store = new HttpTrackingStore(server.Address, Fast);
         var error = await Assert.ThrowsAsync<CairnException>(() => store.GetRunAsync("abc", Ct));
-        Assert.Equal(ErrorCode.PERMISSION_DENIED, error.ErrorCode);
-        Assert.Equal("UNAUTHENTICATED: token expired", error.Message);
+        Assert.Equal(ErrorCode.UNAUTHENTICATED, error.ErrorCode);
+        Assert.Equal("token expired", error.Message);
+        Assert.Equal(401, error.HttpStatus);
     }
 
     [Fact]
