@@ -31,8 +31,7 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
     /// disposing the store leaves it open), else through a connection pool of its own.
     /// </summary>
     public HttpRegistryStore(Uri baseAddress, HttpClient? httpClient = null, HttpTrackingStoreOptions? options = null)
-        : this(new MlflowHttpTransport((baseAddress ?? throw new ArgumentNullException(nameof(baseAddress))).ToString(),
-            httpClient is null ? options : HttpTrackingStore.WithClient(options, httpClient)), ownsTransport: true)
+        : this(new MlflowHttpTransport((baseAddress ?? throw new ArgumentNullException(nameof(baseAddress))).ToString(), options, httpClient), ownsTransport: true)
     {
     }
 

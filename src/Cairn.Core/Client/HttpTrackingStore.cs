@@ -32,7 +32,7 @@ public sealed class HttpTrackingStore : ITrackingStore
     /// with a proxy or telemetry handler...). The caller owns <paramref name="httpClient"/>: disposing the store leaves it open.
     /// </summary>
     public HttpTrackingStore(string trackingUri, HttpClient httpClient, HttpTrackingStoreOptions? options = null)
-        : this(new MlflowHttpTransport(trackingUri, WithClient(options, httpClient)), ownsTransport: true, TimeProvider.System)
+        : this(new MlflowHttpTransport(trackingUri, options, httpClient ?? throw new ArgumentNullException(nameof(httpClient))), ownsTransport: true, TimeProvider.System)
     {
     }
 
@@ -42,18 +42,6 @@ public sealed class HttpTrackingStore : ITrackingStore
         _transport = transport;
         _ownsTransport = ownsTransport;
         _timeProvider = timeProvider;
-    }
-
-    /// <summary>Options with <paramref name="httpClient"/> set, copied so the caller's instance is left as it was.</summary>
-    internal static HttpTrackingStoreOptions WithClient(HttpTrackingStoreOptions? options, HttpClient httpClient)
-    {
-        ArgumentNullException.ThrowIfNull(httpClient);
-        var o = options ?? new HttpTrackingStoreOptions();
-        return new HttpTrackingStoreOptions
-        {
-            MaxRetries = o.MaxRetries, RetryBaseDelay = o.RetryBaseDelay, MaxRetryDelay = o.MaxRetryDelay, RequestTimeout = o.RequestTimeout,
-            Token = o.Token, UserName = o.UserName, Password = o.Password, InsecureTls = o.InsecureTls, HttpClient = httpClient,
-        };
     }
 
     /// <summary>The server's base address, always ending with '/'.</summary>

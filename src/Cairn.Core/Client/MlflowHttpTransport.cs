@@ -27,13 +27,14 @@ internal sealed class MlflowHttpTransport : IDisposable
 
     /// <summary>
     /// A transport to the server at <paramref name="trackingUri"/> (http:// or https://, optionally with a path prefix).
-    /// Uses <see cref="HttpTrackingStoreOptions.HttpClient"/> when set (its owner disposes it), else a client of its own.
+    /// Sends with <paramref name="httpClient"/>, else <see cref="HttpTrackingStoreOptions.HttpClient"/> (their owner disposes
+    /// them), else a client of its own.
     /// </summary>
-    public MlflowHttpTransport(string trackingUri, HttpTrackingStoreOptions? options = null)
+    public MlflowHttpTransport(string trackingUri, HttpTrackingStoreOptions? options = null, HttpClient? httpClient = null)
     {
         BaseAddress = ParseBaseAddress(trackingUri);
         Options = options ?? new HttpTrackingStoreOptions();
-        if (Options.HttpClient is { } supplied)
+        if ((httpClient ?? Options.HttpClient) is { } supplied)
         {
             _http = supplied;
             _ownsHttp = false;
