@@ -55,7 +55,15 @@ public sealed partial class CairnClient
                 case ModelUri.Run run:
                     return await DownloadFromRunAsync(run.RunId, run.Path, destination, version, cancellationToken).ConfigureAwait(false);
                 case var registered:
-                    version = await ModelUri.FindVersionAsync(registered, Registry, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        version = await ModelUri.FindVersionAsync(registered, Registry, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (CairnException e) when (e.ErrorCode is ErrorCode.RESOURCE_DOES_NOT_EXIST or ErrorCode.INVALID_PARAMETER_VALUE)
+                    {
+                        // MLflow reports an unknown alias as INVALID_PARAMETER_VALUE; either way the URI names nothing, as ModelUri.ResolveAsync says.
+                        throw new ResourceDoesNotExistException($"Invalid value for '{field}': model URI '{modelUri}' does not resolve: {e.Message}");
+                    }
                     uri = version.Source;
                     break;
             }
