@@ -33,7 +33,10 @@ public sealed class HoldoutMetricsTests
 
     private sealed class MulticlassRow
     {
-        /// <summary>A key counting from 1 (0 is a missing label); one more than the scored classes, to hold a class the model does not know.</summary>
+        /// <summary>
+        /// A key with one more value than the scored classes, to hold a class the model does not know. Loaded from a class,
+        /// 0 is the first value (ML.NET stores it as key 1) and <see cref="uint.MaxValue"/> a missing label (key 0).
+        /// </summary>
         [KeyType(Classes + 1)]
         public uint Label { get; set; }
 
@@ -104,7 +107,7 @@ public sealed class HoldoutMetricsTests
         Assert.True(double.IsNaN(ours.AveragePrecision));
         Assert.Equal(0.5, ours.Accuracy);
         Assert.Equal((0.0, 0.0, 0.0), (ours.Precision, ours.Recall, ours.F1));
-        Assert.Equal((-Math.Log(0.4, 2) - Math.Log(1.0 - 0.2f, 2) - Math.Log(1.0 - 0.9f, 2) - Math.Log(1.0 - 0.6f, 2)) / 4, ours.LogLoss, 12);
+        Assert.Equal((-Math.Log(1.0 - 0.6f, 2) - Math.Log(1.0 - 0.2f, 2) - Math.Log(1.0 - 0.9f, 2) - Math.Log(1.0 - 0.4f, 2)) / 4, ours.LogLoss, 12);
         Assert.Throws<ArgumentOutOfRangeException>(() =>
         {
             var ml = new MLContext(1);
@@ -122,9 +125,9 @@ public sealed class HoldoutMetricsTests
         var byProbability = BinaryMetrics.Evaluate(labels, probabilities, probabilities, BinaryMetrics.ProbabilityThreshold);
         Assert.Equal(0.75, byProbability.Accuracy);
         Assert.Equal(0.5, byProbability.Recall);
+        // Below 0.5, the two rows at 0.5 turn positive: one right, one wrong.
         var lower = BinaryMetrics.Evaluate(labels, probabilities, probabilities, 0.4);
-        Assert.Equal(0.5, lower.Accuracy);
-        Assert.Equal(1.0, lower.Recall);
+        Assert.Equal((0.75, 1.0, 2 / 3.0), (lower.Accuracy, lower.Recall, lower.Precision));
     }
 
     public static TheoryData<int, string> RegressionCases => new()
@@ -189,12 +192,12 @@ public sealed class HoldoutMetricsTests
                     score[random.Next(Classes)] = (i % 4) switch { 0 => float.NaN, 1 => float.PositiveInfinity, _ => float.NegativeInfinity };
                     break;
             }
-            // Key 0: no label (left out). Key Classes + 1: a class the model does not know (a miss, its log-loss at the floor).
-            var key = shape == "unknown" && i % 10 == 0 ? (uint)Classes + 1 : shape == "unknown" && i % 10 == 1 ? 0u : (uint)label + 1;
-            return new MulticlassRow { Label = key, Score = score, PredictedLabel = (uint)random.Next(1, Classes + 1) };
+            // No label (left out), or a class the model does not know (a miss, its log-loss at the floor).
+            var value = shape == "unknown" && i % 10 == 0 ? (uint)Classes : shape == "unknown" && i % 10 == 1 ? uint.MaxValue : (uint)label;
+            return new MulticlassRow { Label = value, Score = score, PredictedLabel = (uint)random.Next(Classes) };
         }).ToArray();
 
-        var ours = MulticlassMetrics.Evaluate([.. rows.Select(r => (int)r.Label - 1)], [.. rows.SelectMany(r => r.Score)], Classes);
+        var ours = MulticlassMetrics.Evaluate([.. rows.Select(r => r.Label == uint.MaxValue ? -1 : (int)r.Label)], [.. rows.SelectMany(r => r.Score)], Classes);
 
         var ml = new MLContext(1);
         var view = ml.Data.LoadFromEnumerable(rows);
