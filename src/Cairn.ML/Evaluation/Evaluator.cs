@@ -111,7 +111,7 @@ public static class Evaluator
     }
 
     /// <summary>The predictor's inputs from the CSV: typed named columns, or every non-label column for a tensor input.</summary>
-    private static ColumnBatch InputBatch(CsvTable table, IModelPredictor predictor, string label)
+    internal static ColumnBatch InputBatch(CsvTable table, IModelPredictor predictor, string label)
     {
         var batch = new ColumnBatch();
         if (predictor.Inputs.Any(i => i.IsTensor && table.IndexOf(i.Name ?? "") < 0))
