@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cairn.Client;
+using Cairn.Metrics;
 using Cairn.ML.Models;
 using Cairn.ML.Training;
 using Cairn.Tracking;
@@ -36,7 +37,7 @@ public static class Evaluator
 {
     public static readonly IReadOnlyDictionary<MlTask, string[]> MetricNames = new Dictionary<MlTask, string[]>
     {
-        [MlTask.Binary] = ["accuracy", "auc", "f1", "precision", "recall", "log_loss"],
+        [MlTask.Binary] = ["accuracy", "auc", "f1", "precision", "recall", "log_loss", "average_precision"],
         [MlTask.Multiclass] = ["micro_accuracy", "macro_accuracy", "log_loss"],
         [MlTask.Regression] = ["rmse", "mae", "r2"],
     };
@@ -73,7 +74,8 @@ public static class Evaluator
                 MlTask.Multiclass => Multiclass(output, actual, classes),
                 _ => Regression(output, actual, dataPath, label),
             };
-            var outcomes = requirements.Select(r => new RequirementOutcome(r, metrics[r.Metric], r.Holds(metrics[r.Metric]))).ToList();
+            // A metric the model's outputs cannot give (e.g. a multiclass log-loss without class scores) is NaN, which fails its gate.
+            var outcomes = requirements.Select(r => metrics.GetValueOrDefault(r.Metric, double.NaN) is var value ? new RequirementOutcome(r, value, r.Holds(value)) : null!).ToList();
 
             var sha = TrainingData.HashFile(dataPath);
             var run = await client.StartRunAsync(options.Experiment, null, new Dictionary<string, string>
@@ -109,7 +111,7 @@ public static class Evaluator
     }
 
     /// <summary>The predictor's inputs from the CSV: typed named columns, or every non-label column for a tensor input.</summary>
-    private static ColumnBatch InputBatch(CsvTable table, IModelPredictor predictor, string label)
+    internal static ColumnBatch InputBatch(CsvTable table, IModelPredictor predictor, string label)
     {
         var batch = new ColumnBatch();
         if (predictor.Inputs.Any(i => i.IsTensor && table.IndexOf(i.Name ?? "") < 0))
@@ -131,83 +133,51 @@ public static class Evaluator
         table.TryNumbers(name, out var numbers, out var bad) ? numbers
             : throw new InvalidParameterValueException($"{table.Path}: column '{name}' must be numeric for this model, but row {bad + 1} holds '{table[name][bad]}'.");
 
+    /// <summary>
+    /// Binary metrics as the trainer reports them (<see cref="BinaryMetrics"/>): with a raw <c>Score</c> beside the
+    /// <c>Probability</c> (an ML.NET model), a row is positive when its score is above 0 and the AUC ranks the scores; with a
+    /// probability only (in <c>Probability</c>, or in <c>Score</c> without it, e.g. an ONNX model), when it is above 0.5.
+    /// </summary>
     private static Dictionary<string, double> Binary(ColumnBatch output, string?[] actualText, List<string> classes, string file, string label)
     {
         if (classes.Count != 2) throw new InvalidParameterValueException("The model does not record its two classes (metadata cairn_classes).");
         var actual = actualText.Select((v, r) => v == classes[1] ? true : v == classes[0] ? false
             : throw new InvalidParameterValueException($"{file}: label '{label}' in row {r + 1} is '{v}', not one of the model's classes ({classes[0]}, {classes[1]}).")).ToArray();
-        var probability = output.Contains("Probability") ? output.GetDoubles("Probability") : output.GetDoubles("Score");
-        var predicted = output.Contains("PredictedLabel") ? (bool[])output["PredictedLabel"] : probability.Select(p => p >= 0.5).ToArray();
-        double tp = 0, fp = 0, tn = 0, fn = 0, logLoss = 0;
-        for (var i = 0; i < actual.Length; i++)
-        {
-            if (predicted[i]) { if (actual[i]) tp++; else fp++; }
-            else { if (actual[i]) fn++; else tn++; }
-            var p = Math.Clamp(probability[i], 1e-15, 1 - 1e-15);
-            logLoss -= actual[i] ? Math.Log2(p) : Math.Log2(1 - p);
-        }
-        var precision = tp + fp == 0 ? 0 : tp / (tp + fp);
-        var recall = tp + fn == 0 ? 0 : tp / (tp + fn);
-        return new Dictionary<string, double>(StringComparer.Ordinal)
-        {
-            ["accuracy"] = (tp + tn) / actual.Length,
-            ["auc"] = LearningCurve.Auc(probability, actual),
-            ["f1"] = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall),
-            ["precision"] = precision,
-            ["recall"] = recall,
-            // Bits, as ML.NET reports it during training, so the two numbers compare.
-            ["log_loss"] = logLoss / actual.Length,
-        };
+        var hasProbability = output.Contains("Probability");
+        var probability = hasProbability ? output.GetDoubles("Probability") : output.GetDoubles("Score");
+        var (scores, threshold) = hasProbability && output.Contains("Score")
+            ? (output.GetDoubles("Score"), BinaryMetrics.RawScoreThreshold)
+            : (probability, BinaryMetrics.ProbabilityThreshold);
+        return BinaryMetrics.Evaluate(actual, scores, probability, threshold).ToDictionary();
     }
 
+    /// <summary>
+    /// Multiclass metrics as the trainer reports them (<see cref="MulticlassMetrics"/>): from the class probabilities in
+    /// <c>Score</c> when the model gives one per recorded class, otherwise the accuracies from <c>PredictedLabel</c> alone.
+    /// A label outside the model's classes counts as a miss; an empty label is left out.
+    /// </summary>
     private static Dictionary<string, double> Multiclass(ColumnBatch output, string?[] actual, List<string> classes)
     {
-        var predicted = output.GetStrings("PredictedLabel");
-        var scores = output.TryGet("Score", out var s) ? s as float[][] : null;
-        var perClass = new Dictionary<string, (int Correct, int Total)>(StringComparer.Ordinal);
-        double correct = 0, logLoss = 0;
-        for (var i = 0; i < actual.Length; i++)
-        {
-            var hit = predicted[i] == actual[i];
-            if (hit) correct++;
-            var (c, t) = perClass.GetValueOrDefault(actual[i] ?? "");
-            perClass[actual[i] ?? ""] = (c + (hit ? 1 : 0), t + 1);
-            var slot = classes.IndexOf(actual[i] ?? "");
-            var p = scores is not null && slot >= 0 && slot < scores[i].Length ? scores[i][slot] : 0;
-            logLoss -= Math.Log(Math.Clamp(p, 1e-15, 1));
-        }
-        var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
-        {
-            ["micro_accuracy"] = correct / actual.Length,
-            ["macro_accuracy"] = perClass.Values.Average(v => (double)v.Correct / v.Total),
-        };
-        if (scores is not null && classes.Count > 0) metrics["log_loss"] = logLoss / actual.Length;
-        return metrics;
+        if (classes.Count == 0)
+            classes = [.. actual.Concat(output.GetStrings("PredictedLabel")).OfType<string>().Where(v => v.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
+        var labels = Array.ConvertAll(actual, v => string.IsNullOrEmpty(v) ? -1 : index.GetValueOrDefault(v, classes.Count));
+        if (output.TryGet("Score", out var s) && s is float[][] rows && rows.All(r => r.Length == classes.Count))
+            return MulticlassMetrics.Evaluate(labels, rows.SelectMany(r => r).ToArray(), classes.Count).ToDictionary();
+        var predicted = Array.ConvertAll(output.GetStrings("PredictedLabel"), v => v is not null && index.TryGetValue(v, out var i) ? i : -1);
+        return MulticlassMetrics.FromPredictions(labels, predicted, classes.Count).ToDictionary();
     }
 
+    /// <summary>Regression metrics as the trainer reports them (<see cref="RegressionMetrics"/>): the targets read as 32-bit floats, as ML.NET reads labels.</summary>
     private static Dictionary<string, double> Regression(ColumnBatch output, string?[] actualText, string file, string label)
     {
-        var actual = actualText.Select((v, r) => v is not null && CsvTable.TryNumber(v, out var d) ? d
+        var actual = actualText.Select((v, r) => v is not null && CsvTable.TryNumber(v, out var d) ? (float)d
             : throw new InvalidParameterValueException($"{file}: label '{label}' in row {r + 1} is '{v}', not a number.")).ToArray();
         var name = output.Contains("Score") ? "Score" : output.Names.First();
         var predicted = output[name] is float[][] vectors ? vectors.Select(v => (double)v[0]).ToArray() : output.GetDoubles(name);
-        var mean = actual.Average();
-        double se = 0, ae = 0, total = 0;
-        for (var i = 0; i < actual.Length; i++)
-        {
-            var e = predicted[i] - actual[i];
-            se += e * e;
-            ae += Math.Abs(e);
-            total += (actual[i] - mean) * (actual[i] - mean);
-        }
-        return new Dictionary<string, double>(StringComparer.Ordinal)
-        {
-            ["rmse"] = Math.Sqrt(se / actual.Length),
-            ["mae"] = ae / actual.Length,
-            ["r2"] = total == 0 ? double.NaN : 1 - se / total,
-        };
+        return RegressionMetrics.Evaluate(actual, predicted).ToDictionary();
     }
 
-    /// <summary>Area under the ROC curve by the rank-sum formula (ties get their mean rank).</summary>
+    /// <summary>A metric value as the evaluation prints it.</summary>
     internal static string Format(double value) => value.ToString("0.####", CultureInfo.InvariantCulture);
 }

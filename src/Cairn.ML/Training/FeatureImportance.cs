@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Cairn.Metrics;
+using RegressionMetrics = Cairn.Metrics.RegressionMetrics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -119,7 +121,8 @@ public static class FeatureImportance
 
     /// <summary>
     /// The task's metric for each block of <paramref name="blockSize"/> consecutive scores; every block holds the same rows,
-    /// whose labels (binary) or targets (regression) are given once.
+    /// whose labels (binary) or targets (regression) are given once. The metrics are <see cref="Cairn.Metrics"/>'s, as the
+    /// trainer reports them: the AUC, and R² from sums as ML.NET has it.
     /// </summary>
     internal static double[] BlockMetrics(MlTask task, double[] scores, bool[]? labels, float[]? targets, int blockSize, int blocks)
     {
@@ -127,20 +130,9 @@ public static class FeatureImportance
         for (var b = 0; b < blocks; b++)
         {
             var block = scores.AsSpan(b * blockSize, blockSize);
-            if (task == MlTask.Binary)
-            {
-                result[b] = LearningCurve.Auc(block, labels.AsSpan(0, blockSize));
-                continue;
-            }
-            double mean = 0, residual = 0, total = 0;
-            for (var i = 0; i < blockSize; i++) mean += targets![i];
-            mean /= blockSize;
-            for (var i = 0; i < blockSize; i++)
-            {
-                residual += (targets![i] - block[i]) * (targets[i] - block[i]);
-                total += (targets[i] - mean) * (targets[i] - mean);
-            }
-            result[b] = total == 0 ? double.NaN : 1 - residual / total;
+            result[b] = task == MlTask.Binary
+                ? BinaryCurves.Auc(block, labels.AsSpan(0, blockSize))
+                : RegressionMetrics.Evaluate(targets.AsSpan(0, blockSize), block).R2;
         }
         return result;
     }
@@ -161,12 +153,13 @@ public static class FeatureImportance
                     null, scored.GetColumn<float>("Label").Take(blockSize).ToArray(), blockSize, blocks);
             default:
             {
-                var actual = scored.GetColumn<uint>("Label").ToArray();
-                var predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
-                // Macro accuracy: the recall of each class present, averaged over those classes.
+                // Keys count from 1 (0 is missing, left out); macro accuracy from the predicted classes, as the trainer reports it.
+                var actual = scored.GetColumn<uint>("Label").Select(k => (int)k - 1).ToArray();
+                var predicted = scored.GetColumn<uint>("PredictedLabel").Select(k => (int)k - 1).ToArray();
+                var classCount = (int)((KeyDataViewType)scored.Schema["Label"].Type).Count;
                 var result = new double[blocks];
                 for (var b = 0; b < blocks; b++)
-                    result[b] = Enumerable.Range(b * blockSize, blockSize).GroupBy(i => actual[i]).Average(g => g.Count(i => actual[i] == predicted[i]) / (double)g.Count());
+                    result[b] = MulticlassMetrics.FromPredictions(actual.AsSpan(b * blockSize, blockSize), predicted.AsSpan(b * blockSize, blockSize), classCount).MacroAccuracy;
                 return result;
             }
         }

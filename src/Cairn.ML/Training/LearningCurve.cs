@@ -1,3 +1,5 @@
+using Cairn.Metrics;
+using RegressionMetrics = Cairn.Metrics.RegressionMetrics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers.FastTree;
@@ -69,12 +71,17 @@ public static class LearningCurve
         return new Checkpoints(checkpoints, scores);
     }
 
-    /// <summary>The metric at every checkpoint (AUC with binary labels, RMSE with regression targets), in parallel.</summary>
+    /// <summary>
+    /// The metric at every checkpoint (AUC with binary labels, RMSE with regression targets; both from <see cref="Cairn.Metrics"/>,
+    /// as the trainer's held-out metrics), in parallel.
+    /// </summary>
     internal static IReadOnlyList<CurvePoint> Points(Checkpoints walk, bool[]? binaryLabels, float[]? targets)
     {
         var points = new CurvePoint[walk.Trees.Length];
         Parallel.For(0, points.Length, p =>
-            points[p] = new CurvePoint(walk.Trees[p], binaryLabels is not null ? Auc(walk.Scores[p], binaryLabels) : Rmse(walk.Scores[p], targets!)));
+            points[p] = new CurvePoint(walk.Trees[p], binaryLabels is not null
+                ? BinaryCurves.Auc(walk.Scores[p], binaryLabels)
+                : RegressionMetrics.Evaluate(targets!, walk.Scores[p]).Rmse));
         return points;
     }
 
@@ -194,85 +201,5 @@ public static class LearningCurve
             while (next >= 0);
             return _leaves[~next];
         }
-    }
-
-    /// <summary>
-    /// The area under the ROC curve: the probability that a positive row outscores a negative one, ties counting half.
-    /// The positives' and the negatives' scores are sorted apart and merged, which is cheaper than sorting all rows with
-    /// their labels (this runs once per point of the learning curve and once per permutation block).
-    /// </summary>
-    internal static double Auc(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels)
-    {
-        var positiveCount = 0;
-        foreach (var label in labels) if (label) positiveCount++;
-        if (positiveCount == 0 || positiveCount == labels.Length) return double.NaN;
-        var positives = new double[positiveCount];
-        var negatives = new double[labels.Length - positiveCount];
-        for (int i = 0, p = 0, n = 0; i < labels.Length; i++)
-        {
-            if (labels[i]) positives[p++] = scores[i];
-            else negatives[n++] = scores[i];
-        }
-        Sort(positives);
-        Sort(negatives);
-        // For each positive, the negatives below it count 1 and the negatives equal to it count half (twice, to stay integral).
-        long twiceWins = 0;
-        int below = 0, notAbove = 0;
-        foreach (var score in positives)
-        {
-            while (below < negatives.Length && negatives[below] < score) below++;
-            if (notAbove < below) notAbove = below;
-            while (notAbove < negatives.Length && negatives[notAbove] == score) notAbove++;
-            twiceWins += below + notAbove;
-        }
-        return twiceWins / (2.0 * positives.Length * negatives.Length);
-    }
-
-    /// <summary>
-    /// Sorts ascending, as <see cref="Array.Sort(Array)"/> does: by a least-significant-digit radix sort of the values' bits
-    /// (mapped so that unsigned order is numeric order) for the learning curve's thousands of scores, where it costs a
-    /// fraction of a comparison sort; short arrays and arrays holding NaN go to <see cref="Array.Sort(Array)"/>.
-    /// </summary>
-    internal static void Sort(double[] values)
-    {
-        if (values.Length < 512 || Array.Exists(values, double.IsNaN))
-        {
-            Array.Sort(values);
-            return;
-        }
-        const int bits = 11, buckets = 1 << bits, mask = buckets - 1;
-        var keys = new ulong[values.Length];
-        var spare = new ulong[values.Length];
-        ulong differing = 0, first = 0;
-        for (var i = 0; i < values.Length; i++)
-        {
-            var raw = (ulong)BitConverter.DoubleToInt64Bits(values[i]);
-            // Negative numbers: all bits flipped (larger magnitude sorts first); others: the sign bit set.
-            keys[i] = (raw & 0x8000_0000_0000_0000UL) != 0 ? ~raw : raw | 0x8000_0000_0000_0000UL;
-            if (i == 0) first = keys[0];
-            differing |= keys[i] ^ first;
-        }
-        Span<int> counts = stackalloc int[buckets];
-        for (var shift = 0; shift < 64; shift += bits)
-        {
-            if (((differing >> shift) & mask) == 0) continue; // every key has the same digit here
-            counts.Clear();
-            foreach (var key in keys) counts[(int)((key >> shift) & mask)]++;
-            for (int d = 0, total = 0; d < buckets; d++) (counts[d], total) = (total, total + counts[d]);
-            foreach (var key in keys) spare[counts[(int)((key >> shift) & mask)]++] = key;
-            (keys, spare) = (spare, keys);
-        }
-        for (var i = 0; i < values.Length; i++)
-        {
-            var key = keys[i];
-            values[i] = BitConverter.Int64BitsToDouble((long)((key & 0x8000_0000_0000_0000UL) != 0 ? key & 0x7FFF_FFFF_FFFF_FFFFUL : ~key));
-        }
-    }
-
-    private static double Rmse(IReadOnlyList<double> predicted, IReadOnlyList<float> actual)
-    {
-        double sum = 0;
-        for (var i = 0; i < predicted.Count; i++) sum += (predicted[i] - actual[i]) * (predicted[i] - actual[i]);
-        return Math.Sqrt(sum / predicted.Count);
     }
 }

@@ -1,9 +1,10 @@
+using Cairn.Metrics;
 using ScottPlot;
 using SkiaSharp;
 
 namespace Cairn.ML.Training;
 
-/// <summary>The evaluation plots logged with a run, as PNG files (ScottPlot).</summary>
+/// <summary>The evaluation plots logged with a run, as PNG files (ScottPlot); the curves' points come from <see cref="BinaryCurves"/>.</summary>
 public static class Plots
 {
     private const int Width = 600, Height = 450;
@@ -11,7 +12,7 @@ public static class Plots
     /// <summary>The ROC curve of positive-class scores against true labels, with its AUC in the title.</summary>
     public static void RocCurve(string path, IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double auc)
     {
-        var (fpr, tpr) = Roc(scores, labels);
+        var (fpr, tpr) = BinaryCurves.Roc([.. scores], [.. labels]);
         SaveCurve(path, fpr, tpr, stepped: false, chance: (0, 1), $"ROC curve (AUC = {auc:0.000})", "False positive rate", "True positive rate", top: 1);
     }
 
@@ -143,50 +144,10 @@ public static class Plots
     /// <summary>The precision-recall curve of positive-class scores, with the average precision in the title.</summary>
     public static void PrCurve(string path, IReadOnlyList<double> scores, IReadOnlyList<bool> labels, double averagePrecision)
     {
-        var (recall, precision) = PrecisionRecall(scores, labels);
+        var (recall, precision) = BinaryCurves.PrecisionRecall([.. scores], [.. labels]);
         var prevalence = labels.Count == 0 ? 0 : labels.Count(l => l) / (double)labels.Count;
         SaveCurve(path, recall, precision, stepped: true, chance: (prevalence, prevalence), $"Precision-recall curve (AP = {averagePrecision:0.000})",
             "Recall", "Precision", top: 1.02);
-    }
-
-    /// <summary>
-    /// The precision-recall points, one per distinct score from the highest down (tied rows enter together), starting at
-    /// recall 0 with the precision of the first threshold.
-    /// </summary>
-    public static (double[] Recall, double[] Precision) PrecisionRecall(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
-    {
-        var order = Descending(scores);
-        double positives = labels.Count(l => l);
-        var recall = new List<double>();
-        var precision = new List<double>();
-        double tp = 0, seen = 0;
-        for (var k = 0; k < order.Length; k++)
-        {
-            seen++;
-            if (labels[order[k]]) tp++;
-            if (k + 1 < order.Length && scores[order[k + 1]] == scores[order[k]]) continue;
-            recall.Add(positives == 0 ? 0 : tp / positives);
-            precision.Add(tp / seen);
-        }
-        if (precision.Count > 0)
-        {
-            recall.Insert(0, 0);
-            precision.Insert(0, precision[0]);
-        }
-        return (recall.ToArray(), precision.ToArray());
-    }
-
-    /// <summary>
-    /// Average precision: the sum over thresholds of (recall gained) x (precision there), without interpolation, the
-    /// definition of scikit-learn's average_precision_score. NaN when there is no positive row.
-    /// </summary>
-    public static double AveragePrecision(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
-    {
-        if (!labels.Any(l => l)) return double.NaN;
-        var (recall, precision) = PrecisionRecall(scores, labels);
-        double sum = 0;
-        for (var i = 1; i < recall.Length; i++) sum += (recall[i] - recall[i - 1]) * precision[i];
-        return sum;
     }
 
     /// <summary>Permutation importances as horizontal bars, largest on top, with one standard deviation as error bars.</summary>
@@ -221,37 +182,5 @@ public static class Plots
         plot.XLabel("Trees");
         plot.YLabel(metric);
         Save(plot, path, Width, Height);
-    }
-
-    /// <summary>
-    /// Row indexes by score, highest first (NaN last). The order among equal scores is left open: the curves count a run
-    /// of equal scores as one step.
-    /// </summary>
-    private static int[] Descending(IReadOnlyList<double> scores)
-    {
-        var keys = new double[scores.Count];
-        var order = new int[scores.Count];
-        for (var i = 0; i < keys.Length; i++) (keys[i], order[i]) = (scores[i], i);
-        Array.Sort(keys, order);
-        Array.Reverse(order);
-        return order;
-    }
-
-    /// <summary>The ROC points, from the highest score down (ties handled as one step).</summary>
-    public static (double[] Fpr, double[] Tpr) Roc(IReadOnlyList<double> scores, IReadOnlyList<bool> labels)
-    {
-        var order = Descending(scores);
-        double positives = labels.Count(l => l), negatives = labels.Count - positives;
-        var fpr = new List<double> { 0 };
-        var tpr = new List<double> { 0 };
-        double tp = 0, fp = 0;
-        for (var k = 0; k < order.Length; k++)
-        {
-            if (labels[order[k]]) tp++; else fp++;
-            if (k + 1 < order.Length && scores[order[k + 1]] == scores[order[k]]) continue;
-            fpr.Add(negatives == 0 ? 0 : fp / negatives);
-            tpr.Add(positives == 0 ? 0 : tp / positives);
-        }
-        return (fpr.ToArray(), tpr.ToArray());
     }
 }

@@ -389,16 +389,12 @@ public static class Trainer
                 var labels = h.BinaryLabels!;
                 metrics = HoldoutMetrics.Binary(labels, h.Scores, h.Probabilities);
                 var scores = Array.ConvertAll(h.Probabilities, v => (double)v);
-                metrics["average_precision"] = Plots.AveragePrecision(scores, labels);
                 return (model, metrics, new Holdout(scores, labels,
                     Array.ConvertAll(labels, l => data.Classes[l ? 1 : 0]), Array.ConvertAll(h.Predicted, l => data.Classes[l ? 1 : 0]), [], []), scoreOrder, diagnostics);
             }
             case MlTask.Multiclass:
             {
-                var m = ml.MulticlassClassification.Evaluate(scored, "Label");
-                metrics["micro_accuracy"] = m.MicroAccuracy;
-                metrics["macro_accuracy"] = m.MacroAccuracy;
-                metrics["log_loss"] = m.LogLoss;
+                metrics = HoldoutMetrics.Multiclass(scored);
                 var decoded = ml.Transforms.Conversion.MapKeyToValue([new("actual", "Label"), new("predicted", "PredictedLabel")]).Fit(scored).Transform(scored);
                 var actual = decoded.GetColumn<ReadOnlyMemory<char>>("actual").Select(v => v.ToString()).ToArray();
                 var predicted = decoded.GetColumn<ReadOnlyMemory<char>>("predicted").Select(v => v.ToString()).ToArray();

@@ -83,23 +83,6 @@ public sealed class DiagnosticsTests : StoreTests
     }
 
     [Fact]
-    public void Average_precision_matches_the_hand_computed_value_with_ties()
-    {
-        // Scores (label): 0.9 (+), 0.8 (-), 0.8 (+), 0.3 (+), 0.1 (-). Thresholds: 0.9 -> P 1, R 1/3; 0.8 (tie) -> P 2/3, R 2/3;
-        // 0.3 -> P 3/4, R 1; 0.1 -> P 3/5, R 1. AP = 1/3*1 + 1/3*2/3 + 1/3*3/4 = 0.80556.
-        double[] scores = [0.9, 0.8, 0.8, 0.3, 0.1];
-        bool[] labels = [true, false, true, true, false];
-
-        Assert.Equal(1 / 3.0 + 2 / 9.0 + 1 / 4.0, Plots.AveragePrecision(scores, labels), 10);
-        var (recall, precision) = Plots.PrecisionRecall(scores, labels);
-        Assert.Equal([0, 1 / 3.0, 2 / 3.0, 1, 1], recall);
-        Assert.Equal([1, 1, 2 / 3.0, 0.75, 0.6], precision);
-        Assert.True(double.IsNaN(Plots.AveragePrecision([0.2, 0.4], [false, false])));
-        // A perfect ranking has AP 1.
-        Assert.Equal(1.0, Plots.AveragePrecision([0.9, 0.8, 0.2], [true, true, false]));
-    }
-
-    [Fact]
     public void Curves_are_thinned_to_points_a_pixel_apart_keeping_both_ends()
     {
         // A ROC-like curve with 20,000 points, most of them closer together than the step.
