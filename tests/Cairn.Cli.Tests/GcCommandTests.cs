@@ -7,13 +7,10 @@ namespace Cairn.Tests;
 /// <summary>A CAIRN_HOME-like folder with a SQLite store and artifacts laid out as the server lays them out.</summary>
 internal sealed class GcFixture : IDisposable
 {
-    public GcFixture()
-    {
-        Home = Path.Combine(Path.GetTempPath(), "cairn-gc-test-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Home);
-    }
+    private readonly CliHarness _cli = new();
 
-    public string Home { get; }
+    /// <summary>CAIRN_HOME of the harness.</summary>
+    public string Home => _cli.Home.Path;
 
     public string Artifacts => Path.Combine(Home, "artifacts");
 
@@ -33,13 +30,11 @@ internal sealed class GcFixture : IDisposable
 
     public async Task<(int Exit, string Output, string Error)> GcAsync(params string[] args)
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = await CliApp.RunAsync(["gc", .. args], CliIO.ForWriters(output, error, Environment.GetEnvironmentVariable));
-        return (exit, output.ToString(), error.ToString());
+        var result = await _cli.RunAsync(["gc", .. args]);
+        return (result.ExitCode, result.Out, result.Err);
     }
 
-    public void Dispose() => Directory.Delete(Home, recursive: true);
+    public void Dispose() => _cli.Dispose();
 }
 
 public sealed class GcCommandTests : IDisposable
@@ -150,7 +145,7 @@ public sealed class GcCommandTests : IDisposable
     public async Task Negative_days_fail_with_one_clear_line(string days)
     {
         var (exit, output, error) = await _home.GcAsync(["--older-than", days, .. Stores]);
-        Assert.Equal(CliRunner.UserError, exit);
+        Assert.Equal(ExitCodes.InvalidInput, exit);
         Assert.Empty(output);
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("error: ", line);
@@ -179,11 +174,7 @@ public sealed class GcCommandTests : IDisposable
     }
 }
 
-/// <summary>CAIRN_HOME is process-wide, so the test that sets it runs alone.</summary>
-[CollectionDefinition(DisableParallelization = true)]
-public sealed class CairnHomeEnvironment;
-
-[Collection(typeof(CairnHomeEnvironment))]
+/// <summary>Without --backend-store-uri and --artifacts-destination, gc works on the harness's CAIRN_HOME.</summary>
 public sealed class GcCairnHomeTests
 {
     [Fact]
@@ -202,18 +193,9 @@ public sealed class GcCairnHomeTests
             await store.DeleteRunAsync(runId, ct);
         }
 
-        var previous = Environment.GetEnvironmentVariable("CAIRN_HOME");
-        Environment.SetEnvironmentVariable("CAIRN_HOME", home.Home);
-        try
-        {
-            var (exit, output, error) = await home.GcAsync("--older-than", "0");
-            Assert.True(exit == 0, $"exit {exit}: {error}");
-            Assert.Contains($"removed run {runId}", output);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("CAIRN_HOME", previous);
-        }
+        var (exit, output, error) = await home.GcAsync("--older-than", "0");
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains($"removed run {runId}", output);
         Assert.False(File.Exists(file));
         Assert.False(Directory.Exists(root));
         using var reopened = await home.OpenAsync();
