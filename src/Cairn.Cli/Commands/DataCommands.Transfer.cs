@@ -39,7 +39,7 @@ internal static partial class DataCommands
             ctx.Out.WriteLine($"{verb}: {r.Transferred} object(s) {(verb == "push" ? "uploaded to" : "downloaded from")} '{remote.Name}' ({DataCli.FormatBytes(r.Bytes)}), {r.Skipped} already there");
             if (verb == "pull")
             {
-                var co = await repo.CheckoutAsync(given, pr.GetValue(force), verify: false, ct);
+                var co = await CheckoutAsync(ctx, repo, given, pr.GetValue(force), verify: false, ct);
                 ctx.Out.WriteLine($"{co.Linked} file(s) restored, {co.Unchanged} unchanged, {co.Removed} removed");
             }
             return ExitCodes.Ok;

@@ -38,7 +38,12 @@ internal static partial class DataCommands
                 throw new InvalidParameterValueException("--name: a dataset name needs exactly one path");
             foreach (var t in targets)
             {
-                var r = await repo.AddAsync(t, new DataAddOptions { DatasetName = pr.GetValue(name), Source = pr.GetValue(source) }, ct);
+                var r = await CliProgress.RunAsync(ctx, $"adding {Path.GetRelativePath(repo.Root, t)}", bar =>
+                {
+                    // The bar counts bytes hashed; the total is a stat of the files, cheap next to hashing them.
+                    bar?.Start(SizeOf(t));
+                    return repo.AddAsync(t, new DataAddOptions { DatasetName = pr.GetValue(name), Source = pr.GetValue(source), Progress = bar?.Bytes() }, ct);
+                });
                 var p = r.Entry.Pointer;
                 string what = p.Kind == EntryKind.Dir ? $"{p.Files} files, " : "";
                 ctx.Out.WriteLine($"added {r.Entry.Path} ({what}{DataCli.FormatBytes(p.Size)}) sha256:{p.Digest[..12]} -> {r.Entry.PointerFile}");
@@ -103,12 +108,39 @@ internal static partial class DataCommands
         cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx, pr.GetValue(link), pr.GetValue(jobs));
-            var r = await repo.CheckoutAsync(DataCli.Targets(ctx, pr.GetValue(targets)), pr.GetValue(force), pr.GetValue(verify), ct);
+            var r = await CheckoutAsync(ctx, repo, DataCli.Targets(ctx, pr.GetValue(targets)), pr.GetValue(force), pr.GetValue(verify), ct);
             ctx.Out.WriteLine($"{r.Linked} file(s) restored, {r.Unchanged} unchanged, {r.Removed} removed");
             return ExitCodes.Ok;
         });
         return cmd;
     }
+
+    /// <summary>
+    /// Checks out <paramref name="targets"/>; in a terminal one tracked path at a time under a bar (the repository reports
+    /// no progress of its own), otherwise in one call.
+    /// </summary>
+    internal static async Task<CheckoutResult> CheckoutAsync(CliContext ctx, DataRepository repo, string[]? targets, bool force, bool verify, CancellationToken ct)
+        => await CliProgress.RunAsync(ctx, "checking out", async bar =>
+        {
+            if (bar is null) return await repo.CheckoutAsync(targets, force, verify, ct);
+            var entries = repo.FindTracked(targets).ToList();
+            bar.Start(entries.Count);
+            int linked = 0, unchanged = 0, removed = 0;
+            foreach (var entry in entries)
+            {
+                bar.Describe($"checking out {entry.Path}");
+                var r = await repo.CheckoutAsync([repo.ToFull(entry.Path)], force, verify, ct);
+                (linked, unchanged, removed) = (linked + r.Linked, unchanged + r.Unchanged, removed + r.Removed);
+                bar.Advance();
+            }
+            return new CheckoutResult(linked, unchanged, removed);
+        });
+
+    /// <summary>Bytes under a path (a file's length, a folder's files), for the bar's total.</summary>
+    private static long SizeOf(string path) =>
+        File.Exists(path) ? new FileInfo(path).Length
+        : Directory.Exists(path) ? new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)
+        : 0;
 
     private static Command List(CliContext app)
     {
