@@ -63,8 +63,8 @@ internal sealed class CliContext
     }
 
     /// <summary>
-    /// Writers without colour, terminal codes or live progress unless <paramref name="ansi"/> (tests, or output captured by
-    /// a program), running in <paramref name="workingDirectory"/> with the given environment.
+    /// Writers without colour, terminal codes or live progress (tests, or output captured by a program) unless
+    /// <paramref name="ansi"/>, which makes them behave as a terminal; running in <paramref name="workingDirectory"/> with the given environment.
     /// </summary>
     public static CliContext ForWriters(TextWriter output, TextWriter error, string workingDirectory, Func<string, string?> getEnvironmentVariable,
         int width = 1000, bool ansi = false)
@@ -73,7 +73,7 @@ internal sealed class CliContext
         {
             Ansi = ansi ? AnsiSupport.Yes : AnsiSupport.No,
             ColorSystem = ansi ? ColorSystemSupport.Standard : ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
+            Interactive = ansi ? InteractionSupport.Yes : InteractionSupport.No,
             Out = new AnsiConsoleOutput(output),
         });
         console.Profile.Width = width;

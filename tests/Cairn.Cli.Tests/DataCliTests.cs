@@ -38,6 +38,30 @@ public sealed class DataCliTests : IDisposable
     }
 
     [Fact]
+    public async Task In_a_terminal_add_and_checkout_draw_a_progress_bar_and_piped_output_has_none()
+    {
+        _dir.Write("data/big/a.bin", new string('a', 300_000));
+        _dir.Write("data/big/b.bin", new string('b', 100_000));
+
+        var add = await _cli.RunAsync(ansi: true, "data", "add", "data/big");
+        Assert.Equal((0, ""), (add.ExitCode, add.Err));
+        Assert.Contains("adding data/big", add.Out);
+        Assert.Contains("100%", add.Out);
+        Assert.Contains("added data/big (2 files, 390.6 KiB)", add.Out);
+
+        Directory.Delete(_dir["data/big"], recursive: true);
+        var checkout = await _cli.RunAsync(ansi: true, "data", "checkout");
+        Assert.Equal((0, ""), (checkout.ExitCode, checkout.Err));
+        Assert.Contains("checking out", checkout.Out);
+        Assert.Contains("100%", checkout.Out);
+        Assert.Equal("b", _dir.Read("data/big/b.bin")[..1]);
+
+        Directory.Delete(_dir["data/big"], recursive: true);
+        var piped = await _cli.RunAsync("data", "checkout");
+        Assert.Equal("2 file(s) restored, 0 unchanged, 0 removed" + Environment.NewLine, piped.Out);
+    }
+
+    [Fact]
     public async Task A_missing_path_prints_one_line_and_exits_non_zero_without_stack_trace()
     {
         var r = await _cli.RunAsync("data", "add", "missing.csv");
