@@ -57,6 +57,7 @@ internal static class CliRunner
     {
         CairnException or GateFailedException => e.Message,
         HttpRequestException h => $"cannot reach the server: {h.Message}",
+        TimeoutException or OperationCanceledException => $"timed out: {e.Message}",
         IOException or UnauthorizedAccessException => e.Message,
         _ => $"unexpected {e.GetType().Name}: {e.Message} (run with --verbose for details)",
     };

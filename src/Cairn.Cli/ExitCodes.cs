@@ -21,7 +21,7 @@ internal static class ExitCodes
     /// <summary>It already exists, or its state forbids the change (RESOURCE_ALREADY_EXISTS, INVALID_STATE).</summary>
     public const int InvalidState = 4;
 
-    /// <summary>The server or store cannot be reached or is busy (TEMPORARILY_UNAVAILABLE, connection refused); try again later.</summary>
+    /// <summary>The server or store cannot be reached, timed out or is busy (TEMPORARILY_UNAVAILABLE, connection refused); try again later.</summary>
     public const int Unavailable = 5;
 
     /// <summary>A gate or requirement failed: <c>evaluate --require</c>, <c>models promote --require</c>.</summary>
@@ -39,6 +39,8 @@ internal static class ExitCodes
         GateFailedException => GateFailed,
         CairnException c => Of(c.ErrorCode),
         HttpRequestException => Unavailable,
+        // Not Ctrl-C (CliRunner handles that first): a request or lock wait that timed out.
+        TimeoutException or OperationCanceledException => Unavailable,
         FileNotFoundException or DirectoryNotFoundException => NotFound,
         _ => Internal,
     };

@@ -59,13 +59,14 @@ internal static class GcCommand
             progress?.Start(runs.Count + experiments.Count);
             foreach (var run in runs)
             {
+                progress?.Advance(); // counts what has been taken up, whether it ends removed or kept
                 if (!await RemoveArtifactsAsync("run", run.Id, run.ArtifactLocation, cancellationToken)) continue;
                 if (!dryRun) await store.PurgeRunAsync(run.Id, cancellationToken);
                 _runs++;
-                progress?.Advance();
             }
             foreach (var experiment in experiments)
             {
+                progress?.Advance();
                 // Its runs go with it (MLflow does the same), restored or not, so their artifacts go first.
                 var ok = true;
                 foreach (var run in await RunsOfAsync(experiment.Id, cancellationToken))
@@ -74,7 +75,6 @@ internal static class GcCommand
                 if (!ok) continue;
                 if (!dryRun) await store.PurgeExperimentAsync(experiment.Id, cancellationToken);
                 _experiments++;
-                progress?.Advance();
             }
 
             var verb = dryRun ? "would remove" : "removed";

@@ -37,7 +37,7 @@ internal static class ServerCommand
             ctx.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
             try
             {
-                // The host's console lifetime owns SIGINT/SIGTERM: it stops the app, which ends this wait.
+                // SIGINT/SIGTERM end this wait: CliRunner cancels the token (and the host's console lifetime stops the app).
                 await server.WaitForShutdownAsync(cancellationToken);
             }
             catch (OperationCanceledException)
