@@ -28,9 +28,12 @@ internal sealed class GcFixture : IDisposable
     /// <summary>The folder behind an mlflow-artifacts:/ location: what gc removes (MLflow's delete_artifacts).</summary>
     public string FolderOf(string location) => Path.Combine(Artifacts, location["mlflow-artifacts:/".Length..]);
 
-    public async Task<(int Exit, string Output, string Error)> GcAsync(params string[] args)
+    public async Task<(int Exit, string Output, string Error)> GcAsync(params string[] args) => await GcAsync(ansi: false, args);
+
+    /// <summary>With <paramref name="ansi"/>, gc writes to a terminal-like console (live progress).</summary>
+    public async Task<(int Exit, string Output, string Error)> GcAsync(bool ansi, params string[] args)
     {
-        var result = await _cli.RunAsync(["gc", .. args]);
+        var result = await _cli.RunAsync(ansi, ["gc", .. args]);
         return (result.ExitCode, result.Out, result.Err);
     }
 
@@ -92,6 +95,29 @@ public sealed class GcCommandTests : IDisposable
         await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopened.GetExperimentAsync(deadExperiment, Ct));
         Assert.Equal(LifecycleStage.Active, (await reopened.GetRunAsync(liveRun, Ct)).Info.LifecycleStage);
         Assert.Equal(LifecycleStage.Active, (await reopened.GetExperimentAsync(liveExperiment, Ct)).LifecycleStage);
+    }
+
+    [Fact]
+    public async Task In_a_terminal_gc_draws_a_progress_bar_over_what_it_removes()
+    {
+        string runId;
+        using (var store = await _home.OpenAsync())
+        {
+            var experiment = await store.CreateExperimentAsync("e", cancellationToken: Ct);
+            var run = await store.CreateRunAsync(new CreateRunRequest(experiment), Ct);
+            runId = run.Info.RunId;
+            _home.WriteArtifact(run.Info.ArtifactUri, "a.txt");
+            await store.DeleteRunAsync(runId, Ct);
+        }
+
+        var (exit, output, error) = await _home.GcAsync(ansi: true, ["--older-than", "0", .. Stores]);
+
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains("collecting garbage", output);
+        Assert.Contains("100%", output);
+        Assert.Contains($"removed run {runId}", output);
+        var (_, piped, _) = await _home.GcAsync(["--older-than", "0", .. Stores]);
+        Assert.DoesNotContain("collecting garbage", piped);
     }
 
     [Fact]
