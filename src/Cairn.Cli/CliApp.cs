@@ -6,30 +6,35 @@ namespace Cairn.Cli;
 /// <summary>The <c>cairn</c> command tree, built once per invocation so tests can run it in-process.</summary>
 internal static class CliApp
 {
-    public static (RootCommand Root, Option<bool> Verbose) Build(CliIO io)
+    public static RootCommand Build(CliContext app)
     {
-        // One --verbose for every command; the data and pipeline commands read the same option.
-        var verbose = DataCli.Verbose;
         var root = new RootCommand("Cairn: MLOps for .NET. Track experiments, version data, register and serve models.")
         {
-            verbose,
-            ServerCommand.Create(io),
-            ExperimentsCommand.Create(io),
-            RunsCommand.Create(io),
-            ArtifactsCommand.Create(io),
-            GcCommand.Create(io),
-            QuickstartCommand.Create(io),
-            ModelsCommand.Create(io),
-            TrainCommand.Create(io),
-            EvaluateCommand.Create(io),
+            CliOptions.Verbose,
+            CliOptions.Directory,
+            ServerCommand.Create(app),
+            ExperimentsCommand.Create(app),
+            RunsCommand.Create(app),
+            ArtifactsCommand.Create(app),
+            GcCommand.Create(app),
+            QuickstartCommand.Create(app),
+            ModelsCommand.Create(app),
+            TrainCommand.Create(app),
+            EvaluateCommand.Create(app),
+            DataCommands.Create(app),
+            PipelineCommands.CreateRepro(app),
+            PipelineCommands.CreateStatus(app),
+            PipelineCommands.CreateDag(app),
+            MetricsCommands.Create(app),
+            MetricsCommands.CreateParams(app),
+            PlotsCommands.Create(app),
+            ExpCommands.Create(app),
+            CompletionCommand.Create(app),
         };
-        root.AddDataAndPipelineCommands(); // data, repro, status, dag, metrics, params, plots, exp
-        return (root, verbose);
+        return root;
     }
 
-    public static Task<int> RunAsync(string[] args, CliIO io)
-    {
-        var (root, verbose) = Build(io);
-        return CliRunner.RunAsync(root, args, verbose, io.Out, io.Error);
-    }
+    /// <summary>Runs <c>cairn</c> with <paramref name="args"/> against <paramref name="app"/>; see <see cref="CliRunner"/>.</summary>
+    public static Task<int> RunAsync(string[] args, CliContext app, CancellationToken cancellationToken = default) =>
+        CliRunner.RunAsync(args, app, cancellationToken);
 }

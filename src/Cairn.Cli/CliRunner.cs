@@ -1,45 +1,51 @@
 using System.CommandLine;
-using Cairn.Cli.Commands;
+using System.Runtime.InteropServices;
 
 namespace Cairn.Cli;
 
-/// <summary>Runs the command line and turns every failure into one line on stderr and a distinct exit code.</summary>
+/// <summary>
+/// Runs the command line: the one place where parse errors, exceptions and Ctrl-C become one line on stderr and an
+/// exit code (<see cref="ExitCodes"/>). Commands throw; none of them catches to print.
+/// </summary>
 internal static class CliRunner
 {
-    public const int UserError = 2;
-    public const int NotFound = 3;
-    public const int AlreadyExists = 4;
-    public const int Unavailable = 5;
-    public const int InternalError = 1;
-
-    public static Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose) =>
-        RunAsync(root, args, verbose, Console.Out, Console.Error);
-
-    public static async Task<int> RunAsync(RootCommand root, string[] args, Option<bool> verbose, TextWriter output, TextWriter errorOutput)
+    public static async Task<int> RunAsync(string[] args, CliContext app, CancellationToken cancellationToken = default)
     {
+        var root = CliApp.Build(app);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             // One line, like every other error; `cairn <command> --help` shows the usage.
-            errorOutput.WriteLine($"error: {OneLine(parse.Errors[0].Message)}");
-            return UserError;
+            await app.Error.WriteLineAsync($"error: {OneLine(parse.Errors[0].Message)}");
+            return ExitCodes.InvalidInput;
         }
+        // Ctrl-C / SIGTERM cancel the token; the command then cleans up (kills stage processes, removes partial outputs,
+        // stops the server) before the process exits. System.CommandLine's own handler is off (ProcessTerminationTimeout =
+        // null) because it returns from Main at once and would leave child processes running.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigint = app.HandlesSignals ? PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); }) : null;
+        using var sigterm = app.HandlesSignals ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); }) : null;
         try
         {
-            // ProcessTerminationTimeout = null: commands that run child processes handle Ctrl-C themselves (DataCli.SetHandler);
-            // the server's host owns SIGINT/SIGTERM.
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = output, Error = errorOutput });
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                ProcessTerminationTimeout = null,
+                Output = app.Out,
+                Error = app.Error,
+            }, cancel.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException && cancel.IsCancellationRequested)
         {
-            var error = e is AggregateException { InnerExceptions.Count: 1 } agg ? agg.InnerException! : e;
-            errorOutput.WriteLine(parse.GetValue(verbose) ? $"error: {error}" : $"error: {OneLine(Describe(error))}");
-            return ExitCode(error);
+            await app.Error.WriteLineAsync("cairn: cancelled");
+            return ExitCodes.Cancelled;
         }
-        catch (OperationCanceledException)
+        catch (Exception e)
         {
-            errorOutput.WriteLine("cancelled");
-            return 130;
+            var error = e is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException! : e;
+            await app.Error.WriteLineAsync($"error: {OneLine(Describe(error))}");
+            if (parse.GetValue(CliOptions.Verbose)) await app.Error.WriteLineAsync(error.ToString());
+            return ExitCodes.Of(error);
         }
     }
 
@@ -49,19 +55,10 @@ internal static class CliRunner
 
     private static string Describe(Exception e) => e switch
     {
-        CairnException c => c.Message,
+        CairnException or GateFailedException => e.Message,
         HttpRequestException h => $"cannot reach the server: {h.Message}",
+        TimeoutException or OperationCanceledException => $"timed out: {e.Message}",
         IOException or UnauthorizedAccessException => e.Message,
-        _ => $"{e.Message} (run with --verbose for details)",
-    };
-
-    private static int ExitCode(Exception e) => e switch
-    {
-        CairnException { ErrorCode: ErrorCode.RESOURCE_DOES_NOT_EXIST } => NotFound,
-        CairnException { ErrorCode: ErrorCode.RESOURCE_ALREADY_EXISTS } => AlreadyExists,
-        CairnException { ErrorCode: ErrorCode.TEMPORARILY_UNAVAILABLE } or HttpRequestException => Unavailable,
-        CairnException { HttpStatus: >= 400 and < 500 } => UserError,
-        IOException or UnauthorizedAccessException => UserError,
-        _ => InternalError,
+        _ => $"unexpected {e.GetType().Name}: {e.Message} (run with --verbose for details)",
     };
 }

@@ -1,3 +1,3 @@
 using Cairn.Cli;
 
-return await CliApp.RunAsync(args, CliIO.FromProcess());
+return await CliRunner.RunAsync(args, CliContext.FromProcess());

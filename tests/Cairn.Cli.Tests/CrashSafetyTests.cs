@@ -127,10 +127,7 @@ public sealed class CrashSafetyTests
                 listener.Start();
                 port = ((IPEndPoint)listener.LocalEndpoint).Port;
             }
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "cairn.dll"), "server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--backend-store-uri", home })
-                start.ArgumentList.Add(arg);
-            var process = Process.Start(start)!;
+            var process = CliHarness.StartProcess(null, new Dictionary<string, string> { ["CAIRN_HOME"] = home }, "server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--backend-store-uri", home);
             process.OutputDataReceived += (_, _) => { };
             process.ErrorDataReceived += (_, _) => { };
             process.BeginOutputReadLine();

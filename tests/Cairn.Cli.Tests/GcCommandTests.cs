@@ -7,13 +7,10 @@ namespace Cairn.Tests;
 /// <summary>A CAIRN_HOME-like folder with a SQLite store and artifacts laid out as the server lays them out.</summary>
 internal sealed class GcFixture : IDisposable
 {
-    public GcFixture()
-    {
-        Home = Path.Combine(Path.GetTempPath(), "cairn-gc-test-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Home);
-    }
+    private readonly CliHarness _cli = new();
 
-    public string Home { get; }
+    /// <summary>CAIRN_HOME of the harness.</summary>
+    public string Home => _cli.Home.Path;
 
     public string Artifacts => Path.Combine(Home, "artifacts");
 
@@ -32,15 +29,16 @@ internal sealed class GcFixture : IDisposable
     /// <summary>The folder behind an mlflow-artifacts:/ location: what gc removes (MLflow's delete_artifacts).</summary>
     public string FolderOf(string location) => Path.Combine(Artifacts, location["mlflow-artifacts:/".Length..]);
 
-    public async Task<(int Exit, string Output, string Error)> GcAsync(params string[] args)
+    public async Task<(int Exit, string Output, string Error)> GcAsync(params string[] args) => await GcAsync(ansi: false, args);
+
+    /// <summary>With <paramref name="ansi"/>, gc writes to a terminal-like console (live progress).</summary>
+    public async Task<(int Exit, string Output, string Error)> GcAsync(bool ansi, params string[] args)
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = await CliApp.RunAsync(["gc", .. args], CliIO.ForWriters(output, error, Environment.GetEnvironmentVariable));
-        return (exit, output.ToString(), error.ToString());
+        var result = await _cli.RunAsync(ansi, ["gc", .. args]);
+        return (result.ExitCode, result.Out, result.Err);
     }
 
-    public void Dispose() => Directory.Delete(Home, recursive: true);
+    public void Dispose() => _cli.Dispose();
 }
 
 public sealed class GcCommandTests : IDisposable
@@ -103,6 +101,29 @@ public sealed class GcCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task In_a_terminal_gc_draws_a_progress_bar_over_what_it_removes()
+    {
+        string runId;
+        using (var store = await _home.OpenAsync())
+        {
+            var experiment = await store.CreateExperimentAsync("e", cancellationToken: Ct);
+            var run = await store.CreateRunAsync(new CreateRunRequest(experiment), Ct);
+            runId = run.Info.RunId;
+            _home.WriteArtifact(run.Info.ArtifactUri, "a.txt");
+            await store.DeleteRunAsync(runId, Ct);
+        }
+
+        var (exit, output, error) = await _home.GcAsync(ansi: true, ["--older-than", "0", .. Stores]);
+
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains("collecting garbage", output);
+        Assert.Contains("100%", output);
+        Assert.Contains($"removed run {runId}", output);
+        var (_, piped, _) = await _home.GcAsync(["--older-than", "0", .. Stores]);
+        Assert.DoesNotContain("collecting garbage", piped);
+    }
+
+    [Fact]
     public async Task Recent_deletions_are_kept_until_they_are_older_than_asked()
     {
         string runId, file;
@@ -157,7 +178,7 @@ public sealed class GcCommandTests : IDisposable
     public async Task Negative_days_fail_with_one_clear_line(string days)
     {
         var (exit, output, error) = await _home.GcAsync(["--older-than", days, .. Stores]);
-        Assert.Equal(CliRunner.UserError, exit);
+        Assert.Equal(ExitCodes.InvalidInput, exit);
         Assert.Empty(output);
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("error: ", line);
@@ -188,11 +209,7 @@ public sealed class GcCommandTests : IDisposable
     }
 }
 
-/// <summary>CAIRN_HOME is process-wide, so the test that sets it runs alone.</summary>
-[CollectionDefinition(DisableParallelization = true)]
-public sealed class CairnHomeEnvironment;
-
-[Collection(typeof(CairnHomeEnvironment))]
+/// <summary>Without --backend-store-uri and --artifacts-destination, gc works on the harness's CAIRN_HOME.</summary>
 public sealed class GcCairnHomeTests
 {
     [Fact]
@@ -212,18 +229,9 @@ public sealed class GcCairnHomeTests
             await store.DeleteRunAsync(runId, ct);
         }
 
-        var previous = Environment.GetEnvironmentVariable("CAIRN_HOME");
-        Environment.SetEnvironmentVariable("CAIRN_HOME", home.Home);
-        try
-        {
-            var (exit, output, error) = await home.GcAsync("--older-than", "0");
-            Assert.True(exit == 0, $"exit {exit}: {error}");
-            Assert.Contains($"removed run {runId}", output);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("CAIRN_HOME", previous);
-        }
+        var (exit, output, error) = await home.GcAsync("--older-than", "0");
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains($"removed run {runId}", output);
         Assert.False(File.Exists(file));
         Assert.False(Directory.Exists(root));
         using var reopenedStores = await home.OpenAsync();

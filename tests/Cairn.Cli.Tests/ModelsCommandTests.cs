@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Cairn.Registry;
 using Cairn.Storage;
@@ -6,7 +5,7 @@ using Cairn.Tracking;
 
 namespace Cairn.Tests;
 
-/// <summary>`cairn models promote` and `rollback` as a user runs them: the real `cairn` process on an embedded store.</summary>
+/// <summary>`cairn models promote` and `rollback` as a user runs them, on an embedded store.</summary>
 public sealed class ModelsCommandTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -14,7 +13,8 @@ public sealed class ModelsCommandTests
     [Fact]
     public async Task Promote_refuses_on_a_failing_gate_then_promotes_and_rollback_moves_the_alias_back()
     {
-        using var home = new TempDirectory();
+        using var cli = new CliHarness();
+        var home = cli.Home;
         using (var stores = await CairnStores.OpenAsync(home.Path, new CairnStoreOptions { DefaultArtifactRoot = home.Combine("artifacts") }, Ct))
         {
             var store = stores.Tracking;
@@ -30,43 +30,28 @@ public sealed class ModelsCommandTests
             await registry.SetRegisteredModelAliasAsync("fraud", "champion", "1", cancellationToken: Ct);
         }
 
-        var refused = await CairnAsync(home.Path, "models", "promote", "fraud", "2", "--alias", "champion", "--require", "metrics.auc >= champion", "--require", "metrics.auc >= 0.80");
-        Assert.Equal(2, refused.ExitCode);
-        Assert.Contains("metrics.auc >= champion", refused.Stderr);
-        Assert.Contains("0.79", refused.Stderr);
-        Assert.Single(refused.Stderr.Trim().Split('\n'));
+        var refused = await cli.RunAsync("models", "promote", "fraud", "2", "--alias", "champion", "--require", "metrics.auc >= champion", "--require", "metrics.auc >= 0.80");
+        // A failed gate is exit 6 (it was 2, bad input, before the CLI had one exit-code table).
+        Assert.Equal(Cairn.Cli.ExitCodes.GateFailed, refused.ExitCode);
+        Assert.Contains("metrics.auc >= champion", refused.Err);
+        Assert.Contains("0.79", refused.Err);
+        Assert.Single(refused.Err.Trim().Split('\n'));
 
-        var promoted = await CairnAsync(home.Path, "models", "promote", "fraud", "3", "--alias", "champion", "--require", "metrics.auc >= champion", "--require", "metrics.auc >= 0.80", "--user", "erin", "--json");
-        Assert.True(promoted.ExitCode == 0, promoted.Stderr);
-        Assert.Equal("3", JsonDocument.Parse(promoted.Stdout).RootElement.GetProperty("model_version").GetProperty("version").GetString());
+        var promoted = await cli.RunAsync("models", "promote", "fraud", "3", "--alias", "champion", "--require", "metrics.auc >= champion", "--require", "metrics.auc >= 0.80", "--user", "erin", "--json");
+        Assert.True(promoted.ExitCode == 0, promoted.Err);
+        Assert.Equal("3", JsonDocument.Parse(promoted.Out).RootElement.GetProperty("model_version").GetProperty("version").GetString());
 
-        var rolledBack = await CairnAsync(home.Path, "models", "rollback", "fraud@champion", "--user", "frank");
-        Assert.True(rolledBack.ExitCode == 0, rolledBack.Stderr);
-        Assert.Contains("version 1", rolledBack.Stdout);
+        var rolledBack = await cli.RunAsync("models", "rollback", "fraud@champion", "--user", "frank");
+        Assert.True(rolledBack.ExitCode == 0, rolledBack.Err);
+        Assert.Contains("version 1", rolledBack.Out);
 
-        var history = await CairnAsync(home.Path, "models", "history", "fraud", "--json");
-        Assert.True(history.ExitCode == 0, history.Stderr);
-        var entries = JsonDocument.Parse(history.Stdout).RootElement.GetProperty("entries").EnumerateArray()
+        var history = await cli.RunAsync("models", "history", "fraud", "--json");
+        Assert.True(history.ExitCode == 0, history.Err);
+        var entries = JsonDocument.Parse(history.Out).RootElement.GetProperty("entries").EnumerateArray()
             .Select(e => $"{e.GetProperty("action").GetString()}:{e.GetProperty("user").GetString()}:{e.GetProperty("to_version").GetString()}").ToArray();
         Assert.Equal(["alias_rolled_back:frank:1", "alias_promoted:erin:3", $"alias_set:{RegistryLimits.UnknownUser}:1"], entries);
 
-        var unknown = await CairnAsync(home.Path, "models", "rollback", "nope@champion");
+        var unknown = await cli.RunAsync("models", "rollback", "nope@champion");
         Assert.Equal(3, unknown.ExitCode);
-    }
-
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> CairnAsync(string home, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cairn.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["CAIRN_HOME"] = home;
-        start.Environment.Remove("CAIRN_TRACKING_URI");
-        start.Environment.Remove("MLFLOW_TRACKING_URI");
-        start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!; // Process.Start with a ProcessStartInfo returns null only for shell-reused processes.
-        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = process.StandardError.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(Ct);
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

@@ -9,8 +9,15 @@ namespace Cairn.Tests;
 public sealed class PipelineTrackingTests : IDisposable
 {
     private readonly TempDir _dir = new();
+    private readonly CliHarness _cli;
 
-    public void Dispose() => _dir.Dispose();
+    public PipelineTrackingTests() => _cli = CliHarness.InFolder(_dir.Path);
+
+    public void Dispose()
+    {
+        _cli.Dispose();
+        _dir.Dispose();
+    }
 
     private const string TwoStages = """
         stages:
@@ -50,10 +57,10 @@ public sealed class PipelineTrackingTests : IDisposable
     public async Task Repro_records_a_parent_run_with_a_finished_child_run_per_stage()
     {
         Setup();
-        var add = await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw");
-        Assert.Equal((0, ""), (add.Exit, add.Err));
-        var repro = await CliHost.RunAsync(_dir.Path, "repro");
-        Assert.Equal((0, ""), (repro.Exit, repro.Err));
+        var add = await _cli.RunAsync("data", "add", "data/raw.csv", "--name", "raw");
+        Assert.Equal((0, ""), (add.ExitCode, add.Err));
+        var repro = await _cli.RunAsync("repro");
+        Assert.Equal((0, ""), (repro.ExitCode, repro.Err));
 
         using var client = await OpenStoreAsync();
         var runs = await RunsAsync(client, Path.GetFileName(_dir.Path));
@@ -94,8 +101,8 @@ public sealed class PipelineTrackingTests : IDisposable
         Setup();
         _dir.Run("git", "add", "-A");
         _dir.Run("git", "commit", "-qm", "init");
-        var run = await CliHost.RunAsync(_dir.Path, "exp", "run", "-S", "train.lr=0.4", "--name", "lr04");
-        Assert.Equal((0, ""), (run.Exit, run.Err));
+        var run = await _cli.RunAsync("exp", "run", "-S", "train.lr=0.4", "--name", "lr04");
+        Assert.Equal((0, ""), (run.ExitCode, run.Err));
 
         using var client = await OpenStoreAsync();
         var runs = await RunsAsync(client, Path.GetFileName(_dir.Path));
@@ -111,9 +118,9 @@ public sealed class PipelineTrackingTests : IDisposable
     public async Task A_failing_stage_gives_a_failed_child_run()
     {
         _dir.Write("cairn.yaml", "stages:\n  train:\n    cmd: echo boom; exit 3\n    outs: [m.bin]\n");
-        var env = new Dictionary<string, string> { ["CAIRN_EXPERIMENT"] = "pipes" };
-        var r = await CliHost.RunAsync(_dir.Path, env, TestContext.Current.CancellationToken, "repro");
-        Assert.Equal(1, r.Exit);
+        _cli.SetEnvironment("CAIRN_EXPERIMENT", "pipes");
+        var r = await _cli.RunAsync("repro");
+        Assert.Equal(1, r.ExitCode);
         Assert.DoesNotContain("warning", r.Err);
 
         using var client = await OpenStoreAsync();
@@ -130,10 +137,10 @@ public sealed class PipelineTrackingTests : IDisposable
     public async Task No_track_writes_nothing_to_tracking()
     {
         Setup();
-        var add = await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw", "--no-track");
-        Assert.Equal((0, ""), (add.Exit, add.Err));
-        var repro = await CliHost.RunAsync(_dir.Path, "repro", "--no-track");
-        Assert.Equal((0, ""), (repro.Exit, repro.Err));
+        var add = await _cli.RunAsync("data", "add", "data/raw.csv", "--name", "raw", "--no-track");
+        Assert.Equal((0, ""), (add.ExitCode, add.Err));
+        var repro = await _cli.RunAsync("repro", "--no-track");
+        Assert.Equal((0, ""), (repro.ExitCode, repro.Err));
         Assert.False(File.Exists(_dir[".cairn/cairn.db"]));
         Assert.Contains("\"stage_end\"", _dir.Read(".cairn/runs/runs.jsonl"));
     }
@@ -142,9 +149,9 @@ public sealed class PipelineTrackingTests : IDisposable
     public async Task Unreachable_tracking_prints_one_warning_and_the_pipeline_still_succeeds()
     {
         Setup();
-        var env = new Dictionary<string, string> { ["CAIRN_TRACKING_URI"] = "sqlite://bad" };
-        var repro = await CliHost.RunAsync(_dir.Path, env, TestContext.Current.CancellationToken, "repro");
-        Assert.Equal(0, repro.Exit);
+        _cli.SetEnvironment("CAIRN_TRACKING_URI", "sqlite://bad");
+        var repro = await _cli.RunAsync("repro");
+        Assert.Equal(0, repro.ExitCode);
         var line = Assert.Single(repro.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("warning: pipeline run not recorded in tracking", line);
         Assert.Contains("\"pipeline_end\"", _dir.Read(".cairn/runs/runs.jsonl"));
@@ -154,8 +161,8 @@ public sealed class PipelineTrackingTests : IDisposable
     public async Task Data_add_with_a_name_registers_the_dataset_run()
     {
         Setup();
-        var add = await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw");
-        Assert.Equal((0, ""), (add.Exit, add.Err));
+        var add = await _cli.RunAsync("data", "add", "data/raw.csv", "--name", "raw");
+        Assert.Equal((0, ""), (add.ExitCode, add.Err));
 
         using var client = await OpenStoreAsync();
         var run = Assert.Single(await RunsAsync(client, "datasets"));

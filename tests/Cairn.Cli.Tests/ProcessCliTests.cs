@@ -10,13 +10,7 @@ public sealed class ProcessCliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir.Path, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cairn.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return Process.Start(psi)!;
-    }
+    private Process Start(params string[] args) => CliHarness.StartProcess(_dir.Path, null, args);
 
     [Fact]
     public async Task Ctrl_C_kills_the_running_stage_and_discards_its_partial_outputs()
@@ -49,15 +43,16 @@ public sealed class ProcessCliTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         _dir.Write("params.yaml", "lr: 1\n");
         _dir.Write("cairn.yaml", "stages:\n  s:\n    cmd: grep lr params.yaml > out.txt\n    params: [lr]\n    outs: [out.txt]\n");
-        Assert.Equal(0, (await CliHost.RunAsync(_dir.Path, "repro")).Exit);
+        using var cli = CliHarness.InFolder(_dir.Path);
+        Assert.Equal(0, (await cli.RunAsync("repro")).ExitCode);
         var old = DateTime.UtcNow.AddMinutes(-5);
         foreach (var f in new[] { "params.yaml", "cairn.yaml", "cairn.lock", "out.txt" }) File.SetLastWriteTimeUtc(_dir[f], old);
-        Assert.Contains("Nothing to reproduce", (await CliHost.RunAsync(_dir.Path, "repro")).Out); // full check, writes the memo
+        Assert.Contains("Nothing to reproduce", (await cli.RunAsync("repro")).Out); // full check, writes the memo
         Assert.True(File.Exists(_dir[".cairn/tmp/uptodate"]));
-        Assert.Contains("Nothing to reproduce", (await CliHost.RunAsync(_dir.Path, "repro")).Out); // memo
+        Assert.Contains("Nothing to reproduce", (await cli.RunAsync("repro")).Out); // memo
 
         _dir.Write("params.yaml", "lr: 2\n");
-        var r = await CliHost.RunAsync(_dir.Path, "repro");
+        var r = await cli.RunAsync("repro");
         Assert.Contains("Running stage 's' (param 'lr' changed: 1 -> 2)", r.Out);
         Assert.Equal("lr: 2\n", _dir.Read("out.txt"));
         await Task.CompletedTask.WaitAsync(ct);

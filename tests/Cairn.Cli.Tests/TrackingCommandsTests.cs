@@ -71,7 +71,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
     public async Task Duplicate_experiment_exits_already_exists_with_one_line()
     {
         (await _cli.RunAsync("experiments", "create", "dup")).Ok();
-        var line = (await _cli.RunAsync("experiments", "create", "dup")).FailedWith(CliRunner.AlreadyExists);
+        var line = (await _cli.RunAsync("experiments", "create", "dup")).FailedWith(ExitCodes.InvalidState);
         Assert.Contains("dup", line);
     }
 
@@ -92,7 +92,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
     [Fact]
     public async Task Bad_view_is_a_user_error()
     {
-        (await _cli.RunAsync("experiments", "list", "--view", "archived")).FailedWith(CliRunner.UserError);
+        (await _cli.RunAsync("experiments", "list", "--view", "archived")).FailedWith(ExitCodes.InvalidInput);
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
     [Fact]
     public async Task Runs_list_of_unknown_experiment_exits_not_found_with_one_line()
     {
-        var line = (await _cli.RunAsync("runs", "list", "--experiment", "nope")).FailedWith(CliRunner.NotFound);
+        var line = (await _cli.RunAsync("runs", "list", "--experiment", "nope")).FailedWith(ExitCodes.NotFound);
         Assert.Contains("nope", line);
     }
 
@@ -130,7 +130,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
     public async Task Runs_list_with_bad_filter_exits_user_error_with_one_line()
     {
         await SeedRunsAsync();
-        var line = (await _cli.RunAsync("runs", "list", "-e", "churn", "--filter", "metrics.acc >>> 1")).FailedWith(CliRunner.UserError);
+        var line = (await _cli.RunAsync("runs", "list", "-e", "churn", "--filter", "metrics.acc >>> 1")).FailedWith(ExitCodes.InvalidInput);
         Assert.Contains("filter", line, StringComparison.OrdinalIgnoreCase);
     }
 
@@ -154,7 +154,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
     [Fact]
     public async Task Runs_show_of_unknown_run_exits_not_found_with_one_line()
     {
-        var line = (await _cli.RunAsync("runs", "show", "0123456789abcdef0123456789abcdef")).FailedWith(CliRunner.NotFound);
+        var line = (await _cli.RunAsync("runs", "show", "0123456789abcdef0123456789abcdef")).FailedWith(ExitCodes.NotFound);
         Assert.Contains("0123456789abcdef0123456789abcdef", line);
     }
 
@@ -162,7 +162,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
     public async Task Verbose_adds_the_stack_trace()
     {
         var result = await _cli.RunAsync("runs", "show", "0123456789abcdef0123456789abcdef", "--verbose");
-        Assert.Equal(CliRunner.NotFound, result.ExitCode);
+        Assert.Equal(ExitCodes.NotFound, result.ExitCode);
         Assert.True(result.ErrLines.Length > 1);
         Assert.Contains(" at ", result.Err);
     }
@@ -202,14 +202,14 @@ public sealed partial class TrackingCommandsTests : IDisposable
     public async Task Runs_compare_needs_two_runs()
     {
         var (first, _) = await SeedRunsAsync();
-        (await _cli.RunAsync("runs", "compare", first)).FailedWith(CliRunner.UserError);
-        (await _cli.RunAsync("runs", "compare", first, "0123456789abcdef0123456789abcdef")).FailedWith(CliRunner.NotFound);
+        (await _cli.RunAsync("runs", "compare", first)).FailedWith(ExitCodes.InvalidInput);
+        (await _cli.RunAsync("runs", "compare", first, "0123456789abcdef0123456789abcdef")).FailedWith(ExitCodes.NotFound);
     }
 
     [Fact]
     public async Task Unknown_option_exits_user_error_with_one_line()
     {
-        var line = (await _cli.RunAsync("runs", "list", "--bogus")).FailedWith(CliRunner.UserError);
+        var line = (await _cli.RunAsync("runs", "list", "--bogus")).FailedWith(ExitCodes.InvalidInput);
         Assert.Contains("--bogus", line);
     }
 
@@ -240,8 +240,8 @@ public sealed partial class TrackingCommandsTests : IDisposable
         (await _cli.RunAsync("artifacts", "download", first, "model", "--dest", dest)).Ok();
         Assert.Equal("flavors: {}", await File.ReadAllTextAsync(Path.Combine(dest, "model", "MLmodel"), Ct));
         Assert.False(File.Exists(Path.Combine(dest, "report.html")));
-        (await _cli.RunAsync("artifacts", "download", first, "missing", "--dest", dest)).FailedWith(CliRunner.NotFound);
-        (await _cli.RunAsync("artifacts", "list", "0123456789abcdef0123456789abcdef")).FailedWith(CliRunner.NotFound);
+        (await _cli.RunAsync("artifacts", "download", first, "missing", "--dest", dest)).FailedWith(ExitCodes.NotFound);
+        (await _cli.RunAsync("artifacts", "list", "0123456789abcdef0123456789abcdef")).FailedWith(ExitCodes.NotFound);
     }
 
     [Fact]
@@ -265,7 +265,7 @@ public sealed partial class TrackingCommandsTests : IDisposable
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         // Connection refused is retried with backoff (about 3 s in all) before giving up.
-        var line = (await _cli.RunAsync("experiments", "list", "--tracking-uri", $"http://127.0.0.1:{port}")).FailedWith(CliRunner.Unavailable);
+        var line = (await _cli.RunAsync("experiments", "list", "--tracking-uri", $"http://127.0.0.1:{port}")).FailedWith(ExitCodes.Unavailable);
         Assert.Contains($"127.0.0.1:{port}", line);
     }
 }

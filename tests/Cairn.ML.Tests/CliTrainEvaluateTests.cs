@@ -1,4 +1,3 @@
-using Cairn.Cli;
 using Cairn.Client;
 using Cairn.Tests.Training;
 
@@ -8,13 +7,13 @@ public sealed class CliTrainEvaluateTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
 
+    /// <summary>The CLI's own in-process harness, with CAIRN_HOME in a folder of this test.</summary>
     private async Task<(int Code, string Out, string Err)> CairnAsync(params string[] args)
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var environment = new Dictionary<string, string?> { ["CAIRN_HOME"] = _dir.Combine("home") };
-        var code = await CliApp.RunAsync(args, CliIO.ForWriters(output, error, name => environment.GetValueOrDefault(name)));
-        return (code, output.ToString(), error.ToString());
+        using var cli = new CliHarness();
+        cli.SetEnvironment("CAIRN_HOME", _dir.Combine("home"));
+        var result = await cli.RunAsync(args);
+        return (result.ExitCode, result.Out, result.Err);
     }
 
     [Fact]

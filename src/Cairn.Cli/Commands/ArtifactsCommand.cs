@@ -8,25 +8,25 @@ namespace Cairn.Cli.Commands;
 /// <summary><c>cairn artifacts list|download</c>: through a server's artifact proxy, or the run's folder for a local store.</summary>
 internal static class ArtifactsCommand
 {
-    public static Command Create(CliIO io) => new("artifacts", "List and download a run's artifacts.")
+    public static Command Create(CliContext app) => new("artifacts", "List and download a run's artifacts.")
     {
-        List(io), Download(io),
+        List(app), Download(app),
     };
 
-    private static Command List(CliIO io)
+    private static Command List(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var runId = new Argument<string>("run-id") { Description = "The run's id." };
         var path = new Argument<string?>("path") { Description = "A folder below the run's artifact root (default: the root).", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("list", "List one folder of a run's artifacts.") { runId, path, trackingUri, json };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
             var listing = await client.ListArtifactsAsync(parse.GetValue(runId)!, parse.GetValue(path), cancellationToken);
             if (parse.GetValue(json))
             {
-                WriteJson(io, w =>
+                WriteJson(ctx, w =>
                 {
                     w.WriteStartObject();
                     w.WriteString("root_uri", listing.RootUri);
@@ -47,28 +47,34 @@ internal static class ArtifactsCommand
             var table = new Table().AddColumns("Path", "Type", "Size");
             foreach (var f in listing.Files)
                 table.AddRow(Markup.Escape(f.Path), f.IsDir ? "dir" : "file", f.FileSize is { } size ? Size(size) : "");
-            io.Console.Write(table);
-            if (listing.Files.Count == 0) io.Error.WriteLine("No artifacts here.");
+            ctx.Console.Write(table);
+            if (listing.Files.Count == 0) ctx.Error.WriteLine("No artifacts here.");
             return 0;
         });
         return command;
     }
 
-    private static Command Download(CliIO io)
+    private static Command Download(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var runId = new Argument<string>("run-id") { Description = "The run's id." };
         var path = new Argument<string?>("path") { Description = "A file or folder below the artifact root (default: everything).", Arity = ArgumentArity.ZeroOrOne };
         var dest = new Option<string>("--dest", "-d") { Description = "Folder to download into; artifact paths are kept below it.", DefaultValueFactory = _ => "." };
         var command = new Command("download", "Download a run's artifacts.") { runId, path, dest, trackingUri, json };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
-            var files = await client.DownloadArtifactsAsync(parse.GetValue(runId)!, parse.GetValue(path), parse.GetValue(dest)!, cancellationToken);
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
+            var destination = ctx.FullPath(parse.GetValue(dest)!);
+            // The client reports no per-file progress, so the bar shows the download is alive rather than how far it got.
+            var files = await CliProgress.RunAsync(ctx, "downloading artifacts", bar =>
+            {
+                bar?.Indeterminate();
+                return client.DownloadArtifactsAsync(parse.GetValue(runId)!, parse.GetValue(path), destination, cancellationToken);
+            }, enabled: !parse.GetValue(json));
             if (parse.GetValue(json))
             {
-                WriteJson(io, w =>
+                WriteJson(ctx, w =>
                 {
                     w.WriteStartObject();
                     w.WriteStartArray("files");
@@ -78,8 +84,8 @@ internal static class ArtifactsCommand
                 });
                 return 0;
             }
-            foreach (var f in files) io.Out.WriteLine(f);
-            io.Error.WriteLine($"Downloaded {files.Count} file(s) to {Path.GetFullPath(parse.GetValue(dest)!)}.");
+            foreach (var f in files) ctx.Out.WriteLine(f);
+            ctx.Error.WriteLine($"Downloaded {files.Count} file(s) to {destination}.");
             return 0;
         });
         return command;

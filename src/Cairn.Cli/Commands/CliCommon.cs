@@ -10,16 +10,17 @@ namespace Cairn.Cli.Commands;
 /// <summary>What the tracking commands share: --tracking-uri, --json, opening the client, resolving names, formatting.</summary>
 internal static class CliCommon
 {
-    public static Option<string> TrackingUriOption(CliIO io) => new("--tracking-uri")
+    /// <summary>--tracking-uri; unset, the command's context resolves the environment (<see cref="CliContext.TrackingUri"/>).</summary>
+    public static Option<string?> TrackingUriOption() => new("--tracking-uri")
     {
         Description = "A folder, sqlite:///path.db, postgresql://... or http(s)://server (default: CAIRN_TRACKING_URI, MLFLOW_TRACKING_URI, then CAIRN_HOME).",
-        DefaultValueFactory = _ => CairnHome.TrackingUriFrom(io.GetEnvironmentVariable),
     };
 
     public static Option<bool> JsonOption() => new("--json") { Description = "Write JSON (MLflow's shapes, snake_case, times in ms) instead of tables." };
 
-    public static Task<CairnClient> OpenAsync(ParseResult parse, Option<string> trackingUri, CancellationToken cancellationToken) =>
-        CairnClient.OpenAsync(parse.GetValue(trackingUri)!, cancellationToken: cancellationToken);
+    /// <summary>Opens the client behind --tracking-uri or the environment, relative paths against the command's folder (-C).</summary>
+    public static Task<CairnClient> OpenAsync(CliContext ctx, ParseResult parse, Option<string?> trackingUri, CancellationToken cancellationToken) =>
+        ctx.OpenClientAsync(ctx.TrackingUri(parse.GetValue(trackingUri)), cancellationToken);
 
     /// <summary>An experiment given by id or by name (an id is tried first).</summary>
     public static async Task<Experiment> ResolveExperimentAsync(ITrackingStore store, string nameOrId, CancellationToken cancellationToken)
@@ -70,11 +71,11 @@ internal static class CliCommon
     public static string Number(double value) => value.ToString("G", CultureInfo.InvariantCulture);
 
     /// <summary>Writes one JSON document to stdout, indented, with a final newline.</summary>
-    public static void WriteJson(CliIO io, Action<Utf8JsonWriter> write)
+    public static void WriteJson(CliContext ctx, Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             write(writer);
-        io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        ctx.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 }

@@ -5,17 +5,17 @@ using Spectre.Console;
 
 namespace Cairn.Cli.Commands;
 
-public static partial class DataCommands
+internal static partial class DataCommands
 {
-    private static void AddTransferCommands(Command data)
+    private static void AddTransferCommands(Command data, CliContext app)
     {
-        data.Subcommands.Add(Transfer("push", "Upload cached data to a remote (skips what it has)"));
-        data.Subcommands.Add(Transfer("fetch", "Download data from a remote into the cache, verifying every object"));
-        data.Subcommands.Add(Transfer("pull", "Fetch, then check out into the workspace"));
-        data.Subcommands.Add(Remote());
+        data.Subcommands.Add(Transfer(app, "push", "Upload cached data to a remote (skips what it has)"));
+        data.Subcommands.Add(Transfer(app, "fetch", "Download data from a remote into the cache, verifying every object"));
+        data.Subcommands.Add(Transfer(app, "pull", "Fetch, then check out into the workspace"));
+        data.Subcommands.Add(Remote(app));
     }
 
-    private static Command Transfer(string verb, string description)
+    private static Command Transfer(CliContext app, string verb, string description)
     {
         var targets = new Argument<string[]>("targets") { Arity = ArgumentArity.ZeroOrMore, Description = "Tracked paths (default: all pointers and pipeline outputs)" };
         var remoteName = new Option<string?>("--remote", "-r") { Description = "Remote name (default: the configured default remote)" };
@@ -25,7 +25,7 @@ public static partial class DataCommands
         var cmd = new Command(verb, description) { targets, remoteName, jobs };
         if (verb == "push") cmd.Options.Add(verify);
         if (verb == "pull") cmd.Options.Add(force);
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             var given = DataCli.Targets(ctx, pr.GetValue(targets));
@@ -39,7 +39,7 @@ public static partial class DataCommands
             ctx.Out.WriteLine($"{verb}: {r.Transferred} object(s) {(verb == "push" ? "uploaded to" : "downloaded from")} '{remote.Name}' ({DataCli.FormatBytes(r.Bytes)}), {r.Skipped} already there");
             if (verb == "pull")
             {
-                var co = await repo.CheckoutAsync(given, pr.GetValue(force), verify: false, ct);
+                var co = await CheckoutAsync(ctx, repo, given, pr.GetValue(force), verify: false, ct);
                 ctx.Out.WriteLine($"{co.Linked} file(s) restored, {co.Unchanged} unchanged, {co.Removed} removed");
             }
             return ExitCodes.Ok;
@@ -66,9 +66,9 @@ public static partial class DataCommands
 
     private static async Task<TransferResult> WithProgressAsync(CliContext ctx, string label, Func<ITransferProgress?, Task<TransferResult>> run)
     {
-        if (!ctx.Out.Profile.Capabilities.Interactive) return await run(null);
+        if (!ctx.Console.Profile.Capabilities.Interactive) return await run(null);
         TransferResult result = null!; // assigned inside StartAsync before it returns
-        await ctx.Out.Progress()
+        await ctx.Console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
                      new TransferSpeedColumn(), new RemainingTimeColumn())
             .StartAsync(async pc =>
@@ -108,7 +108,7 @@ public static partial class DataCommands
         }
     }
 
-    private static Command Remote()
+    private static Command Remote(CliContext app)
     {
         var remote = new Command("remote", "Configure remotes (folders or S3-compatible buckets)");
         var name = new Argument<string>("name");
@@ -120,7 +120,7 @@ public static partial class DataCommands
         var chunk = new Option<bool?>("--chunk-encoding") { Description = "aws-chunked uploads (default true; false for servers like s3rver)" };
         var local = new Option<bool>("--local") { Description = "Write to .cairn/config.local.yaml (not committed)" };
         var add = new Command("add", "Add or replace a remote") { name, url, isDefault, endpoint, region, pathStyle, chunk, local };
-        add.SetHandler((pr, ctx, ct) =>
+        add.SetHandler(app, (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             string file = Path.Combine(repo.CairnDir, pr.GetValue(local) ? "config.local.yaml" : "config.yaml");
@@ -143,7 +143,7 @@ public static partial class DataCommands
             return Task.FromResult(ExitCodes.Ok);
         });
         var list = new Command("list", "List remotes");
-        list.SetHandler((pr, ctx, ct) =>
+        list.SetHandler(app, (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             foreach (var (n, r) in repo.Config.Remotes.OrderBy(k => k.Key, StringComparer.Ordinal))

@@ -5,24 +5,24 @@ using Spectre.Console;
 namespace Cairn.Cli.Commands;
 
 /// <summary><c>cairn data …</c>: versioning of large files and folders outside git.</summary>
-public static partial class DataCommands
+internal static partial class DataCommands
 {
     private static Option<int> JobsOption() => new("--jobs", "-j") { Description = "Parallel workers (default: processor count, 8 for transfers)" };
 
     /// <summary>Builds the <c>data</c> command with its subcommands.</summary>
-    public static Command Create()
+    public static Command Create(CliContext app)
     {
         var data = new Command("data", "Version large files and folders: pointer files in git, content in the cache and remotes");
-        data.Subcommands.Add(Add());
-        data.Subcommands.Add(Status());
-        data.Subcommands.Add(Checkout());
-        data.Subcommands.Add(List());
-        data.Subcommands.Add(Gc());
-        AddTransferCommands(data);
+        data.Subcommands.Add(Add(app));
+        data.Subcommands.Add(Status(app));
+        data.Subcommands.Add(Checkout(app));
+        data.Subcommands.Add(List(app));
+        data.Subcommands.Add(Gc(app));
+        AddTransferCommands(data, app);
         return data;
     }
 
-    private static Command Add()
+    private static Command Add(CliContext app)
     {
         var paths = new Argument<string[]>("paths") { Arity = ArgumentArity.OneOrMore, Description = "Files or folders to track" };
         var name = new Option<string?>("--name") { Description = "Register the data as a dataset with this name" };
@@ -30,7 +30,7 @@ public static partial class DataCommands
         var jobs = JobsOption();
         var noTrack = PipelineTracking.NoTrackOption();
         var cmd = new Command("add", "Store files or folders in the cache and write their pointer files") { paths, name, source, jobs, noTrack };
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx, jobs: pr.GetValue(jobs));
             var targets = DataCli.Targets(ctx, pr.GetValue(paths))!;
@@ -38,7 +38,12 @@ public static partial class DataCommands
                 throw new InvalidParameterValueException("--name: a dataset name needs exactly one path");
             foreach (var t in targets)
             {
-                var r = await repo.AddAsync(t, new DataAddOptions { DatasetName = pr.GetValue(name), Source = pr.GetValue(source) }, ct);
+                var r = await CliProgress.RunAsync(ctx, $"adding {Path.GetRelativePath(repo.Root, t)}", bar =>
+                {
+                    // The bar counts bytes hashed; the total is a stat of the files, cheap next to hashing them.
+                    bar?.Start(SizeOf(t));
+                    return repo.AddAsync(t, new DataAddOptions { DatasetName = pr.GetValue(name), Source = pr.GetValue(source), Progress = bar?.Bytes() }, ct);
+                });
                 var p = r.Entry.Pointer;
                 string what = p.Kind == EntryKind.Dir ? $"{p.Files} files, " : "";
                 ctx.Out.WriteLine($"added {r.Entry.Path} ({what}{DataCli.FormatBytes(p.Size)}) sha256:{p.Digest[..12]} -> {r.Entry.PointerFile}");
@@ -54,11 +59,11 @@ public static partial class DataCommands
         return cmd;
     }
 
-    private static Command Status()
+    private static Command Status(CliContext app)
     {
         var targets = new Argument<string[]>("targets") { Arity = ArgumentArity.ZeroOrMore, Description = "Tracked paths (default: all)" };
         var cmd = new Command("status", "Show tracked data whose workspace content differs from its pointer file") { targets };
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             var result = await repo.StatusAsync(DataCli.Targets(ctx, pr.GetValue(targets)), ct);
@@ -92,7 +97,7 @@ public static partial class DataCommands
         return cmd;
     }
 
-    private static Command Checkout()
+    private static Command Checkout(CliContext app)
     {
         var targets = new Argument<string[]>("targets") { Arity = ArgumentArity.ZeroOrMore, Description = "Tracked paths (default: all)" };
         var force = new Option<bool>("--force", "-f") { Description = "Discard workspace changes that are not in the cache" };
@@ -100,20 +105,47 @@ public static partial class DataCommands
         var link = new Option<string?>("--link-type") { Description = "Override link types, e.g. hardlink,copy" };
         var jobs = JobsOption();
         var cmd = new Command("checkout", "Restore tracked data from the cache to match the pointer files") { targets, force, verify, link, jobs };
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx, pr.GetValue(link), pr.GetValue(jobs));
-            var r = await repo.CheckoutAsync(DataCli.Targets(ctx, pr.GetValue(targets)), pr.GetValue(force), pr.GetValue(verify), ct);
+            var r = await CheckoutAsync(ctx, repo, DataCli.Targets(ctx, pr.GetValue(targets)), pr.GetValue(force), pr.GetValue(verify), ct);
             ctx.Out.WriteLine($"{r.Linked} file(s) restored, {r.Unchanged} unchanged, {r.Removed} removed");
             return ExitCodes.Ok;
         });
         return cmd;
     }
 
-    private static Command List()
+    /// <summary>
+    /// Checks out <paramref name="targets"/>; in a terminal one tracked path at a time under a bar (the repository reports
+    /// no progress of its own), otherwise in one call.
+    /// </summary>
+    internal static async Task<CheckoutResult> CheckoutAsync(CliContext ctx, DataRepository repo, string[]? targets, bool force, bool verify, CancellationToken ct)
+        => await CliProgress.RunAsync(ctx, "checking out", async bar =>
+        {
+            if (bar is null) return await repo.CheckoutAsync(targets, force, verify, ct);
+            var entries = repo.FindTracked(targets).ToList();
+            bar.Start(entries.Count);
+            int linked = 0, unchanged = 0, removed = 0;
+            foreach (var entry in entries)
+            {
+                bar.Describe($"checking out {entry.Path}");
+                var r = await repo.CheckoutAsync([repo.ToFull(entry.Path)], force, verify, ct);
+                (linked, unchanged, removed) = (linked + r.Linked, unchanged + r.Unchanged, removed + r.Removed);
+                bar.Advance();
+            }
+            return new CheckoutResult(linked, unchanged, removed);
+        });
+
+    /// <summary>Bytes under a path (a file's length, a folder's files), for the bar's total.</summary>
+    private static long SizeOf(string path) =>
+        File.Exists(path) ? new FileInfo(path).Length
+        : Directory.Exists(path) ? new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)
+        : 0;
+
+    private static Command List(CliContext app)
     {
         var cmd = new Command("ls", "List tracked data with size, digest and cache presence");
-        cmd.SetHandler((pr, ctx, ct) =>
+        cmd.SetHandler(app, (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             var items = repo.List();
@@ -125,17 +157,17 @@ public static partial class DataCommands
                     DataCli.FormatBytes(p.Size), p.Digest[..12], i.InCache ? "yes" : "no");
             }
             if (items.Count == 0) ctx.Out.WriteLine("no tracked data");
-            else ctx.Out.Write(table);
+            else ctx.Console.Write(table);
             return Task.FromResult(ExitCodes.Ok);
         });
         return cmd;
     }
 
-    private static Command Gc()
+    private static Command Gc(CliContext app)
     {
         var dry = new Option<bool>("--dry-run", "-n") { Description = "Only report what would be removed" };
         var cmd = new Command("gc", "Remove cache objects no pointer file, lock file or experiment refers to") { dry };
-        cmd.SetHandler((pr, ctx, ct) =>
+        cmd.SetHandler(app, (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             var r = repo.CollectGarbage(ExtraCacheRoots(repo), pr.GetValue(dry));

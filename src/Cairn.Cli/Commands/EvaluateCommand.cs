@@ -9,12 +9,9 @@ namespace Cairn.Cli.Commands;
 /// <summary><c>cairn evaluate --model URI --data test.csv --require "accuracy >= 0.85"</c>: score, log an evaluation run, gate.</summary>
 internal static class EvaluateCommand
 {
-    /// <summary>The exit code when the evaluation ran but a requirement failed (distinct from the error codes).</summary>
-    public const int RequirementFailed = 6;
-
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var model = new Option<string>("--model") { Description = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a model folder.", Required = true };
         var data = new Option<string>("--data") { Description = "A labelled CSV or Parquet file.", Required = true };
@@ -27,10 +24,12 @@ internal static class EvaluateCommand
         {
             model, data, require, experiment, task, label, trackingUri, json,
         };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
-            var result = await Evaluator.RunAsync(parse.GetValue(model)!, parse.GetValue(data)!, client, new EvaluationOptions
+            // Requirements are checked for syntax before the model, the data or the store is opened.
+            foreach (var requirement in parse.GetValue(require) ?? []) _ = Requirement.Parse(requirement);
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
+            var result = await Evaluator.RunAsync(ModelArgument(ctx, parse.GetValue(model)!), ctx.FullPath(parse.GetValue(data)!), client, new EvaluationOptions
             {
                 Experiment = parse.GetValue(experiment)!,
                 Task = parse.GetValue(task) is { } t ? Enum.Parse<MlTask>(t, ignoreCase: true) : null,
@@ -39,7 +38,7 @@ internal static class EvaluateCommand
             }, cancellationToken);
             if (parse.GetValue(json))
             {
-                WriteJson(io, w =>
+                WriteJson(ctx, w =>
                 {
                     w.WriteStartObject();
                     w.WriteString("run_id", result.RunId);
@@ -64,16 +63,19 @@ internal static class EvaluateCommand
             {
                 var table = new Table().AddColumns("Metric", "Value");
                 foreach (var (key, value) in result.Metrics) table.AddRow(key, Number(value));
-                io.Console.Write(table);
-                io.Out.WriteLine($"Evaluation run {result.RunId}.");
+                ctx.Console.Write(table);
+                ctx.Out.WriteLine($"Evaluation run {result.RunId}.");
             }
             if (result.Requirements.FirstOrDefault(r => !r.Passed) is { } failed)
             {
-                io.Error.WriteLine($"error: requirement '{failed.Requirement.Text}' failed: {failed.Requirement.Metric} = {Number(failed.Value)}");
-                return RequirementFailed;
+                throw new GateFailedException($"requirement '{failed.Requirement.Text}' failed: {failed.Requirement.Metric} = {Number(failed.Value)}");
             }
             return 0;
         });
         return command;
     }
+
+    /// <summary>A model folder resolves against the command's folder (-C); models:/ and runs:/ URIs stay as they are.</summary>
+    private static string ModelArgument(CliContext ctx, string model) =>
+        model.Contains(":/", StringComparison.Ordinal) ? model : ctx.FullPath(model);
 }

@@ -5,18 +5,18 @@ using Spectre.Console;
 namespace Cairn.Cli.Commands;
 
 /// <summary><c>cairn exp run|show</c>: pipeline experiments with changed params.</summary>
-public static class ExpCommands
+internal static class ExpCommands
 {
     /// <summary>Builds the <c>exp</c> command.</summary>
-    public static Command Create()
+    public static Command Create(CliContext app)
     {
         var exp = new Command("exp", "Run the pipeline with changed params without touching the working tree, and compare the results");
-        exp.Subcommands.Add(Run());
-        exp.Subcommands.Add(Show());
+        exp.Subcommands.Add(Run(app));
+        exp.Subcommands.Add(Show(app));
         return exp;
     }
 
-    private static Command Run()
+    private static Command Run(CliContext app)
     {
         var set = new Option<string[]>("--set-param", "-S") { Description = "Override a param: key=value (params.yaml) or file.yaml:key=value", AllowMultipleArgumentsPerToken = false };
         var name = new Option<string?>("--name", "-n") { Description = "Experiment name" };
@@ -25,7 +25,7 @@ public static class ExpCommands
         var jobs = new Option<int>("--jobs", "-j") { Description = "With --run-all: experiments at once; otherwise: stages at once", DefaultValueFactory = _ => 1 };
         var noTrack = PipelineTracking.NoTrackOption();
         var cmd = new Command("run", "Run (or queue) an experiment") { set, name, queue, runAll, jobs, noTrack };
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             var manager = new ExperimentManager(repo);
@@ -63,11 +63,11 @@ public static class ExpCommands
         return cmd;
     }
 
-    private static Command Show()
+    private static Command Show(CliContext app)
     {
         var all = new Option<bool>("--all-params") { Description = "Show every param, not only those that differ" };
         var cmd = new Command("show", "Table the experiments with their params and metrics") { all };
-        cmd.SetHandler((pr, ctx, ct) =>
+        cmd.SetHandler(app, (pr, ctx, ct) =>
         {
             var repo = DataCli.OpenRepository(ctx);
             var exps = new ExperimentManager(repo).List();
@@ -97,7 +97,7 @@ public static class ExpCommands
                     .Concat(paramKeys.Select(k => r.Params.GetValueOrDefault(k) ?? "-"))
                     .Concat(metricKeys.Select(k => r.Metrics.GetValueOrDefault(k) ?? "-")).Select(Markup.Escape).ToArray());
             }
-            ctx.Out.Write(table);
+            ctx.Console.Write(table);
             if (exps.Count == 0) ctx.Out.WriteLine("no experiments yet (cairn exp run --set-param key=value)");
             return Task.FromResult(ExitCodes.Ok);
         });

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Cairn.Artifacts;
-using Cairn.Storage;
 using Cairn.Tracking;
 
 namespace Cairn.Cli.Commands;
@@ -12,7 +11,7 @@ namespace Cairn.Cli.Commands;
 /// </summary>
 internal static class GcCommand
 {
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
         var olderThan = new Option<double>("--older-than")
         {
@@ -27,28 +26,27 @@ internal static class GcCommand
         {
             olderThan, backend, artifacts, dryRun,
         };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
             var days = parse.GetValue(olderThan);
             if (!double.IsFinite(days) || days < 0)
                 throw new InvalidParameterValueException($"Invalid value {days} for '--older-than': it must be a number of days, zero or more.");
-            var output = parse.InvocationConfiguration.Output;
-            var error = parse.InvocationConfiguration.Error;
-            using var stores = await CairnStores.OpenAsync(parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable),
-                new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }, cancellationToken);
-            var store = stores.Tracking;
-            var artifactStore = ArtifactStores.Open(parse.GetValue(artifacts) ?? CairnHome.ArtifactsFrom(io.GetEnvironmentVariable),
-                Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable));
+            // Stores open through the one client; artifacts are deleted where the server would put them (mlflow-artifacts:).
+            using var client = await ctx.OpenClientAsync(ctx.AbsoluteUri(parse.GetValue(backend) ?? ctx.CairnHome), cancellationToken,
+                options => options.DefaultArtifactRoot = "mlflow-artifacts:");
+            var store = client.Store;
+            var artifactStore = ArtifactStores.Open(ctx.AbsoluteUri(parse.GetValue(artifacts) ?? ctx.CairnHomeArtifacts),
+                Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable));
             using var disposeArtifacts = artifactStore as IDisposable;
             var resolver = new ArtifactLocationResolver(artifactStore);
-            var gc = new Collector(store, resolver, parse.GetValue(dryRun), output, error);
             var cutoff = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)(days * TimeSpan.FromDays(1).TotalMilliseconds);
-            return await gc.RunAsync(cutoff, cancellationToken);
+            return await CliProgress.RunAsync(ctx, "collecting garbage", progress =>
+                new Collector(store, resolver, parse.GetValue(dryRun), ctx, progress).RunAsync(cutoff, cancellationToken));
         });
         return command;
     }
 
-    private sealed class Collector(ITrackingStore store, ArtifactLocationResolver resolver, bool dryRun, TextWriter output, TextWriter error)
+    private sealed class Collector(ITrackingStore store, ArtifactLocationResolver resolver, bool dryRun, CliContext ctx, CliProgress.Bar? progress)
     {
         private int _runs;
         private int _experiments;
@@ -58,14 +56,17 @@ internal static class GcCommand
         public async Task<int> RunAsync(long deletedBefore, CancellationToken cancellationToken)
         {
             var (runs, experiments) = await store.FindDeletedAsync(deletedBefore, cancellationToken);
+            progress?.Start(runs.Count + experiments.Count);
             foreach (var run in runs)
             {
+                progress?.Advance(); // counts what has been taken up, whether it ends removed or kept
                 if (!await RemoveArtifactsAsync("run", run.Id, run.ArtifactLocation, cancellationToken)) continue;
                 if (!dryRun) await store.PurgeRunAsync(run.Id, cancellationToken);
                 _runs++;
             }
             foreach (var experiment in experiments)
             {
+                progress?.Advance();
                 // Its runs go with it (MLflow does the same), restored or not, so their artifacts go first.
                 var ok = true;
                 foreach (var run in await RunsOfAsync(experiment.Id, cancellationToken))
@@ -77,10 +78,17 @@ internal static class GcCommand
             }
 
             var verb = dryRun ? "would remove" : "removed";
-            await output.WriteLineAsync(
+            Say(
                 $"gc: {verb} {_runs} run(s), {_experiments} experiment(s){(dryRun ? "" : $", {_files} artifact file(s)")}" +
                 (_failures > 0 ? $"; {_failures} left in place (see errors above)" : "") + ".");
-            return _failures > 0 ? CliRunner.InternalError : 0;
+            return _failures > 0 ? ExitCodes.Failed : ExitCodes.Ok;
+        }
+
+        /// <summary>One line of the report: above the live bar in a terminal, on stdout otherwise.</summary>
+        private void Say(string line)
+        {
+            if (progress is not null) progress.WriteLine(line);
+            else ctx.Out.WriteLine(line);
         }
 
         private async Task<List<RunInfo>> RunsOfAsync(string experimentId, CancellationToken cancellationToken)
@@ -105,18 +113,18 @@ internal static class GcCommand
                 var resolved = resolver.Resolve(location);
                 if (dryRun)
                 {
-                    await output.WriteLineAsync($"would remove {kind} {id} and its artifacts at {location}");
+                    Say($"would remove {kind} {id} and its artifacts at {location}");
                     return true;
                 }
                 var files = await resolved.Store.DeletePrefixAsync(resolved.Prefix, cancellationToken);
                 _files += files;
-                await output.WriteLineAsync($"removed {kind} {id}: {files} artifact file(s) at {location}");
+                Say($"removed {kind} {id}: {files} artifact file(s) at {location}");
                 return true;
             }
             catch (Exception e) when (e is CairnException or IOException or UnauthorizedAccessException)
             {
                 _failures++;
-                await error.WriteLineAsync($"error: kept {kind} {id}: cannot remove its artifacts at {location}: {e.Message}");
+                ctx.Error.WriteLine($"error: kept {kind} {id}: cannot remove its artifacts at {location}: {e.Message}");
                 return false;
             }
         }

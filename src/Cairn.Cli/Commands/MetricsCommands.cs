@@ -6,14 +6,14 @@ using Spectre.Console;
 namespace Cairn.Cli.Commands;
 
 /// <summary><c>cairn metrics show|diff</c> and <c>cairn params diff</c>.</summary>
-public static class MetricsCommands
+internal static class MetricsCommands
 {
     /// <summary>Builds <c>metrics</c> with <c>show</c> and <c>diff [REV]</c>.</summary>
-    public static Command Create()
+    public static Command Create(CliContext app)
     {
         var metrics = new Command("metrics", "Show metrics files of the pipeline and compare them with a git revision");
         var show = new Command("show", "Show the current metrics");
-        show.SetHandler((pr, ctx, ct) =>
+        show.SetHandler(app, (pr, ctx, ct) =>
         {
             var (repo, pipeline) = PipelineCommands.Open(ctx);
             var table = new Table().AddColumns("path", "metric", "value");
@@ -25,13 +25,13 @@ public static class MetricsCommands
                 foreach (var (k, v) in values) { table.AddRow(Markup.Escape(path), Markup.Escape(k), Markup.Escape(v)); rows++; }
             }
             if (rows == 0 && table.Rows.Count == 0) ctx.Out.WriteLine("no metrics files in cairn.yaml");
-            else ctx.Out.Write(table);
+            else ctx.Console.Write(table);
             return Task.FromResult(ExitCodes.Ok);
         });
         var rev = new Argument<string>("rev") { Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "HEAD", Description = "Git revision to compare with (default HEAD)" };
         var all = new Option<bool>("--all") { Description = "Also list unchanged values" };
         var diff = new Command("diff", "Compare the workspace's metrics with a git revision") { rev, all };
-        diff.SetHandler((pr, ctx, ct) =>
+        diff.SetHandler(app, (pr, ctx, ct) =>
         {
             var (repo, pipeline) = PipelineCommands.Open(ctx);
             string r = pr.GetValue(rev)!;
@@ -44,7 +44,7 @@ public static class MetricsCommands
                 AddDiffRows(table, path, old, now, pr.GetValue(all));
             }
             if (table.Rows.Count == 0) ctx.Out.WriteLine($"no metric changed since {r}");
-            else ctx.Out.Write(table);
+            else ctx.Console.Write(table);
             return Task.FromResult(ExitCodes.Ok);
         });
         metrics.Subcommands.Add(show);
@@ -53,13 +53,13 @@ public static class MetricsCommands
     }
 
     /// <summary>Builds <c>params</c> with <c>diff [REV]</c>.</summary>
-    public static Command CreateParams()
+    public static Command CreateParams(CliContext app)
     {
         var parameters = new Command("params", "Compare the pipeline's params with a git revision");
         var rev = new Argument<string>("rev") { Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "HEAD", Description = "Git revision to compare with (default HEAD)" };
         var all = new Option<bool>("--all") { Description = "Also list unchanged values" };
         var diff = new Command("diff", "Compare the workspace's params with a git revision") { rev, all };
-        diff.SetHandler((pr, ctx, ct) =>
+        diff.SetHandler(app, (pr, ctx, ct) =>
         {
             var (repo, pipeline) = PipelineCommands.Open(ctx);
             string r = pr.GetValue(rev)!;
@@ -74,7 +74,7 @@ public static class MetricsCommands
                 AddDiffRows(table, f, old, now, pr.GetValue(all));
             }
             if (table.Rows.Count == 0) ctx.Out.WriteLine($"no param changed since {r}");
-            else ctx.Out.Write(table);
+            else ctx.Console.Write(table);
             return Task.FromResult(ExitCodes.Ok);
         });
         parameters.Subcommands.Add(diff);

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Cairn.Client;
 using Cairn.Contracts;
 using Cairn.Registry;
-using Cairn.Storage;
+using Cairn.Tracking.Search;
 using Cairn.Tracking;
 using Spectre.Console;
 
@@ -14,29 +14,33 @@ namespace Cairn.Cli.Commands;
 /// <summary><c>cairn models</c>: list, show (with lineage), promote with gates, roll back an alias, show the audit history.</summary>
 internal static class ModelsCommand
 {
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
-        var trackingUri = new Option<string?>("--tracking-uri") { Description = "Folder, sqlite:///, postgresql:// or http(s):// server (default: CAIRN_TRACKING_URI, MLFLOW_TRACKING_URI, CAIRN_HOME).", Recursive = true };
+        var trackingUri = CliCommon.TrackingUriOption();
+        trackingUri.Recursive = true;
         var json = new Option<bool>("--json") { Description = "Print JSON instead of tables.", Recursive = true };
         var user = new Option<string?>("--user") { Description = "Who the audit trail records (default: the OS user).", Recursive = true };
 
         var list = new Command("list", "List registered models with their aliases and latest versions.");
         var filter = new Option<string?>("--filter") { Description = "MLflow filter, e.g. \"name LIKE 'fraud%'\"." };
         list.Options.Add(filter);
-        list.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
+        list.SetHandler(app, async (parse, ctx, ct) =>
         {
+            // A bad filter is refused before the store is opened.
+            _ = SearchFilterParser.ParseRegisteredModelFilter(parse.GetValue(filter));
+            using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
             var models = new List<RegisteredModel>();
             string? token = null;
             do
             {
-                var page = await store.Registry.SearchRegisteredModelsAsync(new RegisteredModelSearch(parse.GetValue(filter), RegistryLimits.SearchRegisteredModelsThreshold, PageToken: token), ct);
+                var page = await client.Registry.SearchRegisteredModelsAsync(new RegisteredModelSearch(parse.GetValue(filter), RegistryLimits.SearchRegisteredModelsThreshold, PageToken: token), ct);
                 models.AddRange(page.Items);
                 token = page.NextPageToken;
             } while (token is not null);
             if (parse.GetValue(json))
             {
-                Print(io, JsonSerializer.Serialize(new RegisteredModelsPage { RegisteredModels = models.Select(m => m.ToWire()).ToList() }, RegistryJson.Wire.RegisteredModelsPage));
-                return;
+                Print(ctx, JsonSerializer.Serialize(new RegisteredModelsPage { RegisteredModels = models.Select(m => m.ToWire()).ToList() }, RegistryJson.Wire.RegisteredModelsPage));
+                return ExitCodes.Ok;
             }
             var table = new Table().AddColumns("Name", "Latest versions", "Aliases", "Updated", "Description");
             foreach (var m in models)
@@ -44,41 +48,43 @@ internal static class ModelsCommand
                     Markup.Escape(string.Join(", ", m.LatestVersions.Select(v => $"{v.Version} ({v.CurrentStage})"))),
                     Markup.Escape(string.Join(", ", m.Aliases.Select(a => $"{a.Alias}→{a.Version}"))),
                     Time(m.LastUpdatedTimestamp), Markup.Escape(m.Description ?? ""));
-            io.Console.Write(table);
-        }));
+            ctx.Console.Write(table);
+            return ExitCodes.Ok;
+        });
 
         var show = new Command("show", "Show a model, or the lineage of one version: source, run, params, metrics, datasets, source commit.");
         var showName = new Argument<string>("NAME");
         var showVersion = new Argument<string?>("VERSION") { Arity = ArgumentArity.ZeroOrOne };
         show.Arguments.Add(showName);
         show.Arguments.Add(showVersion);
-        show.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
+        show.SetHandler(app, async (parse, ctx, ct) =>
         {
+            using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
             var name = parse.GetValue(showName)!;
             var versionText = parse.GetValue(showVersion);
             if (versionText is null)
             {
-                var model = await store.Registry.GetRegisteredModelAsync(name, ct);
+                var model = await client.Registry.GetRegisteredModelAsync(name, ct);
                 if (parse.GetValue(json))
                 {
-                    Print(io, JsonSerializer.Serialize(new RegisteredModelResponse { RegisteredModel = model.ToWire() }, RegistryJson.Wire.RegisteredModelResponse));
-                    return;
+                    Print(ctx, JsonSerializer.Serialize(new RegisteredModelResponse { RegisteredModel = model.ToWire() }, RegistryJson.Wire.RegisteredModelResponse));
+                    return ExitCodes.Ok;
                 }
-                io.Console.MarkupLine($"[bold]{Markup.Escape(model.Name)}[/]  {Markup.Escape(model.Description ?? "")}");
-                var versions = await AllVersionsAsync(store.Registry, name, ct);
+                ctx.Console.MarkupLine($"[bold]{Markup.Escape(model.Name)}[/]  {Markup.Escape(model.Description ?? "")}");
+                var versions = await AllVersionsAsync(client.Registry, name, ct);
                 var table = new Table().AddColumns("Version", "Stage", "Aliases", "Run", "Source", "Created");
                 foreach (var v in versions)
                     table.AddRow(v.Version, v.CurrentStage.ToString(), Markup.Escape(string.Join(", ", model.Aliases.Where(a => a.Alias.Length > 0 && a.Version == v.Version).Select(a => a.Alias))),
                         Markup.Escape(v.RunId ?? ""), Markup.Escape(v.Source), Time(v.CreationTimestamp));
-                io.Console.Write(table);
-                return;
+                ctx.Console.Write(table);
+                return ExitCodes.Ok;
             }
-            var version = await store.Registry.GetModelVersionAsync(name, versionText, ct);
-            var run = version.RunId is null ? null : await store.GetRunAsync(version.RunId, ct);
+            var version = await client.Registry.GetModelVersionAsync(name, versionText, ct);
+            var run = version.RunId is null ? null : await client.Store.GetRunAsync(version.RunId, ct);
             if (parse.GetValue(json))
             {
-                Print(io, Lineage(version, run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                return;
+                Print(ctx, Lineage(version, run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return ExitCodes.Ok;
             }
             var grid = new Grid().AddColumn().AddColumn();
             grid.AddRow("Model", Markup.Escape($"{version.Name} version {version.Version}"));
@@ -91,8 +97,8 @@ internal static class ModelsCommand
                 grid.AddRow("Run name", Markup.Escape(run.Info.RunName));
                 grid.AddRow("Source commit", Markup.Escape(run.Data.Tags.FirstOrDefault(t => t.Key == SystemTags.SourceGitCommit)?.Value ?? "(unknown)"));
             }
-            io.Console.Write(grid);
-            if (run is null) return;
+            ctx.Console.Write(grid);
+            if (run is null) return ExitCodes.Ok;
             var p = new Table().Title("Params").AddColumns("Key", "Value");
             foreach (var param in run.Data.Params) p.AddRow(Markup.Escape(param.Key), Markup.Escape(param.Value));
             var m = new Table().Title("Metrics").AddColumns("Key", "Value", "Step");
@@ -100,10 +106,11 @@ internal static class ModelsCommand
             var d = new Table().Title("Datasets").AddColumns("Name", "Digest", "Context");
             foreach (var input in run.Inputs)
                 d.AddRow(Markup.Escape(input.Dataset.Name), Markup.Escape(input.Dataset.Digest), Markup.Escape(input.Tags.FirstOrDefault(t => t.Key == "mlflow.data.context")?.Value ?? ""));
-            io.Console.Write(p);
-            io.Console.Write(m);
-            io.Console.Write(d);
-        }));
+            ctx.Console.Write(p);
+            ctx.Console.Write(m);
+            ctx.Console.Write(d);
+            return ExitCodes.Ok;
+        });
 
         var promote = new Command("promote", "Point an alias at a version if every --require rule holds; otherwise refuse and change nothing.");
         var promoteName = new Argument<string>("NAME");
@@ -114,43 +121,61 @@ internal static class ModelsCommand
         promote.Arguments.Add(promoteVersion);
         promote.Options.Add(alias);
         promote.Options.Add(require);
-        promote.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
+        promote.SetHandler(app, async (parse, ctx, ct) =>
         {
-            var version = await store.Registry.PromoteAsync(parse.GetValue(promoteName)!, parse.GetValue(promoteVersion)!, parse.GetValue(alias)!,
-                parse.GetValue(require) ?? [], UserOf(parse, user), ct);
-            Report(io, parse.GetValue(json), version, $"'{parse.GetValue(alias)}' now points at {version.Name} version {version.Version}.");
-        }));
+            // The rules are checked for syntax before the store is opened: a typo costs nothing and exits 2.
+            var rules = parse.GetValue(require) ?? [];
+            foreach (var rule in rules) _ = PromotionRule.Parse(rule, parse.GetValue(alias)!);
+            using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
+            ModelVersion version;
+            try
+            {
+                version = await client.Registry.PromoteAsync(parse.GetValue(promoteName)!, parse.GetValue(promoteVersion)!, parse.GetValue(alias)!,
+                    rules, UserOf(parse, user), ct);
+            }
+            catch (InvalidStateException e) when (rules.Length > 0 && e.Message.StartsWith(PromotionRefused, StringComparison.Ordinal))
+            {
+                // The registry refuses a failed rule with INVALID_STATE (in-process and over HTTP alike); for the CLI that is a failed gate.
+                throw new GateFailedException(e.Message, e);
+            }
+            Report(ctx, parse.GetValue(json), version, $"'{parse.GetValue(alias)}' now points at {version.Name} version {version.Version}.");
+            return ExitCodes.Ok;
+        });
 
         var rollback = new Command("rollback", "Move an alias back to the version it pointed at before its last move.");
         var target = new Argument<string>("NAME@ALIAS");
         rollback.Arguments.Add(target);
-        rollback.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
+        rollback.SetHandler(app, async (parse, ctx, ct) =>
         {
             var text = parse.GetValue(target)!;
             var at = text.LastIndexOf('@');
             if (at <= 0 || at == text.Length - 1)
                 throw new InvalidParameterValueException($"Invalid value '{text}' for NAME@ALIAS: expected a model name and an alias, e.g. fraud@champion.");
-            var version = await store.Registry.RollbackAliasAsync(text[..at], text[(at + 1)..], UserOf(parse, user), ct);
-            Report(io, parse.GetValue(json), version, $"'{text[(at + 1)..]}' rolled back to {version.Name} version {version.Version}.");
-        }));
+            using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
+            var version = await client.Registry.RollbackAliasAsync(text[..at], text[(at + 1)..], UserOf(parse, user), ct);
+            Report(ctx, parse.GetValue(json), version, $"'{text[(at + 1)..]}' rolled back to {version.Name} version {version.Version}.");
+            return ExitCodes.Ok;
+        });
 
         var history = new Command("history", "The audit trail of a model's alias and stage changes, newest first.");
         var historyName = new Argument<string>("NAME");
         history.Arguments.Add(historyName);
-        history.SetAction((parse, ct) => RunAsync(io, parse, trackingUri, async (store, _) =>
+        history.SetHandler(app, async (parse, ctx, ct) =>
         {
-            var entries = await store.Registry.GetAuditTrailAsync(parse.GetValue(historyName)!, 1000, ct);
+            using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
+            var entries = await client.Registry.GetAuditTrailAsync(parse.GetValue(historyName)!, 1000, ct);
             if (parse.GetValue(json))
             {
-                Print(io, JsonSerializer.Serialize(new RegistryAuditResponse { Entries = entries.Select(e => e.ToWire()).ToList() }, RegistryJson.Wire.RegistryAuditResponse));
-                return;
+                Print(ctx, JsonSerializer.Serialize(new RegistryAuditResponse { Entries = entries.Select(e => e.ToWire()).ToList() }, RegistryJson.Wire.RegistryAuditResponse));
+                return ExitCodes.Ok;
             }
             var table = new Table().AddColumns("When (UTC)", "Who", "Change", "Alias/Stage", "From", "To");
             foreach (var e in entries)
                 table.AddRow(Time(e.Timestamp), Markup.Escape(e.User), e.ToWire().Action ?? "", Markup.Escape(e.Alias ?? e.Stage?.ToString() ?? ""),
                     e.FromVersion ?? "-", e.ToVersion ?? "-");
-            io.Console.Write(table);
-        }));
+            ctx.Console.Write(table);
+            return ExitCodes.Ok;
+        });
 
         return new Command("models", "Registered models: list, lineage, gated promotion, alias rollback, audit history.")
         {
@@ -158,29 +183,8 @@ internal static class ModelsCommand
         };
     }
 
-    /// <summary>The registry (and, for lineage, runs) behind a tracking URI: embedded or a server.</summary>
-    internal sealed class Stores(IRegistryStore registry, Func<string, CancellationToken, Task<Run>> getRun, IDisposable owner) : IDisposable
-    {
-        public IRegistryStore Registry { get; } = registry;
-
-        public Task<Run> GetRunAsync(string runId, CancellationToken cancellationToken) => getRun(runId, cancellationToken);
-
-        public void Dispose() => owner.Dispose();
-    }
-
-    private static async Task<int> RunAsync(CliIO io, ParseResult parse, Option<string?> trackingUri, Func<Stores, ParseResult, Task> action)
-    {
-        var uri = parse.GetValue(trackingUri) ?? CairnHome.TrackingUriFrom(io.GetEnvironmentVariable);
-        using var stores = await OpenAsync(uri, CairnHome.ArtifactsFrom(io.GetEnvironmentVariable));
-        await action(stores, parse);
-        return 0;
-    }
-
-    private static async Task<Stores> OpenAsync(string uri, string artifacts)
-    {
-        var stores = await CairnStores.OpenAsync(uri, new CairnStoreOptions { DefaultArtifactRoot = artifacts });
-        return new Stores(stores.Registry, stores.Tracking.GetRunAsync, stores);
-    }
+    /// <summary>How the registry words a refused promotion (PromotionRule.Check): a failed gate, not a conflicting state.</summary>
+    private const string PromotionRefused = "Promotion refused:";
 
     private static async Task<List<ModelVersion>> AllVersionsAsync(IRegistryStore registry, string name, CancellationToken ct)
     {
@@ -222,13 +226,13 @@ internal static class ModelsCommand
     private static string? UserOf(ParseResult parse, Option<string?> user) =>
         parse.GetValue(user) is { Length: > 0 } u ? u : Environment.UserName;
 
-    private static void Report(CliIO io, bool json, ModelVersion version, string message)
+    private static void Report(CliContext ctx, bool json, ModelVersion version, string message)
     {
-        if (json) Print(io, JsonSerializer.Serialize(new ModelVersionResponse { ModelVersion = version.ToWire() }, RegistryJson.Wire.ModelVersionResponse));
-        else io.Console.MarkupLine(Markup.Escape(message));
+        if (json) Print(ctx, JsonSerializer.Serialize(new ModelVersionResponse { ModelVersion = version.ToWire() }, RegistryJson.Wire.ModelVersionResponse));
+        else ctx.Console.MarkupLine(Markup.Escape(message));
     }
 
-    private static void Print(CliIO io, string text) => io.Out.WriteLine(text);
+    private static void Print(CliContext ctx, string text) => ctx.Out.WriteLine(text);
 
     private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 }

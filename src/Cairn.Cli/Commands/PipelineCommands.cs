@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Cairn.Cli.Commands;
 
 /// <summary><c>cairn repro</c>, <c>cairn status</c> and <c>cairn dag</c>.</summary>
-public static class PipelineCommands
+internal static class PipelineCommands
 {
     /// <summary>
     /// Makes the recorder stage runs are logged to. Defaults to JSON lines in <c>.cairn/runs/runs.jsonl</c>;
@@ -27,14 +27,14 @@ public static class PipelineCommands
     }
 
     /// <summary><c>cairn repro [STAGE] [-j N] [--force]</c>.</summary>
-    public static Command CreateRepro()
+    public static Command CreateRepro(CliContext app)
     {
         var stage = new Argument<string?>("stage") { Arity = ArgumentArity.ZeroOrOne, Description = "Stage (or foreach group) to bring up to date, with what it depends on" };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Stages to run in parallel", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force", "-f") { Description = "Run the selected stages even if up to date" };
         var noTrack = PipelineTracking.NoTrackOption();
         var cmd = new Command("repro", "Run the stages of cairn.yaml whose deps, params or cmd changed") { stage, jobs, force, noTrack };
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             if (pr.GetValue(jobs) < 1) throw new InvalidParameterValueException("--jobs: must be at least 1");
             if (pr.GetValue(stage) is null && !pr.GetValue(force))
@@ -90,11 +90,11 @@ public static class PipelineCommands
     }
 
     /// <summary><c>cairn status [STAGE]</c>: stale stages and why.</summary>
-    public static Command CreateStatus()
+    public static Command CreateStatus(CliContext app)
     {
         var stage = new Argument<string?>("stage") { Arity = ArgumentArity.ZeroOrOne };
         var cmd = new Command("status", "Show which pipeline stages are stale and why") { stage };
-        cmd.SetHandler(async (pr, ctx, ct) =>
+        cmd.SetHandler(app, async (pr, ctx, ct) =>
         {
             if (pr.GetValue(stage) is null && UpToDateStamp.IsValid(DataCli.OpenRepository(ctx)))
             {
@@ -117,18 +117,18 @@ public static class PipelineCommands
     }
 
     /// <summary><c>cairn dag [--format text|mermaid|dot]</c>.</summary>
-    public static Command CreateDag()
+    public static Command CreateDag(CliContext app)
     {
         var format = new Option<string>("--format") { Description = "text, mermaid or dot", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "mermaid", "dot");
         var mermaid = new Option<bool>("--mermaid") { Description = "Same as --format mermaid" };
         var dot = new Option<bool>("--dot") { Description = "Same as --format dot" };
         var cmd = new Command("dag", "Show the pipeline's stages and how they depend on each other") { format, mermaid, dot };
-        cmd.SetHandler((pr, ctx, ct) =>
+        cmd.SetHandler(app, (pr, ctx, ct) =>
         {
             var (_, pipeline) = Open(ctx);
             string f = pr.GetValue(mermaid) ? "mermaid" : pr.GetValue(dot) ? "dot" : pr.GetValue(format)!;
-            ctx.Out.Write(new Text(f switch { "mermaid" => pipeline.ToMermaid(), "dot" => pipeline.ToDot(), _ => pipeline.ToText() }));
+            ctx.Console.Write(new Text(f switch { "mermaid" => pipeline.ToMermaid(), "dot" => pipeline.ToDot(), _ => pipeline.ToText() }));
             return Task.FromResult(ExitCodes.Ok);
         });
         return cmd;

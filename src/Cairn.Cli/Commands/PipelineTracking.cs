@@ -23,7 +23,7 @@ internal static class PipelineTracking
         if (ctx.GetEnvironmentVariable("CAIRN_TRACKING_URI") is { Length: > 0 }
             || ctx.GetEnvironmentVariable("MLFLOW_TRACKING_URI") is { Length: > 0 }
             || ctx.GetEnvironmentVariable("CAIRN_HOME") is { Length: > 0 })
-            return CairnClient.ResolveTrackingUri(ctx.GetEnvironmentVariable);
+            return ctx.TrackingUri();
         return repo.CairnDir;
     }
 
@@ -35,10 +35,7 @@ internal static class PipelineTracking
 
     /// <summary>Opens the tracking client, authenticating to a server as the environment says.</summary>
     public static Task<CairnClient> OpenAsync(CliContext ctx, DataRepository repo, CancellationToken ct)
-    {
-        var options = CairnClientOptions.FromEnvironment(ctx.GetEnvironmentVariable);
-        return CairnClient.OpenAsync(ResolveTrackingUri(ctx, repo), options, ct);
-    }
+        => ctx.OpenClientAsync(ResolveTrackingUri(ctx, repo), ct);
 
     /// <summary>
     /// The JSON-lines recorder of <see cref="PipelineCommands.RecorderFactory"/> and, unless <paramref name="track"/> is false,

@@ -9,15 +9,15 @@ using Spectre.Console;
 namespace Cairn.Cli.Commands;
 
 /// <summary><c>cairn plots</c>: renders the pipeline's plot files (CSV or JSON records) to PNG and an HTML page.</summary>
-public static class PlotsCommands
+internal static class PlotsCommands
 {
     /// <summary>Builds the <c>plots</c> command.</summary>
-    public static Command Create()
+    public static Command Create(CliContext app)
     {
         var output = new Option<string>("--out", "-o") { Description = "Output folder", DefaultValueFactory = _ => "cairn_plots" };
         var x = new Option<string?>("--x") { Description = "Column for the x axis (default: 'step', 'epoch' or the row index)" };
         var cmd = new Command("plots", "Render plot files of cairn.yaml (CSV/JSON) to PNG and an index.html") { output, x };
-        cmd.SetHandler((pr, ctx, ct) =>
+        cmd.SetHandler(app, (pr, ctx, ct) =>
         {
             var (repo, pipeline) = PipelineCommands.Open(ctx);
             var files = pipeline.Stages.SelectMany(s => s.Plots).Select(p => p.Path)

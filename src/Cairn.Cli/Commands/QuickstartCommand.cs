@@ -15,15 +15,15 @@ namespace Cairn.Cli.Commands;
 /// </summary>
 internal static class QuickstartCommand
 {
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
         var port = new Option<int>("--port", "-p") { Description = "Port for the server (0 picks a free one).", DefaultValueFactory = _ => 5000 };
         var keepRunning = new Option<bool>("--keep-running") { Description = "Keep serving after the sample is logged (Ctrl-C stops)." };
         var command = new Command("quickstart", "Start a server on CAIRN_HOME, log a sample experiment into it and show where to look.") { port, keepRunning };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
-            var home = CairnHome.PathFrom(io.GetEnvironmentVariable);
-            var console = io.Console;
+            var home = ctx.CairnHome;
+            var console = ctx.Console;
             await using var server = await CairnServer.StartAsync(new CairnServerOptions
             {
                 Port = parse.GetValue(port),
@@ -34,7 +34,7 @@ internal static class QuickstartCommand
             var url = server.Address.ToString().TrimEnd('/');
             console.MarkupLine($"[green]Cairn server[/] listening on [bold]{url}[/] (SQLite and artifacts in [bold]{Markup.Escape(home)}[/])");
 
-            using var client = await CairnClient.OpenAsync(url, cancellationToken: cancellationToken);
+            using var client = await ctx.OpenClientAsync(url, cancellationToken);
             var experimentName = "quickstart";
             var sweep = (from model in new[] { "gbt", "rf" }
                          from lr in new[] { 0.03, 0.1, 0.3 }

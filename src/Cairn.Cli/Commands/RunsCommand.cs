@@ -3,6 +3,7 @@ using System.Text.Json;
 using Cairn.Client;
 using Cairn.Contracts;
 using Cairn.Tracking;
+using Cairn.Tracking.Search;
 using Spectre.Console;
 using static Cairn.Cli.Commands.CliCommon;
 
@@ -11,14 +12,14 @@ namespace Cairn.Cli.Commands;
 /// <summary><c>cairn runs list|show|compare</c>.</summary>
 internal static class RunsCommand
 {
-    public static Command Create(CliIO io) => new("runs", "Search, inspect and compare runs.")
+    public static Command Create(CliContext app) => new("runs", "Search, inspect and compare runs.")
     {
-        List(io), Show(io), RunsCompareCommand.Create(io),
+        List(app), Show(app), RunsCompareCommand.Create(app),
     };
 
-    private static Command List(CliIO io)
+    private static Command List(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var view = ViewOption();
         var experiments = new Option<string[]>("--experiment", "-e")
@@ -30,11 +31,14 @@ internal static class RunsCommand
         var orderBy = new Option<string[]>("--order-by") { Description = "Sort key, e.g. \"metrics.acc DESC\"; repeat for ties.", DefaultValueFactory = _ => [] };
         var maxResults = new Option<int>("--max-results") { Description = "Most runs to show.", DefaultValueFactory = _ => 100 };
         var command = new Command("list", "List runs matching a filter.") { experiments, filter, orderBy, maxResults, view, trackingUri, json };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
             var max = parse.GetValue(maxResults);
             if (max < 1) throw new InvalidParameterValueException($"Invalid value {max} for '--max-results': it must be at least 1.");
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
+            // The filter and sort keys are checked before the store is opened: a typo exits 2 without touching anything.
+            _ = SearchFilterParser.ParseRunFilter(parse.GetValue(filter));
+            _ = SearchFilterParser.ParseRunOrderBy(parse.GetValue(orderBy));
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
             var ids = new List<string>();
             foreach (var e in parse.GetValue(experiments)!) ids.Add((await ResolveExperimentAsync(client.Store, e, cancellationToken)).ExperimentId);
             var search = new RunSearch(ids, parse.GetValue(filter), ParseView(parse.GetValue(view)!),
@@ -47,7 +51,7 @@ internal static class RunsCommand
             }
             if (parse.GetValue(json))
             {
-                WriteJson(io, w => JsonSerializer.Serialize(w, new RunsPage { Runs = runs.Select(r => r.ToWire()).ToList() }, MlflowJson.Wire.RunsPage));
+                WriteJson(ctx, w => JsonSerializer.Serialize(w, new RunsPage { Runs = runs.Select(r => r.ToWire()).ToList() }, MlflowJson.Wire.RunsPage));
                 return 0;
             }
             var table = new Table().AddColumns("Run ID", "Name", "Status", "Started", "Duration", "Metrics");
@@ -58,26 +62,26 @@ internal static class RunsCommand
                 table.AddRow(Markup.Escape(run.Info.RunId), Markup.Escape(run.Info.RunName), StatusMarkup(run.Info.Status),
                     Time(run.Info.StartTime), Duration(run.Info.StartTime, run.Info.EndTime), Markup.Escape(metrics));
             }
-            io.Console.Write(table);
-            if (runs.Count == 0) io.Error.WriteLine("No runs match.");
+            ctx.Console.Write(table);
+            if (runs.Count == 0) ctx.Error.WriteLine("No runs match.");
             return 0;
         });
         return command;
     }
 
-    private static Command Show(CliIO io)
+    private static Command Show(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var runId = new Argument<string>("run-id") { Description = "The run's id." };
         var command = new Command("show", "Show a run: info, params, metrics, tags and inputs.") { runId, trackingUri, json };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
             var run = await client.Store.GetRunAsync(parse.GetValue(runId)!, cancellationToken);
             if (parse.GetValue(json))
             {
-                WriteJson(io, w => JsonSerializer.Serialize(w, new RunResponse { Run = run.ToWire() }, MlflowJson.Wire.RunResponse));
+                WriteJson(ctx, w => JsonSerializer.Serialize(w, new RunResponse { Run = run.ToWire() }, MlflowJson.Wire.RunResponse));
                 return 0;
             }
             var info = run.Info;
@@ -92,20 +96,20 @@ internal static class RunsCommand
             grid.AddRow("Duration", Duration(info.StartTime, info.EndTime));
             grid.AddRow("Artifact URI", Markup.Escape(info.ArtifactUri));
             grid.AddRow("Stage", info.LifecycleStage == LifecycleStage.Active ? "active" : "[red]deleted[/]");
-            io.Console.Write(grid);
+            ctx.Console.Write(grid);
 
             if (run.Data.Params.Count > 0)
-                io.Console.Write(KeyValueTable("Params", run.Data.Params.Select(p => (p.Key, p.Value))));
+                ctx.Console.Write(KeyValueTable("Params", run.Data.Params.Select(p => (p.Key, p.Value))));
             if (run.Data.Metrics.Count > 0)
             {
                 var metrics = new Table().AddColumns("Key", "Value", "Step", "Logged");
                 metrics.Title = new TableTitle("Metrics");
                 foreach (var m in run.Data.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
                     metrics.AddRow(Markup.Escape(m.Key), Number(m.Value), m.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), Time(m.Timestamp));
-                io.Console.Write(metrics);
+                ctx.Console.Write(metrics);
             }
             if (run.Data.Tags.Count > 0)
-                io.Console.Write(KeyValueTable("Tags", run.Data.Tags.Select(t => (t.Key, t.Value))));
+                ctx.Console.Write(KeyValueTable("Tags", run.Data.Tags.Select(t => (t.Key, t.Value))));
             if (run.Inputs.Count > 0)
             {
                 var inputs = new Table().AddColumns("Dataset", "Digest", "Source type", "Source", "Tags");
@@ -113,7 +117,7 @@ internal static class RunsCommand
                 foreach (var i in run.Inputs)
                     inputs.AddRow(Markup.Escape(i.Dataset.Name), Markup.Escape(i.Dataset.Digest), Markup.Escape(i.Dataset.SourceType),
                         Markup.Escape(i.Dataset.Source), Markup.Escape(string.Join(", ", i.Tags.Select(t => $"{t.Key}={t.Value}"))));
-                io.Console.Write(inputs);
+                ctx.Console.Write(inputs);
             }
             return 0;
         });

@@ -14,18 +14,18 @@ internal static class RunsCompareCommand
         public bool Differs => Values.Distinct(StringComparer.Ordinal).Count() > 1;
     }
 
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var runIds = new Argument<string[]>("run-ids") { Description = "Two or more run ids.", Arity = ArgumentArity.OneOrMore };
         var onlyDiff = new Option<bool>("--only-diff") { Description = "Hide params and metrics that are the same in every run." };
         var command = new Command("compare", "Compare runs' params and metrics side by side.") { runIds, onlyDiff, trackingUri, json };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
             var ids = parse.GetValue(runIds)!;
             if (ids.Length < 2) throw new InvalidParameterValueException("'cairn runs compare' needs at least two run ids.");
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
             var runs = new List<Run>();
             foreach (var id in ids) runs.Add(await client.Store.GetRunAsync(id, cancellationToken));
 
@@ -38,7 +38,7 @@ internal static class RunsCompareCommand
 
             if (parse.GetValue(json))
             {
-                WriteJson(io, w =>
+                WriteJson(ctx, w =>
                 {
                     w.WriteStartObject();
                     w.WriteStartArray("run_ids");
@@ -79,8 +79,8 @@ internal static class RunsCompareCommand
                 cells.AddRange(row.Values.Select(v => $"[{style}]{Markup.Escape(v ?? "-")}[/]"));
                 table.AddRow(cells.ToArray());
             }
-            io.Console.Write(table);
-            if (rows.Count == 0) io.Error.WriteLine(parse.GetValue(onlyDiff) ? "No differences." : "The runs have no params or metrics.");
+            ctx.Console.Write(table);
+            if (rows.Count == 0) ctx.Error.WriteLine(parse.GetValue(onlyDiff) ? "No differences." : "The runs have no params or metrics.");
             return 0;
         });
         return command;

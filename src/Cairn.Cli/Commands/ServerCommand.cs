@@ -5,7 +5,7 @@ namespace Cairn.Cli.Commands;
 
 internal static class ServerCommand
 {
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 5000 };
@@ -19,7 +19,7 @@ internal static class ServerCommand
         {
             host, port, backend, artifacts, maxRequest, logFormat,
         };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
             if (parse.GetValue(port) is < 0 or > 65535)
                 throw new InvalidParameterValueException("Invalid value for '--port': it must be between 0 and 65535.");
@@ -27,17 +27,17 @@ internal static class ServerCommand
             {
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port),
-                BackendStoreUri = parse.GetValue(backend) ?? CairnHome.PathFrom(io.GetEnvironmentVariable),
-                ArtifactsDestination = parse.GetValue(artifacts) ?? CairnHome.ArtifactsFrom(io.GetEnvironmentVariable),
-                S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(io.GetEnvironmentVariable),
+                BackendStoreUri = ctx.AbsoluteUri(parse.GetValue(backend) ?? ctx.CairnHome),
+                ArtifactsDestination = ctx.AbsoluteUri(parse.GetValue(artifacts) ?? ctx.CairnHomeArtifacts),
+                S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable),
                 MaxRequestBodyBytes = parse.GetValue(maxRequest),
                 LogFormat = parse.GetValue(logFormat)!,
             };
             await using var server = await CairnServer.StartAsync(options, cancellationToken);
-            io.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
+            ctx.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
             try
             {
-                // The host's console lifetime owns SIGINT/SIGTERM: it stops the app, which ends this wait.
+                // SIGINT/SIGTERM end this wait: CliRunner cancels the token (and the host's console lifetime stops the app).
                 await server.WaitForShutdownAsync(cancellationToken);
             }
             catch (OperationCanceledException)

@@ -12,9 +12,9 @@ namespace Cairn.Cli.Commands;
 /// </summary>
 internal static class TrainCommand
 {
-    public static Command Create(CliIO io)
+    public static Command Create(CliContext app)
     {
-        var trackingUri = TrackingUriOption(io);
+        var trackingUri = TrackingUriOption();
         var json = JsonOption();
         var recipe = new Option<string>("--recipe") { Description = "The training recipe (YAML): task, data, label, features, split or cv, trainer, sweep.", Required = true };
         var register = new Option<string?>("--register") { Description = "Register the model (the best trial's, for a sweep) under this name as a new version." };
@@ -27,24 +27,24 @@ internal static class TrainCommand
         {
             recipe, register, jobs, trackingUri, json,
         };
-        command.SetAction(async (parse, cancellationToken) =>
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
             // Read and check the recipe before opening the store, so a typo costs nothing.
-            var loaded = Recipe.Load(parse.GetValue(recipe)!);
+            var loaded = Recipe.Load(ctx.FullPath(parse.GetValue(recipe)!));
             // The data loads while the store opens: neither needs the other.
             var data = Task.Run(() => TrainingData.Load(loaded), cancellationToken);
-            using var client = await OpenAsync(parse, trackingUri, cancellationToken);
+            using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
             var asJson = parse.GetValue(json);
             var options = new TrainOptions { RegisterAs = parse.GetValue(register), Parallelism = parse.GetValue(jobs), Data = data };
             if (loaded.Sweep is null)
             {
-                var result = await WithProgress(io, asJson, options, o => Trainer.RunAsync(loaded, client, o, cancellationToken));
-                PrintTraining(io, asJson, result);
+                var result = await WithProgress(ctx, asJson, options, o => Trainer.RunAsync(loaded, client, o, cancellationToken));
+                PrintTraining(ctx, asJson, result);
             }
             else
             {
-                var result = await WithProgress(io, asJson, options, o => Sweep.RunAsync(loaded, client, o, cancellationToken));
-                PrintSweep(io, asJson, result);
+                var result = await WithProgress(ctx, asJson, options, o => Sweep.RunAsync(loaded, client, o, cancellationToken));
+                PrintSweep(ctx, asJson, result);
             }
             return 0;
         });
@@ -55,11 +55,11 @@ internal static class TrainCommand
     /// Runs <paramref name="body"/> under a live progress bar when the terminal is interactive (and the output is not JSON);
     /// otherwise writes one line per finished step or trial to stderr, which is what CI logs and pipes should see.
     /// </summary>
-    private static async Task<T> WithProgress<T>(CliIO io, bool json, TrainOptions options, Func<TrainOptions, Task<T>> body)
+    private static async Task<T> WithProgress<T>(CliContext ctx, bool json, TrainOptions options, Func<TrainOptions, Task<T>> body)
     {
-        if (!json && io.Console.Profile.Capabilities.Interactive)
+        if (!json && ctx.Console.Profile.Capabilities.Interactive)
         {
-            return await io.Console.Progress()
+            return await ctx.Console.Progress()
                 .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .StartAsync(async context =>
                 {
@@ -79,7 +79,7 @@ internal static class TrainCommand
         {
             Progress = new Reporter(p =>
             {
-                if (p.Trial is not null || p.Stage is not ("done")) io.Error.WriteLine(Describe(p));
+                if (p.Trial is not null || p.Stage is not ("done")) ctx.Error.WriteLine(Describe(p));
             }),
         });
     }
@@ -104,11 +104,11 @@ internal static class TrainCommand
     private static string Settings(TrialSettings settings) =>
         string.Join(" ", new[] { settings.Trainer }.Concat(settings.Hyperparameters.Select(h => $"{h.Key}={h.Value.ToString("G", CultureInfo.InvariantCulture)}")));
 
-    private static void PrintTraining(CliIO io, bool json, TrainResult result)
+    private static void PrintTraining(CliContext ctx, bool json, TrainResult result)
     {
         if (json)
         {
-            WriteJson(io, w =>
+            WriteJson(ctx, w =>
             {
                 w.WriteStartObject();
                 w.WriteString("run_id", result.RunId);
@@ -121,12 +121,12 @@ internal static class TrainCommand
         }
         var table = new Table().AddColumns("Metric", "Value");
         foreach (var (key, value) in result.Metrics) table.AddRow(key, Number(value));
-        io.Console.Write(table);
-        io.Out.WriteLine($"Run {result.RunId}: model logged as {result.ModelUri}");
-        if (result.Version is { } version) io.Out.WriteLine($"Registered {version.Name} version {version.Version}.");
+        ctx.Console.Write(table);
+        ctx.Out.WriteLine($"Run {result.RunId}: model logged as {result.ModelUri}");
+        if (result.Version is { } version) ctx.Out.WriteLine($"Registered {version.Name} version {version.Version}.");
     }
 
-    private static void PrintSweep(CliIO io, bool json, SweepResult result)
+    private static void PrintSweep(CliContext ctx, bool json, SweepResult result)
     {
         var ranked = result.Trials.Where(t => t.Status == Cairn.Tracking.RunStatus.FINISHED)
             .OrderBy(t => t.Metrics.TryGetValue(result.Metric, out var v) && !double.IsNaN(v) ? (result.Maximize ? -v : v) : double.PositiveInfinity)
@@ -135,7 +135,7 @@ internal static class TrainCommand
             .ToList();
         if (json)
         {
-            WriteJson(io, w =>
+            WriteJson(ctx, w =>
             {
                 w.WriteStartObject();
                 w.WriteString("parent_run_id", result.ParentRunId);
@@ -175,10 +175,10 @@ internal static class TrainCommand
                 .. swept.Select(k => t.Settings.Hyperparameters.TryGetValue(k, out var h) ? h.ToString("G", CultureInfo.InvariantCulture) : "-"),
                 metric, t.Status.ToString(), t.RunId]);
         }
-        io.Console.Write(table);
-        if (result.StoppedByTimeBudget) io.Out.WriteLine($"The time budget ran out: {result.Skipped} trial(s) did not start.");
-        io.Out.WriteLine($"Best: trial {result.Best.Number} (run {result.Best.RunId}). Sweep run {result.ParentRunId}: model logged as {result.ModelUri}");
-        if (result.Version is { } version) io.Out.WriteLine($"Registered {version.Name} version {version.Version}.");
+        ctx.Console.Write(table);
+        if (result.StoppedByTimeBudget) ctx.Out.WriteLine($"The time budget ran out: {result.Skipped} trial(s) did not start.");
+        ctx.Out.WriteLine($"Best: trial {result.Best.Number} (run {result.Best.RunId}). Sweep run {result.ParentRunId}: model logged as {result.ModelUri}");
+        if (result.Version is { } version) ctx.Out.WriteLine($"Registered {version.Name} version {version.Version}.");
     }
 
     private static void WriteMetrics(System.Text.Json.Utf8JsonWriter w, string name, IReadOnlyDictionary<string, double> values)
