@@ -20,4 +20,7 @@ public sealed class CairnClientOptions
 
     /// <summary>How often a run's background logger writes its queue (it also writes as soon as a batch is full).</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Queue bound, full-queue behaviour and logging of each run's background logger.</summary>
+    public RunLoggerOptions RunLogger { get; set; } = new();
 }
