@@ -28,6 +28,9 @@ public sealed partial class ActiveRun
         ThrowIfFailed();
         if (!_queue.Writer.TryWrite(item))
         {
+            // Refused because the queue closed meanwhile (run ended, writer stopped), or because it is full.
+            ThrowIfEnded();
+            ThrowIfStopped();
             if (_fullMode == RunQueueFullMode.Drop)
             {
                 if (Interlocked.Increment(ref _dropped) == 1) LogQueueFullDropping(_logger, RunId, _queue.Reader.Count);

@@ -218,6 +218,9 @@ public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
         RunExitHooks.Unregister(this);
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false); // never throws: the loop turns its own death into Stop
+        // Closed before the last drain, so everything accepted is written and a producer still blocked on a full queue
+        // gets ObjectDisposedException instead of waiting for room that would come after the drain, for nothing.
+        _queue.Writer.TryComplete();
         if (Volatile.Read(ref _stopped) is null)
         {
             try
@@ -229,8 +232,6 @@ public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
                 Stop(e);
             }
         }
-        // Closed after the drain: producers still blocked on a full queue get ObjectDisposedException, not a wait forever.
-        _queue.Writer.TryComplete();
         try
         {
             await _store.UpdateRunAsync(RunId, status, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), cancellationToken: cancellationToken).ConfigureAwait(false);
