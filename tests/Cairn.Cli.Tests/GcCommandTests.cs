@@ -104,8 +104,9 @@ public sealed class GcCommandTests : IDisposable
     public async Task In_a_terminal_gc_draws_a_progress_bar_over_what_it_removes()
     {
         string runId;
-        using (var store = await _home.OpenAsync())
+        using (var stores = await _home.OpenAsync())
         {
+            var store = stores.Tracking;
             var experiment = await store.CreateExperimentAsync("e", cancellationToken: Ct);
             var run = await store.CreateRunAsync(new CreateRunRequest(experiment), Ct);
             runId = run.Info.RunId;

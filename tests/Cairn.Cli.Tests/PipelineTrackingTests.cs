@@ -173,4 +173,17 @@ public sealed class PipelineTrackingTests : IDisposable
         Assert.Contains("\"num_rows\":2", input.Dataset.Profile);
         Assert.Contains("mlflow_colspec", input.Dataset.Schema);
     }
+
+    [Fact]
+    public async Task Data_add_with_the_same_name_again_reuses_the_dataset_run()
+    {
+        Setup();
+        Assert.Equal(0, (await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw")).Exit);
+        var again = await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw");
+        Assert.Equal((0, ""), (again.Exit, again.Err));
+
+        using var client = await OpenStoreAsync();
+        var run = Assert.Single(await RunsAsync(client, "datasets"));
+        Assert.Single(run.Inputs);
+    }
 }

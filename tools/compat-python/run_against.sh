@@ -5,8 +5,8 @@
 #     URL      e.g. http://127.0.0.1:5000 (becomes MLFLOW_TRACKING_URI)
 #     script   default: py_tracking_check.py py_registry_check.py (paths relative to this dir ok)
 #
-# Uses Debian's /usr/bin/python3 (NOT pyenv) with the MLflow 2.11 source tree in
-# $MLFLOW_PY (default /tmp/mlflow-py) and the querystring_parser stand-in in $MLFLOW_SHIM.
+# Uses Debian's /usr/bin/python3 with the MLflow 2.11 source tree in $MLFLOW_SRC (required; see
+# setup_mlflow_py.sh for how to get one) and the querystring_parser stand-in in shim/.
 # Env knobs: COMPAT_VERBOSE=1 (tracebacks + timings), COMPAT_ONLY=substr (run matching
 # checks only; later checks may then miss prerequisites), COMPAT_PREFIX=name-prefix.
 # Exit status: 0 if every script passed, 1 otherwise. Prints a combined
@@ -20,16 +20,13 @@ fi
 URL="$1"; shift
 [ $# -eq 0 ] && set -- py_tracking_check.py py_registry_check.py
 
-MLFLOW_PY="${MLFLOW_PY:-/tmp/mlflow-py}"
-MLFLOW_SHIM="${MLFLOW_SHIM:-/tmp/mlflow-shim}"
-[ -d "$MLFLOW_SHIM/querystring_parser" ] || MLFLOW_SHIM="$HERE/shim"
 PY=/usr/bin/python3
-if [ ! -f "$MLFLOW_PY/mlflow/__init__.py" ]; then
-  echo "MLflow sources not found at $MLFLOW_PY (see $HERE/NOTES.md, 'Setup')" >&2
+if [ -z "${MLFLOW_SRC:-}" ] || [ ! -f "$MLFLOW_SRC/mlflow/__init__.py" ]; then
+  echo "set MLFLOW_SRC to an MLflow 2.11 source tree (see $HERE/setup_mlflow_py.sh)" >&2
   exit 2
 fi
 
-export PYTHONPATH="$MLFLOW_PY:$MLFLOW_SHIM:$HERE"
+export PYTHONPATH="$MLFLOW_SRC:$HERE/shim:$HERE"
 export MLFLOW_TRACKING_URI="$URL"
 unset MLFLOW_REGISTRY_URI
 # The stock client retries 429/500/502/503/504 up to 5 times with exponential back-off

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Start real MLflow 2.11 (sqlite + proxied artifacts) on 127.0.0.1:${PORT:-5055}.
-# Data in ${REF_DIR:-/tmp/mlflow-ref}. Stop with: kill $(cat $REF_DIR/server.pid)
+#
+#   MLFLOW_SRC=DIR [REF_DIR=DATA] [PORT=5055] start_reference_server.sh
+#
+# DIR: the MLflow source tree (see setup_mlflow_py.sh). Data goes to $REF_DIR, a new temporary
+# folder when unset (printed). Stop with: kill $(cat $REF_DIR/server.pid)
 set -euo pipefail
-PORT="${PORT:-5055}"; REF_DIR="${REF_DIR:-/tmp/mlflow-ref}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+: "${MLFLOW_SRC:?set MLFLOW_SRC to an MLflow 2.11 source tree (see setup_mlflow_py.sh)}"
+PORT="${PORT:-5055}"; REF_DIR="${REF_DIR:-$(mktemp -d -t mlflow-ref.XXXXXX)}"
+echo "reference server data in $REF_DIR"
 mkdir -p "$REF_DIR/artifacts"
 cd "$REF_DIR"
-PYTHONPATH="${MLFLOW_PY:-/tmp/mlflow-py}:/tmp/mlflow-shim" nohup /usr/bin/python3 -m mlflow server \
+PYTHONPATH="$MLFLOW_SRC:$HERE/shim" nohup /usr/bin/python3 -m mlflow server \
   --host 127.0.0.1 --port "$PORT" \
   --backend-store-uri "sqlite:///$REF_DIR/db.sqlite" \
   --serve-artifacts --artifacts-destination "$REF_DIR/artifacts" \

@@ -1,15 +1,18 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
+using System.Threading.Channels;
 using Cairn.Tracking;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cairn.Client;
 
 /// <summary>
-/// A run being logged to, from <see cref="CairnClient.StartRun"/>. <see cref="LogMetric"/>, <see cref="LogParam(string, string)"/>,
+/// A run being logged to, from <see cref="CairnClient.StartRun(string, string?, IReadOnlyDictionary{string, string}?, string?)"/>. <see cref="LogMetric"/>, <see cref="LogParam(string, string)"/>,
 /// <see cref="SetTag"/> and <see cref="LogInput(DatasetInput)"/> only validate and enqueue (microseconds, no I/O); a background
 /// task writes the queue in log-batch calls within MLflow's limits about every 100 ms, or sooner when a batch fills.
+/// The queue is bounded (<see cref="RunLoggerOptions.QueueCapacity"/>): when the store cannot keep up, a Log call blocks
+/// until there is room, or with <see cref="RunQueueFullMode.Drop"/> returns at once and <see cref="DroppedCount"/> grows.
 /// <para>
 /// Ending: <see cref="Dispose"/> writes everything still queued, then ends the run FINISHED, or FAILED when it runs
 /// because an exception is propagating out of a <c>using</c> block. <c>await using</c> cannot see that exception
@@ -20,30 +23,43 @@ namespace Cairn.Client;
 /// <para>
 /// Errors: a background write that fails is not swallowed: the next call to a Log method, <see cref="Flush"/> or
 /// <see cref="Dispose"/> throws it (once). Invalid keys and values are refused at once by the Log method itself.
-/// When the process exits with the run still open, queued data is written and the run is ended
+/// A writer that cannot go on (its store was disposed) stops for good: every later call, and a Log call blocked on a full
+/// queue, throws INVALID_STATE naming the cause instead of waiting. What the process-exit hooks cannot throw to anyone goes
+/// to <see cref="RunLoggerOptions.LoggerFactory"/>. When the process exits with the run still open, queued data is written and the run is ended
 /// (FINISHED on a normal exit, KILLED after Ctrl-C, FAILED on an unhandled exception).
 /// </para>
 /// Thread-safe: several threads may log to one run.
 /// </summary>
-public sealed class ActiveRun : IDisposable, IAsyncDisposable
+public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
 {
+    private readonly CairnClient _client;
     private readonly ITrackingStore _store;
-    private readonly ConcurrentQueue<object> _queue = new();
+    private readonly Channel<object> _queue;
+    private readonly RunQueueFullMode _fullMode;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _drainLock = new(1, 1);
-    private readonly SemaphoreSlim _wake = new(0);
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _flushInterval;
     private readonly Task _loop;
     private int _queued;
+    private int _wakePending;
+    private long _dropped;
     private Exception? _error;
+    private Exception? _stopped;
     private RunStatus? _requestedStatus;
     private int _ended;
 
-    internal ActiveRun(ITrackingStore store, Run run, TimeSpan flushInterval)
+    internal ActiveRun(CairnClient client, Run run)
     {
-        _store = store;
+        var options = client.Options;
+        _client = client;
+        _store = client.Store;
         Info = run.Info;
-        _flushInterval = flushInterval;
+        _queue = CreateQueue(options.RunLogger);
+        _fullMode = options.RunLogger.FullMode;
+        _logger = options.RunLogger.LoggerFactory?.CreateLogger<ActiveRun>() ?? NullLogger<ActiveRun>.Instance;
+        _flushInterval = options.FlushInterval;
         _loop = Task.Run(LoopAsync);
         RunExitHooks.Register(this);
     }
@@ -63,20 +79,31 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
     /// <summary>True once the run has been ended.</summary>
     public bool IsEnded => Volatile.Read(ref _ended) != 0;
 
+    /// <summary>Items queued and not yet taken by the writer; never more than <see cref="RunLoggerOptions.QueueCapacity"/>.</summary>
+    public int QueueLength => _queue.Reader.Count;
+
+    /// <summary>Items dropped because the queue was full (<see cref="RunQueueFullMode.Drop"/> only).</summary>
+    public long DroppedCount => Interlocked.Read(ref _dropped);
+
     /// <summary>Queues one metric point. <paramref name="timestamp"/> defaults to now (ms since the epoch).</summary>
     public void LogMetric(string key, double value, long step = 0, long? timestamp = null)
     {
-        var metric = new Metric(key, value, timestamp ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), step);
+        var metric = new Metric(key, value, timestamp ?? _client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), step);
         TrackingValidator.ValidateMetric(metric);
         Enqueue(metric);
     }
 
-    /// <summary>Queues several metrics at one step and one timestamp.</summary>
+    /// <summary>
+    /// Queues several metrics (a dictionary, as MLflow's <c>log_metrics</c>) at one step and one timestamp. Every pair is
+    /// checked first, so an invalid one refuses the whole call and none is queued.
+    /// </summary>
     public void LogMetrics(IEnumerable<KeyValuePair<string, double>> metrics, long step = 0)
     {
         ArgumentNullException.ThrowIfNull(metrics);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var (key, value) in metrics) LogMetric(key, value, step, now);
+        var now = _client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var points = metrics.Select(m => new Metric(m.Key, m.Value, now, step)).ToList();
+        foreach (var metric in points) TrackingValidator.ValidateMetric(metric);
+        foreach (var metric in points) Enqueue(metric);
     }
 
     /// <summary>
@@ -94,11 +121,23 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
     public void LogParam(string key, object value) =>
         LogParam(key, Convert.ToString(value, CultureInfo.InvariantCulture) ?? "");
 
-    /// <summary>Queues several params, in the order given.</summary>
+    /// <summary>
+    /// Queues several params (a dictionary, as MLflow's <c>log_params</c>), in the order given. Every pair is checked first,
+    /// so an invalid one refuses the whole call and none is queued.
+    /// </summary>
     public void LogParams(IEnumerable<KeyValuePair<string, string>> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        foreach (var (key, value) in parameters) LogParam(key, value);
+        var list = parameters.Select(p => new Param(p.Key, p.Value)).ToList();
+        foreach (var param in list) TrackingValidator.ValidateParam(param);
+        foreach (var param in list) Enqueue(param);
+    }
+
+    /// <summary>Queues several params of any type (numbers, booleans, strings), formatted with the invariant culture.</summary>
+    public void LogParams(IEnumerable<KeyValuePair<string, object>> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        LogParams(parameters.Select(p => KeyValuePair.Create(p.Key, Convert.ToString(p.Value, CultureInfo.InvariantCulture) ?? "")));
     }
 
     /// <summary>Queues a tag; a later value for the same key replaces an earlier one.</summary>
@@ -107,6 +146,18 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
         var tag = new RunTag(key, value);
         TrackingValidator.ValidateTag(tag);
         Enqueue(tag);
+    }
+
+    /// <summary>
+    /// Queues several tags (a dictionary, as MLflow's <c>set_tags</c>); for a key given twice the later value wins.
+    /// Every pair is checked first, so an invalid one refuses the whole call and none is queued.
+    /// </summary>
+    public void SetTags(IEnumerable<KeyValuePair<string, string>> tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        var list = tags.Select(t => new RunTag(t.Key, t.Value)).ToList();
+        foreach (var tag in list) TrackingValidator.ValidateTag(tag);
+        foreach (var tag in list) Enqueue(tag);
     }
 
     /// <summary>Queues a dataset input, e.g. the training data, tagged with MLflow's <c>mlflow.data.context</c> when <paramref name="context"/> is given.</summary>
@@ -134,7 +185,16 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfEnded();
-        await DrainAsync(cancellationToken).ConfigureAwait(false);
+        ThrowIfStopped();
+        try
+        {
+            await DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException e)
+        {
+            Stop(e);
+        }
+        ThrowIfStopped();
         ThrowIfFailed();
     }
 
@@ -148,22 +208,45 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
     /// <summary>Writes everything queued and ends the run with <paramref name="status"/>. Later calls do nothing.</summary>
     public void End(RunStatus status = RunStatus.FINISHED) => Task.Run(() => EndAsync(status)).GetAwaiter().GetResult();
 
-    /// <summary>Writes everything queued and ends the run with <paramref name="status"/>, then throws a pending background error, if any.</summary>
+    /// <summary>
+    /// Writes everything queued and ends the run with <paramref name="status"/>, then throws a pending background error, if any,
+    /// or INVALID_STATE when the writer had stopped (the run is still ended if the store allows).
+    /// </summary>
     public async Task EndAsync(RunStatus status = RunStatus.FINISHED, CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _ended, 1) != 0) return;
         RunExitHooks.Unregister(this);
         await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        await DrainAsync(CancellationToken.None).ConfigureAwait(false);
+        await _loop.ConfigureAwait(false); // never throws: the loop turns its own death into Stop
+        // Closed before the last drain, so everything accepted is written and a producer still blocked on a full queue
+        // gets ObjectDisposedException instead of waiting for room that would come after the drain, for nothing.
+        _queue.Writer.TryComplete();
+        if (Volatile.Read(ref _stopped) is null)
+        {
+            try
+            {
+                await DrainAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException e)
+            {
+                Stop(e);
+            }
+        }
         try
         {
-            await _store.UpdateRunAsync(RunId, status, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await _store.UpdateRunAsync(RunId, status, _client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (Volatile.Read(ref _stopped) is { } stopped)
+        {
+            // The store that stopped the writer usually refuses this too: report the first cause, which says why.
+            throw StoppedError(stopped);
         }
         finally
         {
             _stop.Dispose();
         }
+        if (DroppedCount > 0) LogDroppedTotal(_logger, RunId, DroppedCount);
+        ThrowIfStopped();
         ThrowIfFailed();
     }
 
@@ -193,13 +276,13 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
     {
         try
         {
-            if (!Task.Run(() => EndAsync(status)).Wait(timeout))
-                Console.Error.WriteLine($"cairn: run {RunId} could not be ended within {timeout.TotalSeconds:0} s of process exit; queued data may be lost.");
+            if (!Task.Run(() => EndAsync(status)).Wait(timeout)) LogExitTimeout(_logger, RunId, timeout.TotalSeconds);
         }
+#pragma warning disable CA1031 // the process is exiting: nobody is left to throw to, so it goes to the logger
         catch (Exception e)
+#pragma warning restore CA1031
         {
-            // The process is exiting: nobody is left to throw to, so say it on stderr.
-            Console.Error.WriteLine($"cairn: ending run {RunId} at process exit failed: {(e as AggregateException)?.InnerException?.Message ?? e.Message}");
+            LogExitFailed(_logger, (e as AggregateException)?.InnerException ?? e, RunId);
         }
     }
 
@@ -211,176 +294,11 @@ public sealed class ActiveRun : IDisposable, IAsyncDisposable
         {
             Task.Run(() => DrainAsync(CancellationToken.None)).Wait(timeout);
         }
+#pragma warning disable CA1031 // a Ctrl-C handler has nobody to throw to
         catch (Exception e)
+#pragma warning restore CA1031
         {
-            Console.Error.WriteLine($"cairn: flushing run {RunId} on Ctrl-C failed: {(e as AggregateException)?.InnerException?.Message ?? e.Message}");
-        }
-    }
-
-    private void Enqueue(object item)
-    {
-        ThrowIfEnded();
-        ThrowIfFailed();
-        _queue.Enqueue(item);
-        // Wake the writer early when a full batch is waiting, rather than at the next tick.
-        if (Interlocked.Increment(ref _queued) % TrackingLimits.MaxMetricsPerBatch == 0) _wake.Release();
-    }
-
-    private void ThrowIfEnded() => ObjectDisposedException.ThrowIf(IsEnded, this);
-
-    private void ThrowIfFailed()
-    {
-        if (Interlocked.Exchange(ref _error, null) is { } error) ExceptionDispatchInfo.Throw(error);
-    }
-
-    private void RecordError(Exception error) => Interlocked.CompareExchange(ref _error, error, null);
-
-    private async Task LoopAsync()
-    {
-        var stop = _stop.Token;
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                await _wake.WaitAsync(_flushInterval, stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            if (!_queue.IsEmpty) await DrainAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Writes the queue until it is empty. One drain at a time, so batches keep the order of the calls.</summary>
-    private async Task DrainAsync(CancellationToken cancellationToken)
-    {
-        await _drainLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var batch = new BatchBuilder();
-            var inputs = new List<DatasetInput>();
-            while (_queue.TryDequeue(out var item))
-            {
-                if (item is DatasetInput input)
-                {
-                    if (!batch.IsEmpty) await SendAsync(batch.Take()).ConfigureAwait(false);
-                    inputs.Add(input);
-                    continue;
-                }
-                if (inputs.Count > 0) await SendInputsAsync(Take(inputs)).ConfigureAwait(false);
-                if (!batch.CanAdd(item)) await SendAsync(batch.Take()).ConfigureAwait(false);
-                batch.Add(item);
-            }
-            if (!batch.IsEmpty) await SendAsync(batch.Take()).ConfigureAwait(false);
-            if (inputs.Count > 0) await SendInputsAsync(Take(inputs)).ConfigureAwait(false);
-        }
-        finally
-        {
-            _drainLock.Release();
-        }
-    }
-
-    private static List<T> Take<T>(List<T> list)
-    {
-        var copy = list.ToList();
-        list.Clear();
-        return copy;
-    }
-
-    private async Task SendAsync(Batch batch)
-    {
-        try
-        {
-            await _store.LogBatchAsync(RunId, batch.Metrics, batch.Params, batch.Tags).ConfigureAwait(false);
-        }
-        catch (InvalidParameterValueException) when (batch.Params.Count > 0 && batch.Count > 1)
-        {
-            // Most likely one param changing a stored value. A batch is all-or-nothing, so resend it in pieces:
-            // the metrics and tags that came with the bad param are kept, and each param fails or passes alone.
-            await TrySendAsync(batch.Metrics, [], []).ConfigureAwait(false);
-            foreach (var param in batch.Params) await TrySendAsync([], [param], []).ConfigureAwait(false);
-            await TrySendAsync([], [], batch.Tags).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            RecordError(e);
-        }
-    }
-
-    private async Task TrySendAsync(List<Metric> metrics, List<Param> parameters, List<RunTag> tags)
-    {
-        if (metrics.Count + parameters.Count + tags.Count == 0) return;
-        try
-        {
-            await _store.LogBatchAsync(RunId, metrics, parameters, tags).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            RecordError(e);
-        }
-    }
-
-    private async Task SendInputsAsync(List<DatasetInput> inputs)
-    {
-        try
-        {
-            await _store.LogInputsAsync(RunId, inputs).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            RecordError(e);
-        }
-    }
-
-    private sealed record Batch(List<Metric> Metrics, List<Param> Params, List<RunTag> Tags)
-    {
-        public int Count => Metrics.Count + Params.Count + Tags.Count;
-    }
-
-    /// <summary>Fills one log-batch call within MLflow's limits.</summary>
-    private sealed class BatchBuilder
-    {
-        private List<Metric> _metrics = [];
-        private List<Param> _params = [];
-        private List<RunTag> _tags = [];
-        private readonly Dictionary<string, string> _paramValues = new(StringComparer.Ordinal);
-
-        public bool IsEmpty => _metrics.Count + _params.Count + _tags.Count == 0;
-
-        public bool CanAdd(object item)
-        {
-            if (_metrics.Count + _params.Count + _tags.Count >= TrackingLimits.MaxEntitiesPerBatch) return false;
-            return item switch
-            {
-                Metric => _metrics.Count < TrackingLimits.MaxMetricsPerBatch,
-                // A second value for a key already in this batch goes in the next one, so the store sees the
-                // first value stored before the second arrives: the same "changing param values" error as one call at a time.
-                Param p => _params.Count < TrackingLimits.MaxParamsPerBatch &&
-                           (!_paramValues.TryGetValue(p.Key, out var earlier) || earlier == p.Value),
-                RunTag => _tags.Count < TrackingLimits.MaxTagsPerBatch,
-                _ => throw new InvalidOperationException($"Unexpected queued item {item.GetType().Name}."),
-            };
-        }
-
-        public void Add(object item)
-        {
-            switch (item)
-            {
-                case Metric m: _metrics.Add(m); break;
-                case Param p: _params.Add(p); _paramValues[p.Key] = p.Value; break;
-                case RunTag t: _tags.Add(t); break;
-            }
-        }
-
-        public Batch Take()
-        {
-            var batch = new Batch(_metrics, _params, _tags);
-            _metrics = [];
-            _params = [];
-            _tags = [];
-            _paramValues.Clear();
-            return batch;
+            LogCancelFlushFailed(_logger, (e as AggregateException)?.InnerException ?? e, RunId);
         }
     }
 }

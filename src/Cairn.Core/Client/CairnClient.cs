@@ -94,12 +94,12 @@ public sealed partial class CairnClient : IDisposable
     /// Starts a run in the experiment named <paramref name="experimentName"/> (created when missing) and returns it for logging.
     /// Sets MLflow's system tags: <c>mlflow.user</c>, <c>mlflow.source.name</c>, <c>mlflow.source.type</c> (LOCAL) and,
     /// for a nested run, <c>mlflow.parentRunId</c>. Tags given in <paramref name="tags"/> win over these.
-    /// Blocks for the round trip; async code should prefer <see cref="StartRunAsync"/>.
+    /// Blocks for the round trip; async code should prefer <see cref="StartRunAsync(string, string?, IReadOnlyDictionary{string, string}?, string?, CancellationToken)"/>.
     /// </summary>
     public ActiveRun StartRun(string experimentName, string? runName = null, IReadOnlyDictionary<string, string>? tags = null, string? parentRunId = null) =>
         Task.Run(() => StartRunAsync(experimentName, runName, tags, parentRunId)).GetAwaiter().GetResult();
 
-    /// <summary>Starts a run; see <see cref="StartRun"/>.</summary>
+    /// <summary>Starts a run; see <see cref="StartRun(string, string?, IReadOnlyDictionary{string, string}?, string?)"/>.</summary>
     public async Task<ActiveRun> StartRunAsync(string experimentName, string? runName = null, IReadOnlyDictionary<string, string>? tags = null,
         string? parentRunId = null, CancellationToken cancellationToken = default)
     {
@@ -110,22 +110,7 @@ public sealed partial class CairnClient : IDisposable
             await Store.GetRunAsync(parentRunId, cancellationToken).ConfigureAwait(false);
         }
         var experimentId = await Store.GetOrCreateExperimentAsync(experimentName, cancellationToken).ConfigureAwait(false);
-        var user = Environment.UserName;
-        var allTags = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            [SystemTags.User] = user,
-            [SystemTags.SourceName] = SourceName(),
-            [SystemTags.SourceType] = "LOCAL",
-        };
-        if (parentRunId is not null) allTags[SystemTags.ParentRunId] = parentRunId;
-        foreach (var (key, value) in tags ?? new Dictionary<string, string>()) allTags[key] = value;
-        var run = await Store.CreateRunAsync(new CreateRunRequest(
-            experimentId,
-            runName,
-            _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
-            allTags.GetValueOrDefault(SystemTags.User, user),
-            allTags.Select(t => new RunTag(t.Key, t.Value)).ToList()), cancellationToken).ConfigureAwait(false);
-        return new ActiveRun(Store, run, _options.FlushInterval);
+        return await CreateRunInAsync(experimentId, runName, tags, parentRunId, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -31,4 +31,7 @@ public sealed class CairnClientOptions
     /// </summary>
     public static CairnClientOptions FromEnvironment(Func<string, string?>? getEnvironmentVariable = null) =>
         new() { Http = HttpTrackingStoreOptions.FromEnvironment(getEnvironmentVariable) };
+
+    /// <summary>Queue bound, full-queue behaviour and logging of each run's background logger.</summary>
+    public RunLoggerOptions RunLogger { get; set; } = new();
 }

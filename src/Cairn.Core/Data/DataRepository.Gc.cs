@@ -60,9 +60,10 @@ public sealed partial class DataRepository
         if (!dryRun && Directory.Exists(Cache.TempDir))
         {
             // Leftovers of interrupted writes older than a day.
+            var dayAgo = Time.GetUtcNow().UtcDateTime.AddDays(-1);
             foreach (var f in Directory.EnumerateFiles(Cache.TempDir))
             {
-                if (File.GetLastWriteTimeUtc(f) < DateTime.UtcNow.AddDays(-1)) File.Delete(f);
+                if (File.GetLastWriteTimeUtc(f) < dayAgo) File.Delete(f);
             }
         }
         return new GcResult(removed, kept, freed);

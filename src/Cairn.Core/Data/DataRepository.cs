@@ -9,6 +9,11 @@ public sealed class DataRepositoryOptions
     public IReadOnlyList<LinkType>? LinkTypes { get; init; }
     /// <summary>Parallelism for hashing and linking; 0 means the processor count.</summary>
     public int Jobs { get; init; }
+    /// <summary>
+    /// The clock for run ids, durations, the stat cache's "modified too recently" check and the age of temporary
+    /// files in gc; default <see cref="TimeProvider.System"/> (tests pass one they can move).
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
 
 /// <summary>A tracked path: where its pointer file is and what it says.</summary>
@@ -63,12 +68,14 @@ public sealed partial class DataRepository
     public int Jobs { get; }
     /// <summary>The options this repository was opened with.</summary>
     public DataRepositoryOptions Options { get; }
+    /// <summary>The clock of <see cref="DataRepositoryOptions.TimeProvider"/>.</summary>
+    public TimeProvider Time => Options.TimeProvider;
 
     internal StatCache Stats
     {
         get
         {
-            lock (_statGate) return _statCache ??= StatCache.Load(Path.Combine(CairnDir, "tmp", "statcache.bin"));
+            lock (_statGate) return _statCache ??= StatCache.Load(Path.Combine(CairnDir, "tmp", "statcache.bin"), Time);
         }
     }
 

@@ -153,7 +153,7 @@ internal static class DirSnapshot
             ms.Write(segHead);
             foreach (var full in files)
             {
-                if (!NativeFile.TryGetStat(full, out var st) || StatCache.IsRacy(st)) return;
+                if (!NativeFile.TryGetStat(full, out var st) || StatCache.IsRacy(st, repo.Time)) return;
                 BinaryPrimitives.WriteUInt64LittleEndian(rec, PathHash(full.AsSpan(root.Length + 1)));
                 BinaryPrimitives.WriteInt64LittleEndian(rec.AsSpan(8), st.Size);
                 BinaryPrimitives.WriteInt64LittleEndian(rec.AsSpan(16), st.MtimeNs);

@@ -11,6 +11,7 @@ internal sealed class StatCache
 {
     private const uint Magic = 0x31435343; // "CSC1"
     private readonly string _file;
+    private readonly TimeProvider _time;
     private readonly Dictionary<string, Entry> _entries;
     private readonly Dictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly Lock _gate = new();
@@ -24,9 +25,10 @@ internal sealed class StatCache
         public Digest32 Digest;
     }
 
-    private StatCache(string file, Dictionary<string, Entry> entries)
+    private StatCache(string file, Dictionary<string, Entry> entries, TimeProvider time)
     {
         _file = file;
+        _time = time;
         _entries = entries;
         _lookup = entries.GetAlternateLookup<ReadOnlySpan<char>>();
     }
@@ -34,20 +36,20 @@ internal sealed class StatCache
     public int Count => _entries.Count;
 
     /// <summary>Loads the cache file; a missing or unreadable file gives an empty cache (it is only a cache).</summary>
-    public static StatCache Load(string file)
+    public static StatCache Load(string file, TimeProvider time)
     {
         byte[] data;
         try
         {
             data = File.ReadAllBytes(file);
         }
-        catch (FileNotFoundException) { return new StatCache(file, new(StringComparer.Ordinal)); }
-        catch (DirectoryNotFoundException) { return new StatCache(file, new(StringComparer.Ordinal)); }
+        catch (FileNotFoundException) { return new StatCache(file, new(StringComparer.Ordinal), time); }
+        catch (DirectoryNotFoundException) { return new StatCache(file, new(StringComparer.Ordinal), time); }
 
         var span = data.AsSpan();
         if (span.Length < 8 || BinaryPrimitives.ReadUInt32LittleEndian(span) != Magic)
         {
-            return new StatCache(file, new(StringComparer.Ordinal));
+            return new StatCache(file, new(StringComparer.Ordinal), time);
         }
         int count = BinaryPrimitives.ReadInt32LittleEndian(span[4..]);
         var dict = new Dictionary<string, Entry>(count, StringComparer.Ordinal);
@@ -76,7 +78,7 @@ internal sealed class StatCache
             // Truncated file: drop it, everything will simply be hashed again.
             dict.Clear();
         }
-        return new StatCache(file, dict);
+        return new StatCache(file, dict, time);
     }
 
     /// <summary>The cached digest when the file's stat still matches.</summary>
@@ -109,7 +111,7 @@ internal sealed class StatCache
     {
         // "Racy" files, modified within the last second, could change again without their mtime moving
         // (timestamp granularity): do not vouch for them; they are simply hashed again next time.
-        if (IsRacy(stat)) return;
+        if (IsRacy(stat, _time)) return;
         lock (_gate)
         {
             if (_entries.TryGetValue(relPath, out var old) && old.Size == stat.Size && old.MtimeNs == stat.MtimeNs
@@ -122,9 +124,9 @@ internal sealed class StatCache
         }
     }
 
-    /// <summary>True when the file was modified too recently for its stat to be trusted.</summary>
-    public static bool IsRacy(in FileStatInfo stat)
-        => stat.MtimeNs > (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks - TimeSpan.TicksPerSecond) * 100;
+    /// <summary>True when the file was modified within a second before <paramref name="time"/>'s now, too recently for its stat to be trusted.</summary>
+    public static bool IsRacy(in FileStatInfo stat, TimeProvider time)
+        => stat.MtimeNs > (time.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks - TimeSpan.TicksPerSecond) * 100;
 
     public void Set(string relPath, in FileStatInfo stat, string hex) => Set(relPath, stat, Digest32.FromHex(hex));
 

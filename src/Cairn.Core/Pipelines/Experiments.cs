@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cairn.Data;
@@ -24,6 +25,7 @@ public sealed record ExperimentRecord(string Id, string Name, string Status, IRe
 /// Runs pipeline experiments in private copies of the workspace (<c>.cairn/exps/&lt;id&gt;/ws</c>) sharing the
 /// object cache, so the working tree's params.yaml is never touched. Experiments can be queued and run
 /// several at a time; their results (params, metrics, lock file) stay in <c>.cairn/exps/</c>.
+/// Ids and times come from the repository's <see cref="DataRepositoryOptions.TimeProvider"/>.
 /// </summary>
 public sealed class ExperimentManager(DataRepository repo)
 {
@@ -68,7 +70,7 @@ public sealed class ExperimentManager(DataRepository repo)
     {
         string id = NewId();
         var rec = new ExperimentRecord(id, name ?? id, "queued", setParams, new Dictionary<string, string>(), new Dictionary<string, string>(),
-            GitInfo.Head(repo.Root), DateTimeOffset.UtcNow, null, null, null);
+            GitInfo.Head(repo.Root), repo.Time.GetUtcNow(), null, null, null);
         Save(rec);
         return rec;
     }
@@ -111,7 +113,7 @@ public sealed class ExperimentManager(DataRepository repo)
         {
             var pipeline = Pipeline.Load(repo.Root);
             PrepareWorkspace(ws, pipeline);
-            var wsRepo = DataRepository.Open(ws, new DataRepositoryOptions { CacheDir = repo.Cache.Root, LinkTypes = repo.LinkTypes });
+            var wsRepo = DataRepository.Open(ws, new DataRepositoryOptions { CacheDir = repo.Cache.Root, LinkTypes = repo.LinkTypes, TimeProvider = repo.Time });
             await wsRepo.CheckoutAsync(force: true, cancellationToken: ct).ConfigureAwait(false);
             foreach (var group in rec.SetParams.GroupBy(kv => SplitKey(kv.Key).File))
             {
@@ -141,7 +143,7 @@ public sealed class ExperimentManager(DataRepository repo)
             var failed = result.Stages.FirstOrDefault(s => s.Error is not null);
             var done = rec with
             {
-                Status = result.Succeeded ? "succeeded" : "failed", Params = ps, Metrics = metrics, FinishedUtc = DateTimeOffset.UtcNow,
+                Status = result.Succeeded ? "succeeded" : "failed", Params = ps, Metrics = metrics, FinishedUtc = repo.Time.GetUtcNow(),
                 Error = failed?.Error, RunId = result.RunId,
             };
             Save(done);
@@ -149,14 +151,14 @@ public sealed class ExperimentManager(DataRepository repo)
         }
         catch (Exception e) when (e is CairnException or IOException)
         {
-            var failed = rec with { Status = "failed", Error = e.Message, FinishedUtc = DateTimeOffset.UtcNow };
+            var failed = rec with { Status = "failed", Error = e.Message, FinishedUtc = repo.Time.GetUtcNow() };
             Save(failed);
             say?.Invoke("ERROR: " + e.Message);
             return failed;
         }
         catch (OperationCanceledException)
         {
-            Save(rec with { Status = "failed", Error = "cancelled", FinishedUtc = DateTimeOffset.UtcNow });
+            Save(rec with { Status = "failed", Error = "cancelled", FinishedUtc = repo.Time.GetUtcNow() });
             throw;
         }
         finally
@@ -238,5 +240,5 @@ public sealed class ExperimentManager(DataRepository repo)
         AtomicFile.WriteAllText(Path.Combine(ExpsDir, rec.Id + ".json"), JsonSerializer.Serialize(rec, s_json));
     }
 
-    private static string NewId() => "exp-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6];
+    private string NewId() => "exp-" + repo.Time.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
 }

@@ -97,7 +97,7 @@ public sealed partial class LockFile
         {
             var s = Stages[name];
             sb.Append("  ").Append(Q(name)).Append(":\n");
-            sb.Append("    cmd: ").Append(Q(s.Cmd)).Append('\n');
+            sb.Append("    cmd: ").Append(Value(s.Cmd, 4)).Append('\n');
             WritePaths(sb, "deps", s.Deps);
             if (s.Params.Count > 0)
             {
@@ -105,7 +105,7 @@ public sealed partial class LockFile
                 foreach (var (file, values) in s.Params.OrderBy(p => p.Key, StringComparer.Ordinal))
                 {
                     sb.Append("      ").Append(Q(file)).Append(":\n");
-                    foreach (var (k, v) in values.OrderBy(p => p.Key, StringComparer.Ordinal)) sb.Append("        ").Append(Q(k)).Append(": ").Append(Q(v)).Append('\n');
+                    foreach (var (k, v) in values.OrderBy(p => p.Key, StringComparer.Ordinal)) sb.Append("        ").Append(Q(k)).Append(": ").Append(Value(v, 8)).Append('\n');
                 }
             }
             WritePaths(sb, "outs", s.Outs);
@@ -130,5 +130,85 @@ public sealed partial class LockFile
     /// <summary>Writes the lock file atomically.</summary>
     public void Save(string path, IEnumerable<string>? order = null) => AtomicFile.WriteAllText(path, ToYaml(order));
 
-    private static string Q(string s) => PlainRegex().IsMatch(s) && !s.EndsWith(' ') && !s.StartsWith('-') ? s : "'" + s.Replace("'", "''") + "'";
+    /// <summary>A key or one-line value: plain when safe, else single-quoted, else (line breaks, control characters) double-quoted.</summary>
+    private static string Q(string s)
+    {
+        if (PlainRegex().IsMatch(s) && !s.EndsWith(' ') && !s.StartsWith('-')) return s;
+        // A single-quoted scalar folds a line break into a space when read back (YAML 1.2, 7.3.2), which made a
+        // multi-line cmd differ from cairn.yaml on every repro; such strings need another style.
+        return s.Any(c => char.IsControl(c) && c != '\t') ? DoubleQuoted(s) : "'" + s.Replace("'", "''") + "'";
+    }
+
+    /// <summary>
+    /// The value of a key indented by <paramref name="keyIndent"/> spaces: a multi-line string as a literal block scalar
+    /// (<c>|</c>: read back byte for byte, and diff-friendly), anything else as <see cref="Q"/> writes it.
+    /// </summary>
+    private static string Value(string s, int keyIndent)
+    {
+        if (!s.Contains('\n')) return Q(s);
+        return LiteralBlock(s, keyIndent) ?? DoubleQuoted(s);
+    }
+
+    /// <summary>The literal block form of <paramref name="s"/>, or null when that form would not read back as the same string.</summary>
+    private static string? LiteralBlock(string s, int keyIndent)
+    {
+        // Carriage returns and other control characters are normalised or refused inside block scalars.
+        if (s.Any(c => char.IsControl(c) && c is not '\n' and not '\t')) return null;
+        string body = s.TrimEnd('\n');
+        int trailing = s.Length - body.Length;
+        // Chomping: '-' strips the final line break, none keeps one, '+' keeps them all.
+        string chomp = trailing switch { 0 => "-", 1 => "", _ => "+" };
+        // A first line starting with white space needs an explicit indentation indicator (relative to the key's mapping).
+        string indicator = body.Length > 0 && body[0] is ' ' or '\t' ? "2" : "";
+        string indent = new(' ', keyIndent + 2);
+        var sb = new StringBuilder("|").Append(indicator).Append(chomp);
+        foreach (var line in body.Split('\n')) sb.Append('\n').Append(line.Length == 0 ? "" : indent + line);
+        for (int i = 1; i < trailing; i++) sb.Append('\n');
+        string literal = sb.ToString();
+        // Whitespace-only lines and similar edges have subtle rules: use the form only when it provably reads back.
+        return ReadsBackAs(literal, keyIndent, s) ? literal : null;
+    }
+
+    /// <summary>Parses <paramref name="scalar"/> as the value of a key nested <paramref name="keyIndent"/> spaces deep, as in the file.</summary>
+    private static bool ReadsBackAs(string scalar, int keyIndent, string expected)
+    {
+        var doc = new StringBuilder();
+        for (int level = 0; level < keyIndent / 2; level++) doc.Append(' ', level * 2).Append("n:\n");
+        doc.Append(' ', keyIndent).Append("k: ").Append(scalar).Append('\n');
+        YamlNode? node;
+        try
+        {
+            node = YamlHelper.LoadRoot(doc.ToString(), LockFile.FileName);
+        }
+        catch (InvalidParameterValueException)
+        {
+            return false;
+        }
+        for (int level = 0; level < keyIndent / 2; level++)
+        {
+            if (node is not YamlMappingNode m || !m.Children.TryGetValue(new YamlScalarNode("n"), out node)) return false;
+        }
+        return node is YamlMappingNode last && last.Children.TryGetValue(new YamlScalarNode("k"), out var v) && v is YamlScalarNode sv && sv.Value == expected;
+    }
+
+    private static string DoubleQuoted(string s)
+    {
+        var sb = new StringBuilder("\"");
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (char.IsControl(c)) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
+    }
 }

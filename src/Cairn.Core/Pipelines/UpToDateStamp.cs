@@ -44,10 +44,10 @@ public static class UpToDateStamp
                 sb.Append("D\t").Append(files.Count.ToString(CultureInfo.InvariantCulture)).Append('\t').Append(rel).Append('\n');
                 foreach (var (fileRel, fileFull) in files)
                 {
-                    if (!Append(sb, fileFull, rel + "/" + fileRel)) return; // vanished while we looked: no memo
+                    if (!Append(sb, repo.Time, fileFull, rel + "/" + fileRel)) return; // vanished while we looked: no memo
                 }
             }
-            else if (!Append(sb, full, rel))
+            else if (!Append(sb, repo.Time, full, rel))
             {
                 return;
             }
@@ -56,9 +56,9 @@ public static class UpToDateStamp
         AtomicFile.WriteAllText(FileOf(repo), sb.ToString());
     }
 
-    private static bool Append(StringBuilder sb, string full, string rel)
+    private static bool Append(StringBuilder sb, TimeProvider time, string full, string rel)
     {
-        if (rel.Contains('\n') || rel.Contains('\t') || !NativeFile.TryGetStat(full, out var st) || StatCache.IsRacy(st)) return false;
+        if (rel.Contains('\n') || rel.Contains('\t') || !NativeFile.TryGetStat(full, out var st) || StatCache.IsRacy(st, time)) return false;
         sb.Append("F\t").Append(st.Size).Append('\t').Append(st.MtimeNs).Append('\t').Append(st.Inode).Append('\t').Append(rel).Append('\n');
         return true;
     }

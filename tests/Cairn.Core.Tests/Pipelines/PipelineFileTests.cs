@@ -139,6 +139,48 @@ public sealed class PipelineFileTests : IDisposable
         Assert.Equal(lf.ToYaml(), back.ToYaml());
     }
 
+    public static TheoryData<string> MultiLineValues => new()
+    {
+        "echo one\necho two\n",
+        "echo one\necho two",
+        "echo one\n\n\n",
+        "  indented first\nsecond\n",
+        "\tsh -c x\n\ty\n",
+        "a\n   \nb\n",
+        "a\n\nb",
+        "\nstarts with a break",
+        "it's \"quoted\" \\ back\n# not a comment\n- not a list\n",
+        "crlf\r\nline\r\n",
+        "bell\u0007\nx",
+        "\n",
+        "\n\n",
+        " ",
+        "tab\tin one line",
+        "ctrl\u0001 in one line",
+    };
+
+    [Theory]
+    [MemberData(nameof(MultiLineValues))]
+    public void Lock_file_reads_back_every_cmd_and_param_value_exactly(string value)
+    {
+        var lf = new LockFile();
+        lf.Stages["s"] = new StageLock(value, [],
+            new Dictionary<string, IReadOnlyDictionary<string, string>> { ["params.yaml"] = new Dictionary<string, string> { ["k"] = value } }, []);
+        string yaml = lf.ToYaml();
+        var back = LockFile.Parse(yaml, "cairn.lock").Stages["s"];
+        Assert.Equal(value, back.Cmd);
+        Assert.Equal(value, back.Params["params.yaml"]["k"]);
+        Assert.Equal(yaml, LockFile.Parse(yaml, "cairn.lock").ToYaml());
+    }
+
+    [Fact]
+    public void Lock_file_writes_a_multi_line_cmd_as_a_literal_block()
+    {
+        var lf = new LockFile();
+        lf.Stages["s"] = new StageLock("echo one\necho two\n", [], new Dictionary<string, IReadOnlyDictionary<string, string>>(), []);
+        Assert.Contains("    cmd: |\n      echo one\n      echo two\n", lf.ToYaml());
+    }
+
     [Fact]
     public void Params_overrides_change_values_and_refuse_unknown_keys()
     {

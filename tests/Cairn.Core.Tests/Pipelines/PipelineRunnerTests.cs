@@ -57,6 +57,46 @@ public sealed class PipelineRunnerTests : IDisposable
 
     private string[] RunsLog() => File.Exists(_dir["runs.log"]) ? File.ReadAllLines(_dir["runs.log"]) : [];
 
+    private const string TwoLineCmd = """
+        stages:
+          two:
+            cmd: |
+              echo one >> runs.log
+              cp raw.txt two.txt
+            deps: [raw.txt]
+            outs: [two.txt]
+        """;
+
+    [Fact]
+    public async Task A_multi_line_cmd_is_up_to_date_after_one_repro()
+    {
+        WriteInputs();
+        Assert.True((await Repro(Runner(TwoLineCmd))).Succeeded);
+        var status = Assert.Single(await Runner(TwoLineCmd).StatusAsync(cancellationToken: Ct));
+        Assert.Equal((StageState.UpToDate, 0), (status.State, status.Reasons.Count));
+        Assert.Equal(StageOutcomeKind.Unchanged, Kind(await Repro(Runner(TwoLineCmd)), "two"));
+        Assert.Single(RunsLog());
+    }
+
+    [Fact]
+    public async Task A_lock_written_with_the_old_folded_cmd_reruns_once_then_is_stable()
+    {
+        WriteInputs();
+        Assert.True((await Repro(Runner(TwoLineCmd))).Succeeded);
+        // What earlier versions wrote: the cmd single-quoted across lines, which YAML reads back folded into one line.
+        string yaml = _dir.Read("cairn.lock");
+        string literal = "cmd: |\n      echo one >> runs.log\n      cp raw.txt two.txt\n";
+        Assert.Contains(literal, yaml);
+        _dir.Write("cairn.lock", yaml.Replace(literal, "cmd: 'echo one >> runs.log\ncp raw.txt two.txt\n'\n"));
+        Assert.Equal("echo one >> runs.log cp raw.txt two.txt ", LockFile.Load(_dir["cairn.lock"]).Stages["two"].Cmd);
+
+        var status = Assert.Single(await Runner(TwoLineCmd).StatusAsync(cancellationToken: Ct));
+        Assert.Equal(["cmd changed"], status.Reasons);
+        Assert.Equal(StageOutcomeKind.Ran, Kind(await Repro(Runner(TwoLineCmd)), "two"));
+        Assert.Equal(StageState.UpToDate, Assert.Single(await Runner(TwoLineCmd).StatusAsync(cancellationToken: Ct)).State);
+        Assert.Equal(StageOutcomeKind.Unchanged, Kind(await Repro(Runner(TwoLineCmd)), "two"));
+    }
+
     [Fact]
     public async Task Repro_runs_everything_once_then_nothing_then_only_what_a_param_change_touches()
     {
