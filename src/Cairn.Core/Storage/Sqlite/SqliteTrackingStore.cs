@@ -32,6 +32,9 @@ internal sealed class SqliteTrackingStore : SqlTrackingStore
 
     public string DatabasePath { get; }
 
+    /// <summary>The single writer, for the server's readiness check.</summary>
+    internal SqliteWriter Writer => _writer;
+
     /// <summary>Opens (creating and migrating when needed) the database at <paramref name="databasePath"/>.</summary>
     public static async Task<SqliteTrackingStore> OpenAsync(string databasePath, string defaultArtifactRoot, CancellationToken cancellationToken = default)
     {
