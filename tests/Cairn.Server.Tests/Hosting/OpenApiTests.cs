@@ -18,5 +18,9 @@ public sealed class OpenApiTests
         Assert.True(paths.GetProperty("/api/cairn/v1/registry/promote").TryGetProperty("post", out _), text);
         Assert.True(paths.GetProperty("/api/cairn/v1/registry/audit").TryGetProperty("get", out _), text);
         Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/api/2.0/", StringComparison.Ordinal));
+        // Schemas in the wire's snake_case, as the contracts are serialized.
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.True(schemas.GetProperty("ModelVersionResponse").GetProperty("properties").TryGetProperty("model_version", out _), text);
+        Assert.True(schemas.GetProperty("RegistryRequest").GetProperty("properties").TryGetProperty("new_name", out _), text);
     }
 }
