@@ -86,6 +86,9 @@ internal static class CairnServerBuilderExtensions
         builder.Logging.SetMinimumLevel(logging.Level);
         // Per-request framework logs would cost more than the requests themselves at ingest rates.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start reaches the caller as the exception (the CLI prints it as one line); the host's own log of it
+        // would repeat it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (logging.Format == "json") builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
     }
