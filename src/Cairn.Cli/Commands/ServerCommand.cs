@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Cairn.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Cairn.Cli.Commands;
 
@@ -7,7 +9,7 @@ internal static class ServerCommand
 {
     public static Command Create(CliContext app)
     {
-        var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0: every interface).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 5000 };
         var backend = new Option<string?>("--backend-store-uri") { Description = "Folder, sqlite:///path.db or postgresql://... (default: CAIRN_HOME)." };
         var artifacts = new Option<string?>("--artifacts-destination") { Description = "Folder or s3://bucket/prefix for proxied artifacts (default: CAIRN_HOME/artifacts). S3: MLFLOW_S3_ENDPOINT_URL or CAIRN_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CAIRN_S3_CHUNK_ENCODING=false for s3rver." };
@@ -23,18 +25,36 @@ internal static class ServerCommand
         {
             if (parse.GetValue(port) is < 0 or > 65535)
                 throw new InvalidParameterValueException("Invalid value for '--port': it must be between 0 and 65535.");
-            var options = new CairnServerOptions
+            // Flags given on the command line override appsettings.json and Cairn__* variables; flags left out do not,
+            // so their defaults come from the options classes (and CAIRN_HOME for the store locations).
+            var settings = new Dictionary<string, string?>();
+            void Flag<T>(Option<T> option, string key)
             {
-                Host = parse.GetValue(host)!,
-                Port = parse.GetValue(port),
-                BackendStoreUri = ctx.AbsoluteUri(parse.GetValue(backend) ?? ctx.CairnHome),
-                ArtifactsDestination = ctx.AbsoluteUri(parse.GetValue(artifacts) ?? ctx.CairnHomeArtifacts),
-                S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable),
-                MaxRequestBodyBytes = parse.GetValue(maxRequest),
-                LogFormat = parse.GetValue(logFormat)!,
-            };
-            await using var server = await CairnServer.StartAsync(options, cancellationToken);
-            ctx.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(options.BackendStoreUri)}, artifacts: {options.ArtifactsDestination})");
+                if (parse.GetResult(option) is { Implicit: false })
+                    settings[key] = Convert.ToString(parse.GetValue(option), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            Flag(host, CairnListenOptions.Section + ":Host");
+            Flag(port, CairnListenOptions.Section + ":Port");
+            // Relative store locations resolve against -C, like every command's.
+            if (parse.GetValue(backend) is { } backendUri) settings[ServerStoreOptions.Section + ":BackendStoreUri"] = ctx.AbsoluteUri(backendUri);
+            if (parse.GetValue(artifacts) is { } artifactsUri) settings[ServerStoreOptions.Section + ":ArtifactsDestination"] = ctx.AbsoluteUri(artifactsUri);
+            Flag(maxRequest, CairnLimitsOptions.Section + ":MaxRequestBodyBytes");
+            Flag(logFormat, CairnLoggingOptions.Section + ":Format");
+            // CAIRN_HOME as this command sees it (tests give commands their own environment).
+            settings["CAIRN_HOME"] = ctx.CairnHome;
+
+            CairnServer server;
+            try
+            {
+                server = await CairnServer.StartAsync(settings, Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable), cancellationToken);
+            }
+            catch (OptionsValidationException e)
+            {
+                throw new InvalidParameterValueException(e.Message);
+            }
+            await using var _ = server;
+            var store = server.Services.GetRequiredService<IOptions<ServerStoreOptions>>().Value;
+            ctx.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(store.BackendStoreUri!)}, artifacts: {store.ArtifactsDestination})");
             try
             {
                 // SIGINT/SIGTERM end this wait: CliRunner cancels the token (and the host's console lifetime stops the app).

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.StaticFiles;
+using Microsoft.Extensions.Options;
 using static Cairn.Server.Endpoints.MlflowRequest;
 
 namespace Cairn.Server.Endpoints;
@@ -72,10 +73,10 @@ internal static class ArtifactEndpoints
         return Results.File(stream, ContentTypeOf(ArtifactPath.FileName(path)), ArtifactPath.FileName(path));
     }
 
-    private static async Task<IResult> UploadAsync(HttpContext context, IArtifactStore store, CairnServerOptions options)
+    private static async Task<IResult> UploadAsync(HttpContext context, IArtifactStore store, IOptions<CairnLimitsOptions> limits)
     {
         var path = ProxyPath(context);
-        var limit = options.MaxArtifactBytes;
+        var limit = limits.Value.MaxArtifactBytes;
         // Kestrel's global limit is sized for JSON; artifacts get their own (null: unlimited, the body is streamed to disk).
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
             bodySize.MaxRequestBodySize = limit;

@@ -21,7 +21,9 @@ internal static class CairnRegistryEndpoints
             var entries = await store.GetAuditTrailAsync(Required(Query(request, "name"), "name"), QueryInt(request, "max_results") ?? 100, request.HttpContext.RequestAborted);
             return Results.Json(new RegistryAuditResponse { Entries = entries.Count == 0 ? null : entries.Select(e => e.ToWire()).ToList() },
                 RegistryJson.Wire.RegistryAuditResponse);
-        });
+        })
+        .WithName("CairnRegistryAudit").WithSummary("Alias and stage changes of a registered model, newest first (query: name, max_results).")
+        .Produces<RegistryAuditResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
         group.MapPost("rollback", async (HttpRequest request, IRegistryStore store) =>
         {
@@ -29,7 +31,9 @@ internal static class CairnRegistryEndpoints
             var version = await store.RollbackAliasAsync(Required(body.Name, "name"), Required(body.Alias, "alias"), RegistryEndpoints.User(request),
                 request.HttpContext.RequestAborted);
             return RegistryEndpoints.VersionResult(version);
-        });
+        })
+        .WithName("CairnRegistryRollback").WithSummary("Points an alias back at the version it named before its last change (body: name, alias).")
+        .Accepts<RegistryRequest>("application/json").Produces<ModelVersionResponse>().Produces<ErrorResponse>(StatusCodes.Status404NotFound);
 
         group.MapPost("promote", async (HttpRequest request, IRegistryStore store) =>
         {
@@ -37,13 +41,18 @@ internal static class CairnRegistryEndpoints
             var version = await store.PromoteAsync(Required(body.Name, "name"), Required(body.Version, "version"), Required(body.Alias, "alias"),
                 body.Requirements, RegistryEndpoints.User(request), request.HttpContext.RequestAborted);
             return RegistryEndpoints.VersionResult(version);
-        });
+        })
+        .WithName("CairnRegistryPromote")
+        .WithSummary("Moves an alias to a version when every requirement holds, e.g. 'metrics.auc >= champion' (body: name, version, alias, requirements).")
+        .Accepts<RegistryRequest>("application/json").Produces<ModelVersionResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
         // Resolves runs:/ and models:/ URIs to the artifact location they stand for.
         group.MapGet("resolve", async (HttpRequest request, IRegistryStore registry, ITrackingStore tracking) =>
         {
             var uri = await ModelUri.ResolveAsync(Required(Query(request, "uri"), "uri"), registry, tracking, "uri", request.HttpContext.RequestAborted);
             return Results.Json(new DownloadUriResponse { ArtifactUri = uri }, RegistryJson.Wire.DownloadUriResponse);
-        });
+        })
+        .WithName("CairnRegistryResolve").WithSummary("The artifact location a runs:/ or models:/ URI stands for (query: uri).")
+        .Produces<DownloadUriResponse>().Produces<ErrorResponse>(StatusCodes.Status404NotFound);
     }
 }

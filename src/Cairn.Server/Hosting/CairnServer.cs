@@ -1,120 +1,109 @@
-using Cairn.Artifacts;
-using Cairn.Server.Endpoints;
-using Cairn.Storage;
-using Cairn.Tracking;
+using Cairn.Data.Remotes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Cairn.Server.Hosting;
 
-/// <summary>The Cairn server: MLflow's REST API over a tracking store, hosted by Kestrel.</summary>
+/// <summary>
+/// The standalone Cairn server (<c>cairn server</c>): Kestrel hosting <c>AddCairnServer</c>/<c>MapCairnApi</c>. Configuration
+/// comes from appsettings.json, the environment (<c>Cairn__Server__Port</c>, ...) and, above both, the settings it is started with.
+/// </summary>
 public sealed class CairnServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly CairnStores _store;
 
-    private CairnServer(WebApplication app, CairnStores store)
-    {
-        _app = app;
-        _store = store;
-    }
+    private CairnServer(WebApplication app) => _app = app;
 
     /// <summary>The address the server listens on, e.g. http://127.0.0.1:5000 (the real port when 0 was asked).</summary>
     public Uri Address => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Opens the stores and starts listening.</summary>
-    public static async Task<CairnServer> StartAsync(CairnServerOptions options, CancellationToken cancellationToken = default)
+    /// <summary>Starts a server with every setting given in <paramref name="options"/> (they override configuration).</summary>
+    public static Task<CairnServer> StartAsync(CairnServerOptions options, CancellationToken cancellationToken = default) =>
+        StartAsync(options.ToSettings(), options.S3, cancellationToken);
+
+    /// <summary>
+    /// Opens the stores and starts listening. <paramref name="settings"/> are configuration keys (<c>Cairn:Server:Port</c>, ...)
+    /// that override appsettings.json and the environment: the command line's flags. Bad options fail here, naming the key and the rule.
+    /// </summary>
+    public static async Task<CairnServer> StartAsync(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3 = null, CancellationToken cancellationToken = default)
     {
-        var store = await CairnStores.OpenAsync(options.BackendStoreUri, new CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }, cancellationToken).ConfigureAwait(false);
+        var app = Build(settings, s3);
         try
         {
-            var app = Build(options, store);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            return new CairnServer(app, store);
+            return new CairnServer(app);
         }
         catch
         {
-            store.Dispose();
+            await app.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
-    private static WebApplication Build(CairnServerOptions options, CairnStores store)
+    private static WebApplication Build(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-        });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(options.LogLevel);
-        // Per-request framework logs would cost more than the requests themselves at ingest rates.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        if (options.LogFormat == "json") builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
-        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(store.Tracking);
-        builder.Services.AddSingleton(store.Registry);
-        var artifacts = ArtifactStores.Open(options.ArtifactsDestination, options.S3);
-        builder.Services.AddSingleton<IArtifactStore>(artifacts);
-        builder.Services.AddSingleton(new ArtifactLocationResolver(artifacts));
-        builder.Services.AddExceptionHandler<MlflowExceptionHandler>();
-        builder.Services.AddProblemDetails();
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddCairnLogging();
+        builder.AddCairnListener();
+        builder.Services.AddCairnServer(builder.Configuration, s3);
 
         var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseArtifactPathGuard();
-        MapRoutes(app);
+        app.MapCairnApi();
         return app;
     }
-
-    private static void MapRoutes(WebApplication app)
-    {
-        app.MapGet("/health", () => Results.Text("OK"));
-        app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0"));
-
-        foreach (var prefix in new[] { "/api/2.0/mlflow", "/ajax-api/2.0/mlflow" })
-        {
-            var api = app.MapGroup(prefix);
-            api.MapExperimentEndpoints();
-            api.MapRunEndpoints();
-            api.MapArtifactListEndpoint();
-            api.MapRegistryEndpoints();
-        }
-        foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
-            app.MapGroup(prefix).MapArtifactProxyEndpoints();
-        app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
-
-        // Unknown API paths answer in MLflow's error format rather than an empty 404.
-        app.MapFallback("/api/{**path}", (HttpContext context) => NotFound(context));
-        app.MapFallback("/ajax-api/{**path}", (HttpContext context) => NotFound(context));
-    }
-
-    private static Task NotFound(HttpContext context) =>
-        MlflowExceptionHandler.WriteErrorAsync(context, 404, nameof(ErrorCode.ENDPOINT_NOT_FOUND),
-            $"No endpoint {context.Request.Method} {context.Request.Path}.", context.RequestAborted);
 
     /// <summary>Blocks until the host is asked to stop (Ctrl-C, SIGTERM).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
+    /// <summary>Stops listening, then closes the stores (the host's hosted service does, once requests have drained).</summary>
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
-        var artifacts = _app.Services.GetService<IArtifactStore>();
         await _app.DisposeAsync().ConfigureAwait(false);
-        (artifacts as IDisposable)?.Dispose();
-        _store.Dispose();
+    }
+}
+
+/// <summary>The standalone host's own steps: its log and where Kestrel listens.</summary>
+internal static class CairnServerBuilderExtensions
+{
+    public static void AddCairnLogging(this WebApplicationBuilder builder)
+    {
+        var logging = builder.Configuration.GetSection(CairnLoggingOptions.Section).Get<CairnLoggingOptions>() ?? new CairnLoggingOptions();
+        builder.Services.AddOptions<CairnLoggingOptions>().Bind(builder.Configuration.GetSection(CairnLoggingOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<CairnLoggingOptions>, CairnOptionsValidation>();
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(logging.Level);
+        // Per-request framework logs would cost more than the requests themselves at ingest rates.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start reaches the caller as the exception (the CLI prints it as one line); the host's own log of it
+        // would repeat it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        if (logging.Format == "json") builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+    }
+
+    public static void AddCairnListener(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<CairnListenOptions>().Bind(builder.Configuration.GetSection(CairnListenOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<CairnListenOptions>, CairnOptionsValidation>();
+        // Kestrel reads the validated options when it starts, which is after validation ran.
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<CairnLimitsOptions>>((kestrel, limits) =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = limits.Value.MaxRequestBodyBytes;
+        });
+        var listen = builder.Configuration.GetSection(CairnListenOptions.Section).Get<CairnListenOptions>() ?? new CairnListenOptions();
+        builder.WebHost.UseUrls($"http://{listen.Host}:{listen.Port}");
     }
 }

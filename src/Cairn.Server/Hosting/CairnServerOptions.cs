@@ -1,6 +1,12 @@
+using System.Globalization;
+
 namespace Cairn.Server.Hosting;
 
-/// <summary>Everything <c>cairn server</c> is started with. CLI flags override CAIRN_* configuration.</summary>
+/// <summary>
+/// Every setting of a standalone server in one object, for code that starts one (tests, <c>cairn quickstart</c>). Each value
+/// becomes the configuration key of its options class (<see cref="CairnListenOptions"/>, <see cref="ServerStoreOptions"/>,
+/// <see cref="CairnLimitsOptions"/>, <see cref="CairnLoggingOptions"/>) and overrides appsettings.json and the environment.
+/// </summary>
 public sealed class CairnServerOptions
 {
     public string Host { get; set; } = "127.0.0.1";
@@ -27,4 +33,18 @@ public sealed class CairnServerOptions
     public string LogFormat { get; set; } = "console";
 
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; set; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    /// <summary>These options as configuration keys and values.</summary>
+    public Dictionary<string, string?> ToSettings() => new()
+    {
+        [CairnListenOptions.Section + ":Host"] = Host,
+        [CairnListenOptions.Section + ":Port"] = Port.ToString(CultureInfo.InvariantCulture),
+        [ServerStoreOptions.Section + ":BackendStoreUri"] = BackendStoreUri,
+        [ServerStoreOptions.Section + ":ArtifactsDestination"] = ArtifactsDestination,
+        [CairnLimitsOptions.Section + ":MaxRequestBodyBytes"] = MaxRequestBodyBytes.ToString(CultureInfo.InvariantCulture),
+        [CairnLimitsOptions.Section + ":MaxArtifactBytes"] = MaxArtifactBytes?.ToString(CultureInfo.InvariantCulture),
+        // "console" stays the default for anything but "json", as before the options were validated.
+        [CairnLoggingOptions.Section + ":Format"] = LogFormat == "json" ? "json" : "console",
+        [CairnLoggingOptions.Section + ":Level"] = LogLevel.ToString(),
+    };
 }

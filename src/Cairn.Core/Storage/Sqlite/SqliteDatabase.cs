@@ -33,6 +33,9 @@ internal sealed class SqliteDatabase : SqlDatabase
 
     public string DatabasePath { get; }
 
+    /// <summary>The single writer, for the server's readiness check.</summary>
+    internal SqliteWriter Writer => _writer;
+
     /// <summary>Opens (creating and migrating when needed) the database at <paramref name="databasePath"/>.</summary>
     public static async Task<SqliteDatabase> OpenAsync(string databasePath, string defaultArtifactRoot, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {

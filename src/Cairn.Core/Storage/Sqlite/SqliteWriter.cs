@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Cairn.Diagnostics;
 using Microsoft.Data.Sqlite;
 
 namespace Cairn.Storage.Sqlite;
@@ -17,6 +18,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
     private readonly SqliteConnection _connection;
     private readonly Channel<WorkItem> _queue = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
+    private volatile bool _stopping;
 
     public SqliteWriter(SqliteConnection connection)
     {
@@ -30,8 +32,17 @@ internal sealed class SqliteWriter : IAsyncDisposable
         var item = new WorkItem<T>(work, cancellationToken);
         if (!_queue.Writer.TryWrite(item))
             throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, "The store is shutting down.");
+        CairnTelemetry.SqliteWriterQueueDepth.Add(1);
         return item.Task;
     }
+
+    /// <summary>
+    /// Why this writer cannot be trusted with writes, or null: its loop ended outside disposal (every later write would
+    /// wait forever), or its database file was removed (SQLite in WAL mode keeps committing into the unlinked file).
+    /// </summary>
+    public string? Problem =>
+        _loop.IsCompleted && !_stopping ? "the SQLite writer loop stopped" + (_loop.Exception is { } e ? ": " + e.GetBaseException().Message : "")
+        : !_stopping && !File.Exists(_connection.DataSource) ? $"the database file {_connection.DataSource} is gone" : null;
 
     private async Task RunAsync()
     {
@@ -39,17 +50,20 @@ internal sealed class SqliteWriter : IAsyncDisposable
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             group.Clear();
-            while (group.Count < MaxGroup && _queue.Reader.TryRead(out var item))
+            var taken = 0;
+            for (; taken < MaxGroup && _queue.Reader.TryRead(out var item); taken++)
             {
                 if (item.CancellationToken.IsCancellationRequested) item.Cancel();
                 else group.Add(item);
             }
+            CairnTelemetry.SqliteWriterQueueDepth.Add(-taken);
             if (group.Count > 0) await CommitGroupAsync(group).ConfigureAwait(false);
         }
     }
 
     private async Task CommitGroupAsync(List<WorkItem> group)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         SqliteTransaction transaction;
         try
         {
@@ -128,6 +142,8 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 return;
             }
         }
+        CairnTelemetry.SqliteWriterBatchSize.Record(group.Count);
+        CairnTelemetry.SqliteWriterCommitDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         // Acknowledge only after the commit: an acknowledged write is durable in the WAL.
         foreach (var item in succeeded) item.Succeed();
         await OptimizeWhenDueAsync().ConfigureAwait(false);
@@ -150,6 +166,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);

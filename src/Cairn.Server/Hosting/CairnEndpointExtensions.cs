@@ -1,0 +1,52 @@
+using Cairn.Server.Diagnostics;
+using Cairn.Server.Endpoints;
+using Cairn.Server.Health;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Cairn.Server.Hosting;
+
+/// <summary>Maps the Cairn server's routes; the services come from <c>AddCairnServer</c>.</summary>
+public static class CairnEndpointExtensions
+{
+    /// <summary>The URL of the OpenAPI document for Cairn's own endpoints (<c>/api/cairn/v1/...</c>).</summary>
+    public const string OpenApiPath = "/openapi/cairn.json";
+
+    /// <summary>
+    /// Adds the MLflow error format and the artifact path guard to the pipeline, then maps MLflow's REST API
+    /// (<c>/api/2.0/mlflow/...</c> and the <c>/ajax-api</c> twin), the artifact proxy, Cairn's own <c>/api/cairn/v1/...</c>,
+    /// <c>/health</c>, <c>/health/live</c>, <c>/health/ready</c>, <c>/version</c>, <c>/metrics</c> and <see cref="OpenApiPath"/>.
+    /// </summary>
+    public static WebApplication MapCairnApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseArtifactPathGuard();
+
+        app.MapCairnHealth();
+        app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0"));
+        app.MapCairnMetrics();
+        app.MapCairnOpenApi(OpenApiPath);
+
+        foreach (var prefix in new[] { "/api/2.0/mlflow", "/ajax-api/2.0/mlflow" })
+        {
+            var api = app.MapGroup(prefix);
+            api.MapExperimentEndpoints();
+            api.MapRunEndpoints();
+            api.MapArtifactListEndpoint();
+            api.MapRegistryEndpoints();
+        }
+        foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
+            app.MapGroup(prefix).MapArtifactProxyEndpoints();
+        app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
+
+        // Unknown API paths answer in MLflow's error format rather than an empty 404.
+        app.MapFallback("/api/{**path}", NotFound);
+        app.MapFallback("/ajax-api/{**path}", NotFound);
+        return app;
+    }
+
+    private static Task NotFound(HttpContext context) =>
+        MlflowExceptionHandler.WriteErrorAsync(context, 404, nameof(ErrorCode.ENDPOINT_NOT_FOUND),
+            $"No endpoint {context.Request.Method} {context.Request.Path}.", context.RequestAborted);
+}
