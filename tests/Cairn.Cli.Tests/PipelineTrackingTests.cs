@@ -178,9 +178,9 @@ public sealed class PipelineTrackingTests : IDisposable
     public async Task Data_add_with_the_same_name_again_reuses_the_dataset_run()
     {
         Setup();
-        Assert.Equal(0, (await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw")).Exit);
-        var again = await CliHost.RunAsync(_dir.Path, "data", "add", "data/raw.csv", "--name", "raw");
-        Assert.Equal((0, ""), (again.Exit, again.Err));
+        (await _cli.RunAsync("data", "add", "data/raw.csv", "--name", "raw")).Ok();
+        var again = await _cli.RunAsync("data", "add", "data/raw.csv", "--name", "raw");
+        Assert.Equal((0, ""), (again.ExitCode, again.Err));
 
         using var client = await OpenStoreAsync();
         var run = Assert.Single(await RunsAsync(client, "datasets"));

@@ -1,3 +1,4 @@
+using Cairn.Storage;
 using Cairn.Tracking;
 
 namespace Cairn.Client;
@@ -10,7 +11,7 @@ public sealed partial class CairnClient
 
     /// <summary>A client over a store the caller opened (tests wrap a real store, e.g. to slow its writes); it disposes the store.</summary>
     internal static CairnClient Over(ITrackingStore store, CairnClientOptions? options = null) =>
-        new(store, "store:" + store.GetType().Name, options ?? new CairnClientOptions(), null);
+        new(CairnStores.Over(store), options ?? new CairnClientOptions(), null);
 
     /// <summary>
     /// Starts a run in the experiment named by <see cref="StartRunOptions.ExperimentId"/> (which must exist and be active)

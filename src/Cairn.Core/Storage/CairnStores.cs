@@ -21,11 +21,13 @@ public sealed class CairnStores : IDisposable
 {
     private readonly IDisposable _owned;
 
-    private CairnStores(string uri, ITrackingStore tracking, IRegistryStore registry, IDisposable owned, SqlDatabase? database, string? localArtifacts)
+    private readonly IRegistryStore? _registry;
+
+    private CairnStores(string uri, ITrackingStore tracking, IRegistryStore? registry, IDisposable owned, SqlDatabase? database, string? localArtifacts)
     {
         Uri = uri;
         Tracking = tracking;
-        Registry = registry;
+        _registry = registry;
         _owned = owned;
         Database = database;
         LocalArtifactsFolder = localArtifacts;
@@ -38,7 +40,8 @@ public sealed class CairnStores : IDisposable
     public ITrackingStore Tracking { get; }
 
     /// <summary>Registered models, versions, aliases and the audit trail.</summary>
-    public IRegistryStore Registry { get; }
+    public IRegistryStore Registry => _registry
+        ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{Uri}' has no model registry.");
 
     /// <summary>True when the stores talk to a server over HTTP.</summary>
     public bool IsRemote => Database is null;
@@ -48,6 +51,13 @@ public sealed class CairnStores : IDisposable
 
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
+
+    /// <summary>
+    /// A set over a tracking store the caller opened (a wrapper around a real store, say); it has no registry, and disposing
+    /// the set disposes <paramref name="tracking"/>.
+    /// </summary>
+    internal static CairnStores Over(ITrackingStore tracking) =>
+        new("store:" + tracking.GetType().Name, tracking, null, tracking, null, null);
 
     /// <summary>
     /// Opens the stores behind <paramref name="uri"/>: <c>http(s)://host:port</c> for a server; a folder (its <c>cairn.db</c>),

@@ -15,8 +15,8 @@ public sealed class ActiveRunTests : IDisposable
 
     private async Task<(CairnClient Client, SlowTrackingStore Slow)> OpenSlowAsync(TimeSpan delay, RunLoggerOptions logger)
     {
-        var inner = await TrackingStoreFactory.OpenAsync(_dir.Path, _dir.Combine("artifacts"), Ct);
-        var (store, slow) = SlowTrackingStore.Wrap(inner, delay);
+        var inner = await CairnStores.OpenAsync(_dir.Path, new CairnStoreOptions { DefaultArtifactRoot = _dir.Combine("artifacts") }, Ct);
+        var (store, slow) = SlowTrackingStore.Wrap(inner.Tracking, delay);
         return (CairnClient.Over(store, new CairnClientOptions { RunLogger = logger }), slow);
     }
 
@@ -153,8 +153,8 @@ public sealed class ActiveRunTests : IDisposable
     public async Task A_writer_stopped_by_its_store_fails_a_blocked_producer_flush_and_dispose_instead_of_hanging()
     {
         var logs = new ListLoggerFactory();
-        var inner = await TrackingStoreFactory.OpenAsync(_dir.Path, _dir.Combine("artifacts"), Ct);
-        var (store, _) = SlowTrackingStore.Wrap(inner, TimeSpan.FromMilliseconds(100));
+        var inner = await CairnStores.OpenAsync(_dir.Path, new CairnStoreOptions { DefaultArtifactRoot = _dir.Combine("artifacts") }, Ct);
+        var (store, _) = SlowTrackingStore.Wrap(inner.Tracking, TimeSpan.FromMilliseconds(100));
         using var client = CairnClient.Over(store, new CairnClientOptions { RunLogger = new RunLoggerOptions { QueueCapacity = 4, LoggerFactory = logs } });
         var run = client.StartRun("stopping");
 
@@ -182,8 +182,8 @@ public sealed class ActiveRunTests : IDisposable
     [Fact]
     public async Task A_store_shut_down_under_a_blocked_producer_fails_it_and_dispose_instead_of_hanging()
     {
-        var inner = await TrackingStoreFactory.OpenAsync(_dir.Path, _dir.Combine("artifacts"), Ct);
-        var (store, _) = SlowTrackingStore.Wrap(inner, TimeSpan.FromMilliseconds(100));
+        var inner = await CairnStores.OpenAsync(_dir.Path, new CairnStoreOptions { DefaultArtifactRoot = _dir.Combine("artifacts") }, Ct);
+        var (store, _) = SlowTrackingStore.Wrap(inner.Tracking, TimeSpan.FromMilliseconds(100));
         using var client = CairnClient.Over(store, new CairnClientOptions { RunLogger = new RunLoggerOptions { QueueCapacity = 4 } });
         var run = client.StartRun("shutting-down");
         var producer = Task.Run(() => { for (int i = 0; i < 1000; i++) run.LogMetric("m", i, step: i); }, Ct);

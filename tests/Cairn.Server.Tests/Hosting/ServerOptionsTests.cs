@@ -90,8 +90,8 @@ public sealed class ServerOptionsTests
         }
 
         // The host closed the store as it stopped: the file opens again and holds the acknowledged write.
-        using var reopened = await TrackingStoreFactory.OpenAsync(dir.Path, "mlflow-artifacts:", Ct);
-        Assert.NotNull(await reopened.FindExperimentByNameAsync("embedded", Ct));
+        using var reopened = await Cairn.Storage.CairnStores.OpenAsync(dir.Path, new Cairn.Storage.CairnStoreOptions { DefaultArtifactRoot = "mlflow-artifacts:" }, Ct);
+        Assert.NotNull(await reopened.Tracking.FindExperimentByNameAsync("embedded", Ct));
     }
 }
 
