@@ -84,7 +84,8 @@ public sealed class CsvReader : IDisposable
                 return false;
             }
             var row = _reader.Current;
-            Line = row.LineNumberFrom;
+            // The first record starts on line 1 (Sep reports the line after it for a reader without a header).
+            Line = row.RowIndex == 0 ? 1 : row.LineNumberFrom;
             FieldCount = row.ColCount;
             if (FieldCount == 1 && row[0].Span.IsWhiteSpace()) continue; // blank line
             // Sized by the widest record so far (itself bounded by the parser's largest row).
