@@ -10,7 +10,8 @@ namespace Cairn.Bench;
 /// bare ML.NET program (bench/Cairn.Bench.BareMlNet) doing the same training on the same split of the same file,
 /// 100,000 rows (--rows) x 20 features, FastTree and LightGbm. The bare program runs twice, with the runtime's defaults and with the
 /// setting cairn's runtimeconfig changes (QuickJitForLoops off), so the overhead is shown against both. The programs
-/// rotate, so machine load hits all alike; medians. Pass <c>--cli</c> and <c>--bare</c> to time published builds.
+/// rotate, so machine load hits all alike; medians. Pass <c>--cli</c> and <c>--bare</c> to time published builds, and
+/// <c>--baseline</c> (another cairn build, e.g. of the commit before a change) to time it in the same rotation.
 /// </summary>
 internal static class TrainBench
 {
@@ -42,13 +43,15 @@ internal static class TrainBench
             var text = $"experiment: bench\ntask: binary\ndata: data.csv\nlabel: y\nsplit: {{test_fraction: 0.2, seed: 42}}\ntrainer: {trainer}\n";
             File.WriteAllText(recipe, text);
             File.WriteAllText(lean, text + "feature_importance: false\n");
-            // bare; bare with the runtime settings cairn's runtimeconfig carries; cairn; cairn without importance.
-            var times = Enumerable.Range(0, 4).Select(_ => new List<double>()).ToArray();
-            JsonElement cairnMetrics = default, bareMetrics = default;
+            // bare; bare with the runtime settings cairn's runtimeconfig carries; cairn; cairn without importance; and, with
+            // --baseline, another cairn build (the code before a change) on the full recipe, in the same rotation.
+            var programs = options.Baseline is null ? 4 : 5;
+            var times = Enumerable.Range(0, programs).Select(_ => new List<double>()).ToArray();
+            JsonElement cairnMetrics = default, bareMetrics = default, baselineMetrics = default;
             for (var r = 0; r < reps; r++)
             {
                 // Rotate which goes first, so load drifts hit all four alike.
-                foreach (var which in Enumerable.Range(0, 4).Select(k => (k + r) % 4))
+                foreach (var which in Enumerable.Range(0, programs).Select(k => (k + r) % programs))
                 {
                     if (which < 2)
                     {
@@ -60,9 +63,12 @@ internal static class TrainBench
                     }
                     var home = Path.Combine(work, "home");
                     if (Directory.Exists(home)) Directory.Delete(home, recursive: true);
-                    var (cairnSeconds, cairnOutput) = await TimeAsync(work, new Dictionary<string, string> { ["CAIRN_HOME"] = home }, cli, "train", "--recipe", which == 2 ? recipe : lean, "--json");
+                    var (cairnSeconds, cairnOutput) = await TimeAsync(work, new Dictionary<string, string> { ["CAIRN_HOME"] = home }, which == 4 ? options.Baseline! : cli,
+                        "train", "--recipe", which == 3 ? lean : recipe, "--json");
                     times[which].Add(cairnSeconds);
-                    cairnMetrics = JsonDocument.Parse(cairnOutput).RootElement.GetProperty("metrics").Clone();
+                    var metrics = JsonDocument.Parse(cairnOutput).RootElement.GetProperty("metrics").Clone();
+                    if (which == 4) baselineMetrics = metrics;
+                    else cairnMetrics = metrics;
                 }
             }
             var bareMedian = Median(times[0]);
@@ -79,6 +85,12 @@ internal static class TrainBench
             Console.WriteLine($"- cairn train:                          median {Median(times[2]):F2} s (runs {Runs(times[2])}), {Overhead(times[2])}");
             Console.WriteLine($"- cairn train, feature_importance off:  median {Median(times[3]):F2} s (runs {Runs(times[3])}), {Overhead(times[3])}");
             double Get(JsonElement e, string key) => e.GetProperty(key).GetDouble();
+            if (options.Baseline is not null)
+            {
+                Console.WriteLine($"- cairn train, baseline build:          median {Median(times[4]):F2} s (runs {Runs(times[4])}); this build against it: " +
+                    $"{(Median(times[2]) / Median(times[4]) - 1) * 100:F0}%, paired by round {Paired(times[2], times[4])}");
+                Console.WriteLine($"- metrics equal to the baseline build's: {cairnMetrics.GetRawText() == baselineMetrics.GetRawText()}");
+            }
             Console.WriteLine($"- accuracy: cairn {Get(cairnMetrics, "accuracy"):F4}, bare {Get(bareMetrics, "accuracy"):F4} " +
                 $"(difference {(Get(cairnMetrics, "accuracy") - Get(bareMetrics, "accuracy")) * 100:F2} points; target: within 1)");
             Console.WriteLine($"- auc:      cairn {Get(cairnMetrics, "auc"):F4}, bare {Get(bareMetrics, "auc"):F4}");

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Cairn.Data;
 using Cairn.Pipelines;
 using Spectre.Console;
 
@@ -71,14 +72,14 @@ internal static class PlotsCommands
             }
             return columns;
         }
-        var lines = File.ReadAllLines(full).Where(l => l.Length > 0).ToList();
-        if (lines.Count == 0) return columns;
-        columns.AddRange(lines[0].Split(',').Select(h => (h.Trim(), new List<double>())));
-        foreach (var line in lines.Skip(1))
+        // The one CSV reader: quoted fields may hold commas; numbers in invariant culture, anything else NaN.
+        using var reader = CsvReader.Open(full);
+        if (!reader.Read()) return columns;
+        columns.AddRange(reader.Record().Select(h => ((h ?? "").Trim(), new List<double>())));
+        while (reader.Read())
         {
-            var cells = line.Split(',');
             for (int i = 0; i < columns.Count; i++)
-                columns[i].Values.Add(i < cells.Length && double.TryParse(cells[i], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN);
+                columns[i].Values.Add(i < reader.FieldCount && double.TryParse(reader.Field(i), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN);
         }
         return columns;
     }

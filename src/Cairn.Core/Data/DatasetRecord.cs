@@ -1,19 +1,7 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Cairn.Data;
-
-/// <summary>A column of a tabular dataset's schema, with its profile.</summary>
-/// <param name="Name">Column name from the CSV header.</param>
-/// <param name="Type">Inferred type: long, double, bool or string.</param>
-/// <param name="Count">Non-empty values.</param>
-/// <param name="Missing">Empty values.</param>
-/// <param name="Distinct">Distinct values (capped at 10,000 tracked values).</param>
-/// <param name="Min">Minimum of numeric columns.</param>
-/// <param name="Max">Maximum of numeric columns.</param>
-/// <param name="Mean">Mean of numeric columns.</param>
-public sealed record ColumnProfile(string Name, string Type, long Count, long Missing, long Distinct, double? Min, double? Max, double? Mean);
 
 /// <summary>
 /// A dataset as the tracking side logs it (MLflow's dataset input: name, digest, source, schema, profile).
@@ -73,75 +61,26 @@ public static class DatasetProfiler
             rows, schema, DateTimeOffset.UtcNow);
     }
 
-    /// <summary>Profiles a CSV file with a header row (comma-separated, double-quoted fields).</summary>
-    public static async Task<(long Rows, IReadOnlyList<ColumnProfile> Columns)> ProfileCsvAsync(string path, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Profiles a CSV file with a header row in one streaming pass through <see cref="CsvReader"/> (any file size: quantiles
+    /// and histograms come from a bounded sample, see <see cref="ColumnProfiler"/>).
+    /// </summary>
+    public static Task<(long Rows, IReadOnlyList<ColumnProfile> Columns)> ProfileCsvAsync(string path, CancellationToken cancellationToken = default) =>
+        Task.Run(() => ProfileCsv(path, cancellationToken), cancellationToken);
+
+    private static (long Rows, IReadOnlyList<ColumnProfile> Columns) ProfileCsv(string path, CancellationToken cancellationToken)
     {
-        using var reader = new StreamReader(path);
-        string? header = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-        if (header is null) return (0, []);
-        var names = SplitCsv(header);
-        var acc = names.Select(_ => new Acc()).ToArray();
+        using var reader = CsvReader.Open(path);
+        if (!reader.Read()) return (0, []);
+        var names = reader.Record().Select(n => n ?? "").ToArray();
+        var columns = names.Select(_ => new ColumnProfiler()).ToArray();
         long rows = 0;
-        string? line;
-        while ((line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false)) is not null)
+        while (reader.Read())
         {
-            if (line.Length == 0) continue;
-            rows++;
-            var fields = SplitCsv(line);
-            for (int i = 0; i < acc.Length; i++) acc[i].Add(i < fields.Count ? fields[i] : "");
+            if ((++rows & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
+            // A short record's missing fields are empty values; extra fields have no column to go to.
+            for (int i = 0; i < columns.Length; i++) columns[i].Add(i < reader.FieldCount ? reader.Field(i) : default);
         }
-        return (rows, names.Select((n, i) => acc[i].ToProfile(n)).ToList());
-    }
-
-    private sealed class Acc
-    {
-        public long Count, Missing;
-        public bool AllLong = true, AllDouble = true, AllBool = true;
-        public double Min = double.PositiveInfinity, Max = double.NegativeInfinity, Sum;
-        public HashSet<string> Distinct = new(StringComparer.Ordinal);
-
-        public void Add(string v)
-        {
-            if (v.Length == 0) { Missing++; return; }
-            Count++;
-            if (Distinct.Count < 10_000) Distinct.Add(v);
-            AllLong &= long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
-            AllBool &= bool.TryParse(v, out _);
-            if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
-            {
-                Min = Math.Min(Min, d); Max = Math.Max(Max, d); Sum += d;
-            }
-            else AllDouble = false;
-        }
-
-        public ColumnProfile ToProfile(string name)
-        {
-            string type = Count == 0 ? "string" : AllLong ? "long" : AllDouble ? "double" : AllBool ? "bool" : "string";
-            bool numeric = type is "long" or "double";
-            return new ColumnProfile(name, type, Count, Missing, Distinct.Count,
-                numeric ? Min : null, numeric ? Max : null, numeric ? Sum / Count : null);
-        }
-    }
-
-    internal static List<string> SplitCsv(string line)
-    {
-        var fields = new List<string>();
-        var sb = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else sb.Append(c);
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(sb.ToString()); sb.Clear(); }
-            else sb.Append(c);
-        }
-        fields.Add(sb.ToString());
-        return fields;
+        return (rows, names.Select((n, i) => columns[i].ToProfile(n)).ToList());
     }
 }

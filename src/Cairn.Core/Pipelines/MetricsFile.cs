@@ -35,13 +35,18 @@ public static class MetricsFile
         }
         else if (ext is ".csv" or ".tsv")
         {
-            var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (lines.Length >= 2)
+            // The header names the metrics; the last record holds their values (quoted fields may hold separators).
+            using var reader = CsvReader.OpenText(text, name, ext == ".tsv" ? '\t' : ',');
+            if (reader.Read())
             {
-                char sep = ext == ".tsv" ? '\t' : ',';
-                var head = lines[0].Split(sep);
-                var last = lines[^1].Split(sep);
-                for (int i = 0; i < head.Length && i < last.Length; i++) result[head[i].Trim()] = last[i].Trim();
+                var head = reader.Record();
+                string[]? last = null;
+                while (reader.Read())
+                {
+                    last = new string[reader.FieldCount];
+                    for (int i = 0; i < last.Length; i++) last[i] = reader.Field(i).ToString();
+                }
+                for (int i = 0; last is not null && i < head.Length && i < last.Length; i++) result[(head[i] ?? "").Trim()] = last[i];
             }
         }
         else

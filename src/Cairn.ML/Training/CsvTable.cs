@@ -1,81 +1,56 @@
-using System.Buffers;
 using System.Globalization;
-using System.Text;
+using Cairn.Data;
 
 namespace Cairn.ML.Training;
 
 /// <summary>
-/// A data file (CSV, or Parquet through <see cref="ParquetTable"/>) read into memory as text columns; empty fields are null.
-/// A CSV keeps its text and each cell's position in it: a column becomes strings only when asked for (<see cref="this[string]"/>),
-/// and numeric columns are parsed straight from the text (<see cref="TryNumbers"/>), so 100,000 rows of numbers never turn
-/// into two million strings.
+/// A data file (CSV through <see cref="CsvReader"/>, or Parquet through <see cref="ParquetTable"/>) read into memory as typed
+/// columns: a column whose every present value is a number is held as numbers (NaN where empty), parsed as the file
+/// streams by, and any other column as strings (null where empty). The file itself is never held: memory is what the
+/// columns take, whatever the file's size. A numeric column becomes strings only when asked for (<see cref="this[string]"/>),
+/// by reading the file again for it; <see cref="Read(string, IReadOnlyCollection{string}?)"/> takes the columns known to be
+/// wanted as strings (a label, a categorical feature) so the common case reads once.
 /// </summary>
 public sealed class CsvTable
 {
-    private readonly string? _text;
-    private readonly Cell[][]? _cells;
-    private readonly List<string> _quoted = [];
-    private readonly string?[]?[] _columns;
-    private readonly int _rows;
+    private readonly Column[] _columns;
 
-    /// <summary>Where a cell's value is: <c>Length</c> -1 for an empty cell; a negative <c>Start</c> names an entry of the quoted values.</summary>
-    private readonly record struct Cell(int Start, int Length);
-
-    /// <summary>
-    /// A growable array of cells. Not <c>List&lt;Cell&gt;</c>: the runtime has no precompiled code for a framework generic over
-    /// this assembly's struct, so its <c>Add</c> would run unoptimized through the first of millions of calls.
-    /// </summary>
-    private sealed class Cells(int capacity)
+    /// <summary>One column: numbers, strings, or both; <see cref="BadRow"/> when a column of numbers met a value that is not one.</summary>
+    internal sealed class Column
     {
-        private Cell[] _items = new Cell[Math.Max(4, capacity)];
+        /// <summary>Every present value as a number, NaN where empty; null when some value is not a number.</summary>
+        public double[]? Numbers;
 
-        public int Count { get; private set; }
+        /// <summary>The first row whose value is not a number (when <see cref="Numbers"/> is null and that is known; -1 otherwise).</summary>
+        public int BadRow = -1;
 
-        public Cell this[int index] => _items[index];
+        /// <summary>The values as written; null until needed when the column is numbers.</summary>
+        public string?[]? Text;
 
-        public void Add(Cell cell)
-        {
-            if (Count == _items.Length) Array.Resize(ref _items, _items.Length * 2);
-            _items[Count++] = cell;
-        }
-
-        public void Clear() => Count = 0;
-
-        public Cell[] ToArray()
-        {
-            var result = new Cell[Count];
-            Array.Copy(_items, result, Count);
-            return result;
-        }
+        /// <summary>How the strings of a column of numbers are made (a Parquet column formats its values); null: read the CSV again.</summary>
+        public Func<string?[]>? MakeText;
     }
 
-    private CsvTable(string path, IReadOnlyList<string> names, string?[][] columns)
+    private CsvTable(string path, IReadOnlyList<string> names, Column[] columns, int rows, string? sha256)
     {
         Path = path;
         Names = names;
         _columns = columns;
-        _rows = columns.Length == 0 ? 0 : columns[0].Length;
-    }
-
-    private CsvTable(string path, IReadOnlyList<string> names, string text, Cell[][] cells, List<string> quoted)
-    {
-        Path = path;
-        Names = names;
-        _text = text;
-        _cells = cells;
-        _quoted = quoted;
-        _columns = new string?[]?[names.Count];
-        _rows = cells.Length == 0 ? 0 : cells[0].Length;
+        RowCount = rows;
+        Sha256 = sha256;
     }
 
     public string Path { get; }
 
     public IReadOnlyList<string> Names { get; }
 
-    /// <summary>One array per column, one element per row (built on first use for a CSV).</summary>
-    public string?[][] Columns => Enumerable.Range(0, Names.Count).Select(Column).ToArray();
+    /// <summary>Hex SHA-256 of a CSV file's bytes, hashed in the same read that parsed them; null for a Parquet table.</summary>
+    public string? Sha256 { get; }
 
-    public int RowCount => _rows;
+    /// <summary>One array per column, one element per row.</summary>
+    public string?[][] Columns => Enumerable.Range(0, Names.Count).Select(TextOf).ToArray();
+
+    public int RowCount { get; }
 
     public int IndexOf(string name)
     {
@@ -83,92 +58,166 @@ public sealed class CsvTable
         return -1;
     }
 
-    public string?[] this[string name] => IndexOf(name) is var i and >= 0 ? Column(i)
+    public string?[] this[string name] => IndexOf(name) is var i and >= 0 ? TextOf(i)
         : throw new InvalidParameterValueException($"{Path}: no column '{name}' (columns: {string.Join(", ", Names)}).");
 
-    private string?[] Column(int index)
+    /// <summary>The column's strings: held, formatted, or (a CSV column parsed as numbers) read from the file again.</summary>
+    private string?[] TextOf(int index)
     {
-        if (_columns[index] is { } done) return done;
-        var cells = _cells![index];
-        var values = new string?[cells.Length];
-        for (var r = 0; r < cells.Length; r++) values[r] = Text(cells[r]);
-        return _columns[index] = values;
+        var column = _columns[index];
+        if (column.Text is { } text) return text;
+        lock (column)
+        {
+            if (column.Text is { } made) return made;
+            if (column.MakeText is { } make) return column.Text = make();
+            ReadText(index);
+            return column.Text!;
+        }
     }
 
-    private string? Text(Cell cell) => cell.Length < 0 ? null : cell.Start < 0 ? _quoted[~cell.Start] : _text!.Substring(cell.Start, cell.Length);
-
     /// <summary>
-    /// The column as numbers (NaN where empty) when every non-empty cell is one (invariant culture); otherwise false with the
-    /// first row that is not. Parsed from the text without making strings.
+    /// The column as numbers (NaN where empty) when every non-empty value is one (invariant culture); otherwise false with the
+    /// first row that is not. The array is the table's: read it, do not change it.
     /// </summary>
     public bool TryNumbers(string name, out double[] numbers, out int badRow)
     {
         var index = IndexOf(name);
         if (index < 0) throw new InvalidParameterValueException($"{Path}: no column '{name}' (columns: {string.Join(", ", Names)}).");
-        numbers = new double[_rows];
-        if (_cells is null)
+        var column = _columns[index];
+        if (column.Numbers is { } parsed)
         {
-            var values = Column(index);
-            for (var r = 0; r < values.Length; r++)
-            {
-                if (values[r] is not { } value) { numbers[r] = double.NaN; continue; }
-                if (!TryNumber(value, out numbers[r])) { badRow = r; return false; }
-            }
+            (numbers, badRow) = (parsed, -1);
+            return true;
         }
-        else
+        if (column.Text is null && column.BadRow >= 0)
         {
-            var cells = _cells[index];
-            for (var r = 0; r < cells.Length; r++)
-            {
-                var cell = cells[r];
-                if (cell.Length < 0) { numbers[r] = double.NaN; continue; }
-                var span = cell.Start < 0 ? _quoted[~cell.Start].AsSpan() : _text.AsSpan(cell.Start, cell.Length);
-                if (!TryNumber(span, out numbers[r])) { badRow = r; return false; }
-            }
+            (numbers, badRow) = ([], column.BadRow);
+            return false;
+        }
+        var values = TextOf(index);
+        numbers = new double[values.Length];
+        for (var r = 0; r < values.Length; r++)
+        {
+            if (values[r] is not { } value) { numbers[r] = double.NaN; continue; }
+            if (!TryNumber(value, out numbers[r])) { badRow = r; return false; }
         }
         badRow = -1;
         return true;
     }
 
-    /// <summary>A table from columns read elsewhere (a Parquet file); every column holds the same number of rows.</summary>
-    internal static CsvTable FromColumns(string path, IReadOnlyList<string> names, string?[][] columns) => new(path, names, columns);
+    /// <summary>A table from typed columns read elsewhere (a Parquet file); every column holds <paramref name="rows"/> rows.</summary>
+    internal static CsvTable FromColumns(string path, IReadOnlyList<string> names, Column[] columns, int rows) => new(path, names, columns, rows, null);
 
     /// <summary>Reads a data file by its extension: <c>.parquet</c> with <see cref="ParquetTable"/>, anything else as CSV.</summary>
-    public static CsvTable ReadAny(string path) =>
-        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ParquetTable.Read(path) : Read(path);
+    public static CsvTable ReadAny(string path, IReadOnlyCollection<string>? textColumns = null) =>
+        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ParquetTable.Read(path) : Read(path, textColumns);
 
-    /// <summary>Reads <paramref name="path"/> (RFC 4180: quoted fields may hold commas, quotes and newlines). Errors name the file and line.</summary>
-    public static CsvTable Read(string path)
+    /// <summary>
+    /// Reads the CSV file <paramref name="path"/> (RFC 4180: quoted fields may hold commas, quotes and newlines), hashing its
+    /// bytes as they are read (<see cref="Sha256"/>). <paramref name="textColumns"/> are kept as strings from the start.
+    /// Errors name the file and line.
+    /// </summary>
+    public static CsvTable Read(string path, IReadOnlyCollection<string>? textColumns = null)
     {
-        if (!File.Exists(path)) throw new ResourceDoesNotExistException($"Data file '{path}' does not exist.");
-        // One pass over the whole text: unquoted fields (nearly all of them) are found with a vectorized search for the
-        // next delimiter, so reading costs little more than the strings it allocates.
-        var text = ReadText(path);
-        var position = 0;
-        var line = 1;
-        var headerCells = new Cells(16);
-        var headerQuoted = new List<string>();
-        if (!ReadRecord(text, ref position, ref line, headerCells, headerQuoted, path) || headerCells.Count == 0 || headerCells is { Count: 1 } && headerCells[0].Length <= 0)
-            throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
-        var fields = headerCells.ToArray().Select(c => c.Length < 0 ? null : c.Start < 0 ? headerQuoted[~c.Start] : text.Substring(c.Start, c.Length)).ToList();
-        var names = fields.Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
+        using var hash = CsvReader.Sha256();
+        using var reader = CsvReader.Open(path, ',', hash);
+        if (!reader.Read()) throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
+        var names = reader.Record().Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n
+            : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
             throw new InvalidParameterValueException($"{path}: the header names column '{duplicate.Key}' twice.");
-        var estimate = Math.Max(16, text.Length / Math.Max(1, position));
-        var columns = names.Select(_ => new Cells(estimate)).ToArray();
-        var quoted = new List<string>();
-        var cells = new Cells(names.Count);
-        while (true)
+        var builders = names.Select(n => new ColumnBuilder(textColumns?.Contains(n) == true)).ToArray();
+        var rows = 0;
+        while (reader.Read())
         {
-            var start = line;
-            if (!ReadRecord(text, ref position, ref line, cells, quoted, path)) break;
-            if (cells.Count == 1 && cells[0].Length < 0) continue; // blank line
-            if (cells.Count != names.Count)
-                throw new InvalidParameterValueException($"{path}: line {start} has {cells.Count} fields but the header has {names.Count}.");
-            for (var c = 0; c < cells.Count; c++) columns[c].Add(cells[c]);
+            if (reader.FieldCount != names.Count)
+                throw new InvalidParameterValueException($"{path}: line {reader.Line} has {reader.FieldCount} fields but the header has {names.Count}.");
+            for (var c = 0; c < builders.Length; c++) builders[c].Add(reader, c, rows);
+            rows++;
         }
-        if (columns[0].Count == 0) throw new InvalidParameterValueException($"{path}: the file has a header but no data rows.");
-        return new CsvTable(path, names, text, columns.Select(c => c.ToArray()).ToArray(), quoted);
+        if (rows == 0) throw new InvalidParameterValueException($"{path}: the file has a header but no data rows.");
+        reader.Finish();
+        return new CsvTable(path, names, builders.Select(b => b.Build(rows)).ToArray(), rows, CsvReader.Hex(hash));
+    }
+
+    /// <summary>Reads the file again for the strings of a column that was parsed as numbers (or stopped being numbers).</summary>
+    private void ReadText(int index)
+    {
+        using var reader = CsvReader.Open(Path);
+        reader.Read(); // the header
+        var builder = new ColumnBuilder(text: true);
+        var row = 0;
+        while (row < RowCount && reader.Read())
+        {
+            if (reader.FieldCount <= index) throw new InvalidStateException($"{Path}: the file changed while it was being read (line {reader.Line}).");
+            builder.Add(reader, index, row++);
+        }
+        if (row != RowCount) throw new InvalidStateException($"{Path}: the file changed while it was being read ({row} rows, {RowCount} before).");
+        _columns[index].Text = builder.Build(row).Text;
+    }
+
+    /// <summary>
+    /// A column as it streams in: numbers until a present value is not one (a first row that is not makes it strings; a later
+    /// one only marks it), or strings. Not a <c>List&lt;T&gt;</c>: the arrays grow by doubling, and equal short strings (a
+    /// category's values) share one instance.
+    /// </summary>
+    private sealed class ColumnBuilder(bool text)
+    {
+        private double[]? _numbers = text ? null : new double[1024];
+        private string?[]? _text = text ? new string?[1024] : null;
+        private int _badRow = -1;
+        private bool _anyNumber;
+        private Dictionary<string, string>? _pool;
+
+        public void Add(CsvReader reader, int index, int row)
+        {
+            if (_numbers is not null)
+            {
+                if (row == _numbers.Length) Array.Resize(ref _numbers, _numbers.Length * 2);
+                if (!reader.TryField(index, out var value))
+                {
+                    _numbers[row] = double.NaN;
+                    return;
+                }
+                if (TryNumber(value, out _numbers[row]))
+                {
+                    _anyNumber = true;
+                    return;
+                }
+                _numbers = null;
+                // Not a number before any number was seen: a column of strings (the rows before were empty). After one:
+                // numbers no more, and the strings, if anyone asks, come from reading the file again.
+                if (_anyNumber)
+                {
+                    _badRow = row;
+                    return;
+                }
+                _text = new string?[Math.Max(1024, row + 1)];
+            }
+            if (_text is null) return;
+            if (row == _text.Length) Array.Resize(ref _text, _text.Length * 2);
+            _text[row] = Intern(reader, index);
+        }
+
+        private string? Intern(CsvReader reader, int index)
+        {
+            if (!reader.TryField(index, out var value)) return null;
+            if (value.Length > 64) return new string(value);
+            _pool ??= new Dictionary<string, string>(StringComparer.Ordinal);
+            var lookup = _pool.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (lookup.TryGetValue(value, out var known)) return known;
+            var made = new string(value);
+            // Bounded: a column of mostly distinct values (ids, free text) stops pooling.
+            if (_pool.Count < 65_536) _pool[made] = made;
+            return made;
+        }
+
+        public Column Build(int rows)
+        {
+            if (_numbers is not null && _numbers.Length != rows) Array.Resize(ref _numbers, rows);
+            if (_text is not null && _text.Length != rows) Array.Resize(ref _text, rows);
+            return new Column { Numbers = _numbers, Text = _text, BadRow = _badRow };
+        }
     }
 
     /// <summary>Whether every non-empty value parses as a number (invariant culture).</summary>
@@ -217,78 +266,4 @@ public sealed class CsvTable
     }
 
     private static readonly double[] PowersOfTen = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
-    /// <summary>
-    /// The file as text: the bytes in one read, decoded as UTF-8 in one call (a leading UTF-8 byte order mark dropped);
-    /// a file starting with a UTF-16 or UTF-32 byte order mark goes through a reader that honours it.
-    /// </summary>
-    private static string ReadText(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        if (bytes is [0xFE, 0xFF, ..] or [0xFF, 0xFE, ..] or [0, 0, 0xFE, 0xFF, ..]) return File.ReadAllText(path, Encoding.UTF8);
-        var skip = bytes is [0xEF, 0xBB, 0xBF, ..] ? 3 : 0;
-        return Encoding.UTF8.GetString(bytes, skip, bytes.Length - skip);
-    }
-
-    private static readonly SearchValues<char> Delimiters = SearchValues.Create(",\r\n");
-
-    /// <summary>
-    /// Reads the record at <paramref name="position"/> into <paramref name="cells"/> (cleared first); false at the end of the text.
-    /// Unquoted fields are trimmed and empty ones are empty cells; quoted fields are kept as written, with doubled quotes
-    /// undone, in <paramref name="quoted"/>.
-    /// </summary>
-    private static bool ReadRecord(string text, ref int position, ref int line, Cells cells, List<string> quoted, string path)
-    {
-        cells.Clear();
-        if (position >= text.Length) return false;
-        while (true)
-        {
-            if (position < text.Length && text[position] == '"')
-            {
-                var value = new StringBuilder();
-                var quoteLine = line;
-                var at = position + 1;
-                while (true)
-                {
-                    var next = text.IndexOf('"', at);
-                    if (next < 0) throw new InvalidParameterValueException($"{path}: line {quoteLine} has a quoted field that is never closed.");
-                    value.Append(text, at, next - at);
-                    line += text.AsSpan(at, next - at).Count('\n');
-                    if (next + 1 < text.Length && text[next + 1] == '"')
-                    {
-                        value.Append('"');
-                        at = next + 2;
-                        continue;
-                    }
-                    at = next + 1;
-                    break;
-                }
-                // Anything between the closing quote and the delimiter is kept, as written.
-                var rest = text.AsSpan(at).IndexOfAny(Delimiters);
-                var end = rest < 0 ? text.Length : at + rest;
-                value.Append(text, at, end - at);
-                quoted.Add(value.ToString());
-                cells.Add(new Cell(~(quoted.Count - 1), value.Length));
-                position = end;
-            }
-            else
-            {
-                var rest = text.AsSpan(position).IndexOfAny(Delimiters);
-                var end = rest < 0 ? text.Length : position + rest;
-                // Trim without copying: move the bounds past white space.
-                var first = position;
-                var last = end;
-                while (first < last && char.IsWhiteSpace(text[first])) first++;
-                while (last > first && char.IsWhiteSpace(text[last - 1])) last--;
-                cells.Add(first == last ? new Cell(0, -1) : new Cell(first, last - first));
-                position = end;
-            }
-            if (position >= text.Length) return true;
-            var delimiter = text[position++];
-            if (delimiter == ',') continue;
-            if (delimiter == '\r' && position < text.Length && text[position] == '\n') position++;
-            line++;
-            return true;
-        }
-    }
 }

@@ -5,9 +5,10 @@ using Parquet.Schema;
 namespace Cairn.ML.Training;
 
 /// <summary>
-/// Reads a Parquet file (every row group) into a <see cref="CsvTable"/>, so training and evaluation treat it exactly like the
-/// same data in CSV: numbers (integers, floats, decimals) become numeric text in invariant culture and round-trip exactly,
-/// booleans become <c>true</c>/<c>false</c> (a categorical feature, or a binary label), strings stay strings, nulls stay null.
+/// Reads a Parquet file (every row group) into a <see cref="CsvTable"/> of typed columns, so training and evaluation treat it
+/// like the same data in CSV: numbers (integers, floats, decimals) are read as their type and held as doubles (their
+/// strings, only when asked for, in invariant culture), booleans become <c>true</c>/<c>false</c> (a categorical feature, or a
+/// binary label), strings stay strings, nulls stay null (NaN in a column of numbers).
 /// Nested, list and map columns, binary and date/time columns are refused with the column's name.
 /// </summary>
 public static class ParquetTable
@@ -43,71 +44,131 @@ public static class ParquetTable
             if (total == 0) throw new InvalidParameterValueException($"{path}: the file has columns but no rows.");
             if (total > int.MaxValue) throw new InvalidParameterValueException($"{path}: {total} rows is more than one table can hold in memory here.");
 
-            var columns = fields.Select(_ => new string?[total]).ToArray();
+            var rowCount = (int)total;
+            var readers = fields.Select(f => ColumnReader.For(f, rowCount)).ToArray();
             var offset = 0;
             for (var g = 0; g < reader.RowGroupCount; g++)
             {
                 using var group = reader.OpenRowGroupReader(g);
                 var rows = (int)group.RowCount;
-                for (var c = 0; c < fields.Length; c++)
-                {
-                    var values = await ReadColumnAsync(group, fields[c], rows, cancellationToken).ConfigureAwait(false);
-                    Array.Copy(values, 0, columns[c], offset, rows);
-                }
+                for (var c = 0; c < fields.Length; c++) await readers[c].ReadAsync(group, fields[c], offset, rows, cancellationToken).ConfigureAwait(false);
                 offset += rows;
             }
-            return CsvTable.FromColumns(path, fields.Select(f => f.Name).ToList(), columns);
+            return CsvTable.FromColumns(path, fields.Select(f => f.Name).ToList(), readers.Select(r => r.Column).ToArray(), rowCount);
         }
     }
 
-    private static async Task<string?[]> ReadColumnAsync(ParquetRowGroupReader group, DataField field, int rows, CancellationToken ct)
+    /// <summary>Reads one column's row groups into its place in the whole column.</summary>
+    private abstract class ColumnReader
     {
-        var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
-        if (IsText(type))
+        public abstract CsvTable.Column Column { get; }
+
+        public abstract Task ReadAsync(ParquetRowGroupReader group, DataField field, int offset, int rows, CancellationToken ct);
+
+        public static ColumnReader For(DataField field, int total)
         {
-            var strings = new string?[rows];
-            await group.ReadAsync(field, strings.AsMemory(), null, ct).ConfigureAwait(false);
-            return strings.Select(s => string.IsNullOrEmpty(s) ? null : s).ToArray();
+            var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+            if (IsText(type)) return new Strings(total);
+            return Type.GetTypeCode(type) switch
+            {
+                TypeCode.Boolean => new Booleans(field, total),
+                TypeCode.SByte => new Numbers<sbyte>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.Byte => new Numbers<byte>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.Int16 => new Numbers<short>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.UInt16 => new Numbers<ushort>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.Int32 => new Numbers<int>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.UInt32 => new Numbers<uint>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                // Conversions from 64-bit integers round to the nearest double, as parsing their text did.
+                TypeCode.Int64 => new Numbers<long>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.UInt64 => new Numbers<ulong>(field, total, v => v, v => v.ToString(CultureInfo.InvariantCulture)),
+                TypeCode.Single => new Numbers<float>(field, total, v => v, v => v.ToString("R", CultureInfo.InvariantCulture)),
+                TypeCode.Double => new Numbers<double>(field, total, v => v, v => v.ToString("R", CultureInfo.InvariantCulture)),
+                // A decimal's nearest double is its text parsed (the cast is not always correctly rounded); decimals are rare.
+                TypeCode.Decimal => new Numbers<decimal>(field, total, v => double.Parse(v.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                    v => v.ToString(CultureInfo.InvariantCulture)),
+                _ => throw new InvalidOperationException($"unchecked column type {type}"),
+            };
         }
-        return Type.GetTypeCode(type) switch
-        {
-            TypeCode.Boolean => await Values<bool>(group, field, rows, b => b ? "true" : "false", ct).ConfigureAwait(false),
-            TypeCode.SByte => await Values<sbyte>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Byte => await Values<byte>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Int16 => await Values<short>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.UInt16 => await Values<ushort>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Int32 => await Values<int>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.UInt32 => await Values<uint>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Int64 => await Values<long>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.UInt64 => await Values<ulong>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Single => await Values<float>(group, field, rows, v => v.ToString("R", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Double => await Values<double>(group, field, rows, v => v.ToString("R", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            TypeCode.Decimal => await Values<decimal>(group, field, rows, v => v.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            _ => throw new InvalidOperationException($"unchecked column type {type}"),
-        };
     }
 
-    /// <summary>Reads a primitive column (nullable or not) and formats each present value; NaN stays a missing value.</summary>
-    private static async Task<string?[]> Values<T>(ParquetRowGroupReader group, DataField field, int rows, Func<T, string> format, CancellationToken ct)
+    private sealed class Strings(int total) : ColumnReader
+    {
+        private readonly string?[] _values = new string?[total];
+
+        public override CsvTable.Column Column => new() { Text = _values };
+
+        public override async Task ReadAsync(ParquetRowGroupReader group, DataField field, int offset, int rows, CancellationToken ct)
+        {
+            var strings = _values.AsMemory(offset, rows);
+            await group.ReadAsync(field, strings, null, ct).ConfigureAwait(false);
+            for (var i = offset; i < offset + rows; i++) if (string.IsNullOrEmpty(_values[i])) _values[i] = null;
+        }
+    }
+
+    /// <summary>Booleans are <c>true</c>/<c>false</c> strings: a categorical feature, or a binary label.</summary>
+    private sealed class Booleans(DataField field, int total) : ColumnReader
+    {
+        private readonly string?[] _values = new string?[total];
+
+        public override CsvTable.Column Column => new() { Text = _values };
+
+        public override async Task ReadAsync(ParquetRowGroupReader group, DataField f, int offset, int rows, CancellationToken ct)
+        {
+            if (field.IsNullable)
+            {
+                var values = new bool?[rows];
+                await group.ReadAsync(f, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (var i = 0; i < rows; i++) _values[offset + i] = values[i] is { } v ? v ? "true" : "false" : null;
+            }
+            else
+            {
+                var values = new bool[rows];
+                await group.ReadAsync(f, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (var i = 0; i < rows; i++) _values[offset + i] = values[i] ? "true" : "false";
+            }
+        }
+    }
+
+    /// <summary>
+    /// A numeric column read into its type, converted to doubles (NaN where null or NaN); its strings, when someone asks,
+    /// are the values formatted in invariant culture (round-tripping exactly).
+    /// </summary>
+    private sealed class Numbers<T>(DataField field, int total, Func<T, double> toDouble, Func<T, string> format) : ColumnReader
         where T : struct
     {
-        var text = new string?[rows];
-        if (field.IsNullable)
-        {
-            var values = new T?[rows];
-            await group.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-            for (var i = 0; i < rows; i++) text[i] = values[i] is { } v ? Missing(format(v)) : null;
-        }
-        else
-        {
-            var values = new T[rows];
-            await group.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-            for (var i = 0; i < rows; i++) text[i] = Missing(format(values[i]));
-        }
-        return text;
-    }
+        private readonly T[] _values = new T[total];
+        private readonly double[] _numbers = new double[total];
 
-    private static string? Missing(string value) => value == "NaN" ? null : value;
+        public override CsvTable.Column Column => new()
+        {
+            Numbers = _numbers,
+            MakeText = () =>
+            {
+                var text = new string?[_numbers.Length];
+                for (var i = 0; i < text.Length; i++) text[i] = double.IsNaN(_numbers[i]) ? null : format(_values[i]);
+                return text;
+            },
+        };
+
+        public override async Task ReadAsync(ParquetRowGroupReader group, DataField f, int offset, int rows, CancellationToken ct)
+        {
+            if (field.IsNullable)
+            {
+                var values = new T?[rows];
+                await group.ReadAsync(f, values.AsMemory(), null, ct).ConfigureAwait(false);
+                for (var i = 0; i < rows; i++)
+                {
+                    _values[offset + i] = values[i] ?? default;
+                    _numbers[offset + i] = values[i] is { } v ? toDouble(v) : double.NaN;
+                }
+            }
+            else
+            {
+                await group.ReadAsync(f, _values.AsMemory(offset, rows), null, ct).ConfigureAwait(false);
+                for (var i = offset; i < offset + rows; i++) _numbers[i] = toDouble(_values[i]);
+            }
+        }
+    }
 
     /// <summary>UTF-8 string columns (Parquet.Net 6 reports them as <c>ReadOnlyMemory&lt;char&gt;</c>).</summary>
     private static bool IsText(Type type) => type == typeof(string) || type == typeof(ReadOnlyMemory<char>);

@@ -59,25 +59,25 @@ public static class Sweep
         var trials = spec.Expand(recipe);
         options.Progress?.Report(new TrainingProgress("loading data", 0, trials.Count));
         var data = options.Data is { } loading ? await loading.ConfigureAwait(false) : TrainingData.Load(recipe);
-        Trainer.CheckSplit(recipe, data);
+        ModelFitter.CheckSplit(recipe, data);
         // Needed with the best model, and independent of it: computed while the trials train.
         _ = data.ProfileAsync();
         _ = Plots.PrepareAsync();
         var swept = spec.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
         var clock = Stopwatch.StartNew();
-        var parent = await client.StartRunAsync(recipe.Experiment, recipe.RunName ?? $"sweep-{recipe.Trainer}", Trainer.SourceTags(recipe, new Dictionary<string, string>
+        var parent = await client.StartRunAsync(recipe.Experiment, recipe.RunName ?? $"sweep-{recipe.Trainer}", TrainingLog.SourceTags(recipe, new Dictionary<string, string>
         {
             ["cairn.task"] = recipe.Task.ToString().ToLowerInvariant(),
             ["cairn.sweep"] = "true",
         }), cancellationToken: cancellationToken).ConfigureAwait(false);
         var outcomes = new List<TrialOutcome>();
         var gate = new Lock();
-        (TrialOutcome Outcome, Trainer.Fitted Fitted, Recipe Recipe)? best = null;
+        (TrialOutcome Outcome, ModelFitter.Fitted Fitted, Recipe Recipe)? best = null;
         var skipped = 0;
         try
         {
-            Trainer.LogParams(parent, recipe, data, swept);
+            TrainingLog.LogParams(parent, recipe, data, swept);
             parent.LogParam("sweep.method", spec.Method.ToString().ToLowerInvariant());
             parent.LogParam("sweep.trials", trials.Count);
             parent.LogParam("sweep.metric", spec.Metric);
@@ -85,7 +85,7 @@ public static class Sweep
             parent.LogParam("sweep.seed", spec.Seed);
             parent.LogParam("sweep.space", Truncate(spec.Describe()));
             if (spec.TimeBudget is { } budget) parent.LogParam("sweep.time_budget_s", budget.TotalSeconds);
-            parent.LogInput(Trainer.Dataset(data, recipe), "training");
+            parent.LogInput(TrainingLog.Dataset(data, recipe), "training");
 
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = cancellationToken };
             await Parallel.ForEachAsync(trials, parallel, async (settings, token) =>
@@ -124,12 +124,12 @@ public static class Sweep
             parent.LogParam("best.trainer", winner.Outcome.Settings.Trainer);
             foreach (var (name, value) in winner.Outcome.Settings.Hyperparameters.Where(h => swept.Contains(h.Key)))
                 parent.LogParam("best." + name, value);
-            Trainer.LogMetrics(parent, recipe.Task, winner.Fitted);
+            TrainingLog.LogMetrics(parent, recipe.Task, winner.Fitted);
             parent.LogMetric("trials_completed", outcomes.Count - failed);
             parent.LogMetric("trials_failed", failed);
             parent.LogMetric("trials_skipped", skipped);
             options.Progress?.Report(new TrainingProgress("logging the best model and plots", outcomes.Count, trials.Count, Best: winner.Outcome));
-            await Trainer.LogModelAsync(client, parent, winner.Recipe, data, winner.Fitted, cancellationToken).ConfigureAwait(false);
+            await TrainingArtifacts.LogModelAsync(client, parent, winner.Recipe, data, winner.Fitted, cancellationToken).ConfigureAwait(false);
             await parent.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
 
             var modelUri = $"runs:/{parent.RunId}/{Trainer.ModelArtifactPath}";
@@ -144,7 +144,7 @@ public static class Sweep
         }
     }
 
-    private static async Task<(TrialOutcome Outcome, Trainer.Fitted? Fitted, Recipe Recipe)> RunTrialAsync(
+    private static async Task<(TrialOutcome Outcome, ModelFitter.Fitted? Fitted, Recipe Recipe)> RunTrialAsync(
         Recipe recipe, TrialSettings settings, TrainingData data, CairnClient client, string parentRunId, CancellationToken cancellationToken)
     {
         var trialRecipe = recipe.WithTrial(settings.Trainer, settings.Hyperparameters);
@@ -159,8 +159,8 @@ public static class Sweep
         {
             run.LogParam("trainer", settings.Trainer);
             foreach (var (name, value) in settings.Hyperparameters) run.LogParam(name, value);
-            var fitted = await Task.Run(() => Trainer.Fit(trialRecipe, data), cancellationToken).ConfigureAwait(false);
-            Trainer.LogMetrics(run, trialRecipe.Task, fitted);
+            var fitted = await Task.Run(() => ModelFitter.Fit(trialRecipe, data), cancellationToken).ConfigureAwait(false);
+            TrainingLog.LogMetrics(run, trialRecipe.Task, fitted);
             await run.EndAsync(RunStatus.FINISHED, cancellationToken).ConfigureAwait(false);
             return (new TrialOutcome(settings.Number, run.RunId, settings, fitted.Metrics, RunStatus.FINISHED, null, clock.Elapsed), fitted, trialRecipe);
         }

@@ -55,14 +55,24 @@ public sealed class TrainingData
     public Task<System.Text.Json.Nodes.JsonObject> ProfileAsync() =>
         LazyInitializer.EnsureInitialized(ref _profile, () => Task.Run(() => DataProfile.Build(this)));
 
-    /// <summary>Loads and checks the recipe's CSV. Errors name the file and the column.</summary>
+    /// <summary>Loads and checks the recipe's data file. Errors name the file and the column.</summary>
     public static TrainingData Load(Recipe recipe)
     {
-        // The digest reads the file a second time, from the page cache, while the first read is parsed.
-        // (A missing file fails in the read first, with the error that names it.)
-        var digest = Task.Run(() => HashFile(recipe.Data));
-        var table = CsvTable.ReadAny(recipe.Data);
-        return From(table, recipe, digest.GetAwaiter().GetResult());
+        if (recipe.Data.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            // A Parquet file is read by seeking, so its digest is a read of its own, beside the first, from the page cache.
+            // (A missing file fails in the read first, with the error that names it.)
+            var digest = Task.Run(() => HashFile(recipe.Data));
+            var parquet = ParquetTable.Read(recipe.Data);
+            return From(parquet, recipe, digest.GetAwaiter().GetResult());
+        }
+        // A CSV's digest is computed from the bytes the parser reads: one read. The label and the features the recipe
+        // declares categorical or text are kept as strings from the start; every other column is parsed as numbers.
+        var text = new HashSet<string>(StringComparer.Ordinal) { recipe.Label };
+        foreach (var spec in recipe.Features ?? [])
+            if (spec.Kind is FeatureKind.Categorical or FeatureKind.Text) text.Add(spec.Name);
+        var table = CsvTable.Read(recipe.Data, text);
+        return From(table, recipe, table.Sha256!); // a CSV table always has its digest
     }
 
     public static TrainingData From(CsvTable table, Recipe recipe, string sha256)
@@ -74,7 +84,8 @@ public sealed class TrainingData
         if (specs.Count == 0) throw new InvalidParameterValueException($"{file}: no feature column: the file has only the label '{recipe.Label}'.");
         var features = new List<Feature>();
         var batch = new ColumnBatch();
-        // Parse the columns that may be numeric in parallel (the bulk of loading a wide numeric file), then check them in order.
+        // The columns that may be numeric, in parallel: a CSV column was parsed as the file streamed by (this only looks it up),
+        // a column kept as strings is parsed here. Then they are checked in order.
         var parsedColumns = new (double[]? Numbers, int BadRow)[specs.Count];
         Parallel.For(0, specs.Count, i =>
         {
@@ -89,7 +100,7 @@ public sealed class TrainingData
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' (recipe field 'features') is not in the file; columns: {string.Join(", ", table.Names)}.");
             if (spec.Name is "Label" or "Features" or "PredictedLabel" or "Score" or "Probability")
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' has a name ML.NET reserves for its own columns; rename it in the file.");
-            // Numbers come straight from the file's text (no strings); text columns are made strings only when needed.
+            // Numbers never become strings; a numeric column's strings are read again only for an error message or a text kind.
             var (numbers, badRow) = parsedColumns[i];
             if (numbers is not null ? Array.TrueForAll(numbers, double.IsNaN) : Array.TrueForAll(table[spec.Name], v => v is null))
                 throw new InvalidParameterValueException($"{file}: the feature column '{spec.Name}' is empty in every row.");

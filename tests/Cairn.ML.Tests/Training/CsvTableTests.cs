@@ -89,4 +89,40 @@ public sealed class CsvTableTests : IDisposable
         Assert.Equal(["größe", "y"], table.Names);
         Assert.Equal(new string?[] { "ja" }, table["y"].AsEnumerable());
     }
+
+    [Fact]
+    public void The_digest_hashed_while_parsing_is_the_files_sha256()
+    {
+        var path = Write("a,b\r\n1,\"x, y\"\r\n2,z\r\n", bom: true);
+
+        var table = CsvTable.Read(path);
+
+        Assert.Equal(TrainingData.HashFile(path), table.Sha256);
+    }
+
+    [Fact]
+    public void Columns_parsed_as_numbers_give_their_text_as_written_and_a_late_non_number_is_found()
+    {
+        var path = Write("n,m,t\n1.50,1,a\n007,2,b\n,x,c\n");
+
+        var table = CsvTable.Read(path, textColumns: ["t"]);
+
+        Assert.True(table.TryNumbers("n", out var numbers, out _));
+        Assert.Equal([1.5, 7, double.NaN], numbers);
+        Assert.Equal(new string?[] { "1.50", "007", null }, table["n"].AsEnumerable()); // read again for the text
+        Assert.False(table.TryNumbers("m", out _, out var bad));
+        Assert.Equal(2, bad);
+        Assert.Equal(new string?[] { "1", "2", "x" }, table["m"].AsEnumerable());
+        Assert.Equal(new string?[] { "a", "b", "c" }, table["t"].AsEnumerable());
+    }
+
+    [Fact]
+    public void A_column_empty_before_its_first_text_is_a_column_of_strings()
+    {
+        var table = CsvTable.Read(Write("a,b\n,1\nred,2\n"));
+
+        Assert.False(table.TryNumbers("a", out _, out var bad));
+        Assert.Equal(1, bad);
+        Assert.Equal(new string?[] { null, "red" }, table["a"].AsEnumerable());
+    }
 }

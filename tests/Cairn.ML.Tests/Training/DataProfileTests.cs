@@ -64,4 +64,32 @@ public sealed class DataProfileTests : IDisposable
         foreach (var (name, q) in new[] { ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95) })
             Assert.Equal(Numpy(q), profile["quantiles"]![name]!.GetValue<double>(), 12);
     }
+
+    [Fact]
+    public void The_profile_file_keeps_every_field_it_had_and_adds_the_shared_profiles()
+    {
+        var csv = new StringBuilder("x,c,y\n");
+        for (var i = 0; i < 200; i++) csv.Append(CultureInfo.InvariantCulture, $"{(i % 10 == 0 ? "" : (i % 37).ToString(CultureInfo.InvariantCulture))},{(i % 3 == 0 ? "red" : "blue")},{(i % 2 == 0 ? "yes" : "no")}\n");
+        File.WriteAllText(_dir.Combine("d.csv"), csv.ToString());
+        File.WriteAllText(_dir.Combine("r.yaml"), "task: binary\ndata: d.csv\nlabel: y\n");
+        var data = TrainingData.Load(Recipe.Load(_dir.Combine("r.yaml")));
+
+        var profile = DataProfile.Build(data);
+
+        Assert.Equal(["rows", "source", "sha256", "features"], profile.Select(p => p.Key));
+        var x = profile["features"]!["x"]!.AsObject();
+        foreach (var key in new[] { "type", "count", "nulls", "min", "max", "mean", "std", "quantiles", "missing", "distinct", "histogram" })
+            Assert.True(x.ContainsKey(key), key);
+        Assert.Equal("numeric", x["type"]!.GetValue<string>());
+        Assert.Equal(20, x["nulls"]!.GetValue<int>());
+        Assert.Equal(37, x["distinct"]!.GetValue<int>());
+        Assert.Equal(180, x["histogram"]!["counts"]!.AsArray().Sum(c => c!.GetValue<int>()));
+        var c = profile["features"]!["c"]!.AsObject();
+        foreach (var key in new[] { "type", "count", "nulls", "distinct", "top", "missing" })
+            Assert.True(c.ContainsKey(key), key);
+        Assert.Equal("categorical", c["type"]!.GetValue<string>());
+        Assert.Equal("blue", c["top"]![0]!["value"]!.GetValue<string>());
+        Assert.Equal(133, c["top"]![0]!["count"]!.GetValue<int>());
+        Assert.Equal(133 / 200.0, c["top"]![0]!["frequency"]!.GetValue<double>());
+    }
 }

@@ -67,6 +67,23 @@ public sealed class ParquetTests : StoreTests
         """, "recipe.yaml", Dir.Path);
 
     [Fact]
+    public async Task Parquet_numbers_are_read_as_numbers_and_give_their_text_only_when_asked()
+    {
+        var rows = Generate(300, seed: 9);
+        await WriteParquetAsync(Dir.Combine("typed.parquet"), rows);
+
+        var table = ParquetTable.Read(Dir.Combine("typed.parquet"));
+
+        Assert.True(table.TryNumbers("x1", out var x1, out _));
+        Assert.Equal(rows.X1.Select(v => v ?? double.NaN), x1);
+        Assert.True(table.TryNumbers("x2", out var x2, out _));
+        Assert.Equal(rows.X2.Select(v => (double)v), x2);
+        Assert.Equal(rows.X2.Select(v => (string?)v.ToString(CultureInfo.InvariantCulture)), table["x2"]);
+        Assert.Equal(rows.Churned.Select(v => (string?)(v ? "true" : "false")), table["churned"]);
+        Assert.Null(table.Sha256); // a Parquet file is hashed by a read of its own
+    }
+
+    [Fact]
     public async Task A_parquet_file_trains_exactly_like_the_same_data_in_csv()
     {
         var rows = Generate(1200, seed: 4);

@@ -43,8 +43,8 @@ public sealed class ShortcutTests : IDisposable
         var (recipe, data) = Load(task, trainer, file, task == "binary" && numbersOnly ? "features: [x1, x2]" : "");
         Assert.Equal(numbersOnly, data.Features.All(f => f.Kind == FeatureKind.Numeric));
 
-        var fast = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.On);
-        var plain = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.Off);
+        var fast = ModelFitter.Fit(recipe, data, shortcuts: ModelFitter.Shortcuts.On);
+        var plain = ModelFitter.Fit(recipe, data, shortcuts: ModelFitter.Shortcuts.Off);
 
         // Same feature values in the same order reach the trainer, so the model and every metric are identical; held-out
         // scores walked through the trees are ML.NET's to the bit.
@@ -71,8 +71,8 @@ public sealed class ShortcutTests : IDisposable
         var file = SyntheticData.Binary(_dir.Combine("complete.csv"), rows: 1500, missing: false);
         var (recipe, data) = Load("binary", trainer, file, "features: [x1, x2]");
 
-        var plain = Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.Off);
-        var runs = Enumerable.Range(0, 3).Select(_ => Trainer.Fit(recipe, data, shortcuts: Trainer.Shortcuts.On)).ToList();
+        var plain = ModelFitter.Fit(recipe, data, shortcuts: ModelFitter.Shortcuts.Off);
+        var runs = Enumerable.Range(0, 3).Select(_ => ModelFitter.Fit(recipe, data, shortcuts: ModelFitter.Shortcuts.On)).ToList();
 
         // The trainer's randomness comes from the recipe's seed alone, not from what the featurizer drew beside it.
         Assert.All(runs, fast =>
@@ -87,7 +87,7 @@ public sealed class ShortcutTests : IDisposable
     public void Tree_scores_walked_directly_equal_the_score_column_of_a_regression_model()
     {
         var (recipe, data) = Load("regression", "fasttree", SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 800));
-        var fitted = Trainer.Fit(recipe, data);
+        var fitted = ModelFitter.Fit(recipe, data);
         var scorer = LearningCurve.TreeScorer.From(fitted.Model)!;
 
         var scored = fitted.Model.Transform(new Cairn.ML.Models.MlNetPredictor(SaveTo(fitted, data)).ToDataView(data.Batch));
@@ -106,7 +106,7 @@ public sealed class ShortcutTests : IDisposable
         // A model of two numbers; the vectors carry padding features the trees never read, so with 70 features the
         // per-path record (up to 64 features) gives way to walking every tree that splits on the shuffled feature.
         var (recipe, data) = Load("regression", "fasttree", SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 600));
-        var scorer = LearningCurve.TreeScorer.From(Trainer.Fit(recipe, data).Model)!;
+        var scorer = LearningCurve.TreeScorer.From(ModelFitter.Fit(recipe, data).Model)!;
         var random = new Random(11);
         const int count = 300;
         var vectors = new FeatureRows([.. Enumerable.Range(0, count * features).Select(_ => (float)(random.NextDouble() * 8 - 4))], features);
@@ -135,7 +135,7 @@ public sealed class ShortcutTests : IDisposable
         if (features > 2) Assert.All(Enumerable.Range(0, count), i => Assert.Equal(scores[i], scores[(1 + 2 * (features - 1)) * count + i]));
     }
 
-    private string SaveTo(Trainer.Fitted fitted, TrainingData data)
+    private string SaveTo(ModelFitter.Fitted fitted, TrainingData data)
     {
         var folder = _dir.Combine("package");
         Cairn.ML.Models.ModelPackage.SaveMlNet(folder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature());

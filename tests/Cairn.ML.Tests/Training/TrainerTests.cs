@@ -150,7 +150,7 @@ public sealed class TrainerTests : StoreTests
             trainer: {name: lbfgs}
             """);
         var data = TrainingData.Load(recipe);
-        var fitted = Trainer.Fit(recipe, data);
+        var fitted = ModelFitter.Fit(recipe, data);
         var folder = Dir.Combine("package");
         ModelPackage.SaveMlNet(folder, fitted.Context, fitted.Model, fitted.InputSchema, data.Signature(), data.Batch);
 
