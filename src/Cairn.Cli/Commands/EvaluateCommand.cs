@@ -44,15 +44,17 @@ internal static class EvaluateCommand
                     w.WriteString("run_id", result.RunId);
                     w.WriteBoolean("passed", result.Passed);
                     w.WriteStartObject("metrics");
-                    foreach (var (key, value) in result.Metrics) w.WriteNumber(key, double.IsFinite(value) ? value : 0);
+                    // JSON has no NaN or infinity: a metric the rows cannot give is null, not a made-up number.
+                    foreach (var (key, value) in result.Metrics) WriteNumberOrNull(w, key, value);
                     w.WriteEndObject();
                     w.WriteStartArray("requirements");
                     foreach (var r in result.Requirements)
                     {
                         w.WriteStartObject();
                         w.WriteString("requirement", r.Requirement.Text);
-                        w.WriteNumber("value", r.Value);
+                        WriteNumberOrNull(w, "value", r.Value);
                         w.WriteBoolean("passed", r.Passed);
+                        if (r.Reason is { } reason) w.WriteString("reason", reason);
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
@@ -68,7 +70,7 @@ internal static class EvaluateCommand
             }
             if (result.Requirements.FirstOrDefault(r => !r.Passed) is { } failed)
             {
-                throw new GateFailedException($"requirement '{failed.Requirement.Text}' failed: {failed.Requirement.Metric} = {Number(failed.Value)}");
+                throw new GateFailedException($"requirement '{failed.Requirement.Text}' failed: {failed.Reason ?? $"{failed.Requirement.Metric} = {Number(failed.Value)}"}");
             }
             return 0;
         });
@@ -78,4 +80,10 @@ internal static class EvaluateCommand
     /// <summary>A model folder resolves against the command's folder (-C); models:/ and runs:/ URIs stay as they are.</summary>
     private static string ModelArgument(CliContext ctx, string model) =>
         model.Contains(":/", StringComparison.Ordinal) ? model : ctx.FullPath(model);
+
+    private static void WriteNumberOrNull(System.Text.Json.Utf8JsonWriter writer, string name, double value)
+    {
+        if (double.IsFinite(value)) writer.WriteNumber(name, value);
+        else writer.WriteNull(name);
+    }
 }
