@@ -157,24 +157,9 @@ internal sealed partial class SqlRegistryStore
             "INSERT INTO registry_audit (name, action, alias, stage, previous_stage, from_version, to_version, user_id, timestamp) VALUES (@name, @action, @alias, @stage, @previousStage, @fromVersion, @toVersion, @user, @now)",
             new { name, action = ActionText(action), alias, stage, previousStage, fromVersion, toVersion, user, now }, tx, cancellationToken: cancellationToken));
 
-    internal static string ActionText(RegistryAction action) => action switch
-    {
-        RegistryAction.AliasSet => "alias_set",
-        RegistryAction.AliasDeleted => "alias_deleted",
-        RegistryAction.AliasRolledBack => "alias_rolled_back",
-        RegistryAction.AliasPromoted => "alias_promoted",
-        _ => "stage_transitioned",
-    };
+    internal static string ActionText(RegistryAction action) => RegistryActionText.ToText(action);
 
-    internal static RegistryAction ParseAction(string text) => text switch
-    {
-        "alias_set" => RegistryAction.AliasSet,
-        "alias_deleted" => RegistryAction.AliasDeleted,
-        "alias_rolled_back" => RegistryAction.AliasRolledBack,
-        "alias_promoted" => RegistryAction.AliasPromoted,
-        "stage_transitioned" => RegistryAction.StageTransitioned,
-        _ => throw new CairnException(ErrorCode.INTERNAL_ERROR, $"Unknown registry audit action '{text}' in the database."),
-    };
+    internal static RegistryAction ParseAction(string text) => RegistryActionText.Parse(text);
 
     private static RegistryAuditEntry ToEntry(AuditRow r) => new(
         r.Id, r.Name, ParseAction(r.Action), r.Alias,

@@ -36,7 +36,7 @@ public sealed class HttpTrackingStore : ITrackingStore
     {
     }
 
-    /// <summary>A store over a transport shared with the registry (see <see cref="Cairn.Storage.CairnStores"/>).</summary>
+    /// <summary>A store over a transport shared with the registry (see <c>Cairn.Storage.CairnStores</c> in Cairn.Core).</summary>
     internal HttpTrackingStore(MlflowHttpTransport transport, bool ownsTransport, TimeProvider timeProvider)
     {
         _transport = transport;

@@ -1,5 +1,4 @@
 using Cairn.Registry;
-using Cairn.Storage;
 
 namespace Cairn.Contracts;
 
@@ -40,7 +39,7 @@ public static class RegistryWireMapping
     {
         Id = e.Id,
         Name = e.Name,
-        Action = SqlRegistryStore.ActionText(e.Action),
+        Action = RegistryActionText.ToText(e.Action),
         Alias = e.Alias,
         Stage = e.Stage?.ToString(),
         PreviousStage = e.PreviousStage?.ToString(),
@@ -65,7 +64,7 @@ public static class RegistryWireMapping
         (m.Aliases ?? []).Select(a => new RegisteredModelAlias(a.Alias ?? "", a.Version ?? "")).ToList());
 
     public static RegistryAuditEntry ToDomain(this RegistryAuditEntryMessage e) => new(
-        e.Id, e.Name ?? "", SqlRegistryStore.ParseAction(e.Action ?? ""), e.Alias,
+        e.Id, e.Name ?? "", RegistryActionText.Parse(e.Action ?? ""), e.Alias,
         e.Stage is null ? null : RegistryValidator.ParseStage(e.Stage),
         e.PreviousStage is null ? null : RegistryValidator.ParseStage(e.PreviousStage),
         e.FromVersion, e.ToVersion, e.User ?? RegistryLimits.UnknownUser, e.Timestamp);

@@ -35,7 +35,7 @@ public sealed class HttpRegistryStore : IRegistryStore, IDisposable
     {
     }
 
-    /// <summary>A store over a transport shared with tracking (see <see cref="Cairn.Storage.CairnStores"/>).</summary>
+    /// <summary>A store over a transport shared with tracking (see <c>Cairn.Storage.CairnStores</c> in Cairn.Core).</summary>
     internal HttpRegistryStore(MlflowHttpTransport transport, bool ownsTransport)
     {
         _transport = transport;

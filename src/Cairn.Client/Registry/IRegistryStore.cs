@@ -48,7 +48,7 @@ public interface IRegistryStore
     Task<ModelVersion> RollbackAliasAsync(string name, string alias, string? user = null, CancellationToken cancellationToken = default);
     /// <summary>
     /// Points <paramref name="alias"/> at <paramref name="version"/> if every rule in <paramref name="requirements"/> holds
-    /// (see <see cref="PromotionRule"/>); otherwise refuses with INVALID_STATE naming the failed rule, and changes nothing.
+    /// (see <c>PromotionRule</c> in Cairn.Core); otherwise refuses with INVALID_STATE naming the failed rule, and changes nothing.
     /// </summary>
     Task<ModelVersion> PromoteAsync(string name, string version, string alias, IReadOnlyList<string>? requirements = null, string? user = null, CancellationToken cancellationToken = default);
 }

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Xml.Linq;
+using Cairn.Client;
+
+namespace Cairn.Tests;
+
+/// <summary>
+/// The thin client package (src/Cairn.Client) stays thin: its assembly references only the shared framework, it
+/// resolves no package but its build-time analyzer, and <c>dotnet pack</c> gives a nupkg that depends on nothing.
+/// </summary>
+public sealed class ClientPackageTests : IDisposable
+{
+    // What the full Cairn.Core brings and the thin package must never pull in.
+    private static readonly string[] Heavy = ["Npgsql", "AWSSDK", "Sqlite", "Dapper", "YamlDotNet", "Sep", "Cairn.Core"];
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void The_client_assembly_references_only_the_shared_framework()
+    {
+        var assembly = typeof(HttpTrackingStore).Assembly;
+        Assert.Equal("Cairn.Client", assembly.GetName().Name);
+        var referenced = assembly.GetReferencedAssemblies().Select(a => a.Name!).ToList();
+        Assert.Contains("System.Net.Http", referenced);
+        Assert.Contains("System.Text.Json", referenced);
+        // The shared framework folder (Microsoft.NETCore.App) holds every assembly the client may use.
+        var framework = RuntimeEnvironment.GetRuntimeDirectory();
+        Assert.All(referenced, name =>
+        {
+            Assert.True(name.StartsWith("System", StringComparison.Ordinal) || name is "netstandard" or "mscorlib", $"Cairn.Client references {name}");
+            Assert.True(File.Exists(Path.Combine(framework, name + ".dll")), $"Cairn.Client references {name}, which is not in the shared framework");
+        });
+    }
+
+    [Fact]
+    public async Task The_packed_client_depends_on_no_package()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var packages = _dir.Combine("packages");
+        var artifacts = _dir.Combine("artifacts");
+        var pack = await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot(), "src", "Cairn.Client"), "-c", "Release",
+            "--artifacts-path", artifacts, "-o", packages,
+            // No build nodes or compiler server outlive the pack (they would keep this test's output pipes open).
+            "-nodeReuse:false", "-p:UseSharedCompilation=false"], ct);
+        Assert.True(pack.Exit == 0, $"dotnet pack exited {pack.Exit}:\n{Tail(pack.Out)}\n{Tail(pack.Err)}");
+
+        // The restore's resolved packages: only the public API analyzer, which is build-time only.
+        var assetsFile = Directory.GetFiles(artifacts, "project.assets.json", SearchOption.AllDirectories).Single();
+        using (var assets = JsonDocument.Parse(await File.ReadAllTextAsync(assetsFile, ct)))
+        {
+            var libraries = assets.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name.Split('/')[0]).ToList();
+            Assert.Equal(["Microsoft.CodeAnalysis.PublicApiAnalyzers"], libraries);
+        }
+
+        var nupkg = Assert.Single(Directory.GetFiles(packages, "Cairn.Client.*.nupkg"));
+        using var zip = ZipFile.OpenRead(nupkg);
+        Assert.Contains(zip.Entries, e => e.FullName == "lib/net10.0/Cairn.Client.dll");
+        var nuspecEntry = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        XDocument nuspec;
+        await using (var stream = nuspecEntry.Open()) nuspec = await XDocument.LoadAsync(stream, LoadOptions.None, ct);
+        var ns = nuspec.Root!.Name.Namespace;
+        var metadata = nuspec.Root.Element(ns + "metadata")!;
+        Assert.StartsWith("Cairn thin client", metadata.Element(ns + "description")!.Value);
+        var dependencies = metadata.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).ToList();
+        Assert.All(Heavy, heavy => Assert.DoesNotContain(dependencies, d => d.Contains(heavy, StringComparison.OrdinalIgnoreCase)));
+        Assert.Empty(dependencies);
+    }
+
+    /// <summary>The folder holding Cairn.slnx above this test's output folder.</summary>
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Cairn.slnx"))) return dir.FullName;
+        throw new InvalidOperationException($"No Cairn.slnx above {AppContext.BaseDirectory}.");
+    }
+
+    private static async Task<(int Exit, string Out, string Err)> RunAsync(string file, string[] args, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // The test host's MSBuild variables would point a nested dotnet at the wrong build.
+        foreach (var name in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
+            psi.Environment.Remove(name);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromMinutes(10));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within 10 minutes.");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>The last lines of a long build log, where its errors are.</summary>
+    private static string Tail(string text) => string.Join('\n', text.Split('\n').TakeLast(40));
+}
