@@ -66,11 +66,13 @@ internal static class ArtifactsCommand
         {
             using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
             var destination = ctx.FullPath(parse.GetValue(dest)!);
-            // The client reports no per-file progress, so the bar shows the download is alive rather than how far it got.
+            // A folder's size is known only once it is walked: the bar pulses and counts the files written so far.
             var files = await CliProgress.RunAsync(ctx, "downloading artifacts", bar =>
             {
                 bar?.Indeterminate();
-                return client.DownloadArtifactsAsync(parse.GetValue(runId)!, parse.GetValue(path), destination, cancellationToken);
+                var done = 0;
+                var progress = bar is null ? null : new FileCount(f => bar.Describe($"downloading artifacts: {Interlocked.Increment(ref done)} file(s), last {Path.GetFileName(f)}"));
+                return client.DownloadArtifactsAsync(parse.GetValue(runId)!, parse.GetValue(path), destination, progress, cancellationToken);
             }, enabled: !parse.GetValue(json));
             if (parse.GetValue(json))
             {
@@ -98,4 +100,10 @@ internal static class ArtifactsCommand
         < 1024L * 1024 * 1024 => $"{bytes / (1024.0 * 1024):0.#} MB",
         _ => $"{bytes / (1024.0 * 1024 * 1024):0.#} GB",
     };
+
+    /// <summary>Runs on the reporting thread (<see cref="Progress{T}"/> would post, and could lag the result).</summary>
+    private sealed class FileCount(Action<string> onFile) : IProgress<string>
+    {
+        public void Report(string value) => onFile(value);
+    }
 }

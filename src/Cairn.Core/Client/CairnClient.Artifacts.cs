@@ -42,13 +42,26 @@ public sealed partial class CairnClient
     /// keeping its path below the artifact root, and returns the local files written. From a server, proxied artifacts
     /// (<c>mlflow-artifacts:</c> URIs) come through <c>/api/2.0/mlflow-artifacts/artifacts/...</c>; local folders are copied.
     /// </summary>
-    public async Task<IReadOnlyList<string>> DownloadArtifactsAsync(string runId, string? path, string destination, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> DownloadArtifactsAsync(string runId, string? path, string destination, CancellationToken cancellationToken = default) =>
+        DownloadArtifactsAsync(runId, path, destination, progress: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="DownloadArtifactsAsync(string, string?, string, CancellationToken)"/>, reporting each local file to
+    /// <paramref name="progress"/> as soon as it is written (a folder's size is not known before it is walked).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DownloadArtifactsAsync(string runId, string? path, string destination, IProgress<string>? progress,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(destination);
         path = NormalizeArtifactPath(path);
         var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
         var destinationRoot = Path.GetFullPath(destination);
         var written = new List<string>();
+        void Wrote(string file)
+        {
+            written.Add(file);
+            progress?.Report(file);
+        }
 
         var localRoot = TryLocalArtifactRoot(run.Info);
         if (localRoot is not null && (!IsRemote || Directory.Exists(localRoot)))
@@ -56,12 +69,12 @@ public sealed partial class CairnClient
             var source = Path.Combine(localRoot, path);
             if (File.Exists(source))
             {
-                written.Add(CopyTo(source, Target(destinationRoot, path)));
+                Wrote(CopyTo(source, Target(destinationRoot, path)));
             }
             else if (Directory.Exists(source))
             {
                 foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-                    written.Add(CopyTo(file, Target(destinationRoot, Path.GetRelativePath(localRoot, file).Replace('\\', '/'))));
+                    Wrote(CopyTo(file, Target(destinationRoot, Path.GetRelativePath(localRoot, file).Replace('\\', '/'))));
             }
             else
             {
@@ -79,7 +92,7 @@ public sealed partial class CairnClient
         if (listing is { Files.Count: 0 })
         {
             // MLflow lists nothing for a file's own path: treat it as one file (a 404 then says it does not exist).
-            written.Add(await DownloadProxiedFileAsync(http, proxyPath, path, destinationRoot, cancellationToken).ConfigureAwait(false));
+            Wrote(await DownloadProxiedFileAsync(http, proxyPath, path, destinationRoot, cancellationToken).ConfigureAwait(false));
             return written;
         }
         var pending = new Stack<string>();
@@ -91,7 +104,7 @@ public sealed partial class CairnClient
             foreach (var entry in entries.Files)
             {
                 if (entry.IsDir) pending.Push(entry.Path);
-                else written.Add(await DownloadProxiedFileAsync(http, proxyPath, entry.Path, destinationRoot, cancellationToken).ConfigureAwait(false));
+                else Wrote(await DownloadProxiedFileAsync(http, proxyPath, entry.Path, destinationRoot, cancellationToken).ConfigureAwait(false));
             }
         }
         return written;
