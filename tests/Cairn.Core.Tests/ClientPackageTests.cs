@@ -42,11 +42,11 @@ public sealed class ClientPackageTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var packages = _dir.Combine("packages");
         var artifacts = _dir.Combine("artifacts");
-        var pack = await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot(), "src", "Cairn.Client"), "-c", "Release",
+        var pack = await RunAsync("dotnet", ["pack", Path.Combine(ChildProcess.RepositoryRoot(), "src", "Cairn.Client"), "-c", "Release",
             "--artifacts-path", artifacts, "-o", packages,
             // No build nodes or compiler server outlive the pack (they would keep this test's output pipes open).
             "-nodeReuse:false", "-p:UseSharedCompilation=false"], ct);
-        Assert.True(pack.Exit == 0, $"dotnet pack exited {pack.Exit}:\n{Tail(pack.Out)}\n{Tail(pack.Err)}");
+        Assert.True(pack.ExitCode == 0, $"dotnet pack exited {pack.ExitCode}:\n{ChildProcess.Tail(pack.Out)}\n{ChildProcess.Tail(pack.Err)}");
 
         // The restore's resolved packages: only the public API analyzer, which is build-time only.
         var assetsFile = Directory.GetFiles(artifacts, "project.assets.json", SearchOption.AllDirectories).Single();
@@ -70,40 +70,6 @@ public sealed class ClientPackageTests : IDisposable
         Assert.Empty(dependencies);
     }
 
-    /// <summary>The folder holding Cairn.slnx above this test's output folder.</summary>
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Cairn.slnx"))) return dir.FullName;
-        throw new InvalidOperationException($"No Cairn.slnx above {AppContext.BaseDirectory}.");
-    }
-
-    private static async Task<(int Exit, string Out, string Err)> RunAsync(string file, string[] args, CancellationToken cancellationToken)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        // The test host's MSBuild variables would point a nested dotnet at the wrong build.
-        foreach (var name in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
-            psi.Environment.Remove(name);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(TimeSpan.FromMinutes(10));
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within 10 minutes.");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    /// <summary>The last lines of a long build log, where its errors are.</summary>
-    private static string Tail(string text) => string.Join('\n', text.Split('\n').TakeLast(40));
+    private static Task<ChildProcess.Result> RunAsync(string file, string[] args, CancellationToken cancellationToken) =>
+        ChildProcess.RunAsync(file, args, TimeSpan.FromMinutes(10), cancellationToken);
 }
