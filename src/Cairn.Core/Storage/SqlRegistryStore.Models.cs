@@ -104,43 +104,25 @@ internal sealed partial class SqlRegistryStore
         }, cancellationToken);
     }
 
-    public async Task<Page<RegisteredModel>> SearchRegisteredModelsAsync(RegisteredModelSearch search, CancellationToken cancellationToken = default)
+    public Task<Page<RegisteredModel>> SearchRegisteredModelsAsync(RegisteredModelSearch search, CancellationToken cancellationToken = default)
     {
         RegistryValidator.ValidateMaxResults(search.MaxResults, RegistryLimits.SearchRegisteredModelsThreshold);
         var filter = SearchFilterParser.ParseRegisteredModelFilter(search.Filter);
         var orderBy = SearchFilterParser.ParseRegisteredModelOrderBy(search.OrderBy);
         var fingerprint = $"rm|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}";
-        var offset = PageToken.Decode(search.PageToken, fingerprint);
-
-        var sql = new StringBuilder($"SELECT {ModelColumns} FROM registered_models m");
-        var parameters = new DynamicParameters();
-        if (filter is not null)
-        {
-            sql.Append(" WHERE ");
-            new RegistryFilterSql(Database, parameters, models: true).Append(sql, filter);
-        }
-        sql.Append(" ORDER BY ");
-        foreach (var key in orderBy)
-        {
-            if (key.Entity != EntityKind.Attribute)
-                throw new InvalidParameterValueException($"Invalid order_by key '{key.Key}': registered models can be ordered by name, creation_timestamp and last_updated_timestamp.");
-            sql.Append(key.Key switch
-            {
-                "name" => "m.name",
-                "creation_timestamp" => "m.creation_time",
-                _ => "m.last_updated_time",
-            }).Append(key.Ascending ? " ASC, " : " DESC, ");
-        }
-        // MLflow's default and tie-breaker: name ascending.
-        sql.Append("m.name ASC LIMIT @limit OFFSET @offset");
-        parameters.Add("limit", search.MaxResults + 1);
-        parameters.Add("offset", offset);
-
-        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var rows = (await c.QueryAsync<ModelRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-        var next = PageToken.TrimToPage(rows, search.MaxResults, offset, fingerprint);
-        return new Page<RegisteredModel>(await LoadModelsAsync(c, null, rows, cancellationToken).ConfigureAwait(false), next);
+        return SearchPageAsync<ModelRow, RegisteredModel>(ModelSearch, filter, orderBy, search.MaxResults, search.PageToken, fingerprint,
+            (c, rows) => LoadModelsAsync(c, null, rows, cancellationToken), cancellationToken);
     }
+
+    // MLflow's default and tie-breaker: name ascending.
+    private static readonly SearchShape ModelSearch = new($"SELECT {ModelColumns} FROM registered_models m", Models: true,
+        key => key switch
+        {
+            "name" => "m.name",
+            "creation_timestamp" => "m.creation_time",
+            _ => "m.last_updated_time",
+        },
+        "registered models can be ordered by name, creation_timestamp and last_updated_timestamp", "m.name ASC");
 
     public Task SetRegisteredModelTagAsync(string name, string key, string value, CancellationToken cancellationToken = default)
     {

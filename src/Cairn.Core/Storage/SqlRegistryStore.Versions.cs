@@ -98,46 +98,28 @@ internal sealed partial class SqlRegistryStore
         }, cancellationToken);
     }
 
-    public async Task<Page<ModelVersion>> SearchModelVersionsAsync(ModelVersionSearch search, CancellationToken cancellationToken = default)
+    public Task<Page<ModelVersion>> SearchModelVersionsAsync(ModelVersionSearch search, CancellationToken cancellationToken = default)
     {
         RegistryValidator.ValidateMaxResults(search.MaxResults, RegistryLimits.SearchModelVersionsThreshold);
         var filter = SearchFilterParser.ParseModelVersionFilter(search.Filter);
         var orderBy = SearchFilterParser.ParseModelVersionOrderBy(search.OrderBy);
         var fingerprint = $"mv|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}";
-        var offset = PageToken.Decode(search.PageToken, fingerprint);
-
-        var sql = new StringBuilder($"SELECT {VersionColumns} FROM model_versions v");
-        var parameters = new DynamicParameters();
-        if (filter is not null)
-        {
-            sql.Append(" WHERE ");
-            new RegistryFilterSql(Database, parameters, models: false).Append(sql, filter);
-        }
-        sql.Append(" ORDER BY ");
-        foreach (var key in orderBy)
-        {
-            if (key.Entity != EntityKind.Attribute)
-                throw new InvalidParameterValueException($"Invalid order_by key '{key.Key}': model versions can be ordered by name, version_number, creation_timestamp, last_updated_timestamp, run_id and current_stage.");
-            sql.Append(key.Key switch
-            {
-                "name" => "v.name",
-                "version_number" => "v.version",
-                "creation_timestamp" => "v.creation_time",
-                "run_id" => "v.run_id",
-                "current_stage" => "v.current_stage",
-                _ => "v.last_updated_time",
-            }).Append(key.Ascending ? " ASC, " : " DESC, ");
-        }
-        // Default and tie-breaker: by model name, newest version first (what MLflow answers).
-        sql.Append("v.name ASC, v.version DESC LIMIT @limit OFFSET @offset");
-        parameters.Add("limit", search.MaxResults + 1);
-        parameters.Add("offset", offset);
-
-        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var rows = (await c.QueryAsync<VersionRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
-        var next = PageToken.TrimToPage(rows, search.MaxResults, offset, fingerprint);
-        return new Page<ModelVersion>(await LoadVersionsAsync(c, null, rows, withAliases: true, cancellationToken).ConfigureAwait(false), next);
+        return SearchPageAsync<VersionRow, ModelVersion>(VersionSearch, filter, orderBy, search.MaxResults, search.PageToken, fingerprint,
+            (c, rows) => LoadVersionsAsync(c, null, rows, withAliases: true, cancellationToken), cancellationToken);
     }
+
+    // Default and tie-breaker: by model name, newest version first (what MLflow answers).
+    private static readonly SearchShape VersionSearch = new($"SELECT {VersionColumns} FROM model_versions v", Models: false,
+        key => key switch
+        {
+            "name" => "v.name",
+            "version_number" => "v.version",
+            "creation_timestamp" => "v.creation_time",
+            "run_id" => "v.run_id",
+            "current_stage" => "v.current_stage",
+            _ => "v.last_updated_time",
+        },
+        "model versions can be ordered by name, version_number, creation_timestamp, last_updated_timestamp, run_id and current_stage", "v.name ASC, v.version DESC");
 
     public Task SetModelVersionTagAsync(string name, string version, string key, string value, CancellationToken cancellationToken = default)
     {
