@@ -177,6 +177,27 @@ internal static class Migrations
             );
             CREATE INDEX ix_registry_audit_name_alias ON registry_audit (name, alias, audit_id);
             """),
+        new(5, "users and access tokens", f => $"""
+            CREATE TABLE users (
+                id {f.IdentityKey},
+                username TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                is_admin BOOLEAN NOT NULL DEFAULT FALSE,
+                creation_time BIGINT NOT NULL,
+                CONSTRAINT uq_users_username UNIQUE (username)
+            );
+            CREATE TABLE access_tokens (
+                id TEXT NOT NULL PRIMARY KEY,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                token_hash TEXT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_used_time BIGINT,
+                revoked_time BIGINT,
+                CONSTRAINT uq_access_tokens_hash UNIQUE (token_hash)
+            );
+            CREATE INDEX ix_access_tokens_user ON access_tokens (user_id, id);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

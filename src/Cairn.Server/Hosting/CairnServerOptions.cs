@@ -29,6 +29,9 @@ public sealed class CairnServerOptions
     /// <summary>Largest artifact upload accepted; null for no limit (uploads are streamed to the store).</summary>
     public long? MaxArtifactBytes { get; set; }
 
+    /// <summary>Whether requests must authenticate and are checked against permissions (<see cref="Cairn.Server.Auth.CairnAuthOptions"/>).</summary>
+    public bool Auth { get; set; }
+
     /// <summary>"json" writes one JSON object per log line; anything else the console format.</summary>
     public string LogFormat { get; set; } = "console";
 
@@ -42,6 +45,7 @@ public sealed class CairnServerOptions
         [ServerStoreOptions.Section + ":BackendStoreUri"] = BackendStoreUri,
         [ServerStoreOptions.Section + ":ArtifactsDestination"] = ArtifactsDestination,
         [CairnLimitsOptions.Section + ":MaxRequestBodyBytes"] = MaxRequestBodyBytes.ToString(CultureInfo.InvariantCulture),
+        [Cairn.Server.Auth.CairnAuthOptions.Section + ":Enabled"] = Auth ? "true" : "false",
         [CairnLimitsOptions.Section + ":MaxArtifactBytes"] = MaxArtifactBytes?.ToString(CultureInfo.InvariantCulture),
         // "console" stays the default for anything but "json", as before the options were validated.
         [CairnLoggingOptions.Section + ":Format"] = LogFormat == "json" ? "json" : "console",
