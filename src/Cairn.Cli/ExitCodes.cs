@@ -36,7 +36,7 @@ internal static class ExitCodes
     /// <summary>The exit code of an error a command threw.</summary>
     public static int Of(Exception error) => error switch
     {
-        GateFailedException => GateFailed,
+        GateFailedException or PromotionRefusedException => GateFailed,
         CairnException c => Of(c.ErrorCode),
         HttpRequestException => Unavailable,
         // Not Ctrl-C (CliRunner handles that first): a request or lock wait that timed out.

@@ -52,3 +52,17 @@ public sealed class ResourceAlreadyExistsException(string message, Exception? in
 public sealed class InvalidParameterValueException(string message) : CairnException(ErrorCode.INVALID_PARAMETER_VALUE, message);
 
 public sealed class InvalidStateException(string message) : CairnException(ErrorCode.INVALID_STATE, message);
+
+/// <summary>
+/// A promotion gate did not hold: the registry refused to move the alias and changed nothing. On the wire it is
+/// INVALID_STATE (what MLflow clients expect) with Cairn's <c>cairn_reason</c> = <see cref="Reason"/> and the failed rule in
+/// <c>cairn_rule</c>, so a Cairn client gets this exception back over HTTP as in-process.
+/// </summary>
+public sealed class PromotionRefusedException(string message, string rule) : CairnException(ErrorCode.INVALID_STATE, message)
+{
+    /// <summary>The value of <c>cairn_reason</c> in the error body of a refused promotion.</summary>
+    public const string Reason = "PROMOTION_REFUSED";
+
+    /// <summary>The rule that failed, as written (<c>metrics.auc &gt;= champion</c>).</summary>
+    public string Rule { get; } = rule;
+}

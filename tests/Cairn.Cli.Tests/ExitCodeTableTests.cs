@@ -103,6 +103,29 @@ public sealed class ExitCodeTableTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_promotion_gate_on_a_server_exits_6_too()
+    {
+        // The server answers INVALID_STATE with Cairn's cairn_reason; the transport turns it back into PromotionRefusedException.
+        await using var server = await Cairn.Server.Hosting.CairnServer.StartAsync(new Cairn.Server.Hosting.CairnServerOptions
+        {
+            Port = 0,
+            BackendStoreUri = _cli.Home.Combine("server"),
+            ArtifactsDestination = _cli.Home.Combine("server", "artifacts"),
+        }, Ct);
+        var uri = server.Address.ToString().TrimEnd('/');
+        using (var client = await CairnClient.OpenAsync(uri, cancellationToken: Ct))
+        {
+            await client.Registry.CreateRegisteredModelAsync("m", cancellationToken: Ct);
+            await client.Registry.CreateModelVersionAsync(new("m", "models/m/1"), Ct);
+        }
+        var line = (await _cli.RunAsync("models", "promote", "m", "1", "--alias", "champion", "--require", "metrics.auc >= 0.8",
+            "--tracking-uri", uri)).FailedWith(ExitCodes.GateFailed);
+        Assert.Contains("metrics.auc >= 0.8", line);
+        // Any other INVALID_STATE (here: rolling back an alias that never moved) stays exit 4.
+        (await _cli.RunAsync("models", "rollback", "m@champion", "--tracking-uri", uri)).FailedWith(ExitCodes.InvalidState);
+    }
+
+    [Fact]
     public async Task What_the_client_cannot_do_is_an_internal_error_70()
     {
         // A run whose artifacts live in S3, read through a database opened in-process: NOT_IMPLEMENTED (a 501), not bad input.

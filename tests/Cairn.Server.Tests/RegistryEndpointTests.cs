@@ -150,6 +150,8 @@ public sealed class RegistryEndpointTests : IAsyncLifetime
             """{"name": "m3", "version": "2", "alias": "champion", "requirements": ["metrics.auc >= champion"]}""");
         Assert.Equal((400, "INVALID_STATE"), (refusedStatus, refused.GetProperty("error_code").GetString()));
         Assert.Contains("metrics.auc >= champion", refused.GetProperty("message").GetString());
+        Assert.Equal(("PROMOTION_REFUSED", "metrics.auc >= champion"),
+            (refused.GetProperty("cairn_reason").GetString(), refused.GetProperty("cairn_rule").GetString()));
         var promoted = await OkAsync(HttpMethod.Post, "api/cairn/v1/registry/promote",
             """{"name": "m3", "version": "2", "alias": "champion", "requirements": ["metrics.auc >= 0.5"]}""", "erin");
         Assert.Equal("2", promoted.GetProperty("model_version").GetProperty("version").GetString());
@@ -178,7 +180,9 @@ public sealed class RegistryEndpointTests : IAsyncLifetime
         await store.SetRegisteredModelAliasAsync("h", "champion", "1", "gina", Ct);
         await store.PromoteAsync("h", "2", "champion", user: "gina", cancellationToken: Ct);
         Assert.Equal("1", (await store.RollbackAliasAsync("h", "champion", "gina", Ct)).Version);
-        await Assert.ThrowsAsync<InvalidStateException>(() => store.PromoteAsync("h", "2", "champion", ["metrics.auc >= 0.5"], cancellationToken: Ct));
+        // A refused gate travels as INVALID_STATE with Cairn's reason and rule, and comes back as the same exception.
+        var refused = await Assert.ThrowsAsync<PromotionRefusedException>(() => store.PromoteAsync("h", "2", "champion", ["metrics.auc >= 0.5"], cancellationToken: Ct));
+        Assert.Equal("metrics.auc >= 0.5", refused.Rule);
         var page = await store.SearchModelVersionsAsync(new Cairn.Registry.ModelVersionSearch("name = 'h'", 1, ["version_number ASC"]), Ct);
         Assert.Equal("1", Assert.Single(page.Items).Version);
         Assert.NotNull(page.NextPageToken);

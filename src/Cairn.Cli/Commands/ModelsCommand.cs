@@ -127,17 +127,9 @@ internal static class ModelsCommand
             var rules = parse.GetValue(require) ?? [];
             foreach (var rule in rules) _ = PromotionRule.Parse(rule, parse.GetValue(alias)!);
             using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
-            ModelVersion version;
-            try
-            {
-                version = await client.Registry.PromoteAsync(parse.GetValue(promoteName)!, parse.GetValue(promoteVersion)!, parse.GetValue(alias)!,
-                    rules, UserOf(parse, user), ct);
-            }
-            catch (InvalidStateException e) when (rules.Length > 0 && e.Message.StartsWith(PromotionRefused, StringComparison.Ordinal))
-            {
-                // The registry refuses a failed rule with INVALID_STATE (in-process and over HTTP alike); for the CLI that is a failed gate.
-                throw new GateFailedException(e.Message, e);
-            }
+            // A failed rule comes back as PromotionRefusedException in-process and over HTTP alike: exit code 6.
+            var version = await client.Registry.PromoteAsync(parse.GetValue(promoteName)!, parse.GetValue(promoteVersion)!, parse.GetValue(alias)!,
+                rules, UserOf(parse, user), ct);
             Report(ctx, parse.GetValue(json), version, $"'{parse.GetValue(alias)}' now points at {version.Name} version {version.Version}.");
             return ExitCodes.Ok;
         });
@@ -184,7 +176,6 @@ internal static class ModelsCommand
     }
 
     /// <summary>How the registry words a refused promotion (PromotionRule.Check): a failed gate, not a conflicting state.</summary>
-    private const string PromotionRefused = "Promotion refused:";
 
     private static async Task<List<ModelVersion>> AllVersionsAsync(IRegistryStore registry, string name, CancellationToken ct)
     {

@@ -211,6 +211,12 @@ public sealed class ErrorResponse
 {
     public required string ErrorCode { get; init; }
     public required string Message { get; init; }
+
+    /// <summary>Cairn's finer reason for the error (<see cref="PromotionRefusedException.Reason"/>); MLflow clients ignore it.</summary>
+    public string? CairnReason { get; init; }
+
+    /// <summary>The rule that failed when <see cref="CairnReason"/> names a refused gate.</summary>
+    public string? CairnRule { get; init; }
 }
 
 [JsonSourceGenerationOptions(

@@ -230,6 +230,8 @@ internal sealed class MlflowHttpTransport : IDisposable
         {
             // Not MLflow's error body (a proxy's page, say): described below from the status.
         }
+        if (error is { CairnReason: PromotionRefusedException.Reason })
+            return new PromotionRefusedException(error.Message, error.CairnRule ?? "");
         if (error is not null) return MapError(status, error.ErrorCode, error.Message);
         var snippet = text.Length > 200 ? text[..200] + "..." : text;
         return new CairnException(CodeForStatus(status),

@@ -21,7 +21,7 @@ public sealed record PromotionRule(string Text, string MetricKey, string Operato
     public bool Holds(double candidate, double threshold) => Gate.Compare(MetricKey, candidate, Operator, threshold).Passed;
 
     /// <summary>
-    /// Checks every rule; the first failure throws <see cref="InvalidStateException"/> naming the rule, the candidate's
+    /// Checks every rule; the first failure throws <see cref="PromotionRefusedException"/> (INVALID_STATE) naming the rule, the candidate's
     /// value and the threshold (and, when a side is NaN, that a comparison with NaN fails). <paramref name="holderMetrics"/>
     /// is null when no version holds the alias yet, in which case rules against the alias hold (there is nothing to beat
     /// on a first promotion).
@@ -32,7 +32,7 @@ public sealed record PromotionRule(string Text, string MetricKey, string Operato
         foreach (var rule in rules)
         {
             if (!candidateMetrics.TryGetValue(rule.MetricKey, out var value))
-                throw new InvalidStateException($"Promotion refused: rule '{rule.Text}' failed: candidate version {candidateVersion} has no metric '{rule.MetricKey}' (its run logged none, or it has no run).");
+                throw new PromotionRefusedException($"Promotion refused: rule '{rule.Text}' failed: candidate version {candidateVersion} has no metric '{rule.MetricKey}' (its run logged none, or it has no run).", rule.Text);
             double threshold;
             string thresholdText;
             if (rule.Threshold is { } fixedThreshold)
@@ -44,13 +44,13 @@ public sealed record PromotionRule(string Text, string MetricKey, string Operato
             {
                 if (holderMetrics is null) continue;
                 if (!holderMetrics.TryGetValue(rule.MetricKey, out threshold))
-                    throw new InvalidStateException($"Promotion refused: rule '{rule.Text}' failed: version {holderVersion}, which holds '{rule.AgainstAlias}', has no metric '{rule.MetricKey}' to compare with.");
+                    throw new PromotionRefusedException($"Promotion refused: rule '{rule.Text}' failed: version {holderVersion}, which holds '{rule.AgainstAlias}', has no metric '{rule.MetricKey}' to compare with.", rule.Text);
                 thresholdText = $"{Gate.Format(threshold)} ('{rule.AgainstAlias}' = version {holderVersion})";
             }
             var result = Gate.Compare(rule.MetricKey, value, rule.Operator, threshold);
             if (!result.Passed)
-                throw new InvalidStateException($"Promotion refused: rule '{rule.Text}' failed: candidate version {candidateVersion} has {rule.MetricKey} = {Gate.Format(value)}, threshold {rule.Operator} {thresholdText}"
-                    + (double.IsNaN(value) || double.IsNaN(threshold) ? $" ({result.Reason})." : "."));
+                throw new PromotionRefusedException($"Promotion refused: rule '{rule.Text}' failed: candidate version {candidateVersion} has {rule.MetricKey} = {Gate.Format(value)}, threshold {rule.Operator} {thresholdText}"
+                    + (double.IsNaN(value) || double.IsNaN(threshold) ? $" ({result.Reason})." : "."), rule.Text);
         }
     }
 }

@@ -29,16 +29,21 @@ internal sealed partial class MlflowExceptionHandler(ILogger<MlflowExceptionHand
             _ => (500, nameof(ErrorCode.INTERNAL_ERROR), $"Internal error (request {context.TraceIdentifier}); see the server log."),
         };
         if (status >= 500) LogUnhandled(logger, exception, context.Request.Method, context.Request.Path, context.TraceIdentifier);
-        await WriteErrorAsync(context, status, code, message, cancellationToken).ConfigureAwait(false);
+        var body = new ErrorResponse { ErrorCode = code, Message = message };
+        if (exception is PromotionRefusedException refused)
+            body = new ErrorResponse { ErrorCode = code, Message = message, CairnReason = PromotionRefusedException.Reason, CairnRule = refused.Rule };
+        await WriteErrorAsync(context, status, body, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
-    public static async Task WriteErrorAsync(HttpContext context, int status, string code, string message, CancellationToken cancellationToken)
+    public static Task WriteErrorAsync(HttpContext context, int status, string code, string message, CancellationToken cancellationToken) =>
+        WriteErrorAsync(context, status, new ErrorResponse { ErrorCode = code, Message = message }, cancellationToken);
+
+    private static async Task WriteErrorAsync(HttpContext context, int status, ErrorResponse body, CancellationToken cancellationToken)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, new ErrorResponse { ErrorCode = code, Message = message },
-            MlflowJson.Wire.ErrorResponse, cancellationToken).ConfigureAwait(false);
+        await JsonSerializer.SerializeAsync(context.Response.Body, body, MlflowJson.Wire.ErrorResponse, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path} (request {RequestId})")]

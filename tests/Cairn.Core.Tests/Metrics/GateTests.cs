@@ -94,9 +94,9 @@ public sealed class GateTests
     {
         var rules = new[] { PromotionRule.Parse("metrics.auc != champion", "champion") };
 
-        var candidateNaN = Assert.Throws<InvalidStateException>(() =>
+        var candidateNaN = Assert.Throws<PromotionRefusedException>(() =>
             PromotionRule.Check(rules, "2", new Dictionary<string, double> { ["auc"] = double.NaN }, "1", new Dictionary<string, double> { ["auc"] = 0.8 }));
-        var holderNaN = Assert.Throws<InvalidStateException>(() =>
+        var holderNaN = Assert.Throws<PromotionRefusedException>(() =>
             PromotionRule.Check(rules, "2", new Dictionary<string, double> { ["auc"] = 0.9 }, "1", new Dictionary<string, double> { ["auc"] = double.NaN }));
 
         Assert.Contains("auc = NaN", candidateNaN.Message);

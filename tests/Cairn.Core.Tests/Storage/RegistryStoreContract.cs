@@ -435,8 +435,10 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         await registry.SetRegisteredModelAliasAsync("m", "champion", "1", cancellationToken: Ct);
         var trailBefore = await registry.GetAuditTrailAsync("m", cancellationToken: Ct);
 
-        var error = await Assert.ThrowsAsync<InvalidStateException>(() =>
+        var error = await Assert.ThrowsAsync<PromotionRefusedException>(() =>
             registry.PromoteAsync("m", "2", "champion", ["metrics.auc >= champion", "metrics.auc >= 0.80"], cancellationToken: Ct));
+        Assert.Equal(failing, error.Rule);
+        Assert.Equal(ErrorCode.INVALID_STATE, error.ErrorCode);
         Assert.Contains($"'{failing}'", error.Message);
         Assert.Contains($"auc = {candidateAuc.ToString(System.Globalization.CultureInfo.InvariantCulture)}", error.Message);
         Assert.Contains($">= {threshold}", error.Message);
@@ -450,7 +452,8 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         var (tracking, registry) = await StoresAsync();
         await registry.CreateRegisteredModelAsync("m", cancellationToken: Ct);
         await registry.CreateModelVersionAsync(new("m", "s3://b/1", await RunWithMetricsAsync(tracking, ("acc", 0.9))), Ct);
-        var missing = await Assert.ThrowsAsync<InvalidStateException>(() => registry.PromoteAsync("m", "1", "champion", ["metrics.auc >= 0.5"], cancellationToken: Ct));
+        var missing = await Assert.ThrowsAsync<PromotionRefusedException>(() => registry.PromoteAsync("m", "1", "champion", ["metrics.auc >= 0.5"], cancellationToken: Ct));
+        Assert.Equal("metrics.auc >= 0.5", missing.Rule);
         Assert.Contains("no metric 'auc'", missing.Message);
         Assert.Equal(ErrorCode.INVALID_PARAMETER_VALUE, await ErrorOfAsync(() => registry.PromoteAsync("m", "1", "champion", ["auc >= 0.5"], cancellationToken: Ct)));
         Assert.Equal(ErrorCode.INVALID_PARAMETER_VALUE, await ErrorOfAsync(() => registry.PromoteAsync("m", "1", "champion", ["metrics.auc >= challenger"], cancellationToken: Ct)));
