@@ -8,13 +8,17 @@ using Cairn.Client;
 namespace Cairn.Tests;
 
 /// <summary>
-/// The thin client package (src/Cairn.Client) stays thin: its assembly references only the shared framework, it
-/// resolves no package but its build-time analyzer, and <c>dotnet pack</c> gives a nupkg that depends on nothing.
+/// The thin client package (src/Cairn.Client) stays thin: its assembly references only the shared framework and the
+/// logging abstraction, it resolves no package but those and its build-time analyzer, and <c>dotnet pack</c> gives a nupkg
+/// whose one dependency is that abstraction.
 /// </summary>
 public sealed class ClientPackageTests : IDisposable
 {
     // What the full Cairn.Core brings and the thin package must never pull in.
     private static readonly string[] Heavy = ["Npgsql", "AWSSDK", "Sqlite", "Dapper", "YamlDotNet", "Sep", "Cairn.Core"];
+
+    // ActiveRun logs what it cannot throw through ILogger; nothing else outside the shared framework is allowed.
+    private const string Logging = "Microsoft.Extensions.Logging.Abstractions";
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -29,7 +33,8 @@ public sealed class ClientPackageTests : IDisposable
         Assert.Contains("System.Text.Json", referenced);
         // The shared framework folder (Microsoft.NETCore.App) holds every assembly the client may use.
         var framework = RuntimeEnvironment.GetRuntimeDirectory();
-        Assert.All(referenced, name =>
+        Assert.Contains(Logging, referenced);
+        Assert.All(referenced.Where(name => name != Logging), name =>
         {
             Assert.True(name.StartsWith("System", StringComparison.Ordinal) || name is "netstandard" or "mscorlib", $"Cairn.Client references {name}");
             Assert.True(File.Exists(Path.Combine(framework, name + ".dll")), $"Cairn.Client references {name}, which is not in the shared framework");
@@ -48,12 +53,13 @@ public sealed class ClientPackageTests : IDisposable
             "-nodeReuse:false", "-p:UseSharedCompilation=false"], ct);
         Assert.True(pack.ExitCode == 0, $"dotnet pack exited {pack.ExitCode}:\n{ChildProcess.Tail(pack.Out)}\n{ChildProcess.Tail(pack.Err)}");
 
-        // The restore's resolved packages: only the public API analyzer, which is build-time only.
+        // The restore's resolved packages: the public API analyzer (build-time only) and the logging abstraction with its own.
         var assetsFile = Directory.GetFiles(artifacts, "project.assets.json", SearchOption.AllDirectories).Single();
         using (var assets = JsonDocument.Parse(await File.ReadAllTextAsync(assetsFile, ct)))
         {
             var libraries = assets.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name.Split('/')[0]).ToList();
-            Assert.Equal(["Microsoft.CodeAnalysis.PublicApiAnalyzers"], libraries);
+            Assert.Equal(["Microsoft.CodeAnalysis.PublicApiAnalyzers", "Microsoft.Extensions.DependencyInjection.Abstractions", Logging],
+                libraries.Order(StringComparer.Ordinal));
         }
 
         var nupkg = Assert.Single(Directory.GetFiles(packages, "Cairn.Client.*.nupkg"));
@@ -67,7 +73,7 @@ public sealed class ClientPackageTests : IDisposable
         Assert.StartsWith("Cairn thin client", metadata.Element(ns + "description")!.Value);
         var dependencies = metadata.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).ToList();
         Assert.All(Heavy, heavy => Assert.DoesNotContain(dependencies, d => d.Contains(heavy, StringComparison.OrdinalIgnoreCase)));
-        Assert.Empty(dependencies);
+        Assert.Equal([Logging], dependencies);
     }
 
     private static Task<ChildProcess.Result> RunAsync(string file, string[] args, CancellationToken cancellationToken) =>

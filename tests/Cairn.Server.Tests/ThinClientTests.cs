@@ -44,4 +44,43 @@ public sealed class ThinClientTests
         var history = await store.GetMetricHistoryAsync(run.Info.RunId, "loss", cancellationToken: Ct);
         Assert.Equal([0.5, 0.25], history.Items.OrderBy(m => m.Step).Select(m => m.Value));
     }
+
+    [Fact]
+    public async Task An_active_run_from_the_client_package_batches_in_the_background_and_uploads_artifacts_through_the_proxy()
+    {
+        Type[] used = [typeof(ActiveRun), typeof(RunLoggerOptions), typeof(ProxyArtifactWriter), typeof(IRunArtifactWriter)];
+        Assert.All(used, t => Assert.Equal("Cairn.Client", t.Assembly.GetName().Name));
+
+        await using var server = await RunningServer.StartAsync();
+        using var store = new HttpTrackingStore(server.BaseAddress.ToString());
+        var experimentId = await store.GetOrCreateExperimentAsync("thin-active-run", Ct);
+        var folder = Directory.CreateTempSubdirectory("cairn-thin-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder.FullName, "notes.txt"), "hello from the thin client", Ct);
+            string runId;
+            await using (var run = await ActiveRun.StartAsync(store, new CreateRunRequest(experimentId, RunName: "thin-active"),
+                new RunLoggerOptions { QueueCapacity = 64 }, cancellationToken: Ct))
+            {
+                runId = run.RunId;
+                for (var step = 0; step < 500; step++) run.LogMetric("loss", 1.0 / (step + 1), step);
+                run.LogParams(new Dictionary<string, string> { ["lr"] = "0.1", ["depth"] = "6" });
+                Assert.Equal(["notes.txt"], await run.LogArtifactAsync(Path.Combine(folder.FullName, "notes.txt"), cancellationToken: Ct));
+                Assert.True(run.QueueLength <= 64);
+            }
+
+            var (status, body) = await server.GetAsync($"runs/get?run_id={runId}");
+            Assert.Equal(200, status);
+            Assert.Equal("FINISHED", body.GetProperty("run").GetProperty("info").GetProperty("status").GetString());
+            var history = await store.GetMetricHistoryAsync(runId, "loss", cancellationToken: Ct);
+            Assert.Equal(500, history.Items.Count);
+            using var file = await server.Http.GetAsync(new Uri(server.BaseAddress,
+                $"api/2.0/mlflow-artifacts/artifacts/{experimentId}/{runId}/artifacts/notes.txt"), Ct);
+            Assert.Equal("hello from the thin client", await file.Content.ReadAsStringAsync(Ct));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
 }

@@ -14,7 +14,7 @@ public sealed partial class CairnClient
     /// </summary>
     public async Task<ArtifactListing> ListArtifactsAsync(string runId, string? path = null, CancellationToken cancellationToken = default)
     {
-        path = NormalizeArtifactPath(path);
+        path = ArtifactUpload.NormalizePath(path);
         if (Store is HttpTrackingStore http)
         {
             var query = $"api/2.0/mlflow/artifacts/list?run_id={Uri.EscapeDataString(runId)}" + (path.Length > 0 ? $"&path={Uri.EscapeDataString(path)}" : "");
@@ -53,7 +53,7 @@ public sealed partial class CairnClient
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(destination);
-        path = NormalizeArtifactPath(path);
+        path = ArtifactUpload.NormalizePath(path);
         var run = await Store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
         var destinationRoot = Path.GetFullPath(destination);
         var written = new List<string>();
@@ -87,7 +87,7 @@ public sealed partial class CairnClient
             throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
                 $"Run {runId} keeps its artifacts at '{run.Info.ArtifactUri}', which this client cannot read yet: download through a server that proxies them (mlflow-artifacts:).");
 
-        var proxyPath = ProxyPath(run.Info.ArtifactUri);
+        var proxyPath = ProxyArtifactWriter.ProxyPath(run.Info.ArtifactUri);
         var listing = path.Length == 0 ? null : await ListArtifactsAsync(runId, path, cancellationToken).ConfigureAwait(false);
         if (listing is { Files.Count: 0 })
         {
@@ -126,46 +126,23 @@ public sealed partial class CairnClient
     public async Task<IReadOnlyList<string>> LogArtifactAsync(RunInfo run, string localPath, string? artifactPath = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(run);
-        ArgumentException.ThrowIfNullOrEmpty(localPath);
-        var prefix = NormalizeArtifactPath(artifactPath);
-        var files = new List<(string Source, string Relative)>();
-        if (File.Exists(localPath))
-            files.Add((localPath, Join(prefix, Path.GetFileName(localPath))));
-        else if (Directory.Exists(localPath))
-            foreach (var file in Directory.EnumerateFiles(localPath, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-                files.Add((file, Join(prefix, Path.GetRelativePath(localPath, file).Replace('\\', '/'))));
-        else
-            throw new ResourceDoesNotExistException($"Cannot log artifact '{localPath}': no such file or folder.");
-
         var localRoot = TryLocalArtifactRoot(run);
         if (localRoot is not null && (!IsRemote || Directory.Exists(localRoot)))
         {
+            var files = ArtifactUpload.Collect(localPath, artifactPath);
             foreach (var (source, relative) in files) CopyTo(source, Target(Path.GetFullPath(localRoot), relative));
             return files.Select(f => f.Relative).ToList();
         }
-        if (Store is not HttpTrackingStore http || !run.ArtifactUri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
+        if (Store is not HttpTrackingStore http)
             throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
                 $"Run {run.RunId} keeps its artifacts at '{run.ArtifactUri}', which this client cannot write yet: log through a server that proxies them (mlflow-artifacts:).");
-        var proxyPath = ProxyPath(run.ArtifactUri);
-        foreach (var (source, relative) in files)
-        {
-            var url = "api/2.0/mlflow-artifacts/artifacts/" + string.Join('/', $"{proxyPath}/{relative}".Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
-            await http.PutRawAsync(url, () =>
-            {
-                var content = new StreamContent(new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true));
-                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-                return content;
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        return files.Select(f => f.Relative).ToList();
-
-        static string Join(string left, string right) => left.Length == 0 ? right : $"{left}/{right}";
+        return await new ProxyArtifactWriter(http).LogArtifactAsync(run, localPath, artifactPath, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<string> DownloadProxiedFileAsync(HttpTrackingStore http, string proxyPath, string relativePath, string destinationRoot, CancellationToken cancellationToken)
     {
         var target = Target(destinationRoot, relativePath);
-        var url = "api/2.0/mlflow-artifacts/artifacts/" + string.Join('/', $"{proxyPath}/{relativePath}".Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString));
+        var url = ProxyArtifactWriter.ProxyUrl(proxyPath, relativePath);
         HttpResponseMessage response;
         try
         {
@@ -204,26 +181,6 @@ public sealed partial class CairnClient
         return full;
     }
 
-    private static string NormalizeArtifactPath(string? path)
-    {
-        var normalized = (path ?? "").Replace('\\', '/').Trim('/');
-        if (normalized.Split('/').Any(segment => segment is ".."))
-            throw new InvalidParameterValueException($"Invalid artifact path '{path}': '..' is not allowed.");
-        return normalized;
-    }
-
-    /// <summary>"mlflow-artifacts:/1/abc/artifacts" or "mlflow-artifacts://host:port/1/abc/artifacts" → "1/abc/artifacts".</summary>
-    private static string ProxyPath(string artifactUri)
-    {
-        var rest = artifactUri[ProxyScheme.Length..];
-        if (rest.StartsWith("//", StringComparison.Ordinal))
-        {
-            var slash = rest.IndexOf('/', 2);
-            rest = slash < 0 ? "" : rest[slash..];
-        }
-        return WebUtility.UrlDecode(rest.Trim('/'));
-    }
-
     private string LocalArtifactRoot(RunInfo run) =>
         TryLocalArtifactRoot(run) ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
             $"Run {run.RunId} keeps its artifacts at '{run.ArtifactUri}', which this client cannot read directly: use a server's tracking URI (http://...).");
@@ -234,7 +191,7 @@ public sealed partial class CairnClient
         var uri = run.ArtifactUri;
         if (uri.StartsWith("file:", StringComparison.OrdinalIgnoreCase)) return new Uri(uri).LocalPath;
         if (uri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
-            return _artifactsDestination is null ? null : Path.Combine(_artifactsDestination, ProxyPath(uri));
+            return _artifactsDestination is null ? null : Path.Combine(_artifactsDestination, ProxyArtifactWriter.ProxyPath(uri));
         if (uri.Contains("://", StringComparison.Ordinal)) return null;
         return Path.IsPathRooted(uri) ? uri : Path.GetFullPath(uri);
     }

@@ -58,6 +58,6 @@ public sealed partial class CairnClient
             _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
             allTags.GetValueOrDefault(SystemTags.User, user),
             allTags.Select(t => new RunTag(t.Key, t.Value)).ToList()), cancellationToken).ConfigureAwait(false);
-        return new ActiveRun(this, run);
+        return ActiveRun.Attach(Store, run, _options.RunLogger, this, _options.TimeProvider);
     }
 }

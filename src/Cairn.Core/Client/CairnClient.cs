@@ -14,7 +14,7 @@ namespace Cairn.Client;
 /// </code>
 /// Thread-safe. Dispose the client after its runs.
 /// </summary>
-public sealed partial class CairnClient : IDisposable
+public sealed partial class CairnClient : IDisposable, IRunArtifactWriter
 {
     private readonly CairnStores _stores;
     private readonly CairnClientOptions _options;

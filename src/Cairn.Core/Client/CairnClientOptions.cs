@@ -18,8 +18,12 @@ public sealed class CairnClientOptions
     /// <summary>Settings of the HTTP transport, for http(s):// tracking URIs.</summary>
     public HttpTrackingStoreOptions Http { get; set; } = new();
 
-    /// <summary>How often a run's background logger writes its queue (it also writes as soon as a batch is full).</summary>
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>How often a run's background logger writes its queue; the same setting as <see cref="RunLoggerOptions.FlushInterval"/>.</summary>
+    public TimeSpan FlushInterval
+    {
+        get => RunLogger.FlushInterval;
+        set => RunLogger.FlushInterval = value;
+    }
 
     /// <summary>The clock of the timestamps the client and its stores write (run start times, creation and update times).</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

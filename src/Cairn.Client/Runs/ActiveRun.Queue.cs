@@ -10,7 +10,7 @@ public sealed partial class ActiveRun
     private static Channel<object> CreateQueue(RunLoggerOptions options)
     {
         if (options.QueueCapacity < 1)
-            throw new InvalidParameterValueException($"CairnClientOptions.RunLogger.QueueCapacity: must be at least 1 (got {options.QueueCapacity})");
+            throw new InvalidParameterValueException($"RunLoggerOptions.QueueCapacity: must be at least 1 (got {options.QueueCapacity})");
         // Wait mode for the channel itself: Drop is decided in Enqueue, so the dropped item is always the new one
         // (dropping queued items would reorder params, whose first value must reach the store first).
         return Channel.CreateBounded<object>(new BoundedChannelOptions(options.QueueCapacity)

@@ -11,9 +11,12 @@ public enum RunQueueFullMode
     Drop,
 }
 
-/// <summary>Settings of the background logger of each <see cref="ActiveRun"/>, in <see cref="CairnClientOptions.RunLogger"/>.</summary>
+/// <summary>Settings of the background logger of each <see cref="ActiveRun"/> (Cairn.Core's <c>CairnClientOptions.RunLogger</c>).</summary>
 public sealed class RunLoggerOptions
 {
+    /// <summary>How often the background logger writes its queue (it also writes as soon as a batch is full).</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// Items (metrics, params, tags, inputs) a run queues at most before <see cref="FullMode"/> applies; at least 1.
     /// Bounds the memory a producer faster than the store can take (about 100 bytes per metric).

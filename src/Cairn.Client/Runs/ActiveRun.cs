@@ -8,7 +8,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Cairn.Client;
 
 /// <summary>
-/// A run being logged to, from <see cref="CairnClient.StartRun(string, string?, IReadOnlyDictionary{string, string}?, string?)"/>. <see cref="LogMetric"/>, <see cref="LogParam(string, string)"/>,
+/// A run being logged to, from <see cref="StartAsync"/> over any <see cref="ITrackingStore"/> (the thin client's <see cref="HttpTrackingStore"/>),
+/// or from Cairn.Core's <c>CairnClient.StartRun</c>. <see cref="LogMetric"/>, <see cref="LogParam(string, string)"/>,
 /// <see cref="SetTag"/> and <see cref="LogInput(DatasetInput)"/> only validate and enqueue (microseconds, no I/O); a background
 /// task writes the queue in log-batch calls within MLflow's limits about every 100 ms, or sooner when a batch fills.
 /// The queue is bounded (<see cref="RunLoggerOptions.QueueCapacity"/>): when the store cannot keep up, a Log call blocks
@@ -17,7 +18,7 @@ namespace Cairn.Client;
 /// Ending: <see cref="Dispose"/> writes everything still queued, then ends the run FINISHED, or FAILED when it runs
 /// because an exception is propagating out of a <c>using</c> block. <c>await using</c> cannot see that exception
 /// (the compiler has already caught it when <see cref="DisposeAsync"/> runs), so in async code call <see cref="Fail"/>
-/// in a catch, call <see cref="End"/>/<see cref="EndAsync"/> yourself, or use <see cref="CairnClient.RunAsync"/>,
+/// in a catch, call <see cref="End"/>/<see cref="EndAsync"/> yourself, or use Cairn.Core's <c>CairnClient.RunAsync</c>,
 /// which ends the run FAILED (KILLED on cancellation) when the body throws.
 /// </para>
 /// <para>
@@ -32,8 +33,9 @@ namespace Cairn.Client;
 /// </summary>
 public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
 {
-    private readonly CairnClient _client;
     private readonly ITrackingStore _store;
+    private readonly TimeProvider _time;
+    private readonly IRunArtifactWriter? _artifacts;
     private readonly Channel<object> _queue;
     private readonly RunQueueFullMode _fullMode;
     private readonly ILogger _logger;
@@ -50,18 +52,49 @@ public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
     private RunStatus? _requestedStatus;
     private int _ended;
 
-    internal ActiveRun(CairnClient client, Run run)
+    private ActiveRun(ITrackingStore store, Run run, RunLoggerOptions options, IRunArtifactWriter? artifacts, TimeProvider time)
     {
-        var options = client.Options;
-        _client = client;
-        _store = client.Store;
+        _store = store;
+        _time = time;
+        _artifacts = artifacts;
         Info = run.Info;
-        _queue = CreateQueue(options.RunLogger);
-        _fullMode = options.RunLogger.FullMode;
-        _logger = options.RunLogger.LoggerFactory?.CreateLogger<ActiveRun>() ?? NullLogger<ActiveRun>.Instance;
+        _queue = CreateQueue(options);
+        _fullMode = options.FullMode;
+        _logger = options.LoggerFactory?.CreateLogger<ActiveRun>() ?? NullLogger<ActiveRun>.Instance;
         _flushInterval = options.FlushInterval;
         _loop = Task.Run(LoopAsync);
         RunExitHooks.Register(this);
+    }
+
+    /// <summary>
+    /// Starts logging to <paramref name="run"/>, a run created already (status RUNNING), through <paramref name="store"/>.
+    /// <paramref name="artifacts"/> uploads what <see cref="LogArtifact"/> is given; null picks the server's artifact proxy
+    /// when <paramref name="store"/> is an <see cref="HttpTrackingStore"/>, and otherwise leaves artifact logging unavailable.
+    /// <paramref name="timeProvider"/> stamps metrics and the end time (default: the system clock).
+    /// </summary>
+    public static ActiveRun Attach(ITrackingStore store, Run run, RunLoggerOptions? options = null, IRunArtifactWriter? artifacts = null,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(run);
+        return new ActiveRun(store, run, options ?? new RunLoggerOptions(),
+            artifacts ?? (store is HttpTrackingStore http ? new ProxyArtifactWriter(http) : null), timeProvider ?? TimeProvider.System);
+    }
+
+    /// <summary>
+    /// Creates a run as <paramref name="request"/> says (its start time defaults to now) and starts logging to it; see
+    /// <see cref="Attach"/>. This is how an application that references only the thin client logs a run to a server:
+    /// <c>await using var run = await ActiveRun.StartAsync(new HttpTrackingStore(uri), new CreateRunRequest(experimentId));</c>.
+    /// </summary>
+    public static async Task<ActiveRun> StartAsync(ITrackingStore store, CreateRunRequest request, RunLoggerOptions? options = null,
+        IRunArtifactWriter? artifacts = null, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(request);
+        var time = timeProvider ?? TimeProvider.System;
+        if (request.StartTime is null) request = request with { StartTime = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var run = await store.CreateRunAsync(request, cancellationToken).ConfigureAwait(false);
+        return Attach(store, run, options, artifacts, time);
     }
 
     /// <summary>The run's id.</summary>
@@ -88,7 +121,7 @@ public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
     /// <summary>Queues one metric point. <paramref name="timestamp"/> defaults to now (ms since the epoch).</summary>
     public void LogMetric(string key, double value, long step = 0, long? timestamp = null)
     {
-        var metric = new Metric(key, value, timestamp ?? _client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), step);
+        var metric = new Metric(key, value, timestamp ?? _time.GetUtcNow().ToUnixTimeMilliseconds(), step);
         TrackingValidator.ValidateMetric(metric);
         Enqueue(metric);
     }
@@ -100,7 +133,7 @@ public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
     public void LogMetrics(IEnumerable<KeyValuePair<string, double>> metrics, long step = 0)
     {
         ArgumentNullException.ThrowIfNull(metrics);
-        var now = _client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var points = metrics.Select(m => new Metric(m.Key, m.Value, now, step)).ToList();
         foreach (var metric in points) TrackingValidator.ValidateMetric(metric);
         foreach (var metric in points) Enqueue(metric);
@@ -234,7 +267,7 @@ public sealed partial class ActiveRun : IDisposable, IAsyncDisposable
         }
         try
         {
-            await _store.UpdateRunAsync(RunId, status, _client.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await _store.UpdateRunAsync(RunId, status, _time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (Volatile.Read(ref _stopped) is { } stopped)
         {

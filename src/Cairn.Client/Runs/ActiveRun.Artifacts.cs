@@ -1,6 +1,6 @@
 namespace Cairn.Client;
 
-/// <summary>Artifacts of the run, through the client's artifact methods (MLflow's <c>log_artifact</c> and <c>log_artifacts</c>).</summary>
+/// <summary>Artifacts of the run, through its <see cref="IRunArtifactWriter"/> (MLflow's <c>log_artifact</c> and <c>log_artifacts</c>).</summary>
 public sealed partial class ActiveRun
 {
     /// <summary>
@@ -15,7 +15,10 @@ public sealed partial class ActiveRun
     public Task<IReadOnlyList<string>> LogArtifactAsync(string localPath, string? artifactPath = null, CancellationToken cancellationToken = default)
     {
         ThrowIfEnded();
-        return _client.LogArtifactAsync(Info, localPath, artifactPath, cancellationToken);
+        if (_artifacts is null)
+            throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
+                $"Run {RunId} was started without an artifact writer: pass one to ActiveRun.Attach/StartAsync, or log through a server (HttpTrackingStore).");
+        return _artifacts.LogArtifactAsync(Info, localPath, artifactPath, cancellationToken);
     }
 
     /// <summary>
