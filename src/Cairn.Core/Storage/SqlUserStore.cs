@@ -10,13 +10,27 @@ namespace Cairn.Storage;
 /// </summary>
 internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
 {
-    private sealed record UserRow(long Id, string Username, long IsAdmin, long CreationTime, string PasswordHash)
+    // Rows mapped by property: SQLite reports no column type for an expression over zero rows, which constructor mapping needs.
+    private sealed class UserRow
     {
+        public long Id { get; set; }
+        public string Username { get; set; } = "";
+        public long IsAdmin { get; set; }
+        public long CreationTime { get; set; }
+        public string PasswordHash { get; set; } = "";
+
         public User ToUser() => new(Id, Username, IsAdmin != 0, CreationTime);
     }
 
-    private sealed record TokenRow(string Id, long UserId, string Name, long CreationTime, long? LastUsedTime, long? RevokedTime)
+    private sealed class TokenRow
     {
+        public string Id { get; set; } = "";
+        public long UserId { get; set; }
+        public string Name { get; set; } = "";
+        public long CreationTime { get; set; }
+        public long? LastUsedTime { get; set; }
+        public long? RevokedTime { get; set; }
+
         public AccessToken ToToken() => new(Id, UserId, Name, CreationTime, LastUsedTime, RevokedTime);
     }
 
