@@ -1,5 +1,6 @@
 using Cairn.Contracts;
 using Cairn.Registry;
+using Cairn.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -104,7 +105,7 @@ internal static class RegistryEndpoints
             var version = await store.CreateModelVersionAsync(new CreateModelVersionRequest(
                 Required(body.Name, "name"), Required(body.Source, "source"), NullIfEmpty(body.RunId),
                 body.Tags?.Select(t => new ModelVersionTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(),
-                NullIfEmpty(body.RunLink), body.Description, NullIfEmpty(request.Headers[UserHeader].ToString())), request.HttpContext.RequestAborted);
+                NullIfEmpty(body.RunLink), body.Description, User(request)), request.HttpContext.RequestAborted);
             return VersionResult(version);
         });
 
@@ -201,7 +202,9 @@ internal static class RegistryEndpoints
         body.Stages ??= query.Stages;
     }
 
-    internal static string? User(HttpRequest request) => NullIfEmpty(request.Headers[UserHeader].ToString());
+    /// <remarks>With access control on, the authenticated user; X-Cairn-User only counts when nobody is authenticated (access control off).</remarks>
+    internal static string? User(HttpRequest request) =>
+        request.HttpContext.User.UserName() ?? NullIfEmpty(request.Headers[UserHeader].ToString());
 
     private static async Task<IResult> SearchModelsAsync(IRegistryStore store, RegistryRequest body, CancellationToken cancellationToken)
     {

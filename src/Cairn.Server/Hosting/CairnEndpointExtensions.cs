@@ -1,3 +1,4 @@
+using Cairn.Server.Auth;
 using Cairn.Server.Diagnostics;
 using Cairn.Server.Endpoints;
 using Cairn.Server.Health;
@@ -22,6 +23,7 @@ public static class CairnEndpointExtensions
     {
         app.UseExceptionHandler();
         app.UseArtifactPathGuard();
+        app.UseCairnAuthentication();
 
         app.MapCairnHealth();
         app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0"));
@@ -35,10 +37,12 @@ public static class CairnEndpointExtensions
             api.MapRunEndpoints();
             api.MapArtifactListEndpoint();
             api.MapRegistryEndpoints();
+            api.MapUserEndpoints();
         }
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
+        app.MapGroup("/api/cairn/v1/tokens").MapTokenEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", NotFound);

@@ -53,12 +53,17 @@ public sealed class CairnServer : IAsyncDisposable
     private static WebApplication Build(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // HTTPS endpoints from Kestrel's configuration (Kestrel:Endpoints:*:Certificate, Kestrel:Certificates:Default), which the slim builder leaves out.
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddCairnLogging();
         builder.AddCairnListener();
         builder.Services.AddCairnServer(builder.Configuration, s3);
+        var exposed = Cairn.Server.Auth.ExposureGuard.Check(builder.Configuration);
 
         var app = builder.Build();
+        if (exposed)
+            app.Logger.LogWarning("Listening on a non-loopback address without access control (--insecure): anyone who reaches the port can read, change and delete everything. Use --auth.");
         app.MapCairnApi();
         return app;
     }
