@@ -1,3 +1,4 @@
+using Cairn.Server.Auth;
 using Cairn.Server.Diagnostics;
 using Cairn.Server.Endpoints;
 using Cairn.Server.Health;
@@ -22,11 +23,12 @@ public static class CairnEndpointExtensions
     {
         app.UseExceptionHandler();
         app.UseArtifactPathGuard();
+        app.UseCairnAuthorization();
 
         app.MapCairnHealth();
-        app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0"));
-        app.MapCairnMetrics();
-        app.MapCairnOpenApi(OpenApiPath);
+        app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0")).WithoutCairnResource();
+        app.MapCairnMetrics().WithoutCairnResource();
+        app.MapCairnOpenApi(OpenApiPath).WithoutCairnResource();
 
         foreach (var prefix in new[] { "/api/2.0/mlflow", "/ajax-api/2.0/mlflow" })
         {
@@ -35,14 +37,15 @@ public static class CairnEndpointExtensions
             api.MapRunEndpoints();
             api.MapArtifactListEndpoint();
             api.MapRegistryEndpoints();
+            api.MapPermissionEndpoints();
         }
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
-        app.MapFallback("/api/{**path}", NotFound);
-        app.MapFallback("/ajax-api/{**path}", NotFound);
+        app.MapFallback("/api/{**path}", NotFound).WithoutCairnResource();
+        app.MapFallback("/ajax-api/{**path}", NotFound).WithoutCairnResource();
         return app;
     }
 

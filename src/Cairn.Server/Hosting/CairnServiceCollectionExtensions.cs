@@ -1,6 +1,7 @@
 using Cairn.Artifacts;
 using Cairn.Data.Remotes;
 using Cairn.Registry;
+using Cairn.Server.Auth;
 using Cairn.Server.Diagnostics;
 using Cairn.Server.Health;
 using Cairn.Tracking;
@@ -46,6 +47,7 @@ public static class CairnServiceCollectionExtensions
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<ServerStores>().Registry);
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<ServerStores>().Artifacts);
         services.AddSingleton(sp => new ArtifactLocationResolver(sp.GetRequiredService<IArtifactStore>()));
+        services.AddCairnPermissions(configuration);
 
         services.AddExceptionHandler<MlflowExceptionHandler>();
         services.AddProblemDetails();
