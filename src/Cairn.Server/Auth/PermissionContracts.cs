@@ -59,7 +59,4 @@ internal sealed class PermissionEmpty;
 [JsonSerializable(typeof(List<ExperimentPermissionMessage>))]
 [JsonSerializable(typeof(List<RegisteredModelPermissionMessage>))]
 [JsonSerializable(typeof(PermissionEmpty))]
-internal sealed partial class PermissionJson : JsonSerializerContext
-{
-    public static PermissionJson Wire { get; } = new();
-}
+internal sealed partial class PermissionJson : JsonSerializerContext;

@@ -1,7 +1,7 @@
 using Cairn.Access;
-using Cairn.Server.Auth;
 using Cairn.Artifacts;
 using Cairn.Contracts;
+using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;

@@ -1,7 +1,7 @@
 using Cairn.Access;
-using Cairn.Server.Auth;
 using Cairn.Contracts;
 using Cairn.Registry;
+using Cairn.Server.Auth;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

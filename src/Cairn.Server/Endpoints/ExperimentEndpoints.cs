@@ -1,6 +1,6 @@
 using Cairn.Access;
-using Cairn.Server.Auth;
 using Cairn.Contracts;
+using Cairn.Server.Auth;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -18,7 +18,7 @@ internal static class PermissionEndpoints
 {
     public static void MapPermissionEndpoints(this IEndpointRouteBuilder api)
     {
-        var json = PermissionJson.Wire;
+        var json = PermissionJson.Default;
 
         api.MapPost("experiments/permissions/create", async (HttpRequest request, ServerStores stores) =>
         {
@@ -96,7 +96,7 @@ internal static class PermissionEndpoints
     private static async Task<PermissionRequest> BodyAsync(HttpRequest request)
     {
         var body = request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0
-            ? await ReadAsync(request, PermissionJson.Wire.PermissionRequest)
+            ? await ReadAsync(request, PermissionJson.Default.PermissionRequest)
             : new PermissionRequest();
         body.ExperimentId ??= Query(request, "experiment_id");
         body.Name ??= Query(request, "name");
@@ -105,5 +105,5 @@ internal static class PermissionEndpoints
         return body;
     }
 
-    private static IResult Empty() => Results.Json(new PermissionEmpty(), PermissionJson.Wire.PermissionEmpty);
+    private static IResult Empty() => Results.Json(new PermissionEmpty(), PermissionJson.Default.PermissionEmpty);
 }

@@ -1,10 +1,11 @@
 using Cairn.Access;
-using Cairn.Server.Auth;
 using Cairn.Contracts;
 using Cairn.Registry;
+using Cairn.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using static Cairn.Server.Endpoints.MlflowRequest;
 
 namespace Cairn.Server.Endpoints;
@@ -107,7 +108,7 @@ internal static class RegistryEndpoints
             var version = await store.CreateModelVersionAsync(new CreateModelVersionRequest(
                 Required(body.Name, "name"), Required(body.Source, "source"), NullIfEmpty(body.RunId),
                 body.Tags?.Select(t => new ModelVersionTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(),
-                NullIfEmpty(body.RunLink), body.Description, NullIfEmpty(request.Headers[UserHeader].ToString())), request.HttpContext.RequestAborted);
+                NullIfEmpty(body.RunLink), body.Description, User(request)), request.HttpContext.RequestAborted);
             return VersionResult(version);
         }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
@@ -204,7 +205,11 @@ internal static class RegistryEndpoints
         body.Stages ??= query.Stages;
     }
 
-    internal static string? User(HttpRequest request) => NullIfEmpty(request.Headers[UserHeader].ToString());
+    /// <summary>Who the audit trail records: with access control on, the authenticated user (a header could name anyone); otherwise <see cref="UserHeader"/>.</summary>
+    internal static string? User(HttpRequest request) =>
+        request.HttpContext.RequestServices.GetRequiredService<CairnAccess>().Enabled
+            ? request.HttpContext.User.UserName()
+            : NullIfEmpty(request.Headers[UserHeader].ToString());
 
     /// <summary>One page of registered models, without those the caller may not read (the page may come out short).</summary>
     private static async Task<IResult> SearchModelsAsync(IRegistryStore store, CairnAccess access, HttpContext context, RegistryRequest body)

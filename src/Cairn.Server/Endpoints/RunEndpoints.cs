@@ -1,8 +1,8 @@
-using Cairn.Access;
-using Cairn.Server.Auth;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cairn.Access;
 using Cairn.Contracts;
+using Cairn.Server.Auth;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

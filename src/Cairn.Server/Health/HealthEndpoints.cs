@@ -1,5 +1,5 @@
-using Cairn.Server.Auth;
 using System.Text.Json;
+using Cairn.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
