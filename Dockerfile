@@ -4,6 +4,8 @@
 #   docker run -p 5000:5000 -v cairn-data:/data cairn
 # Flags after the image name are added to `cairn server` (e.g. `--backend-store-uri postgresql://...`); settings also come
 # from Cairn__* variables (Cairn__Limits__MaxRequestBodyBytes=...). The versions are pinned; bump them together.
+# Access control is on: the first start creates the admin (CAIRN_ADMIN_USERNAME, default admin) with CAIRN_ADMIN_PASSWORD,
+# or writes a one-time password to /data/initial-admin-password and logs that path.
 ARG SDK_VERSION=10.0.100
 ARG RUNTIME_VERSION=10.0.12
 
@@ -32,4 +34,4 @@ EXPOSE 5000
 # The runtime image has no curl; bash's /dev/tcp asks /health/live and checks the status line.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${Cairn__Server__Port:-5000} && printf 'GET /health/live HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
-ENTRYPOINT ["dotnet", "cairn.dll", "server", "--host", "0.0.0.0"]
+ENTRYPOINT ["dotnet", "cairn.dll", "server", "--host", "0.0.0.0", "--auth"]

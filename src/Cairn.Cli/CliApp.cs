@@ -19,6 +19,7 @@ internal static class CliApp
             GcCommand.Create(app),
             QuickstartCommand.Create(app),
             ModelsCommand.Create(app),
+            TokensCommand.Create(app),
             TrainCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),

@@ -16,10 +16,12 @@ internal static class ServerCommand
         var maxRequest = new Option<long>("--max-request-size") { Description = "Largest JSON request body in bytes; larger ones get 413.", DefaultValueFactory = _ => 16 * 1024 * 1024 };
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
+        var auth = new Option<bool>("--auth") { Description = "Require users to log in (HTTP Basic or access tokens); the first start creates an admin (CAIRN_ADMIN_USERNAME, CAIRN_ADMIN_PASSWORD)." };
+        var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --host without --auth (anyone who reaches the port can change everything)." };
 
         var command = new Command("server", "Run the tracking server (MLflow REST API) on the embedded default or a shared database.")
         {
-            host, port, backend, artifacts, maxRequest, logFormat,
+            host, port, backend, artifacts, maxRequest, logFormat, auth, insecure,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -40,6 +42,8 @@ internal static class ServerCommand
             if (parse.GetValue(artifacts) is { } artifactsUri) settings[ServerStoreOptions.Section + ":ArtifactsDestination"] = ctx.AbsoluteUri(artifactsUri);
             Flag(maxRequest, CairnLimitsOptions.Section + ":MaxRequestBodyBytes");
             Flag(logFormat, CairnLoggingOptions.Section + ":Format");
+            Flag(auth, Cairn.Server.Auth.CairnAuthOptions.Section + ":Enabled");
+            Flag(insecure, CairnListenOptions.Section + ":Insecure");
             // CAIRN_HOME as this command sees it (tests give commands their own environment).
             settings["CAIRN_HOME"] = ctx.CairnHome;
 

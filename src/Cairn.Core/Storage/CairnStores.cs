@@ -1,3 +1,4 @@
+using Cairn.Auth;
 using Cairn.Client;
 using Cairn.Registry;
 using Cairn.Storage.Postgres;
@@ -23,8 +24,12 @@ public sealed class CairnStores : IDisposable
 
     private readonly IRegistryStore? _registry;
 
-    private CairnStores(string uri, ITrackingStore tracking, IRegistryStore? registry, IDisposable owned, SqlDatabase? database, string? localArtifacts)
+    private readonly IUserStore? _users;
+
+    private CairnStores(string uri, ITrackingStore tracking, IRegistryStore? registry, IDisposable owned, SqlDatabase? database, string? localArtifacts,
+        IUserStore? users = null)
     {
+        _users = users;
         Uri = uri;
         Tracking = tracking;
         _registry = registry;
@@ -42,6 +47,10 @@ public sealed class CairnStores : IDisposable
     /// <summary>Registered models, versions, aliases and the audit trail.</summary>
     public IRegistryStore Registry => _registry
         ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{Uri}' has no model registry.");
+
+    /// <summary>Users and access tokens of a server with access control on; only over a database (a server manages its own over HTTP).</summary>
+    public IUserStore Users => _users
+        ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{Uri}' has no user store: users are managed on the server's database.");
 
     /// <summary>True when the stores talk to a server over HTTP.</summary>
     public bool IsRemote => Database is null;
@@ -89,7 +98,8 @@ public sealed class CairnStores : IDisposable
             ? await PostgresDatabase.OpenAsync(backend, artifactRoot, timeProvider, cancellationToken).ConfigureAwait(false)
             : await SqliteDatabase.OpenAsync(StoreUri.SqlitePath(backend), artifactRoot, timeProvider, cancellationToken).ConfigureAwait(false);
         var tracking = new SqlTrackingStore(database);
-        return new CairnStores(uri, tracking, new SqlRegistryStore(database, tracking), database, database, localArtifacts);
+        return new CairnStores(uri, tracking, new SqlRegistryStore(database, tracking), database, database, localArtifacts,
+            new SqlUserStore(database));
     }
 
     /// <summary>Closes the database (draining the SQLite writer) or the HTTP connection pool.</summary>

@@ -47,7 +47,7 @@ internal static class CairnAuthorization
         if (user.UserId() is null)
         {
             // Authentication normally answered already; a handler that let an anonymous request through is refused here.
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"mlflow\"";
+            context.Response.Headers.WWWAuthenticate = CairnAuthenticationHandler.Challenge;
             await MlflowExceptionHandler.WriteErrorAsync(context, 401, nameof(ErrorCode.UNAUTHENTICATED),
                 "You must be authenticated to use this endpoint.", context.RequestAborted);
             return false;

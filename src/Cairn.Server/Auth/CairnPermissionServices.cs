@@ -1,5 +1,4 @@
 using Cairn.Access;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -9,9 +8,10 @@ namespace Cairn.Server.Auth;
 /// <summary>Registers authorization: the access options (checked at start) and <see cref="CairnAccess"/>.</summary>
 internal static class CairnPermissionServices
 {
-    public static IServiceCollection AddCairnPermissions(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddCairnPermissions(this IServiceCollection services)
     {
-        services.AddOptions<CairnAuthOptions>().Bind(configuration.GetSection(CairnAuthOptions.Section)).ValidateOnStart();
+        // The options are bound (and validated at start) by AddCairnAuth; this adds the rule for the default permission.
+        services.AddOptions<CairnAuthOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CairnAuthOptions>, DefaultPermissionValidation>());
         services.TryAddSingleton<CairnAccess>();
         return services;

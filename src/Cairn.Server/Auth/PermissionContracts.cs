@@ -56,7 +56,7 @@ internal sealed class PermissionEmpty;
 [JsonSerializable(typeof(PermissionRequest))]
 [JsonSerializable(typeof(ExperimentPermissionResponse))]
 [JsonSerializable(typeof(RegisteredModelPermissionResponse))]
-[JsonSerializable(typeof(List<ExperimentPermissionMessage>))]
-[JsonSerializable(typeof(List<RegisteredModelPermissionMessage>))]
+[JsonSerializable(typeof(ExperimentPermissionMessage))]
+[JsonSerializable(typeof(RegisteredModelPermissionMessage))]
 [JsonSerializable(typeof(PermissionEmpty))]
 internal sealed partial class PermissionJson : JsonSerializerContext;

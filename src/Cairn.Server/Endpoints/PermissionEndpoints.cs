@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Cairn.Access;
 using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
@@ -88,6 +89,16 @@ internal static class PermissionEndpoints
 
     public static RegisteredModelPermissionMessage ToWire(RegisteredModelPermissionGrant grant) =>
         new() { Name = grant.Name, UserId = grant.UserId, Permission = grant.Permission.Name() };
+
+    /// <summary>A user's grants as MLflow's users/get lists them (<c>experiment_permissions</c>, <c>registered_model_permissions</c>).</summary>
+    public static async Task<(List<JsonElement> Experiments, List<JsonElement> Models)> GrantsOfAsync(ServerStores stores, long userId, CancellationToken cancellationToken)
+    {
+        var store = Store(stores);
+        var experiments = await store.ListExperimentGrantsAsync(userId, cancellationToken);
+        var models = await store.ListRegisteredModelGrantsAsync(userId, cancellationToken);
+        return (experiments.Select(g => JsonSerializer.SerializeToElement(ToWire(g), PermissionJson.Default.ExperimentPermissionMessage)).ToList(),
+            models.Select(g => JsonSerializer.SerializeToElement(ToWire(g), PermissionJson.Default.RegisteredModelPermissionMessage)).ToList());
+    }
 
     private static SqlPermissionStore Store(ServerStores stores) => stores.Inner.Permissions
         ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, "Permissions need a database backend store.");

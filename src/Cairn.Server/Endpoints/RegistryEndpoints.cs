@@ -5,7 +5,6 @@ using Cairn.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using static Cairn.Server.Endpoints.MlflowRequest;
 
 namespace Cairn.Server.Endpoints;
@@ -205,11 +204,9 @@ internal static class RegistryEndpoints
         body.Stages ??= query.Stages;
     }
 
-    /// <summary>Who the audit trail records: with access control on, the authenticated user (a header could name anyone); otherwise <see cref="UserHeader"/>.</summary>
+    /// <remarks>With access control on, the authenticated user; X-Cairn-User only counts when nobody is authenticated (access control off).</remarks>
     internal static string? User(HttpRequest request) =>
-        request.HttpContext.RequestServices.GetRequiredService<CairnAccess>().Enabled
-            ? request.HttpContext.User.UserName()
-            : NullIfEmpty(request.Headers[UserHeader].ToString());
+        request.HttpContext.User.UserName() ?? NullIfEmpty(request.Headers[UserHeader].ToString());
 
     /// <summary>One page of registered models, without those the caller may not read (the page may come out short).</summary>
     private static async Task<IResult> SearchModelsAsync(IRegistryStore store, CairnAccess access, HttpContext context, RegistryRequest body)

@@ -23,6 +23,7 @@ public static class CairnEndpointExtensions
     {
         app.UseExceptionHandler();
         app.UseArtifactPathGuard();
+        app.UseCairnAuthentication();
         app.UseCairnAuthorization();
 
         app.MapCairnHealth();
@@ -37,11 +38,13 @@ public static class CairnEndpointExtensions
             api.MapRunEndpoints();
             api.MapArtifactListEndpoint();
             api.MapRegistryEndpoints();
+            api.MapUserEndpoints();
             api.MapPermissionEndpoints();
         }
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
+        app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", NotFound).WithoutCairnResource();

@@ -57,8 +57,11 @@ public sealed class CairnServer : IAsyncDisposable
         builder.AddCairnLogging();
         builder.AddCairnListener();
         builder.Services.AddCairnServer(builder.Configuration, s3);
+        var exposed = Cairn.Server.Auth.ExposureGuard.Check(builder.Configuration);
 
         var app = builder.Build();
+        if (exposed)
+            app.Logger.LogWarning("Listening on a non-loopback address without access control (--insecure): anyone who reaches the port can read, change and delete everything. Use --auth.");
         app.MapCairnApi();
         return app;
     }

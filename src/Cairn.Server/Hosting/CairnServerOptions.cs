@@ -32,6 +32,9 @@ public sealed class CairnServerOptions
     /// <summary>Whether requests must authenticate and are checked against permissions (<see cref="Cairn.Server.Auth.CairnAuthOptions"/>).</summary>
     public bool Auth { get; set; }
 
+    /// <summary>Allows a non-loopback <see cref="Host"/> without <see cref="Auth"/> (<see cref="CairnListenOptions.Insecure"/>).</summary>
+    public bool Insecure { get; set; }
+
     /// <summary>"json" writes one JSON object per log line; anything else the console format.</summary>
     public string LogFormat { get; set; } = "console";
 
@@ -46,6 +49,7 @@ public sealed class CairnServerOptions
         [ServerStoreOptions.Section + ":ArtifactsDestination"] = ArtifactsDestination,
         [CairnLimitsOptions.Section + ":MaxRequestBodyBytes"] = MaxRequestBodyBytes.ToString(CultureInfo.InvariantCulture),
         [Cairn.Server.Auth.CairnAuthOptions.Section + ":Enabled"] = Auth ? "true" : "false",
+        [CairnListenOptions.Section + ":Insecure"] = Insecure ? "true" : "false",
         [CairnLimitsOptions.Section + ":MaxArtifactBytes"] = MaxArtifactBytes?.ToString(CultureInfo.InvariantCulture),
         // "console" stays the default for anything but "json", as before the options were validated.
         [CairnLoggingOptions.Section + ":Format"] = LogFormat == "json" ? "json" : "console",

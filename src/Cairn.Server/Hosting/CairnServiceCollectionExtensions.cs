@@ -47,7 +47,8 @@ public static class CairnServiceCollectionExtensions
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<ServerStores>().Registry);
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<ServerStores>().Artifacts);
         services.AddSingleton(sp => new ArtifactLocationResolver(sp.GetRequiredService<IArtifactStore>()));
-        services.AddCairnPermissions(configuration);
+        services.AddCairnAuth(configuration);
+        services.AddCairnPermissions();
 
         services.AddExceptionHandler<MlflowExceptionHandler>();
         services.AddProblemDetails();

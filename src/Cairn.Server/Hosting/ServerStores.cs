@@ -26,6 +26,9 @@ internal sealed class ServerStores(IOptions<ServerStoreOptions> options, S3Conne
 
     public IRegistryStore Registry => _registry ?? throw NotOpen();
 
+    /// <summary>Users and access tokens (access control), on the same database.</summary>
+    public Cairn.Auth.IUserStore Users => Inner.Users;
+
     /// <summary>The stores underneath the instrumentation (the health check asks the database about its writer).</summary>
     public Cairn.Storage.CairnStores Inner => _inner ?? throw NotOpen();
 

@@ -35,7 +35,8 @@ public sealed partial class ContainerImageTests
         Assert.Equal(runtime.Env["CAIRN_HOME"], volume);
         var healthcheck = Assert.Single(runtime.All("HEALTHCHECK"));
         Assert.Contains("/health/live", healthcheck, StringComparison.Ordinal);
-        Assert.Equal(["dotnet", "cairn.dll", "server", "--host", "0.0.0.0"], runtime.Entrypoint);
+        // Listening on every interface, so with access control on (a public bind without it is refused).
+        Assert.Equal(["dotnet", "cairn.dll", "server", "--host", "0.0.0.0", "--auth"], runtime.Entrypoint);
     }
 
     [Fact]
@@ -78,6 +79,17 @@ public sealed partial class ContainerImageTests
             using var ready = await http.GetAsync("health/ready", Ct);
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             Assert.True(File.Exists(Path.Combine(environment["CAIRN_HOME"], "cairn.db")), "the store is not under CAIRN_HOME");
+
+            // Access control is on: the API asks for credentials, and the first admin's one-time password is in CAIRN_HOME.
+            using var anonymous = await http.GetAsync("api/2.0/mlflow/experiments/search?max_results=1", Ct);
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            var passwordFile = Path.Combine(environment["CAIRN_HOME"], "initial-admin-password");
+            Assert.True(File.Exists(passwordFile), $"no one-time admin password file:\n{log}");
+            using var login = new HttpRequestMessage(HttpMethod.Get, "api/2.0/mlflow/experiments/search?max_results=1");
+            login.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("admin:" + File.ReadAllText(passwordFile).Trim())));
+            using var admin = await http.SendAsync(login, Ct);
+            Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
 
             // The image's HEALTHCHECK command, run as Docker would (exec form), against this server.
             var check = JsonSerializer.Deserialize<string[]>(Regex.Match(runtime.All("HEALTHCHECK").Single(), @"CMD\s+(\[.*\])$").Groups[1].Value)!;

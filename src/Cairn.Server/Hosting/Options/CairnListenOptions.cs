@@ -14,4 +14,7 @@ public sealed class CairnListenOptions
 
     /// <summary>0 picks a free port (tests).</summary>
     public int Port { get; set; } = 5000;
+
+    /// <summary>Listen on a non-loopback address without access control (<c>--insecure</c>); refused otherwise, and warned about when allowed.</summary>
+    public bool Insecure { get; set; }
 }
