@@ -58,6 +58,11 @@ public sealed class CairnStores : IDisposable
     /// <summary>The database shared by the stores; null over HTTP.</summary>
     internal SqlDatabase? Database { get; }
 
+    /// <summary>Who may do what with each experiment and registered model (a server's access control); null over HTTP.</summary>
+    internal SqlPermissionStore? Permissions => Database is null ? null : _permissions ??= new SqlPermissionStore(Database);
+
+    private SqlPermissionStore? _permissions;
+
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
 

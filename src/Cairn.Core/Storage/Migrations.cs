@@ -198,6 +198,22 @@ internal static class Migrations
             );
             CREATE INDEX ix_access_tokens_user ON access_tokens (user_id, id);
             """),
+        new(6, "experiment and registered model permissions", f => """
+            CREATE TABLE experiment_permissions (
+                experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id) ON DELETE CASCADE,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                permission TEXT NOT NULL,
+                PRIMARY KEY (experiment_id, user_id)
+            );
+            CREATE INDEX ix_experiment_permissions_user ON experiment_permissions (user_id, experiment_id);
+            CREATE TABLE registered_model_permissions (
+                name TEXT NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                permission TEXT NOT NULL,
+                PRIMARY KEY (name, user_id)
+            );
+            CREATE INDEX ix_registered_model_permissions_user ON registered_model_permissions (user_id, name);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -1,5 +1,7 @@
+using Cairn.Access;
 using Cairn.Artifacts;
 using Cairn.Contracts;
+using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
@@ -32,14 +34,14 @@ internal static class ArtifactEndpoints
     /// <summary>Maps the proxy routes onto a <c>.../mlflow-artifacts</c> group.</summary>
     public static void MapArtifactProxyEndpoints(this IEndpointRouteBuilder api)
     {
-        api.MapGet("artifacts", ListProxyAsync);
-        api.MapGet("artifacts/{**path}", DownloadAsync);
-        api.MapPut("artifacts/{**path}", UploadAsync);
-        api.MapDelete("artifacts/{**path}", DeleteAsync);
+        api.MapGet("artifacts", ListProxyAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.ArtifactPath);
+        api.MapGet("artifacts/{**path}", DownloadAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.ArtifactPath);
+        api.MapPut("artifacts/{**path}", UploadAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.ArtifactPath);
+        api.MapDelete("artifacts/{**path}", DeleteAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Manage, from: CairnTarget.ArtifactPath);
     }
 
     /// <summary>Maps <c>artifacts/list</c> onto a <c>.../mlflow</c> group.</summary>
-    public static void MapArtifactListEndpoint(this IEndpointRouteBuilder api) => api.MapGet("artifacts/list", ListRunAsync);
+    public static void MapArtifactListEndpoint(this IEndpointRouteBuilder api) => api.MapGet("artifacts/list", ListRunAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
 
     /// <summary>
     /// Refuses traversal in the raw request target before routing sees it. Kestrel decodes <c>%2e</c> and removes
@@ -134,7 +136,7 @@ internal static class ArtifactEndpoints
     /// The artifact path of a proxy request, taken from the raw request target (undecoded, dot segments intact) so
     /// what is checked is what the client sent; falls back to the route value when the target does not show it.
     /// </summary>
-    private static string ProxyPath(HttpContext context)
+    internal static string ProxyPath(HttpContext context)
     {
         var path = RawProxyPath(context) is { } raw
             ? ArtifactPath.FromUrl(raw)

@@ -1,5 +1,7 @@
+using Cairn.Access;
 using Cairn.Contracts;
 using Cairn.Registry;
+using Cairn.Server.Auth;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -21,7 +23,7 @@ internal static class CairnRegistryEndpoints
             var entries = await store.GetAuditTrailAsync(Required(Query(request, "name"), "name"), QueryInt(request, "max_results") ?? 100, request.HttpContext.RequestAborted);
             return Results.Json(new RegistryAuditResponse { Entries = entries.Count == 0 ? null : entries.Select(e => e.ToWire()).ToList() },
                 RegistryJson.Wire.RegistryAuditResponse);
-        })
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName)
         .WithName("CairnRegistryAudit").WithSummary("Alias and stage changes of a registered model, newest first (query: name, max_results).")
         .Produces<RegistryAuditResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
@@ -31,7 +33,7 @@ internal static class CairnRegistryEndpoints
             var version = await store.RollbackAliasAsync(Required(body.Name, "name"), Required(body.Alias, "alias"), RegistryEndpoints.User(request),
                 request.HttpContext.RequestAborted);
             return RegistryEndpoints.VersionResult(version);
-        })
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName)
         .WithName("CairnRegistryRollback").WithSummary("Points an alias back at the version it named before its last change (body: name, alias).")
         .Accepts<RegistryRequest>("application/json").Produces<ModelVersionResponse>().Produces<ErrorResponse>(StatusCodes.Status404NotFound);
 
@@ -41,7 +43,7 @@ internal static class CairnRegistryEndpoints
             var version = await store.PromoteAsync(Required(body.Name, "name"), Required(body.Version, "version"), Required(body.Alias, "alias"),
                 body.Requirements, RegistryEndpoints.User(request), request.HttpContext.RequestAborted);
             return RegistryEndpoints.VersionResult(version);
-        })
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName)
         .WithName("CairnRegistryPromote")
         .WithSummary("Moves an alias to a version when every requirement holds, e.g. 'metrics.auc >= champion' (body: name, version, alias, requirements).")
         .Accepts<RegistryRequest>("application/json").Produces<ModelVersionResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
@@ -51,7 +53,7 @@ internal static class CairnRegistryEndpoints
         {
             var uri = await ModelUri.ResolveAsync(Required(Query(request, "uri"), "uri"), registry, tracking, "uri", request.HttpContext.RequestAborted);
             return Results.Json(new DownloadUriResponse { ArtifactUri = uri }, RegistryJson.Wire.DownloadUriResponse);
-        })
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelUri)
         .WithName("CairnRegistryResolve").WithSummary("The artifact location a runs:/ or models:/ URI stands for (query: uri).")
         .Produces<DownloadUriResponse>().Produces<ErrorResponse>(StatusCodes.Status404NotFound);
     }

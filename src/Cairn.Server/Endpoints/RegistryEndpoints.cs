@@ -1,3 +1,4 @@
+using Cairn.Access;
 using Cairn.Contracts;
 using Cairn.Registry;
 using Cairn.Server.Auth;
@@ -23,40 +24,41 @@ internal static class RegistryEndpoints
         var json = RegistryJson.Wire;
 
         // ---- registered models ---------------------------------------------------------------
-        api.MapPost("registered-models/create", async (HttpRequest request, IRegistryStore store) =>
+        api.MapPost("registered-models/create", async (HttpRequest request, IRegistryStore store, CairnAccess access) =>
         {
             var body = await ReadAsync(request, json.RegistryRequest);
             var model = await store.CreateRegisteredModelAsync(Required(body.Name, "name"),
                 body.Tags?.Select(t => new RegisteredModelTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(), body.Description, request.HttpContext.RequestAborted);
+            await access.GrantCreatorAsync(request.HttpContext, CairnResource.RegisteredModel, model.Name);
             return ModelResult(model);
-        });
+        }).CreatesCairnResource(CairnResource.RegisteredModel);
 
         api.MapGet("registered-models/get", async (HttpRequest request, IRegistryStore store) =>
-            ModelResult(await store.GetRegisteredModelAsync(Required(Query(request, "name"), "name"), request.HttpContext.RequestAborted)));
+            ModelResult(await store.GetRegisteredModelAsync(Required(Query(request, "name"), "name"), request.HttpContext.RequestAborted))).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
 
         api.MapPost("registered-models/rename", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             return ModelResult(await store.RenameRegisteredModelAsync(Required(body.Name, "name"), Required(body.NewName, "new_name"), request.HttpContext.RequestAborted));
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapPatch("registered-models/update", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             return ModelResult(await store.UpdateRegisteredModelAsync(Required(body.Name, "name"), body.Description, request.HttpContext.RequestAborted));
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapDelete("registered-models/delete", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             await store.DeleteRegisteredModelAsync(Required(body.Name, "name"), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
 
-        api.MapGet("registered-models/search", async (HttpRequest request, IRegistryStore store) =>
-            await SearchModelsAsync(store, FromQuery(request), request.HttpContext.RequestAborted));
-        api.MapPost("registered-models/search", async (HttpRequest request, IRegistryStore store) =>
-            await SearchModelsAsync(store, await BodyAsync(request), request.HttpContext.RequestAborted));
+        api.MapGet("registered-models/search", async (HttpRequest request, IRegistryStore store, CairnAccess access) =>
+            await SearchModelsAsync(store, access, request.HttpContext, FromQuery(request))).FiltersByCairnPermission(CairnResource.RegisteredModel);
+        api.MapPost("registered-models/search", async (HttpRequest request, IRegistryStore store, CairnAccess access) =>
+            await SearchModelsAsync(store, access, request.HttpContext, await BodyAsync(request))).FiltersByCairnPermission(CairnResource.RegisteredModel);
 
         api.MapPost("registered-models/set-tag", async (HttpRequest request, IRegistryStore store) =>
         {
@@ -64,14 +66,14 @@ internal static class RegistryEndpoints
             await store.SetRegisteredModelTagAsync(Required(body.Name, "name"), Required(body.Key, "key"),
                 body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapDelete("registered-models/delete-tag", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             await store.DeleteRegisteredModelTagAsync(Required(body.Name, "name"), Required(body.Key, "key"), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapPost("registered-models/alias", async (HttpRequest request, IRegistryStore store) =>
         {
@@ -79,24 +81,24 @@ internal static class RegistryEndpoints
             await store.SetRegisteredModelAliasAsync(Required(body.Name, "name"), Required(body.Alias, "alias"), Required(body.Version, "version"),
                 User(request), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapDelete("registered-models/alias", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             await store.DeleteRegisteredModelAliasAsync(Required(body.Name, "name"), Required(body.Alias, "alias"), User(request), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
 
         api.MapGet("registered-models/alias", async (HttpRequest request, IRegistryStore store) =>
             VersionResult(await store.GetModelVersionByAliasAsync(Required(Query(request, "name"), "name"), Required(Query(request, "alias"), "alias"),
-                request.HttpContext.RequestAborted)));
+                request.HttpContext.RequestAborted))).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
 
         // The client POSTs; the proto also declares GET.
         api.MapPost("registered-models/get-latest-versions", async (HttpRequest request, IRegistryStore store) =>
-            await LatestVersionsAsync(store, await BodyAsync(request), request.HttpContext.RequestAborted));
+            await LatestVersionsAsync(store, await BodyAsync(request), request.HttpContext.RequestAborted)).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
         api.MapGet("registered-models/get-latest-versions", async (HttpRequest request, IRegistryStore store) =>
-            await LatestVersionsAsync(store, FromQuery(request), request.HttpContext.RequestAborted));
+            await LatestVersionsAsync(store, FromQuery(request), request.HttpContext.RequestAborted)).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
 
         // ---- model versions ------------------------------------------------------------------
         api.MapPost("model-versions/create", async (HttpRequest request, IRegistryStore store) =>
@@ -107,30 +109,30 @@ internal static class RegistryEndpoints
                 body.Tags?.Select(t => new ModelVersionTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(),
                 NullIfEmpty(body.RunLink), body.Description, User(request)), request.HttpContext.RequestAborted);
             return VersionResult(version);
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapGet("model-versions/get", async (HttpRequest request, IRegistryStore store) =>
             VersionResult(await store.GetModelVersionAsync(Required(Query(request, "name"), "name"), Required(Query(request, "version"), "version"),
-                request.HttpContext.RequestAborted)));
+                request.HttpContext.RequestAborted))).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
 
         api.MapPatch("model-versions/update", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             return VersionResult(await store.UpdateModelVersionAsync(Required(body.Name, "name"), Required(body.Version, "version"), body.Description,
                 request.HttpContext.RequestAborted));
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapDelete("model-versions/delete", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             await store.DeleteModelVersionAsync(Required(body.Name, "name"), Required(body.Version, "version"), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
 
-        api.MapGet("model-versions/search", async (HttpRequest request, IRegistryStore store) =>
-            await SearchVersionsAsync(store, FromQuery(request), request.HttpContext.RequestAborted));
-        api.MapPost("model-versions/search", async (HttpRequest request, IRegistryStore store) =>
-            await SearchVersionsAsync(store, await BodyAsync(request), request.HttpContext.RequestAborted));
+        api.MapGet("model-versions/search", async (HttpRequest request, IRegistryStore store, CairnAccess access) =>
+            await SearchVersionsAsync(store, access, request.HttpContext, FromQuery(request))).FiltersByCairnPermission(CairnResource.RegisteredModel);
+        api.MapPost("model-versions/search", async (HttpRequest request, IRegistryStore store, CairnAccess access) =>
+            await SearchVersionsAsync(store, access, request.HttpContext, await BodyAsync(request))).FiltersByCairnPermission(CairnResource.RegisteredModel);
 
         api.MapPost("model-versions/set-tag", async (HttpRequest request, IRegistryStore store) =>
         {
@@ -138,7 +140,7 @@ internal static class RegistryEndpoints
             await store.SetModelVersionTagAsync(Required(body.Name, "name"), Required(body.Version, "version"), Required(body.Key, "key"),
                 body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."), request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapDelete("model-versions/delete-tag", async (HttpRequest request, IRegistryStore store) =>
         {
@@ -146,21 +148,21 @@ internal static class RegistryEndpoints
             await store.DeleteModelVersionTagAsync(Required(body.Name, "name"), Required(body.Version, "version"), Required(body.Key, "key"),
                 request.HttpContext.RequestAborted);
             return EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
 
         api.MapPost("model-versions/transition-stage", async (HttpRequest request, IRegistryStore store) =>
         {
             var body = await BodyAsync(request);
             return VersionResult(await store.TransitionModelVersionStageAsync(Required(body.Name, "name"), Required(body.Version, "version"),
                 Required(body.Stage, "stage"), body.ArchiveExistingVersions ?? false, User(request), request.HttpContext.RequestAborted));
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Edit, from: CairnTarget.ModelName);
 
         api.MapGet("model-versions/get-download-uri", async (HttpRequest request, IRegistryStore store) =>
         {
             var uri = await store.GetModelVersionDownloadUriAsync(Required(Query(request, "name"), "name"), Required(Query(request, "version"), "version"),
                 request.HttpContext.RequestAborted);
             return Results.Json(new DownloadUriResponse { ArtifactUri = uri }, json.DownloadUriResponse);
-        });
+        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
     }
 
     /// <summary>The JSON body, with fields it lacks taken from the query string.</summary>
@@ -206,25 +208,31 @@ internal static class RegistryEndpoints
     internal static string? User(HttpRequest request) =>
         request.HttpContext.User.UserName() ?? NullIfEmpty(request.Headers[UserHeader].ToString());
 
-    private static async Task<IResult> SearchModelsAsync(IRegistryStore store, RegistryRequest body, CancellationToken cancellationToken)
+    /// <summary>One page of registered models, without those the caller may not read (the page may come out short).</summary>
+    private static async Task<IResult> SearchModelsAsync(IRegistryStore store, CairnAccess access, HttpContext context, RegistryRequest body)
     {
+        var cancellationToken = context.RequestAborted;
+        var canRead = await access.RegisteredModelReadFilterAsync(context.User, cancellationToken);
         var page = await store.SearchRegisteredModelsAsync(new RegisteredModelSearch(
             NullIfEmpty(body.Filter), MaxResults(body.MaxResults, RegistryLimits.SearchRegisteredModelsDefault), body.OrderBy, NullIfEmpty(body.PageToken)), cancellationToken);
         return Results.Json(new RegisteredModelsPage
         {
-            RegisteredModels = page.Items.Count == 0 ? null : page.Items.Select(m => m.ToWire()).ToList(),
+            RegisteredModels = page.Items.Where(m => canRead(m.Name)).Select(m => m.ToWire()).ToList() is { Count: > 0 } models ? models : null,
             NextPageToken = page.NextPageToken,
         }, RegistryJson.Wire.RegisteredModelsPage);
     }
 
-    private static async Task<IResult> SearchVersionsAsync(IRegistryStore store, RegistryRequest body, CancellationToken cancellationToken)
+    /// <summary>One page of model versions, without those of models the caller may not read (the page may come out short).</summary>
+    private static async Task<IResult> SearchVersionsAsync(IRegistryStore store, CairnAccess access, HttpContext context, RegistryRequest body)
     {
+        var cancellationToken = context.RequestAborted;
+        var canRead = await access.RegisteredModelReadFilterAsync(context.User, cancellationToken);
         var page = await store.SearchModelVersionsAsync(new ModelVersionSearch(
             NullIfEmpty(body.Filter), MaxResults(body.MaxResults, RegistryLimits.SearchModelVersionsDefault), body.OrderBy, NullIfEmpty(body.PageToken)), cancellationToken);
         return Results.Json(new ModelVersionsPage
         {
             // MLflow leaves aliases out of search results.
-            ModelVersions = page.Items.Count == 0 ? null : page.Items.Select(v => v.ToWire(withAliases: false)).ToList(),
+            ModelVersions = page.Items.Where(v => canRead(v.Name)).Select(v => v.ToWire(withAliases: false)).ToList() is { Count: > 0 } versions ? versions : null,
             NextPageToken = page.NextPageToken,
         }, RegistryJson.Wire.ModelVersionsPage);
     }

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cairn.Access;
 using Cairn.Contracts;
+using Cairn.Server.Auth;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -26,13 +28,13 @@ internal static class RunEndpoints
                 ExperimentEndpoints.NullIfEmpty(body.UserId),
                 Tags(body.Tags)), request.HttpContext.RequestAborted);
             return Results.Json(new RunResponse { Run = run.ToWire() }, json.RunResponse);
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.ExperimentId);
 
         api.MapGet("runs/get", async (HttpRequest request, ITrackingStore store) =>
         {
             var run = await store.GetRunAsync(RunId(Query(request, "run_id"), Query(request, "run_uuid")), request.HttpContext.RequestAborted);
             return Results.Json(new RunResponse { Run = run.ToWire() }, json.RunResponse);
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
 
         api.MapPost("runs/update", async (HttpRequest request, ITrackingStore store) =>
         {
@@ -40,21 +42,21 @@ internal static class RunEndpoints
             var info = await store.UpdateRunAsync(RunId(body.RunId, body.RunUuid), WireMapping.ParseStatus(body.Status), body.EndTime,
                 ExperimentEndpoints.NullIfEmpty(body.RunName), request.HttpContext.RequestAborted);
             return Results.Json(new RunInfoResponse { RunInfo = info.ToWire() }, json.RunInfoResponse);
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/delete", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.RunIdRequest);
             await store.DeleteRunAsync(RunId(body.RunId, body.RunUuid), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Manage, from: CairnTarget.RunId);
 
         api.MapPost("runs/restore", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.RunIdRequest);
             await store.RestoreRunAsync(RunId(body.RunId, body.RunUuid), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Manage, from: CairnTarget.RunId);
 
         api.MapPost("runs/log-metric", async (HttpRequest request, ITrackingStore store) =>
         {
@@ -62,7 +64,7 @@ internal static class RunEndpoints
             var metric = new Metric(Required(body.Key, "key"), Required(body.Value, "value"), Required(body.Timestamp, "timestamp"), body.Step ?? 0);
             await store.LogBatchAsync(RunId(body.RunId, body.RunUuid), metrics: [metric], cancellationToken: request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/log-parameter", async (HttpRequest request, ITrackingStore store) =>
         {
@@ -70,7 +72,7 @@ internal static class RunEndpoints
             var param = new Param(Required(body.Key, "key"), body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."));
             await store.LogBatchAsync(RunId(body.RunId, body.RunUuid), parameters: [param], cancellationToken: request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/set-tag", async (HttpRequest request, ITrackingStore store) =>
         {
@@ -78,14 +80,14 @@ internal static class RunEndpoints
             var tag = new RunTag(Required(body.Key, "key"), body.Value ?? throw new InvalidParameterValueException("Missing value for required parameter 'value'."));
             await store.LogBatchAsync(RunId(body.RunId, body.RunUuid), tags: [tag], cancellationToken: request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/delete-tag", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.RunKeyValue);
             await store.DeleteTagAsync(RunId(body.RunId, body.RunUuid), Required(body.Key, "key"), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/log-batch", async (HttpRequest request, ITrackingStore store) =>
         {
@@ -103,14 +105,14 @@ internal static class RunEndpoints
                 p.Value ?? throw new InvalidParameterValueException($"Missing value for required parameter 'params[{i}].value'."))).ToList();
             await store.LogBatchAsync(Required(body.RunId, "run_id"), metrics, parameters, Tags(body.Tags), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/log-inputs", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.LogInputs);
             await store.LogInputsAsync(Required(body.RunId, "run_id"), (body.Datasets ?? []).Select(d => d.ToDomain()).ToList(), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         // mlflow.<flavor>.log_model records the model's MLmodel as JSON in the run's mlflow.log-model.history tag.
         api.MapPost("runs/log-model", async (HttpRequest request, ITrackingStore store) =>
@@ -133,13 +135,17 @@ internal static class RunEndpoints
             list.Add(model);
             await store.SetTagAsync(runId, SystemTags.LoggedModels, list.ToJsonString(), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
-        api.MapPost("runs/search", async (HttpRequest request, ITrackingStore store) =>
+        api.MapPost("runs/search", async (HttpRequest request, ITrackingStore store, CairnAccess access) =>
         {
             var body = await ReadAsync(request, json.SearchRuns);
+            // Only the experiments the caller may read are searched; asking only for others finds nothing.
+            var canRead = await access.ExperimentReadFilterAsync(request.HttpContext.User, request.HttpContext.RequestAborted);
+            var experimentIds = (body.ExperimentIds ?? []).Where(canRead).ToList();
+            if (experimentIds.Count == 0 && body.ExperimentIds is { Count: > 0 }) return Results.Json(new RunsPage(), json.RunsPage);
             var page = await store.SearchRunsAsync(new RunSearch(
-                body.ExperimentIds ?? [],
+                experimentIds,
                 body.Filter,
                 WireMapping.ParseViewType(body.RunViewType, "run_view_type"),
                 MaxResults(body.MaxResults, TrackingLimits.SearchMaxResultsDefault),
@@ -150,7 +156,7 @@ internal static class RunEndpoints
                 Runs = page.Items.Count == 0 ? null : page.Items.Select(r => r.ToWire()).ToList(),
                 NextPageToken = page.NextPageToken,
             }, json.RunsPage);
-        });
+        }).FiltersByCairnPermission(CairnResource.Experiment);
 
         api.MapGet("metrics/get-history", async (HttpRequest request, ITrackingStore store) =>
         {
@@ -162,7 +168,7 @@ internal static class RunEndpoints
                 Metrics = page.Items.Select(m => m.ToWire()).ToList(),
                 NextPageToken = page.NextPageToken,
             }, json.MetricsPage);
-        });
+        }).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
     }
 
     private static List<RunTag> Tags(List<KeyValue>? tags) =>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Cairn.Auth;
 using Cairn.Server.Auth;
+using Cairn.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -18,7 +19,7 @@ internal static class UserEndpoints
 {
     public static void MapUserEndpoints(this IEndpointRouteBuilder api)
     {
-        var users = api.MapGroup("users").AddEndpointFilter(RequireAuthOn);
+        var users = api.MapGroup("users").AddEndpointFilter(RequireAuthOn).WithoutCairnResource();
 
         users.MapPost("create", async (HttpRequest request, IUserStore store, CairnPasswords passwords) =>
         {
@@ -30,12 +31,15 @@ internal static class UserEndpoints
             return Results.Json(new UserResponse { User = UserMessage.From(user) }, AuthJson.Default.UserResponse);
         });
 
-        users.MapGet("get", async (HttpRequest request, IUserStore store) =>
+        users.MapGet("get", async (HttpRequest request, IUserStore store, ServerStores stores) =>
         {
             var username = Required(Query(request, "username"), "username");
             RequireSelfOrAdmin(request.HttpContext, username, "read other users");
             var user = await store.GetUserAsync(username, request.HttpContext.RequestAborted);
-            return Results.Json(new UserResponse { User = UserMessage.From(user) }, AuthJson.Default.UserResponse);
+            var message = UserMessage.From(user);
+            (message.ExperimentPermissions, message.RegisteredModelPermissions) =
+                await PermissionEndpoints.GrantsOfAsync(stores, user.Id, request.HttpContext.RequestAborted);
+            return Results.Json(new UserResponse { User = message }, AuthJson.Default.UserResponse);
         });
 
         users.MapPatch("update-password", async (HttpRequest request, IUserStore store, CairnPasswords passwords, CredentialCache cache) =>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cairn.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -15,11 +16,11 @@ internal static class HealthEndpoints
 
     public static void MapCairnHealth(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/health", () => Results.Text("OK"));
+        endpoints.MapGet("/health", () => Results.Text("OK")).WithoutCairnResource();
         // No checks: answering at all is the point (a container restarts a process that stops answering).
-        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithoutCairnResource();
         // Load balancers take a replica out while this is 503; the body says which check failed and why.
-        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync });
+        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync }).WithoutCairnResource();
     }
 
     private static Task WriteAsync(HttpContext context, HealthReport report)

@@ -24,11 +24,12 @@ public static class CairnEndpointExtensions
         app.UseExceptionHandler();
         app.UseArtifactPathGuard();
         app.UseCairnAuthentication();
+        app.UseCairnAuthorization();
 
         app.MapCairnHealth();
-        app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0"));
-        app.MapCairnMetrics();
-        app.MapCairnOpenApi(OpenApiPath);
+        app.MapGet("/version", () => Results.Text(typeof(CairnServer).Assembly.GetName().Version?.ToString() ?? "0")).WithoutCairnResource();
+        app.MapCairnMetrics().WithoutCairnResource();
+        app.MapCairnOpenApi(OpenApiPath).WithoutCairnResource();
 
         foreach (var prefix in new[] { "/api/2.0/mlflow", "/ajax-api/2.0/mlflow" })
         {
@@ -38,15 +39,16 @@ public static class CairnEndpointExtensions
             api.MapArtifactListEndpoint();
             api.MapRegistryEndpoints();
             api.MapUserEndpoints();
+            api.MapPermissionEndpoints();
         }
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
-        app.MapGroup("/api/cairn/v1/tokens").MapTokenEndpoints();
+        app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
-        app.MapFallback("/api/{**path}", NotFound);
-        app.MapFallback("/ajax-api/{**path}", NotFound);
+        app.MapFallback("/api/{**path}", NotFound).WithoutCairnResource();
+        app.MapFallback("/ajax-api/{**path}", NotFound).WithoutCairnResource();
         return app;
     }
 

@@ -48,6 +48,7 @@ public static class CairnServiceCollectionExtensions
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<ServerStores>().Artifacts);
         services.AddSingleton(sp => new ArtifactLocationResolver(sp.GetRequiredService<IArtifactStore>()));
         services.AddCairnAuth(configuration);
+        services.AddCairnPermissions();
 
         services.AddExceptionHandler<MlflowExceptionHandler>();
         services.AddProblemDetails();

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using Cairn.Access;
+using Cairn.Artifacts;
+using Cairn.Registry;
+using Cairn.Server.Endpoints;
+using Cairn.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cairn.Server.Auth;
+
+/// <summary>
+/// The one place permissions are enforced: after routing and authentication, before the handler, it reads the endpoint's
+/// <see cref="CairnPermissionMetadata"/>, finds the target in the request the way the handler will (the same fields, the
+/// same precedence of body over query string), and answers 403 PERMISSION_DENIED when the caller's permission is short of
+/// what the endpoint needs. The check reads only grants and a run's experiment id, never the target itself, so a denied
+/// caller gets the same answer whether the target exists or not. With access control off it does nothing.
+/// </summary>
+internal static class CairnAuthorization
+{
+    private static readonly JsonDocumentOptions s_json = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+
+    /// <summary>Adds the check to the pipeline (after authentication, which the host adds before its own middleware).</summary>
+    public static IApplicationBuilder UseCairnAuthorization(this IApplicationBuilder app) =>
+        app.Use(async (context, next) =>
+        {
+            var access = context.RequestServices.GetRequiredService<CairnAccess>();
+            if (!access.Enabled || await AllowedAsync(context, access)) await next(context);
+        });
+
+    /// <summary>True when the request may go on; otherwise the refusal has been written.</summary>
+    private static async Task<bool> AllowedAsync(HttpContext context, CairnAccess access)
+    {
+        if (context.GetEndpoint() is not { } endpoint) return true; // unmatched: the fallback answers
+        var required = endpoint.Metadata.GetMetadata<CairnPermissionMetadata>();
+        if (required is null)
+        {
+            // Fail closed: an API route that declares nothing is refused rather than left open.
+            var path = context.Request.Path;
+            if (!path.StartsWithSegments("/api") && !path.StartsWithSegments("/ajax-api")) return true;
+            return await DenyAsync(context, $"The endpoint {context.Request.Method} {path} declares no permission.");
+        }
+        if (required.Resource == CairnResource.None && required.From != CairnTarget.Admin) return true;
+
+        var user = context.User;
+        if (user.UserId() is null)
+        {
+            // Authentication normally answered already; a handler that let an anonymous request through is refused here.
+            context.Response.Headers.WWWAuthenticate = CairnAuthenticationHandler.Challenge;
+            await MlflowExceptionHandler.WriteErrorAsync(context, 401, nameof(ErrorCode.UNAUTHENTICATED),
+                "You must be authenticated to use this endpoint.", context.RequestAborted);
+            return false;
+        }
+        if (access.IsUnrestricted(user)) return true;
+
+        var cancellationToken = context.RequestAborted;
+        Permission? held = required.From switch
+        {
+            CairnTarget.Filtered or CairnTarget.New => null,
+            CairnTarget.Admin => Permission.NoPermissions,
+            CairnTarget.ExperimentId => await access.ExperimentAsync(user, await FieldAsync(context, "experiment_id"), cancellationToken),
+            CairnTarget.RunId => await access.RunAsync(user, await RunIdAsync(context), cancellationToken),
+            CairnTarget.ModelName => await access.RegisteredModelAsync(user, await FieldAsync(context, "name"), cancellationToken),
+            CairnTarget.ArtifactPath => ArtifactExperiment(context) is { } experimentId
+                ? await access.ExperimentAsync(user, experimentId, cancellationToken)
+                : Permission.NoPermissions, // outside any experiment's folder: admins only
+            CairnTarget.ModelUri => ModelUri.Parse(MlflowRequest.Query(context.Request, "uri"), "uri") switch
+            {
+                ModelUri.Run run => await access.RunAsync(user, run.RunId, cancellationToken),
+                ModelUri.Version v => await access.RegisteredModelAsync(user, v.Name, cancellationToken),
+                ModelUri.Alias a => await access.RegisteredModelAsync(user, a.Name, cancellationToken),
+                ModelUri.LatestInStage l => await access.RegisteredModelAsync(user, l.Name, cancellationToken),
+                _ => Permission.NoPermissions,
+            },
+            _ => Permission.NoPermissions,
+        };
+        if (held is null || held >= required.Level) return true;
+        var what = required.Resource == CairnResource.RegisteredModel ? "registered model" : "experiment";
+        return await DenyAsync(context, required.From == CairnTarget.Admin
+            ? "Only an admin may use this endpoint."
+            : $"Permission denied: this needs {required.Level.Name()} on the {what}.");
+    }
+
+    private static async Task<bool> DenyAsync(HttpContext context, string message)
+    {
+        await MlflowExceptionHandler.WriteErrorAsync(context, 403, nameof(ErrorCode.PERMISSION_DENIED), message, context.RequestAborted);
+        return false;
+    }
+
+    /// <summary>MLflow's run_id, or the older run_uuid when run_id is missing or empty (as <see cref="MlflowRequest.RunId"/> reads them).</summary>
+    private static async Task<string?> RunIdAsync(HttpContext context)
+    {
+        var runId = await FieldAsync(context, "run_id");
+        return string.IsNullOrEmpty(runId) ? await FieldAsync(context, "run_uuid") : runId;
+    }
+
+    /// <summary>
+    /// A string field of the request as the handlers read it: a GET's from the query string (its last value); otherwise from the
+    /// JSON body, falling back to the query string when the body does not set it. The body is buffered so the handler reads it again.
+    /// </summary>
+    private static async Task<string?> FieldAsync(HttpContext context, string name)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method) && await BodyAsync(context) is { } body
+            && body.ValueKind == JsonValueKind.Object && body.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null)
+            return value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        return MlflowRequest.Query(request, name);
+    }
+
+    private static async Task<JsonElement?> BodyAsync(HttpContext context)
+    {
+        const string key = "Cairn.Authorization.Body";
+        if (context.Items.TryGetValue(key, out var cached)) return (JsonElement?)cached;
+        JsonElement? body = null;
+        var request = context.Request;
+        if (request.ContentLength is not 0 && (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0))
+        {
+            request.EnableBuffering();
+            try
+            {
+                using var document = await JsonDocument.ParseAsync(request.Body, s_json, context.RequestAborted);
+                body = document.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                // Not JSON: the handler refuses it with MLflow's error; no field is taken from it.
+            }
+            finally
+            {
+                request.Body.Position = 0;
+            }
+        }
+        context.Items[key] = body;
+        return body;
+    }
+
+    /// <summary>The experiment id an artifact proxy path starts with; null when it starts with no experiment id.</summary>
+    private static string? ArtifactExperiment(HttpContext context)
+    {
+        var path = context.Request.RouteValues.ContainsKey("path")
+            ? ArtifactEndpoints.ProxyPath(context)
+            : ArtifactPath.Normalize(MlflowRequest.Query(context.Request, "path"));
+        var first = path.Split('/', 2)[0];
+        return first.Length > 0 && first.All(char.IsAsciiDigit) ? first : null;
+    }
+}
