@@ -21,6 +21,7 @@ public static class CairnEndpointExtensions
     public static WebApplication MapCairnApi(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseCairnRequestGuards();
         app.UseArtifactPathGuard();
 
         app.MapCairnHealth();
