@@ -77,10 +77,13 @@ internal static class GcCommand
         {
             var (runs, experiments) = await store.FindDeletedAsync(deletedBefore, cancellationToken);
             progress?.Start(runs.Count + experiments.Count);
+            // Runs of a deleted experiment are reported with it, once.
+            var experimentRoots = experiments.Select(e => e.ArtifactLocation.TrimEnd('/') + "/").ToList();
             foreach (var run in runs)
             {
                 progress?.Advance(); // counts what has been taken up, whether it ends removed or kept
-                if (!await RemoveArtifactsAsync("run", run.Id, run.ArtifactLocation, report: true, cancellationToken)) continue;
+                var report = !experimentRoots.Any(root => run.ArtifactLocation.StartsWith(root, StringComparison.Ordinal));
+                if (!await RemoveArtifactsAsync("run", run.Id, run.ArtifactLocation, report, cancellationToken)) continue;
                 if (!dryRun) await store.PurgeRunAsync(run.Id, cancellationToken);
                 _runs++;
             }
