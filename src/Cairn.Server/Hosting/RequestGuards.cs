@@ -108,6 +108,7 @@ internal static class RequestGuards
             var (anyHost, hosts, anyOrigin, origins) = _names ??= Build();
             var host = context.Request.Headers.Host.ToString();
             // HTTP/1.0 may leave Host out (the container's health probe does not); a name that is not ours is refused.
+            // The matcher is ASP.NET Core's HostFiltering one; its middleware would answer with an empty 400, not MLflow's body.
             if (host.Length > 0 && !anyHost && !HostString.MatchesAny(host, hosts))
             {
                 return new Refusal(400, nameof(ErrorCode.BAD_REQUEST),
