@@ -36,14 +36,14 @@ internal static class GcCommand
             var days = parse.GetValue(olderThan);
             if (!double.IsFinite(days) || days < 0)
                 throw new InvalidParameterValueException($"Invalid value {days} for '--older-than': it must be a number of days, zero or more.");
+            var roots = ArtifactStores.SplitRoots(parse.GetValue(allowedRoots)).Select(ctx.AbsoluteUri).ToList();
+            if (roots.Select(ArtifactStores.CheckRoot).FirstOrDefault(p => p is not null) is { } problem)
+                throw new InvalidParameterValueException($"Invalid value for '--allowed-artifact-roots': {problem}.");
             // Stores open through the one client; artifacts are deleted where the server would put them (mlflow-artifacts:).
             using var client = await ctx.OpenClientAsync(ctx.AbsoluteUri(parse.GetValue(backend) ?? ctx.CairnHome), cancellationToken,
                 options => options.DefaultArtifactRoot = "mlflow-artifacts:");
             var store = client.Store;
             var s3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable);
-            var roots = ArtifactStores.SplitRoots(parse.GetValue(allowedRoots)).Select(ctx.AbsoluteUri).ToList();
-            if (roots.Select(ArtifactStores.CheckRoot).FirstOrDefault(p => p is not null) is { } problem)
-                throw new InvalidParameterValueException($"Invalid value for '--allowed-artifact-roots': {problem}.");
             var artifactStore = ArtifactStores.Open(ctx.AbsoluteUri(parse.GetValue(artifacts) ?? ctx.CairnHomeArtifacts), s3);
             using var disposeArtifacts = artifactStore as IDisposable;
             var allowed = roots.Select(root => ArtifactStores.Open(root, s3)).ToList();
