@@ -48,6 +48,11 @@ public sealed class ExitCodeTableTests : IDisposable
     [InlineData("gc")]
     [InlineData("server", "--port", "70000")]
     [InlineData("server", "--log-format", "xml")]
+    [InlineData("server", "--allowed-hosts", "http://x.example")]
+    [InlineData("server", "--cors-allowed-origins", "ui.example")]
+    [InlineData("server", "--allowed-artifact-roots", "/")]
+    [InlineData("server", "--max-artifact-size", "0")]
+    [InlineData("gc", "--older-than", "0", "--allowed-artifact-roots", "/")]
     [InlineData("completion", "fish")]
     [InlineData("nonsense")]
     public async Task Bad_flags_of_gc_server_and_completion_exit_2(params string[] args)

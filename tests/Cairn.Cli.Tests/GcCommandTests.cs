@@ -188,25 +188,78 @@ public sealed class GcCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_location_that_cannot_be_cleaned_keeps_its_rows_and_fails_the_command()
+    public async Task An_experiment_located_outside_the_managed_roots_keeps_its_files_and_gc_says_so()
     {
-        string runId;
+        // A folder of the user's, named as an experiment's location: gc used to delete it recursively.
+        using var users = new TempDirectory();
+        var folder = Directory.CreateDirectory(Path.Combine(users.Path, "my-data")).FullName;
+        var precious = Path.Combine(folder, "thesis.tex");
+        File.WriteAllText(precious, "years of work");
+        string outside, s3, whole, runId;
         using (var stores = await _home.OpenAsync())
         {
             var store = stores.Tracking;
-            var experiment = await store.CreateExperimentAsync("s3", "s3://bucket/prefix", cancellationToken: Ct);
-            runId = (await store.CreateRunAsync(new CreateRunRequest(experiment), Ct)).Info.RunId;
+            outside = await store.CreateExperimentAsync("mine", new Uri(folder).AbsoluteUri, cancellationToken: Ct);
+            var run = await store.CreateRunAsync(new CreateRunRequest(outside), Ct);
+            Directory.CreateDirectory(new Uri(run.Info.ArtifactUri).LocalPath);
+            File.WriteAllText(Path.Combine(new Uri(run.Info.ArtifactUri).LocalPath, "model.onnx"), "m");
+            s3 = await store.CreateExperimentAsync("s3", "s3://bucket/prefix", cancellationToken: Ct);
+            runId = (await store.CreateRunAsync(new CreateRunRequest(s3), Ct)).Info.RunId;
             await store.DeleteRunAsync(runId, Ct);
+            // The destination itself: deleting it would take every experiment's artifacts.
+            whole = await store.CreateExperimentAsync("whole", "mlflow-artifacts:/", cancellationToken: Ct);
+            _home.WriteArtifact("mlflow-artifacts:/0", "other-experiments-file.txt");
+            foreach (var id in new[] { outside, whole }) await store.DeleteExperimentAsync(id, Ct);
         }
 
         var (exit, output, error) = await _home.GcAsync(["--older-than", "0", .. Stores]);
 
-        Assert.NotEqual(0, exit);
-        Assert.Contains($"kept run {runId}", error);
-        Assert.Contains("1 left in place", output);
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.True(error.Length == 0, error);
+        Assert.True(output.Contains("kept the files of 3 outside", StringComparison.Ordinal), output);
+        Assert.True(File.Exists(precious));
+        Assert.Single(Directory.GetDirectories(folder)); // the run's folder too
+        Assert.True(File.Exists(Path.Combine(_home.Artifacts, "0", "other-experiments-file.txt")));
+        Assert.Contains("gc: removed 2 run(s), 2 experiment(s), 0 artifact file(s); kept the files of 3 outside the artifact roots it manages.", output);
+        Assert.Contains($"kept the files of experiment {outside}: Artifact location '{new Uri(folder).AbsoluteUri}' is outside the artifact roots", output);
+        Assert.Contains($"kept the files of run {runId}: Artifact location 's3://bucket/prefix/{runId}/artifacts' is outside", output);
+        Assert.Contains($"kept the files of experiment {whole}: Artifact location 'mlflow-artifacts:/' is a whole artifact root", output);
+        // One line per experiment, not one per run of it.
+        Assert.Equal(3, output.Split('\n').Count(line => line.StartsWith("kept the files of", StringComparison.Ordinal)));
+
+        // The rows are the server's: they went.
         using var reopenedStores = await _home.OpenAsync();
-        var reopened = reopenedStores.Tracking;
-        Assert.Equal(LifecycleStage.Deleted, (await reopened.GetRunAsync(runId, Ct)).Info.LifecycleStage);
+        await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopenedStores.Tracking.GetExperimentAsync(outside, Ct));
+        await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => reopenedStores.Tracking.GetRunAsync(runId, Ct));
+    }
+
+    [Fact]
+    public async Task An_allowed_artifact_root_is_cleaned_like_the_destination()
+    {
+        using var team = new TempDirectory();
+        var location = Path.Combine(team.Path, "exp");
+        string experiment;
+        using (var stores = await _home.OpenAsync())
+        {
+            var store = stores.Tracking;
+            experiment = await store.CreateExperimentAsync("team", location, cancellationToken: Ct);
+            var run = await store.CreateRunAsync(new CreateRunRequest(experiment), Ct);
+            Directory.CreateDirectory(run.Info.ArtifactUri);
+            File.WriteAllText(Path.Combine(run.Info.ArtifactUri, "a.txt"), "a");
+            await store.DeleteExperimentAsync(experiment, Ct);
+        }
+
+        var (exit, output, error) = await _home.GcAsync(["--older-than", "0", "--allowed-artifact-roots", team.Path, .. Stores]);
+
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Contains($"removed experiment {experiment}", output);
+        Assert.DoesNotContain("kept", output);
+        Assert.False(Directory.Exists(location));
+        Assert.True(Directory.Exists(team.Path));
+
+        var (badExit, _, badError) = await _home.GcAsync(["--older-than", "0", "--allowed-artifact-roots", "/", .. Stores]);
+        Assert.Equal(ExitCodes.InvalidInput, badExit);
+        Assert.Contains("'--allowed-artifact-roots'", badError);
     }
 }
 

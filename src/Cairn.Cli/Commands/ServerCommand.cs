@@ -14,6 +14,10 @@ internal static class ServerCommand
         var backend = new Option<string?>("--backend-store-uri") { Description = "Folder, sqlite:///path.db or postgresql://... (default: CAIRN_HOME)." };
         var artifacts = new Option<string?>("--artifacts-destination") { Description = "Folder or s3://bucket/prefix for proxied artifacts (default: CAIRN_HOME/artifacts). S3: MLFLOW_S3_ENDPOINT_URL or CAIRN_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CAIRN_S3_CHUNK_ENCODING=false for s3rver." };
         var maxRequest = new Option<long>("--max-request-size") { Description = "Largest JSON request body in bytes; larger ones get 413.", DefaultValueFactory = _ => 16 * 1024 * 1024 };
+        var maxArtifact = new Option<long?>("--max-artifact-size") { Description = "Largest artifact upload in bytes, counted as it streams in (default 5 GiB); larger ones get 413." };
+        var allowedRoots = new Option<string?>("--allowed-artifact-roots") { Description = "Comma list of folders or s3://bucket/prefix roots, besides --artifacts-destination, inside which artifacts/list reads and gc deletes; experiments located elsewhere keep their files." };
+        var allowedHosts = new Option<string?>("--allowed-hosts") { Description = "Comma list of further names the Host header may carry (default: localhost, 127.0.0.1, [::1] and --host); *.domain for subdomains, * for any." };
+        var corsOrigins = new Option<string?>("--cors-allowed-origins") { Description = "Comma list of origins (https://ui.example.com) whose web pages may call the API; others are refused with 403. * allows any." };
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
         var auth = new Option<bool>("--auth") { Description = "Require users to log in (HTTP Basic or access tokens); the first start creates an admin (CAIRN_ADMIN_USERNAME, CAIRN_ADMIN_PASSWORD)." };
@@ -22,6 +26,7 @@ internal static class ServerCommand
         var command = new Command("server", "Run the tracking server (MLflow REST API) on the embedded default or a shared database.")
         {
             host, port, backend, artifacts, maxRequest, logFormat, auth, insecure,
+            maxArtifact, allowedRoots, allowedHosts, corsOrigins,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -44,6 +49,11 @@ internal static class ServerCommand
             Flag(logFormat, CairnLoggingOptions.Section + ":Format");
             Flag(auth, Cairn.Server.Auth.CairnAuthOptions.Section + ":Enabled");
             Flag(insecure, CairnListenOptions.Section + ":Insecure");
+            Flag(maxArtifact, CairnLimitsOptions.Section + ":MaxArtifactBytes");
+            if (parse.GetValue(allowedRoots) is { } roots)
+                settings[ServerStoreOptions.Section + ":AllowedArtifactRoots"] = string.Join(',', Cairn.Artifacts.ArtifactStores.SplitRoots(roots).Select(ctx.AbsoluteUri));
+            Flag(allowedHosts, CairnHttpOptions.Section + ":AllowedHosts");
+            Flag(corsOrigins, CairnHttpOptions.Section + ":CorsAllowedOrigins");
             // CAIRN_HOME as this command sees it (tests give commands their own environment).
             settings["CAIRN_HOME"] = ctx.CairnHome;
 

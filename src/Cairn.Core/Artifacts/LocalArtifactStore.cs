@@ -24,6 +24,9 @@ public sealed class LocalArtifactStore : IArtifactStore
     /// <summary>The absolute root folder.</summary>
     public string Root { get; }
 
+    /// <summary>The root with every symbolic link followed: what paths are checked against.</summary>
+    internal string RealRoot => _realRoot;
+
     public Task<IReadOnlyList<ArtifactFileInfo>> ListAsync(string? path, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -180,6 +183,40 @@ public sealed class LocalArtifactStore : IArtifactStore
             count += entry is DirectoryInfo child ? CountFiles(child) : 1;
         }
         return count;
+    }
+
+    /// <summary>
+    /// Deletes the partial files of uploads that ended without cleaning up (the process was killed mid-upload) and
+    /// were last written more than <paramref name="olderThan"/> ago, so an upload still streaming in another process
+    /// sharing the folder is left alone. Returns how many went. Links are not followed.
+    /// </summary>
+    public long SweepPartialUploads(TimeSpan olderThan, CancellationToken cancellationToken = default)
+    {
+        var root = new DirectoryInfo(_realRoot);
+        if (!root.Exists) return 0;
+        var cutoff = DateTime.UtcNow - olderThan;
+        long removed = 0;
+        var options = new EnumerationOptions
+        {
+            RecurseSubdirectories = true,
+            AttributesToSkip = FileAttributes.ReparsePoint, // never walk through a link out of the root
+            IgnoreInaccessible = true,
+        };
+        foreach (var file in root.EnumerateFiles("*" + PartialSuffix, options))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (file.LastWriteTimeUtc > cutoff) continue;
+            try
+            {
+                file.Delete();
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another sweeper or the upload's own clean-up got there first, or it is not ours to delete.
+            }
+        }
+        return removed;
     }
 
     private static string RequireFilePath(string path)

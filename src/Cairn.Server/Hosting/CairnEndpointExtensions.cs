@@ -22,6 +22,7 @@ public static class CairnEndpointExtensions
     public static WebApplication MapCairnApi(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseCairnRequestGuards();
         app.UseArtifactPathGuard();
         app.UseCairnAuthentication();
         app.UseCairnAuthorization();

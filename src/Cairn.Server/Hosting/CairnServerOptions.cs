@@ -5,7 +5,7 @@ namespace Cairn.Server.Hosting;
 /// <summary>
 /// Every setting of a standalone server in one object, for code that starts one (tests, <c>cairn quickstart</c>). Each value
 /// becomes the configuration key of its options class (<see cref="CairnListenOptions"/>, <see cref="ServerStoreOptions"/>,
-/// <see cref="CairnLimitsOptions"/>, <see cref="CairnLoggingOptions"/>) and overrides appsettings.json and the environment.
+/// <see cref="CairnLimitsOptions"/>, <see cref="CairnLoggingOptions"/>, <see cref="CairnHttpOptions"/>) and overrides appsettings.json and the environment.
 /// </summary>
 public sealed class CairnServerOptions
 {
@@ -26,8 +26,17 @@ public sealed class CairnServerOptions
     /// <summary>Largest JSON request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Largest artifact upload accepted; null for no limit (uploads are streamed to the store).</summary>
-    public long? MaxArtifactBytes { get; set; }
+    /// <summary>Largest artifact upload accepted (default 5 GiB), counted as the body streams in; null for no limit.</summary>
+    public long? MaxArtifactBytes { get; set; } = CairnLimitsOptions.DefaultMaxArtifactBytes;
+
+    /// <summary>Comma list of artifact roots managed besides <see cref="ArtifactsDestination"/> (<see cref="ServerStoreOptions.AllowedArtifactRoots"/>).</summary>
+    public string? AllowedArtifactRoots { get; set; }
+
+    /// <summary>Comma list of further names the Host header may carry (<see cref="CairnHttpOptions.AllowedHosts"/>); <c>*</c> allows any.</summary>
+    public string? AllowedHosts { get; set; }
+
+    /// <summary>Comma list of origins whose pages may call the API (<see cref="CairnHttpOptions.CorsAllowedOrigins"/>).</summary>
+    public string? CorsAllowedOrigins { get; set; }
 
     /// <summary>Whether requests must authenticate and are checked against permissions (<see cref="Cairn.Server.Auth.CairnAuthOptions"/>).</summary>
     public bool Auth { get; set; }
@@ -50,7 +59,11 @@ public sealed class CairnServerOptions
         [CairnLimitsOptions.Section + ":MaxRequestBodyBytes"] = MaxRequestBodyBytes.ToString(CultureInfo.InvariantCulture),
         [Cairn.Server.Auth.CairnAuthOptions.Section + ":Enabled"] = Auth ? "true" : "false",
         [CairnListenOptions.Section + ":Insecure"] = Insecure ? "true" : "false",
-        [CairnLimitsOptions.Section + ":MaxArtifactBytes"] = MaxArtifactBytes?.ToString(CultureInfo.InvariantCulture),
+        // "" binds to null (no limit); a null value would leave the 5 GiB default in place.
+        [CairnLimitsOptions.Section + ":MaxArtifactBytes"] = MaxArtifactBytes?.ToString(CultureInfo.InvariantCulture) ?? "",
+        [ServerStoreOptions.Section + ":AllowedArtifactRoots"] = AllowedArtifactRoots,
+        [CairnHttpOptions.Section + ":AllowedHosts"] = AllowedHosts,
+        [CairnHttpOptions.Section + ":CorsAllowedOrigins"] = CorsAllowedOrigins,
         // "console" stays the default for anything but "json", as before the options were validated.
         [CairnLoggingOptions.Section + ":Format"] = LogFormat == "json" ? "json" : "console",
         [CairnLoggingOptions.Section + ":Level"] = LogLevel.ToString(),

@@ -46,10 +46,11 @@ public static class CairnServiceCollectionExtensions
         services.AddSingleton<ITrackingStore>(sp => sp.GetRequiredService<ServerStores>().Tracking);
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<ServerStores>().Registry);
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<ServerStores>().Artifacts);
-        services.AddSingleton(sp => new ArtifactLocationResolver(sp.GetRequiredService<IArtifactStore>()));
+        services.AddSingleton(sp => sp.GetRequiredService<ServerStores>().Resolver);
         services.AddCairnAuth(configuration);
         services.AddCairnPermissions();
 
+        services.AddCairnRequestGuards(configuration);
         services.AddExceptionHandler<MlflowExceptionHandler>();
         services.AddProblemDetails();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: [HealthEndpoints.ReadyTag], timeout: TimeSpan.FromSeconds(5));

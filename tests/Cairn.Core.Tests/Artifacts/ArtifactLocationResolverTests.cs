@@ -6,12 +6,14 @@ public sealed class ArtifactLocationResolverTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly LocalArtifactStore _proxied;
+    private readonly LocalArtifactStore _allowed;
     private readonly ArtifactLocationResolver _resolver;
 
     public ArtifactLocationResolverTests()
     {
         _proxied = new LocalArtifactStore(_temp.Combine("destination"));
-        _resolver = new ArtifactLocationResolver(_proxied);
+        _allowed = new LocalArtifactStore(_temp.Combine("mlruns"));
+        _resolver = new ArtifactLocationResolver(_proxied, [_allowed]);
     }
 
     public void Dispose() => _temp.Dispose();
@@ -30,43 +32,83 @@ public sealed class ArtifactLocationResolverTests : IDisposable
     }
 
     [Fact]
-    public void File_uris_and_folders_map_to_a_local_store_at_the_parent()
+    public void File_uris_and_folders_map_into_the_managed_root_holding_them()
     {
         var folder = _temp.Combine("mlruns", "1", "run", "artifacts");
-        foreach (var uri in new[] { new Uri(folder).AbsoluteUri, folder })
+        foreach (var uri in new[] { new Uri(folder).AbsoluteUri, folder, _temp.Combine("mlruns", "1", "x", "..", "run", "artifacts") })
         {
             var location = _resolver.Resolve(uri);
-            var store = Assert.IsType<LocalArtifactStore>(location.Store);
-            Assert.Equal(_temp.Combine("mlruns", "1", "run"), store.Root);
-            Assert.Equal("artifacts", location.Prefix);
+            Assert.Same(_allowed, location.Store);
+            Assert.Equal("1/run/artifacts", location.Prefix);
         }
+        var inDestination = _resolver.Resolve(_temp.Combine("destination", "7"));
+        Assert.Same(_proxied, inDestination.Store);
+        Assert.Equal("7", inDestination.Prefix);
     }
 
     [Fact]
     public async Task Resolved_local_locations_read_real_files()
     {
-        var folder = Directory.CreateDirectory(_temp.Combine("runs", "r1", "artifacts")).FullName;
+        var folder = Directory.CreateDirectory(_temp.Combine("mlruns", "r1", "artifacts")).FullName;
         await File.WriteAllTextAsync(Path.Combine(folder, "a.txt"), "abc", TestContext.Current.CancellationToken);
         var location = _resolver.Resolve("file://" + folder);
         var files = await location.Store.ListAsync(location.PathOf(null), TestContext.Current.CancellationToken);
-        Assert.Equal([new ArtifactFileInfo("artifacts/a.txt", false, 3)], files);
+        Assert.Equal([new ArtifactFileInfo("r1/artifacts/a.txt", false, 3)], files);
     }
 
     [Theory]
     [InlineData("mlflow-artifacts:/1/../../etc")]
-    [InlineData("/")]
     [InlineData("")]
     [InlineData("file://otherhost/x/y")]
+    [InlineData("file:///etc#")]
+    [InlineData("file:///etc#/1/run/artifacts")]
+    [InlineData("file:///etc?x=1")]
     public void Bad_locations_are_refused(string uri) =>
         Assert.Throws<InvalidParameterValueException>(() => _resolver.Resolve(uri));
 
     [Theory]
+    [InlineData("/")]
+    [InlineData("/etc")]
+    [InlineData("file:///etc")]
     [InlineData("s3://bucket/prefix/1/abc/artifacts")]
     [InlineData("http://example.invalid/some/other/path")]
-    public void Unsupported_schemes_are_not_implemented(string uri)
+    [InlineData("gs://bucket/x")]
+    [InlineData("dbfs:/databricks/mlflow")]
+    public void Locations_outside_the_managed_roots_are_refused(string uri)
     {
-        var e = Assert.Throws<CairnException>(() => _resolver.Resolve(uri));
-        Assert.Equal(ErrorCode.NOT_IMPLEMENTED, e.ErrorCode);
+        var e = Assert.Throws<ArtifactLocationOutsideRootsException>(() => _resolver.Resolve(uri));
+        Assert.Equal(ErrorCode.PERMISSION_DENIED, e.ErrorCode);
+        Assert.Contains("--allowed-artifact-roots", e.Message);
+    }
+
+    [Fact]
+    public void Traversal_encoding_links_and_whole_roots_cannot_leave_or_take_a_root()
+    {
+        Directory.CreateDirectory(_temp.Combine("mlruns"));
+        Directory.CreateDirectory(_temp.Combine("outside", "secret"));
+        Directory.CreateSymbolicLink(_temp.Combine("mlruns", "link"), _temp.Combine("outside"));
+        var escapes = new[]
+        {
+            _temp.Combine("mlruns", "..", "outside"),
+            _temp.Combine("mlruns", "link", "secret"),
+            new Uri(_temp.Combine("mlruns", "link")).AbsoluteUri,
+            "file://" + _temp.Path + "/mlruns/%2e%2e/outside",
+            _temp.Combine("mlruns"),
+            _temp.Combine("destination"),
+            new Uri(_temp.Combine("mlruns")).AbsoluteUri + "/",
+        };
+        foreach (var uri in escapes)
+            Assert.Throws<ArtifactLocationOutsideRootsException>(() => _resolver.Resolve(uri));
+        // A folder literally named "%2e%2e" is refused too, by ArtifactPath's rule for anything that decodes into traversal.
+        Assert.Throws<InvalidParameterValueException>(() => _resolver.Resolve(_temp.Combine("mlruns", "%2e%2e", "x")));
+    }
+
+    [Fact]
+    public void Without_allowed_roots_only_the_destination_is_managed()
+    {
+        var resolver = new ArtifactLocationResolver(_proxied);
+        Assert.Throws<ArtifactLocationOutsideRootsException>(() => resolver.Resolve(_temp.Combine("mlruns", "1")));
+        Assert.Equal("1", resolver.Resolve(new Uri(_temp.Combine("destination", "1")).AbsoluteUri).Prefix);
     }
 
     [Fact]

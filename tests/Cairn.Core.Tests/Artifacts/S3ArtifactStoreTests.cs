@@ -199,9 +199,22 @@ public sealed class S3ArtifactStoreTests(S3rverFixture s3) : IClassFixture<S3rve
         Assert.Same(store, location.Store);
         Assert.Equal("1/abc/artifacts", location.Prefix);
         Assert.Equal("1/abc/artifacts", resolver.Resolve("mlflow-artifacts:/1/abc/artifacts").Prefix);
-        Assert.Equal(ErrorCode.NOT_IMPLEMENTED, Assert.Throws<CairnException>(() => resolver.Resolve("s3://other/mlflow/1")).ErrorCode);
-        Assert.Equal(ErrorCode.NOT_IMPLEMENTED, Assert.Throws<CairnException>(() => resolver.Resolve("s3://bucket/mlflowX/1")).ErrorCode);
-        Assert.Equal(ErrorCode.NOT_IMPLEMENTED, Assert.Throws<CairnException>(() => resolver.Resolve("s3://bucket/mlflow")).ErrorCode);
+        Assert.Throws<ArtifactLocationOutsideRootsException>(() => resolver.Resolve("s3://other/mlflow/1"));
+        Assert.Throws<ArtifactLocationOutsideRootsException>(() => resolver.Resolve("s3://bucket/mlflowX/1"));
+        Assert.Throws<ArtifactLocationOutsideRootsException>(() => resolver.Resolve("s3://bucket/mlflow"));
         Assert.Throws<InvalidParameterValueException>(() => resolver.Resolve("s3://bucket/mlflow/../secret"));
+    }
+
+    [Fact]
+    public void An_allowed_s3_root_is_managed_beside_the_destination()
+    {
+        var options = new S3ConnectionOptions { Endpoint = "http://127.0.0.1:9" };
+        using var store = new S3ArtifactStore("s3://bucket/mlflow", options);
+        using var other = new S3ArtifactStore("s3://team/models", options);
+        var resolver = new ArtifactLocationResolver(store, [other]);
+        var location = resolver.Resolve("s3://team/models/3/abc/artifacts");
+        Assert.Same(other, location.Store);
+        Assert.Equal("3/abc/artifacts", location.Prefix);
+        Assert.Throws<ArtifactLocationOutsideRootsException>(() => resolver.Resolve("s3://team/other/3"));
     }
 }

@@ -24,7 +24,12 @@ public sealed class ServerOptionsTests
     [InlineData("Cairn:Server:Port", "70000", "Invalid value for 'Cairn:Server:Port' (--port, Cairn__Server__Port): it must be between 0 and 65535 (was 70000).")]
     [InlineData("Cairn:Server:Host", "http://x:1", "Invalid value for 'Cairn:Server:Host' (--host, Cairn__Server__Host): 'http://x:1' is not a host name or IP address (no scheme, no port).")]
     [InlineData("Cairn:Limits:MaxRequestBodyBytes", "0", "Invalid value for 'Cairn:Limits:MaxRequestBodyBytes' (--max-request-size, Cairn__Limits__MaxRequestBodyBytes): it must be a positive number of bytes (was 0).")]
-    [InlineData("Cairn:Limits:MaxArtifactBytes", "-1", "Invalid value for 'Cairn:Limits:MaxArtifactBytes' (Cairn__Limits__MaxArtifactBytes): it must be a positive number of bytes or unset (was -1).")]
+    [InlineData("Cairn:Limits:MaxArtifactBytes", "-1", "Invalid value for 'Cairn:Limits:MaxArtifactBytes' (--max-artifact-size, Cairn__Limits__MaxArtifactBytes): it must be a positive number of bytes, or empty for no limit (was -1).")]
+    [InlineData("Cairn:Store:AllowedArtifactRoots", "/", "Invalid value for 'Cairn:Store:AllowedArtifactRoots' (--allowed-artifact-roots, Cairn__Store__AllowedArtifactRoots): '/' is a whole file system; name the folder that holds artifacts.")]
+    [InlineData("Cairn:Store:AllowedArtifactRoots", "gs://bucket/x", "Invalid value for 'Cairn:Store:AllowedArtifactRoots' (--allowed-artifact-roots, Cairn__Store__AllowedArtifactRoots): 'gs://bucket/x' is not a folder, file:/// or s3://bucket/prefix.")]
+    [InlineData("Cairn:Http:AllowedHosts", "http://x.example", "Invalid value for 'Cairn:Http:AllowedHosts' (--allowed-hosts, Cairn__Http__AllowedHosts): 'http://x.example' is not a host name, IP address, *.domain or * (no scheme, no port).")]
+    [InlineData("Cairn:Http:CorsAllowedOrigins", "ui.example", "Invalid value for 'Cairn:Http:CorsAllowedOrigins' (--cors-allowed-origins, Cairn__Http__CorsAllowedOrigins): 'ui.example' is not an origin like https://host[:port] (scheme and host, no path) or *.")]
+    [InlineData("Cairn:Http:CorsAllowedOrigins", "https://ui.example/app", "'https://ui.example/app' is not an origin")]
     [InlineData("Cairn:Logging:Format", "xml", "Invalid value for 'Cairn:Logging:Format' (--log-format, Cairn__Logging__Format): it must be 'console' or 'json' (was 'xml').")]
     [InlineData("Cairn:Store:BackendStoreUri", "mysql://db/x", "Invalid value for 'Cairn:Store:BackendStoreUri' (--backend-store-uri, Cairn__Store__BackendStoreUri): Invalid backend store URI 'mysql://db/x': the scheme is not supported")]
     public async Task A_bad_option_fails_start_naming_the_key_and_the_rule_before_the_store_is_opened(string key, string value, string message)

@@ -9,6 +9,9 @@ public sealed class CairnLimitsOptions
     /// <summary>Largest JSON request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Largest artifact upload accepted; null for no limit (uploads are streamed to the store).</summary>
-    public long? MaxArtifactBytes { get; set; }
+    /// <summary>The default of <see cref="MaxArtifactBytes"/>: 5 GiB.</summary>
+    public const long DefaultMaxArtifactBytes = 5L << 30;
+
+    /// <summary>Largest artifact upload accepted, counted as the body streams in (not only from Content-Length); larger ones get 413. Null for no limit.</summary>
+    public long? MaxArtifactBytes { get; set; } = DefaultMaxArtifactBytes;
 }

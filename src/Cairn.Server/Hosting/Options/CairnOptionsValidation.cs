@@ -8,7 +8,8 @@ namespace Cairn.Server.Hosting;
 /// configuration key, the flag or variable that sets it, and the rule.
 /// </summary>
 internal sealed class CairnOptionsValidation :
-    IValidateOptions<ServerStoreOptions>, IValidateOptions<CairnListenOptions>, IValidateOptions<CairnLimitsOptions>, IValidateOptions<CairnLoggingOptions>
+    IValidateOptions<ServerStoreOptions>, IValidateOptions<CairnListenOptions>, IValidateOptions<CairnLimitsOptions>, IValidateOptions<CairnLoggingOptions>,
+    IValidateOptions<CairnHttpOptions>
 {
     public ValidateOptionsResult Validate(string? name, ServerStoreOptions options)
     {
@@ -28,6 +29,11 @@ internal sealed class CairnOptionsValidation :
         }
         if (string.IsNullOrWhiteSpace(options.ArtifactsDestination))
             errors.Add(Message(ServerStoreOptions.Section, "ArtifactsDestination", "--artifacts-destination", "it must not be empty"));
+        foreach (var root in Cairn.Artifacts.ArtifactStores.SplitRoots(options.AllowedArtifactRoots))
+        {
+            if (Cairn.Artifacts.ArtifactStores.CheckRoot(root) is { } problem)
+                errors.Add(Message(ServerStoreOptions.Section, "AllowedArtifactRoots", "--allowed-artifact-roots", problem));
+        }
         return Result(errors);
     }
 
@@ -47,7 +53,7 @@ internal sealed class CairnOptionsValidation :
         if (options.MaxRequestBodyBytes <= 0)
             errors.Add(Message(CairnLimitsOptions.Section, "MaxRequestBodyBytes", "--max-request-size", $"it must be a positive number of bytes (was {options.MaxRequestBodyBytes})"));
         if (options.MaxArtifactBytes is <= 0)
-            errors.Add(Message(CairnLimitsOptions.Section, "MaxArtifactBytes", null, $"it must be a positive number of bytes or unset (was {options.MaxArtifactBytes})"));
+            errors.Add(Message(CairnLimitsOptions.Section, "MaxArtifactBytes", "--max-artifact-size", $"it must be a positive number of bytes, or empty for no limit (was {options.MaxArtifactBytes})"));
         return Result(errors);
     }
 
@@ -55,6 +61,23 @@ internal sealed class CairnOptionsValidation :
         options.Format is "console" or "json"
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(Message(CairnLoggingOptions.Section, "Format", "--log-format", $"it must be 'console' or 'json' (was '{options.Format}')"));
+
+    public ValidateOptionsResult Validate(string? name, CairnHttpOptions options)
+    {
+        var errors = new List<string>();
+        foreach (var host in CairnHttpOptions.Split(options.AllowedHosts))
+        {
+            var hostName = host.StartsWith("*.", StringComparison.Ordinal) ? host[2..] : host;
+            if (host != "*" && (host.Contains("://", StringComparison.Ordinal) || Uri.CheckHostName(hostName.Trim('[', ']')) == UriHostNameType.Unknown))
+                errors.Add(Message(CairnHttpOptions.Section, "AllowedHosts", "--allowed-hosts", $"'{host}' is not a host name, IP address, *.domain or * (no scheme, no port)"));
+        }
+        foreach (var origin in CairnHttpOptions.Split(options.CorsAllowedOrigins))
+        {
+            if (origin != "*" && !RequestGuards.IsOrigin(origin))
+                errors.Add(Message(CairnHttpOptions.Section, "CorsAllowedOrigins", "--cors-allowed-origins", $"'{origin}' is not an origin like https://host[:port] (scheme and host, no path) or *"));
+        }
+        return Result(errors);
+    }
 
     /// <summary>"Invalid value for 'Cairn:Server:Port' (--port, Cairn__Server__Port): it must be ...".</summary>
     private static string Message(string section, string key, string? flag, string rule)

@@ -11,4 +11,11 @@ public sealed class ServerStoreOptions
 
     /// <summary>Where proxied artifacts are stored: a folder or <c>s3://bucket/prefix</c>. Unset: CAIRN_HOME/artifacts.</summary>
     public string? ArtifactsDestination { get; set; }
+
+    /// <summary>
+    /// Comma list of further artifact roots the server manages besides <see cref="ArtifactsDestination"/> (folders, <c>file:///</c>
+    /// or <c>s3://bucket/prefix</c>): artifacts/list and gc work only inside these roots and the destination; experiments located
+    /// anywhere else keep their files.
+    /// </summary>
+    public string? AllowedArtifactRoots { get; set; }
 }
