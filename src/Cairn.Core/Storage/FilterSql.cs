@@ -114,7 +114,7 @@ internal sealed partial class SqlTrackingStore
                 sql.Append("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ")
                     .Append(Param(comparison.Key)).Append(" AND ");
                 AppendPredicate(sql, "t.value", comparison);
-                sql.Append(')');
+                sql.Append(Database.ExistsEnd);
                 return;
             }
             var column = comparison.Key switch
@@ -141,27 +141,27 @@ internal sealed partial class SqlTrackingStore
                     sql.Append("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ")
                         .Append(Param(c.Key)).Append(" AND m.is_nan = 0 AND ");
                     AppendPredicate(sql, "m.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Param:
                     sql.Append("EXISTS (SELECT 1 FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ").Append(Param(c.Key)).Append(" AND ");
                     AppendPredicate(sql, "p.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Tag:
                     sql.Append("EXISTS (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ").Append(Param(c.Key)).Append(" AND ");
                     AppendPredicate(sql, "t.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Dataset when c.Key == "context":
                     sql.Append("EXISTS (SELECT 1 FROM input_tags it WHERE it.run_uuid = r.run_uuid AND it.key = 'mlflow.data.context' AND ");
                     AppendPredicate(sql, "it.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Dataset:
                     sql.Append("EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid = r.run_uuid AND ");
                     AppendPredicate(sql, c.Key == "name" ? "d.name" : "d.digest", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 default:
                     AppendPredicate(sql, RunAttributeColumn(c.Key), c);

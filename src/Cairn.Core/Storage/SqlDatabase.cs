@@ -58,6 +58,13 @@ internal abstract class SqlDatabase : IDisposable
     /// </summary>
     public virtual string OrderedJoin => " JOIN ";
 
+    /// <summary>
+    /// What closes the subquery of a filter's <c>EXISTS (...)</c> term. PostgreSQL turns every top-level EXISTS into a
+    /// semi-join and plans them all as one join problem, which took seconds for fifty terms; its override fences the
+    /// subquery (<c>OFFSET 0</c>) so each stays a per-row index probe, as SQLite runs it.
+    /// </summary>
+    public virtual string ExistsEnd => ")";
+
     /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
     public virtual string LikePattern(string pattern) => pattern;
 

@@ -203,7 +203,7 @@ internal sealed partial class SqlRegistryStore
                     : "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version AND t.key = ");
                 sql.Append(Param(comparison.Key)).Append(" AND ");
                 AppendPredicate(sql, "t.value", comparison);
-                sql.Append(')');
+                sql.Append(Database.ExistsEnd);
                 return;
             }
             var column = (models, comparison.Key) switch

@@ -27,7 +27,7 @@ internal sealed partial class SqlTrackingStore
         // attributes) stays in WHERE.
         var conjuncts = new List<FilterExpression>();
         if (filter is not null) Flatten(filter, conjuncts);
-        // At most MaxJoinedTerms of them: SQLite joins at most 64 tables, and order_by keys add joins of their own.
+        // At most MaxJoinedTerms of them: planning time grows fast with the number of joined tables (SQLite joins at most 64).
         var joined = conjuncts.OfType<Comparison>().Where(c => c.Entity is EntityKind.Metric or EntityKind.Param or EntityKind.Tag).Take(MaxJoinedTerms).ToList();
         var rest = conjuncts.Where(c => c is not Comparison comparison || !joined.Contains(comparison)).ToList();
 
@@ -113,8 +113,11 @@ internal sealed partial class SqlTrackingStore
         return new Page<Run>(await LoadRunsAsync(c, rows, cancellationToken).ConfigureAwait(false), next);
     }
 
-    /// <summary>How many top-level terms become joins; the rest are EXISTS conditions, which match the same runs.</summary>
-    private const int MaxJoinedTerms = 16;
+    /// <summary>
+    /// How many top-level terms become joins; the rest are EXISTS conditions, which match the same runs. PostgreSQL
+    /// searches join orders exhaustively up to join_collapse_limit (8) relations, and order_by adds joins too.
+    /// </summary>
+    private const int MaxJoinedTerms = 6;
 
     private static void Flatten(FilterExpression expression, List<FilterExpression> conjuncts) =>
         conjuncts.AddRange(expression is AndExpression ? FilterExpression.Operands(expression) : [expression]);

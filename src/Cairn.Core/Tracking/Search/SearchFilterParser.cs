@@ -18,14 +18,23 @@ public static class SearchFilterParser
     /// <summary>At most this many nested parentheses.</summary>
     public const int MaxDepth = 32;
 
-    /// <summary>At most this many comparisons in a filter.</summary>
-    public const int MaxTerms = 1000;
+    /// <summary>
+    /// At most this many comparisons in a filter: real filters hold a handful (a long list of values is one IN term),
+    /// and PostgreSQL takes about a second to plan a thousand.
+    /// </summary>
+    public const int MaxTerms = 200;
 
     /// <summary>At most this many values in one IN list.</summary>
     public const int MaxListValues = 10_000;
 
+    /// <summary>
+    /// At most this many characters in a LIKE or ILIKE pattern: the longest value stored (a tag value, MLflow's 8000),
+    /// and well inside SQLite's own pattern limit (50,000) once translated to GLOB.
+    /// </summary>
+    public const int MaxLikePatternLength = TrackingLimits.MaxTagValueLength;
+
     /// <summary>At most this many order_by clauses; each becomes a join.</summary>
-    public const int MaxOrderByClauses = 20;
+    public const int MaxOrderByClauses = 10;
 
     /// <summary>At most this many characters in one order_by clause (a key of MLflow's 250 plus quotes and direction).</summary>
     public const int MaxOrderByClauseLength = 1000;
@@ -140,6 +149,8 @@ public static class SearchFilterParser
             };
         }
         if (key.Length == 0) throw lexer.Error(token, "the key after the entity type is empty");
+        if (key.Length > TrackingLimits.MaxEntityKeyLength)
+            throw lexer.Error(token, $"the key has {key.Length} characters; a key has at most {TrackingLimits.MaxEntityKeyLength}");
 
         if (entity == EntityKind.Attribute && target is Target.RegisteredModels or Target.ModelVersions)
         {
@@ -282,6 +293,8 @@ public static class SearchFilterParser
             var stringToken = Take();
             if (stringToken.Kind != TokenKind.String)
                 throw _lexer.Error(stringToken, $"the value compared with '{Describe(entity, key)}' must be a quoted string, e.g. {Describe(entity, key)} = 'value'");
+            if (op is Comparator.Like or Comparator.ILike && stringToken.Text.Length > MaxLikePatternLength)
+                throw _lexer.Error(stringToken, $"the {(op == Comparator.Like ? "LIKE" : "ILIKE")} pattern has {stringToken.Text.Length} characters; a pattern has at most {MaxLikePatternLength}");
             return new Comparison(entity, key, op, new StringValue(stringToken.Text), identifier.Position);
         }
 
