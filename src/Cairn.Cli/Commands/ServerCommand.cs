@@ -68,7 +68,7 @@ internal static class ServerCommand
             }
             await using var _ = server;
             var store = server.Services.GetRequiredService<IOptions<ServerStoreOptions>>().Value;
-            ctx.Error.WriteLine($"Cairn server listening on {server.Address} (store: {Redact(store.BackendStoreUri!)}, artifacts: {store.ArtifactsDestination})");
+            ctx.Error.WriteLine($"Cairn server listening on {server.Address} (store: {SecretRedaction.StoreUri(store.BackendStoreUri)}, artifacts: {SecretRedaction.StoreUri(store.ArtifactsDestination)})");
             try
             {
                 // SIGINT/SIGTERM end this wait: CliRunner cancels the token (and the host's console lifetime stops the app).
@@ -81,13 +81,5 @@ internal static class ServerCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>Hides a password in a postgresql:// URI before it is printed.</summary>
-    internal static string Redact(string uri)
-    {
-        if (!uri.Contains("://", StringComparison.Ordinal) || !Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || !parsed.UserInfo.Contains(':'))
-            return uri;
-        return uri.Replace(parsed.UserInfo, parsed.UserInfo.Split(':')[0] + ":***", StringComparison.Ordinal);
     }
 }

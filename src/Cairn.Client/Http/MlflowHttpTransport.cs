@@ -63,7 +63,7 @@ internal sealed class MlflowHttpTransport : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(trackingUri);
         if (!Uri.TryCreate(trackingUri.EndsWith('/') ? trackingUri : trackingUri + "/", UriKind.Absolute, out var baseUri) ||
             (baseUri.Scheme != Uri.UriSchemeHttp && baseUri.Scheme != Uri.UriSchemeHttps))
-            throw new InvalidParameterValueException($"Invalid tracking URI '{trackingUri}': expected http://host:port or https://host:port.");
+            throw new InvalidParameterValueException($"Invalid tracking URI '{SecretRedaction.StoreUri(trackingUri)}': expected http://host:port or https://host:port.");
         return baseUri;
     }
 
@@ -173,7 +173,7 @@ internal sealed class MlflowHttpTransport : IDisposable
                         continue;
                     }
                     throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE,
-                        $"Cannot reach the tracking server at {BaseAddress}: {e.Message}", e);
+                        $"Cannot reach the tracking server at {SecretRedaction.StoreUri(BaseAddress.ToString())}: {e.Message}", e);
                 }
                 catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -183,7 +183,7 @@ internal sealed class MlflowHttpTransport : IDisposable
                         continue;
                     }
                     throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE,
-                        $"The tracking server at {BaseAddress} did not answer {request.Method} {request.RequestUri?.AbsolutePath} within {Options.RequestTimeout.TotalSeconds:0.#} s.", e);
+                        $"The tracking server at {SecretRedaction.StoreUri(BaseAddress.ToString())} did not answer {request.Method} {request.RequestUri?.AbsolutePath} within {Options.RequestTimeout.TotalSeconds:0.#} s.", e);
                 }
             }
 

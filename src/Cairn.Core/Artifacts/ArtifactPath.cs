@@ -12,6 +12,15 @@ public static class ArtifactPath
 {
     private const int MaxLinkHops = 40; // Linux's MAXSYMLINKS
 
+    /// <summary>
+    /// At most this many UTF-8 bytes in an artifact path: S3 keys hold 1024 and the local store's folders sit under a root,
+    /// so a longer path would fail in the store (a 500) instead of being refused (a 400).
+    /// </summary>
+    public const int MaxPathBytes = 1024;
+
+    /// <summary>At most this many UTF-8 bytes in one segment of a path: the file name limit of Linux, macOS and Windows file systems.</summary>
+    public const int MaxSegmentBytes = 255;
+
     private static readonly StringComparison s_fileNameComparison =
         OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 
@@ -159,6 +168,8 @@ public static class ArtifactPath
 
     private static void CheckLiteral(string value, string original, string parameter)
     {
+        if (value.Length > MaxPathBytes || Encoding.UTF8.GetByteCount(value) > MaxPathBytes)
+            throw Invalid(original, parameter, $"it is longer than {MaxPathBytes} bytes");
         foreach (var c in value)
         {
             if (c == '\0') throw Invalid(original, parameter, "it must not contain NUL");
@@ -171,6 +182,8 @@ public static class ArtifactPath
         foreach (var segment in value.Split('/'))
         {
             if (segment == "..") throw Invalid(original, parameter, "it must not contain '..' segments");
+            if (segment.Length > MaxSegmentBytes / 3 && Encoding.UTF8.GetByteCount(segment) > MaxSegmentBytes)
+                throw Invalid(original, parameter, $"its name '{Show(segment)}' is longer than {MaxSegmentBytes} bytes");
         }
     }
 
@@ -187,6 +200,7 @@ public static class ArtifactPath
     /// <summary>Control characters are shown escaped so the message stays one readable line.</summary>
     private static string Show(string path)
     {
+        if (path.Length > 200) path = path[..200] + "...";
         if (!path.Any(char.IsControl)) return path;
         var builder = new StringBuilder(path.Length + 8);
         foreach (var c in path) builder.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString());

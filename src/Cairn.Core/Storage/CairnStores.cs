@@ -46,7 +46,7 @@ public sealed class CairnStores : IDisposable
 
     /// <summary>Registered models, versions, aliases and the audit trail.</summary>
     public IRegistryStore Registry => _registry
-        ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{Uri}' has no model registry.");
+        ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{SecretRedaction.StoreUri(Uri)}' has no model registry.");
 
     /// <summary>Users and access tokens of a server with access control on; only over a database (a server manages its own over HTTP).</summary>
     public IUserStore Users => _users
@@ -135,9 +135,9 @@ internal static class StoreUri
         if (uri.StartsWith("sqlite:///", StringComparison.OrdinalIgnoreCase))
             return uri["sqlite:///".Length..]; // sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's form)
         if (uri.StartsWith("sqlite://", StringComparison.OrdinalIgnoreCase))
-            throw new InvalidParameterValueException($"Invalid backend store URI '{uri}': use sqlite:///relative/path.db or sqlite:////absolute/path.db.");
+            throw new InvalidParameterValueException($"Invalid backend store URI '{SecretRedaction.StoreUri(uri)}': use sqlite:///relative/path.db or sqlite:////absolute/path.db.");
         if (uri.Contains("://", StringComparison.Ordinal))
-            throw new InvalidParameterValueException($"Invalid backend store URI '{uri}': the scheme is not supported; use a folder, sqlite:///path, postgresql://... or http(s)://...");
+            throw new InvalidParameterValueException($"Invalid backend store URI '{SecretRedaction.StoreUri(uri)}': the scheme is not supported; use a folder, sqlite:///path, postgresql://... or http(s)://...");
         return uri.EndsWith(".db", StringComparison.OrdinalIgnoreCase) || uri.EndsWith(".sqlite", StringComparison.OrdinalIgnoreCase)
             ? uri
             : Path.Combine(uri, "cairn.db");

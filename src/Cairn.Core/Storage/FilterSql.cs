@@ -25,26 +25,36 @@ internal abstract class FilterSql(SqlDatabase database, DynamicParameters parame
 
     public void Append(StringBuilder sql, FilterExpression expression)
     {
-        switch (expression)
+        if (expression is Comparison comparison)
         {
-            case AndExpression and:
-                sql.Append('(');
-                Append(sql, and.Left);
-                sql.Append(" AND ");
-                Append(sql, and.Right);
-                sql.Append(')');
-                break;
-            case OrExpression or:
-                sql.Append('(');
-                Append(sql, or.Left);
-                sql.Append(" OR ");
-                Append(sql, or.Right);
-                sql.Append(')');
-                break;
-            case Comparison comparison:
-                AppendComparison(sql, comparison);
-                break;
+            AppendComparison(sql, comparison);
+            return;
         }
+        AppendAll(sql, FilterExpression.Operands(expression), expression is AndExpression ? " AND " : " OR ");
+    }
+
+    /// <summary>
+    /// Writes <paramref name="terms"/> joined by <paramref name="separator"/> (" AND " or " OR "), grouped as a balanced
+    /// tree: a flat chain of a thousand terms is a tree a thousand deep to the SQL parser, past SQLite's expression depth
+    /// limit (1000), while balanced it is ten deep. This recursion is as deep as that tree; recursion into a group of
+    /// the other operator is bounded by the parser's nesting limit.
+    /// </summary>
+    public void AppendAll(StringBuilder sql, IReadOnlyList<FilterExpression> terms, string separator) =>
+        AppendRange(sql, terms, 0, terms.Count, separator);
+
+    private void AppendRange(StringBuilder sql, IReadOnlyList<FilterExpression> terms, int start, int end, string separator)
+    {
+        if (end - start == 1)
+        {
+            Append(sql, terms[start]);
+            return;
+        }
+        var middle = start + (end - start) / 2;
+        sql.Append('(');
+        AppendRange(sql, terms, start, middle, separator);
+        sql.Append(separator);
+        AppendRange(sql, terms, middle, end, separator);
+        sql.Append(')');
     }
 
     protected abstract void AppendComparison(StringBuilder sql, Comparison comparison);
@@ -62,11 +72,9 @@ internal abstract class FilterSql(SqlDatabase database, DynamicParameters parame
             case (Comparator.ILike, StringValue s):
                 sql.Append(Database.ILikeSql(column, Param(s.Value)));
                 break;
-            case (Comparator.In, ListValue list):
-                sql.Append(Database.InSql(column, Param(list.Values.ToArray())));
-                break;
-            case (Comparator.NotIn, ListValue list):
-                sql.Append(Database.InSql(column, Param(list.Values.ToArray()), negated: true));
+            case (Comparator.In or Comparator.NotIn, ListValue list):
+                var values = list.Values.ToArray();
+                sql.Append(Database.InSql(column, Param(Database.ListParameter(values)), values, negated: comparison.Op == Comparator.NotIn));
                 break;
             case (_, NumberValue n):
                 sql.Append(column).Append(Operator(comparison.Op)).Append(Param(NumericParameter(comparison, n.Value)));
@@ -106,7 +114,7 @@ internal sealed partial class SqlTrackingStore
                 sql.Append("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ")
                     .Append(Param(comparison.Key)).Append(" AND ");
                 AppendPredicate(sql, "t.value", comparison);
-                sql.Append(')');
+                sql.Append(Database.ExistsEnd);
                 return;
             }
             var column = comparison.Key switch
@@ -133,27 +141,27 @@ internal sealed partial class SqlTrackingStore
                     sql.Append("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ")
                         .Append(Param(c.Key)).Append(" AND m.is_nan = 0 AND ");
                     AppendPredicate(sql, "m.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Param:
                     sql.Append("EXISTS (SELECT 1 FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = ").Append(Param(c.Key)).Append(" AND ");
                     AppendPredicate(sql, "p.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Tag:
                     sql.Append("EXISTS (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = ").Append(Param(c.Key)).Append(" AND ");
                     AppendPredicate(sql, "t.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Dataset when c.Key == "context":
                     sql.Append("EXISTS (SELECT 1 FROM input_tags it WHERE it.run_uuid = r.run_uuid AND it.key = 'mlflow.data.context' AND ");
                     AppendPredicate(sql, "it.value", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 case EntityKind.Dataset:
                     sql.Append("EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE i.run_uuid = r.run_uuid AND ");
                     AppendPredicate(sql, c.Key == "name" ? "d.name" : "d.digest", c);
-                    sql.Append(')');
+                    sql.Append(Database.ExistsEnd);
                     break;
                 default:
                     AppendPredicate(sql, RunAttributeColumn(c.Key), c);

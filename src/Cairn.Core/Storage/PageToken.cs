@@ -26,6 +26,8 @@ internal static class PageToken
     public static long Decode(string? token, string fingerprint)
     {
         if (string.IsNullOrEmpty(token)) return 0;
+        // A token this server issues is a few dozen characters; a longer one is refused before it is decoded.
+        if (token.Length > MaxLength) throw Invalid(token);
         string text;
         try
         {
@@ -42,8 +44,11 @@ internal static class PageToken
         return offset;
     }
 
+    /// <summary>The longest token accepted.</summary>
+    public const int MaxLength = 200;
+
     private static InvalidParameterValueException Invalid(string token) =>
-        new($"Invalid page_token '{token}': it is not a token this server issued.");
+        new($"Invalid page_token '{(token.Length <= 60 ? token : token[..60] + "...")}': it is not a token this server issued.");
 
     private static string Fingerprint(string query)
     {

@@ -40,17 +40,30 @@ internal abstract class SqlDatabase : IDisposable
     public abstract string ILikeSql(string column, string parameter);
 
     /// <summary>
-    /// SQL for <c>column IN list</c>, <paramref name="parameter"/> being bound to an array. Dapper expands an array
-    /// into <c>(@p1, @p2, ...)</c> for SQLite but hands Npgsql a native array, which PostgreSQL compares with ANY/ALL.
+    /// SQL for <c>column IN values</c>, <paramref name="parameter"/> being bound to <see cref="ListParameter(string[])"/>
+    /// of the same values. However long the list, it costs a bounded number of bound parameters: a page of 50,000
+    /// runs must not become 50,000 of them (SQLite allows 32,766 per statement).
     /// </summary>
-    public virtual string InSql(string column, string parameter, bool negated = false) =>
-        $"{column} {(negated ? "NOT IN" : "IN")} {parameter}";
+    public abstract string InSql(string column, string parameter, System.Collections.ICollection values, bool negated = false);
+
+    /// <summary>The value to bind to the parameter of <see cref="InSql"/>: the array itself, or its provider's form.</summary>
+    public virtual object ListParameter(string[] values) => values;
+
+    /// <inheritdoc cref="ListParameter(string[])"/>
+    public virtual object ListParameter(long[] values) => values;
 
     /// <summary>
     /// An inner join whose left side the planner must not reorder: SQLite's CROSS JOIN (which takes ON);
     /// PostgreSQL plans a plain JOIN well and rejects CROSS JOIN ... ON.
     /// </summary>
     public virtual string OrderedJoin => " JOIN ";
+
+    /// <summary>
+    /// What closes the subquery of a filter's <c>EXISTS (...)</c> term. PostgreSQL turns every top-level EXISTS into a
+    /// semi-join and plans them all as one join problem, which took seconds for fifty terms; its override fences the
+    /// subquery (<c>OFFSET 0</c>) so each stays a per-row index probe, as SQLite runs it.
+    /// </summary>
+    public virtual string ExistsEnd => ")";
 
     /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
     public virtual string LikePattern(string pattern) => pattern;

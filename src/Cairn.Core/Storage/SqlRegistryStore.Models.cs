@@ -168,16 +168,17 @@ internal sealed partial class SqlRegistryStore
     {
         if (rows.Count == 0) return [];
         var names = rows.Select(r => r.Name).ToArray();
+        var args = ListArgs("names", names);
         var tags = (await c.QueryAsync<(string Name, string Key, string Value)>(new CommandDefinition(
-            $"SELECT name, key, value FROM registered_model_tags WHERE {InSql("name", "@names")} ORDER BY key", new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT name, key, value FROM registered_model_tags WHERE {InSql("name", "@names", names)} ORDER BY key", args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToLookup(t => t.Name);
         var aliases = (await c.QueryAsync<(string Name, string Alias, long Version)>(new CommandDefinition(
-            $"SELECT name, alias, version FROM registered_model_aliases WHERE {InSql("name", "@names")} ORDER BY alias", new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT name, alias, version FROM registered_model_aliases WHERE {InSql("name", "@names", names)} ORDER BY alias", args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToLookup(a => a.Name);
         // The newest version of each stage, found through (name, current_stage, version).
         var latestRows = (await c.QueryAsync<VersionRow>(new CommandDefinition(
-            $"SELECT {VersionColumns} FROM model_versions v WHERE {InSql("v.name", "@names")} AND v.version = (SELECT MAX(v2.version) FROM model_versions v2 WHERE v2.name = v.name AND v2.current_stage = v.current_stage) ORDER BY v.name, v.version",
-            new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
+            $"SELECT {VersionColumns} FROM model_versions v WHERE {InSql("v.name", "@names", names)} AND v.version = (SELECT MAX(v2.version) FROM model_versions v2 WHERE v2.name = v.name AND v2.current_stage = v.current_stage) ORDER BY v.name, v.version",
+            args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).AsList();
         var latest = (await LoadVersionsAsync(c, tx, latestRows, withAliases: false, cancellationToken).ConfigureAwait(false)).ToLookup(v => v.Name);
         return rows.Select(r => new RegisteredModel(
             r.Name, r.CreationTime, r.LastUpdatedTime, r.Description,
@@ -202,7 +203,7 @@ internal sealed partial class SqlRegistryStore
                     : "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name AND t.version = v.version AND t.key = ");
                 sql.Append(Param(comparison.Key)).Append(" AND ");
                 AppendPredicate(sql, "t.value", comparison);
-                sql.Append(')');
+                sql.Append(Database.ExistsEnd);
                 return;
             }
             var column = (models, comparison.Key) switch

@@ -223,6 +223,7 @@ internal sealed partial class SqlRegistryStore
     {
         if (rows.Count == 0) return [];
         var names = rows.Select(r => r.Name).Distinct().ToArray();
+        var args = ListArgs("names", names);
         ILookup<(string, long), (string Name, long Version, string Key, string Value)> tags;
         if (rows.Count == 1)
         {
@@ -234,13 +235,13 @@ internal sealed partial class SqlRegistryStore
         else
         {
             tags = (await c.QueryAsync<(string Name, long Version, string Key, string Value)>(new CommandDefinition(
-                $"SELECT name, version, key, value FROM model_version_tags WHERE {InSql("name", "@names")} ORDER BY key",
-                new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => (t.Name, t.Version));
+                $"SELECT name, version, key, value FROM model_version_tags WHERE {InSql("name", "@names", names)} ORDER BY key",
+                args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => (t.Name, t.Version));
         }
         var aliases = withAliases
             ? (await c.QueryAsync<(string Name, long Version, string Alias)>(new CommandDefinition(
-                $"SELECT name, version, alias FROM registered_model_aliases WHERE {InSql("name", "@names")} ORDER BY alias",
-                new { names }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(a => (a.Name, a.Version))
+                $"SELECT name, version, alias FROM registered_model_aliases WHERE {InSql("name", "@names", names)} ORDER BY alias",
+                args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(a => (a.Name, a.Version))
             : null;
         return rows.Select(r => new ModelVersion(
             r.Name, VersionText(r.Version), r.CreationTime, r.LastUpdatedTime, r.Description, r.UserId,

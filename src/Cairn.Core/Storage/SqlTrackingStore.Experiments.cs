@@ -75,9 +75,9 @@ internal sealed partial class SqlTrackingStore
         var fingerprint = $"exp|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}|{search.ViewType}";
         var offset = PageToken.Decode(search.PageToken, fingerprint);
 
-        var sql = new StringBuilder($"SELECT {ExperimentColumns} FROM experiments e WHERE {InSql("e.lifecycle_stage", "@stages")}");
+        var sql = new StringBuilder($"SELECT {ExperimentColumns} FROM experiments e WHERE {InSql("e.lifecycle_stage", "@stages", StagesFor(search.ViewType))}");
         var parameters = new DynamicParameters();
-        parameters.Add("stages", StagesFor(search.ViewType));
+        parameters.Add("stages", Database.ListParameter(StagesFor(search.ViewType)));
         if (filter is not null)
         {
             sql.Append(" AND ");
@@ -209,7 +209,7 @@ internal sealed partial class SqlTrackingStore
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.ExperimentId).ToArray();
         var tags = (await c.QueryAsync<(long ExperimentId, string Key, string Value)>(new CommandDefinition(
-            $"SELECT experiment_id, key, value FROM experiment_tags WHERE {InSql("experiment_id", "@ids")} ORDER BY key", new { ids }, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT experiment_id, key, value FROM experiment_tags WHERE {InSql("experiment_id", "@ids", ids)} ORDER BY key", ListArgs("ids", ids), cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToLookup(t => t.ExperimentId);
         return rows.Select(r => new Experiment(
             r.ExperimentId.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Name, r.ArtifactLocation, ParseStage(r.LifecycleStage),

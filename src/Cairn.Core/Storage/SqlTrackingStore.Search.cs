@@ -27,7 +27,8 @@ internal sealed partial class SqlTrackingStore
         // attributes) stays in WHERE.
         var conjuncts = new List<FilterExpression>();
         if (filter is not null) Flatten(filter, conjuncts);
-        var joined = conjuncts.OfType<Comparison>().Where(c => c.Entity is EntityKind.Metric or EntityKind.Param or EntityKind.Tag).ToList();
+        // At most MaxJoinedTerms of them: planning time grows fast with the number of joined tables (SQLite joins at most 64).
+        var joined = conjuncts.OfType<Comparison>().Where(c => c.Entity is EntityKind.Metric or EntityKind.Param or EntityKind.Tag).Take(MaxJoinedTerms).ToList();
         var rest = conjuncts.Where(c => c is not Comparison comparison || !joined.Contains(comparison)).ToList();
 
         // Ordered by a metric, the sort needs every match anyway: start from the metric filter's value range and
@@ -37,7 +38,7 @@ internal sealed partial class SqlTrackingStore
             ? joined.FirstOrDefault(c => c.Entity == EntityKind.Metric && c.Op is not Comparator.NotEqual)
             : null;
         var sql = new StringBuilder("SELECT ").Append(RunColumns).Append(" FROM ");
-        var where = new StringBuilder(" WHERE ").Append(InSql("r.experiment_id", "@experimentIds")).Append(" AND ").Append(InSql("r.lifecycle_stage", "@stages"));
+        var where = new StringBuilder(" WHERE ").Append(InSql("r.experiment_id", "@experimentIds", experimentIds)).Append(" AND ").Append(InSql("r.lifecycle_stage", "@stages", StagesFor(search.ViewType)));
         var runKey = "r.run_uuid";
         if (driver is not null)
         {
@@ -59,11 +60,7 @@ internal sealed partial class SqlTrackingStore
             AppendJoinCondition(sql, filterSql, comparison, alias);
         }
         if (driver is not null) sql.Append(Database.OrderedJoin).Append("runs r ON r.run_uuid = j0.run_uuid");
-        foreach (var term in rest)
-        {
-            where.Append(" AND ");
-            filterSql.Append(where, term);
-        }
+        if (rest.Count > 0) filterSql.AppendAll(where.Append(" AND "), rest, " AND ");
 
         var order = new StringBuilder();
         var i = 0;
@@ -104,8 +101,8 @@ internal sealed partial class SqlTrackingStore
         order.Append("r.start_time DESC, r.run_uuid ASC");
 
         sql.Append(where);
-        parameters.Add("experimentIds", experimentIds);
-        parameters.Add("stages", StagesFor(search.ViewType));
+        parameters.Add("experimentIds", Database.ListParameter(experimentIds));
+        parameters.Add("stages", Database.ListParameter(StagesFor(search.ViewType)));
         sql.Append(" ORDER BY ").Append(order).Append(" LIMIT @limit OFFSET @offset");
         parameters.Add("limit", search.MaxResults + 1);
         parameters.Add("offset", offset);
@@ -116,18 +113,14 @@ internal sealed partial class SqlTrackingStore
         return new Page<Run>(await LoadRunsAsync(c, rows, cancellationToken).ConfigureAwait(false), next);
     }
 
-    private static void Flatten(FilterExpression expression, List<FilterExpression> conjuncts)
-    {
-        if (expression is AndExpression and)
-        {
-            Flatten(and.Left, conjuncts);
-            Flatten(and.Right, conjuncts);
-        }
-        else
-        {
-            conjuncts.Add(expression);
-        }
-    }
+    /// <summary>
+    /// How many top-level terms become joins; the rest are EXISTS conditions, which match the same runs. PostgreSQL
+    /// searches join orders exhaustively up to join_collapse_limit (8) relations, and order_by adds joins too.
+    /// </summary>
+    private const int MaxJoinedTerms = 6;
+
+    private static void Flatten(FilterExpression expression, List<FilterExpression> conjuncts) =>
+        conjuncts.AddRange(expression is AndExpression ? FilterExpression.Operands(expression) : [expression]);
 
     private static void AppendJoinCondition(StringBuilder sql, RunFilterSql filterSql, Comparison comparison, string alias)
     {
@@ -142,22 +135,22 @@ internal sealed partial class SqlTrackingStore
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.RunUuid).ToArray();
-        var args = new { ids };
+        var args = ListArgs("ids", ids);
         var parameters = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
-            $"SELECT run_uuid, key, value FROM params WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
+            $"SELECT run_uuid, key, value FROM params WHERE {InSql("run_uuid", "@ids", ids)}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
         var tags = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
-            $"SELECT run_uuid, key, value FROM tags WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
+            $"SELECT run_uuid, key, value FROM tags WHERE {InSql("run_uuid", "@ids", ids)}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(t => t.RunUuid);
         var metrics = (await c.QueryAsync<(string RunUuid, string Key, double Value, long Timestamp, long Step, long IsNan)>(new CommandDefinition(
-            $"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
+            $"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {InSql("run_uuid", "@ids", ids)}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(m => m.RunUuid);
         var inputs = (await c.QueryAsync<InputRow>(new CommandDefinition(
             $"""
             SELECT i.run_uuid AS RunUuid, d.dataset_uuid AS DatasetUuid, d.name AS Name, d.digest AS Digest, d.source_type AS SourceType, d.source AS Source, d.schema_json AS SchemaJson, d.profile AS Profile
-            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE {InSql("i.run_uuid", "@ids")}
+            FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid WHERE {InSql("i.run_uuid", "@ids", ids)}
             """, args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(r => r.RunUuid);
         var inputTags = inputs.Count == 0
             ? Enumerable.Empty<(string RunUuid, string DatasetUuid, string Key, string Value)>().ToLookup(t => (t.RunUuid, t.DatasetUuid))
             : (await c.QueryAsync<(string RunUuid, string DatasetUuid, string Key, string Value)>(new CommandDefinition(
-                $"SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE {InSql("run_uuid", "@ids")}", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
+                $"SELECT run_uuid, dataset_uuid, key, value FROM input_tags WHERE {InSql("run_uuid", "@ids", ids)}", args, cancellationToken: cancellationToken)).ConfigureAwait(false))
                 .ToLookup(t => (t.RunUuid, t.DatasetUuid));
 
         var runs = new List<Run>(rows.Count);

@@ -1219,6 +1219,97 @@ public abstract class TrackingStoreContract : IAsyncDisposable
         }
     }
 
+    // ---- limits (issue 11) -----------------------------------------------------------------
+
+    [Fact]
+    public async Task Filters_at_the_parser_limits_run_and_match_what_a_short_filter_would()
+    {
+        var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        var full = await NewRunAsync(store, exp, "full");
+        var bare = await NewRunAsync(store, exp, "bare");
+        await store.LogBatchAsync(full,
+            Enumerable.Range(0, 50).Select(i => new Metric($"m{i}", i, 1, 0)).ToList(),
+            Enumerable.Range(0, 50).Select(i => new Param($"p{i}", $"v{i}")).ToList(),
+            Enumerable.Range(0, 50).Select(i => new RunTag($"t{i}", $"v{i}")).ToList(), Ct);
+        await store.LogBatchAsync(bare, [new Metric("m0", 0, 1, 0)], [new Param("p0", "v0")], [new RunTag("t0", "v0")], Ct);
+
+        // The most terms a filter may hold, all ANDed: too many tables if each were a join, and a chain
+        // deeper than its expression limit if written flat.
+        var terms = Enumerable.Range(0, 200).Select(i => (i % 3) switch
+        {
+            0 => $"metrics.m{i % 50} >= {i % 50}",
+            1 => $"params.p{i % 50} = 'v{i % 50}'",
+            _ => $"tags.t{i % 50} LIKE 'v%'",
+        });
+        Assert.Equal(["full"], await MatchingAsync(store, exp, string.Join(" AND ", terms)));
+
+        // As many ORed terms: only the last one matches, and only "bare" lacks p7.
+        var alternatives = Enumerable.Range(0, 200 - 1).Select(i => $"params.p7 = 'nope{i}'").Append("params.p7 = 'v7'");
+        Assert.Equal(["full"], await MatchingAsync(store, exp, string.Join(" OR ", alternatives)));
+
+        // Parentheses nested as deep as allowed, alternating AND and OR.
+        var nested = "metrics.m0 >= 0";
+        for (var depth = 0; depth < 32; depth++)
+            nested = depth % 2 == 0 ? $"(metrics.m{depth % 50 + 1} > 1000 OR {nested})" : $"(params.p{depth % 50} = 'v{depth % 50}' AND {nested})";
+        Assert.Equal(["full"], await MatchingAsync(store, exp, nested));
+
+        // Long IN lists travel as one parameter.
+        var many = Enumerable.Range(0, 5000).Select(i => $"'v{i}x'").Append("'v3'");
+        Assert.Equal(["full"], await MatchingAsync(store, exp, $"params.p3 IN ({string.Join(", ", many)})"));
+        Assert.Equal(["bare", "full"], await MatchingAsync(store, exp, $"params.p0 NOT IN ({string.Join(", ", Enumerable.Range(1, 5000).Select(i => $"'v{i}'"))})"));
+        Assert.Empty(await MatchingAsync(store, exp, $"params.p3 NOT IN ({string.Join(", ", many)})"));
+
+        // As many order_by keys as allowed, each a join of its own, next to joined filter terms.
+        var orderBy = Enumerable.Range(0, 10).Select(i => i % 2 == 0 ? $"metrics.m{i} DESC" : $"params.p{i}").ToArray();
+        var filter = string.Join(" AND ", Enumerable.Range(0, 20).Select(i => $"tags.t0 = 'v0'"));
+        Assert.Equal(["full", "bare"], await RunNamesAsync(store, exp, filter, orderBy));
+    }
+
+    [Fact]
+    public async Task Filters_past_the_limits_are_refused_naming_the_limit()
+    {
+        var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        async Task<string> RefusedAsync(string filter, IReadOnlyList<string>? orderBy = null) =>
+            (await Assert.ThrowsAsync<InvalidParameterValueException>(() =>
+                store.SearchRunsAsync(new RunSearch([exp], filter, OrderBy: orderBy), Ct))).Message;
+
+        Assert.Contains("more than 32 deep", await RefusedAsync(new string('(', 20_000) + "metrics.a > 1" + new string(')', 20_000)));
+        Assert.Contains("at most 200 comparisons", await RefusedAsync(string.Join(" OR ", Enumerable.Range(0, 201).Select(i => $"metrics.a > {i}"))));
+        var longFilter = "params.a = '" + new string('x', 100_000) + "'";
+        var message = await RefusedAsync(longFilter);
+        Assert.Contains("at most 100000", message);
+        Assert.True(message.Length < 1000, "the error quotes the start of the filter, not all of it");
+        Assert.Contains("at most 10 are allowed", await RefusedAsync("", Enumerable.Range(0, 11).Select(i => $"metrics.m{i}").ToArray()));
+    }
+
+    [Fact]
+    public async Task A_page_of_40000_runs_loads_with_their_data()
+    {
+        // More runs than SQLite's 32,766 bound parameters: loading a page's params, tags and metrics must not bind one
+        // parameter per run (cairn gc pages through a deleted experiment's runs 50,000 at a time).
+        const int Runs = 40_000;
+        var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < Runs; i = Interlocked.Increment(ref next))
+                await NewRunAsync(store, exp, $"r{i}", startTime: i, tags: [new RunTag("i", i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        }, Ct)));
+
+        var page = await store.SearchRunsAsync(new RunSearch([exp], MaxResults: TrackingLimits.SearchMaxResultsThreshold), Ct);
+        Assert.Null(page.NextPageToken);
+        Assert.Equal(Runs, page.Items.Count);
+        Assert.All(page.Items, r => Assert.Equal(r.Info.RunName, "r" + r.Data.Tags.Single(t => t.Key == "i").Value));
+
+        // A filter's long IN list of run ids goes the same way.
+        var ids = page.Items.Take(2_000).Select(r => $"'{r.Info.RunId}'");
+        var matched = await store.SearchRunsAsync(new RunSearch([exp], $"attributes.run_id IN ({string.Join(",", ids)})", MaxResults: TrackingLimits.SearchMaxResultsThreshold), Ct);
+        Assert.Equal(2_000, matched.Items.Count);
+    }
+
     /// <summary>Compares runs by value, including their lists.</summary>
     private sealed class RunComparer : IEqualityComparer<Run>
     {

@@ -444,4 +444,65 @@ public sealed class SearchFilterParserTests
         Assert.Contains($"at position {position},", ex.Message);
         Assert.Contains(rule, ex.Message);
     }
+
+    // ---- limits: a filter comes from a request, so nothing it holds may exhaust the stack or the database ----
+
+    [Fact]
+    public void Nesting_past_the_depth_limit_is_refused_without_recursing_into_it()
+    {
+        var at = string.Concat(Enumerable.Repeat("(", 32)) + "metrics.a > 1" + string.Concat(Enumerable.Repeat(")", 32));
+        Assert.IsType<Comparison>(SearchFilterParser.ParseRunFilter(at));
+        var message = Invalid("(" + at + ")").Message;
+        Assert.Contains("parentheses nest more than 32 deep", message);
+        // 20,000 levels overflowed the stack of the whole server before the limit.
+        Assert.Contains("more than 32 deep", Invalid(new string('(', 20_000) + "metrics.a > 1" + new string(')', 20_000)).Message);
+        Assert.Contains("more than 32 deep", Assert.Throws<InvalidParameterValueException>(() =>
+            SearchFilterParser.ParseModelVersionFilter(new string('(', 20_000) + "name = 'm'" + new string(')', 20_000))).Message);
+    }
+
+    [Fact]
+    public void More_terms_than_the_limit_are_refused()
+    {
+        var terms = Enumerable.Range(0, 200).Select(i => $"metrics.a > {i}").ToList();
+        var parsed = SearchFilterParser.ParseRunFilter(string.Join(" AND ", terms));
+        Assert.Equal(200, FilterExpression.Operands(parsed!).Count);
+        Assert.Contains("at most 200 comparisons", Invalid(string.Join(" AND ", terms.Append("metrics.b > 0"))).Message);
+        Assert.Contains("at most 200 comparisons", Assert.Throws<InvalidParameterValueException>(() =>
+            SearchFilterParser.ParseRegisteredModelFilter(string.Join(" OR ", Enumerable.Range(0, 201).Select(i => $"name = 'm{i}'")))).Message);
+    }
+
+    [Fact]
+    public void An_over_long_filter_is_refused_and_not_echoed_whole()
+    {
+        var filter = "params.a = '" + new string('x', SearchFilterParser.MaxFilterLength) + "'";
+        var message = Invalid(filter).Message;
+        Assert.Contains($"a filter has at most {SearchFilterParser.MaxFilterLength}", message);
+        Assert.True(message.Length < 500, message.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Errors about a long but legal filter quote only its start too.
+        var bad = "params.a = '" + new string('x', 50_000) + "' AND";
+        Assert.True(Invalid(bad).Message.Length < 500);
+    }
+
+    [Fact]
+    public void Over_long_keys_like_patterns_and_in_lists_are_refused_naming_the_limit()
+    {
+        Assert.Contains("a key has at most 250", Invalid($"params.{new string('k', 251)} = 'x'").Message);
+        Assert.Contains("a pattern has at most 8000", Invalid($"params.a LIKE '{new string('%', 8001)}'").Message);
+        Assert.Contains("a pattern has at most 8000", Invalid($"tags.a ILIKE '{new string('a', 8001)}'").Message);
+        SearchFilterParser.ParseRunFilter($"params.a LIKE '{new string('%', 8000)}'");
+        var list = string.Join(",", Enumerable.Range(0, 10_001).Select(i => $"'{i}'"));
+        Assert.Contains("an IN list has at most 10000 values", Invalid($"params.a IN ({list})").Message);
+    }
+
+    [Fact]
+    public void Order_by_is_bounded_in_clauses_and_length()
+    {
+        Assert.Equal(10, SearchFilterParser.ParseRunOrderBy(Enumerable.Range(0, 10).Select(i => $"metrics.m{i} DESC").ToArray()).Count);
+        Assert.Contains("at most 10 are allowed", Assert.Throws<InvalidParameterValueException>(() =>
+            SearchFilterParser.ParseRunOrderBy(Enumerable.Range(0, 11).Select(i => $"metrics.m{i}").ToArray())).Message);
+        var message = Assert.Throws<InvalidParameterValueException>(() =>
+            SearchFilterParser.ParseRegisteredModelOrderBy(["name" + new string(' ', 50_000) + "ASC"])).Message;
+        Assert.Contains("a clause has at most 1000", message);
+        Assert.True(message.Length < 500);
+    }
 }

@@ -48,6 +48,21 @@ public sealed record S3ConnectionOptions
                 || chunk.Equals("no", StringComparison.OrdinalIgnoreCase) || chunk.Equals("off", StringComparison.OrdinalIgnoreCase)),
         };
     }
+
+    /// <summary>
+    /// The record's printed form (<see cref="object.ToString"/>, debugger, logs) without the secret key: it says only
+    /// whether one is set.
+    /// </summary>
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("Endpoint = ").Append(Endpoint is null ? "null" : SecretRedaction.StoreUri(Endpoint))
+            .Append(", Region = ").Append(Region ?? "null")
+            .Append(", PathStyle = ").Append(PathStyle?.ToString() ?? "null")
+            .Append(", ChunkEncoding = ").Append(ChunkEncoding)
+            .Append(", AccessKeyId = ").Append(AccessKeyId ?? "null")
+            .Append(", SecretAccessKey = ").Append(SecretAccessKey is null ? "null" : SecretRedaction.Mask);
+        return true;
+    }
 }
 
 /// <summary>Client construction, URL parsing and multipart pieces shared by <see cref="S3Remote"/> and the S3 artifact store.</summary>

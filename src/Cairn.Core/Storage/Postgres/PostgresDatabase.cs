@@ -82,12 +82,14 @@ internal sealed class PostgresDatabase : SqlDatabase
         }
     }
 
+    public override string ExistsEnd => " OFFSET 0)";
+
     public override string LikeSql(string column, string parameter) => $"{column} LIKE {parameter}";
 
     public override string ILikeSql(string column, string parameter) => $"{column} ILIKE {parameter}";
 
     // Dapper passes arrays to Npgsql as one array parameter instead of expanding them, so IN @p would be a syntax error.
-    public override string InSql(string column, string parameter, bool negated = false) =>
+    public override string InSql(string column, string parameter, System.Collections.ICollection values, bool negated = false) =>
         negated ? $"{column} <> ALL({parameter})" : $"{column} = ANY({parameter})";
 
     public override async Task InsertMetricHistoryAsync(DbConnection connection, DbTransaction transaction, string runId, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)

@@ -104,6 +104,38 @@ internal sealed class SqliteDatabase : SqlDatabase
 
     public override string OrderedJoin => " CROSS JOIN ";
 
+    /// <summary>
+    /// Lists longer than this travel as one JSON array that SQLite unpacks itself (json_each): Dapper expands an array
+    /// into one parameter per element, and SQLite refuses more than 32,766 per statement (a page of 50,000 runs, gc of
+    /// a big experiment). Short lists stay expanded, since the planner can then see the values, e.g. walk
+    /// runs(experiment_id, start_time) in order for one experiment. A filter's terms are bounded too
+    /// (<see cref="Tracking.Search.SearchFilterParser.MaxTerms"/>), so a statement stays far below the limit.
+    /// </summary>
+    internal const int InlineListLimit = 16;
+
+    public override string InSql(string column, string parameter, System.Collections.ICollection values, bool negated = false) =>
+        values.Count <= InlineListLimit
+            ? $"{column} {(negated ? "NOT IN" : "IN")} {parameter}"
+            : $"{column} {(negated ? "NOT IN" : "IN")} (SELECT value FROM json_each({parameter}))";
+
+    public override object ListParameter(string[] values) =>
+        values.Length <= InlineListLimit ? values : ListJson(values, static (w, v) => w.WriteStringValue(v));
+
+    public override object ListParameter(long[] values) =>
+        values.Length <= InlineListLimit ? values : ListJson(values, static (w, v) => w.WriteNumberValue(v));
+
+    private static string ListJson<T>(T[] values, Action<System.Text.Json.Utf8JsonWriter, T> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(16 + values.Length * 40);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var value in values) write(writer, value);
+            writer.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     public override string LikeSql(string column, string parameter) => $"{column} GLOB {parameter}";
 
     public override string ILikeSql(string column, string parameter) => $"lower({column}) LIKE lower({parameter})";

@@ -6,9 +6,39 @@ namespace Cairn.Tracking.Search;
 /// Parses MLflow's search filter language, extended with OR and parentheses:
 /// <c>(params.model = 'rf' OR params.model = 'gbt') AND metrics.auc &gt; 0.8</c>.
 /// Errors are <see cref="InvalidParameterValueException"/> naming the position and the rule.
+/// Filters come from requests, so the parser bounds what it accepts (<see cref="MaxFilterLength"/>,
+/// <see cref="MaxDepth"/>, <see cref="MaxTerms"/>, <see cref="MaxOrderByClauses"/>): far above any real query,
+/// low enough that neither the parser nor the SQL built from its tree can exhaust the stack or the database.
 /// </summary>
 public static class SearchFilterParser
 {
+    /// <summary>At most this many characters in a filter (a list of a thousand run ids fits several times).</summary>
+    public const int MaxFilterLength = 100_000;
+
+    /// <summary>At most this many nested parentheses.</summary>
+    public const int MaxDepth = 32;
+
+    /// <summary>
+    /// At most this many comparisons in a filter: real filters hold a handful (a long list of values is one IN term),
+    /// and PostgreSQL takes about a second to plan a thousand.
+    /// </summary>
+    public const int MaxTerms = 200;
+
+    /// <summary>At most this many values in one IN list.</summary>
+    public const int MaxListValues = 10_000;
+
+    /// <summary>
+    /// At most this many characters in a LIKE or ILIKE pattern: the longest value stored (a tag value, MLflow's 8000),
+    /// and well inside SQLite's own pattern limit (50,000) once translated to GLOB.
+    /// </summary>
+    public const int MaxLikePatternLength = TrackingLimits.MaxTagValueLength;
+
+    /// <summary>At most this many order_by clauses; each becomes a join.</summary>
+    public const int MaxOrderByClauses = 10;
+
+    /// <summary>At most this many characters in one order_by clause (a key of MLflow's 250 plus quotes and direction).</summary>
+    public const int MaxOrderByClauseLength = 1000;
+
     private static readonly HashSet<string> RunStringAttributes = new(StringComparer.Ordinal)
         { "run_id", "run_name", "status", "artifact_uri", "user_id", "lifecycle_stage" };
     private static readonly HashSet<string> RunNumericAttributes = new(StringComparer.Ordinal)
@@ -57,6 +87,9 @@ public static class SearchFilterParser
     private static FilterExpression? Parse(string? filter, Target target)
     {
         if (string.IsNullOrWhiteSpace(filter)) return null;
+        if (filter.Length > MaxFilterLength)
+            throw new InvalidParameterValueException(
+                $"Invalid filter '{Lexer.Shorten(filter)}': it has {filter.Length} characters; a filter has at most {MaxFilterLength}.");
         var parser = new Parser(filter, target);
         var expression = parser.ParseExpression();
         parser.ExpectEnd();
@@ -66,11 +99,16 @@ public static class SearchFilterParser
     private static IReadOnlyList<OrderByKey> ParseOrderBy(IReadOnlyList<string>? clauses, Target target)
     {
         if (clauses is null || clauses.Count == 0) return [];
+        if (clauses.Count > MaxOrderByClauses)
+            throw new InvalidParameterValueException($"Invalid order_by: it has {clauses.Count} clauses; at most {MaxOrderByClauses} are allowed.");
         var keys = new List<OrderByKey>(clauses.Count);
         foreach (var clause in clauses)
         {
             if (string.IsNullOrWhiteSpace(clause))
                 throw new InvalidParameterValueException("Invalid order_by clause '': it must name a column, e.g. 'metrics.acc DESC'.");
+            if (clause.Length > MaxOrderByClauseLength)
+                throw new InvalidParameterValueException(
+                    $"Invalid order_by clause '{Lexer.Shorten(clause)}': it has {clause.Length} characters; a clause has at most {MaxOrderByClauseLength}.");
             var lexer = new Lexer(clause, "order_by clause");
             var identifier = lexer.Next();
             if (identifier.Kind != TokenKind.Identifier)
@@ -111,6 +149,8 @@ public static class SearchFilterParser
             };
         }
         if (key.Length == 0) throw lexer.Error(token, "the key after the entity type is empty");
+        if (key.Length > TrackingLimits.MaxEntityKeyLength)
+            throw lexer.Error(token, $"the key has {key.Length} characters; a key has at most {TrackingLimits.MaxEntityKeyLength}");
 
         if (entity == EntityKind.Attribute && target is Target.RegisteredModels or Target.ModelVersions)
         {
@@ -164,6 +204,8 @@ public static class SearchFilterParser
         private readonly Lexer _lexer = new(text, "filter");
         private Token _current = default;
         private bool _hasCurrent;
+        private int _depth;
+        private int _terms;
 
         private Token Peek()
         {
@@ -200,9 +242,12 @@ public static class SearchFilterParser
             var token = Take();
             if (token.Kind == TokenKind.LeftParen)
             {
+                // The recursion below is as deep as the parentheses, so their depth is bounded before recursing.
+                if (++_depth > MaxDepth) throw _lexer.Error(token, $"parentheses nest more than {MaxDepth} deep");
                 var inner = ParseExpression();
                 var close = Take();
                 if (close.Kind != TokenKind.RightParen) throw _lexer.Error(close, "expected ')' to close the '(' at position " + token.Position);
+                _depth--;
                 return inner;
             }
             if (token.Kind != TokenKind.Identifier || IsKeyword(token, "AND") || IsKeyword(token, "OR"))
@@ -212,6 +257,7 @@ public static class SearchFilterParser
 
         private Comparison ParseComparison(Token identifier)
         {
+            if (++_terms > MaxTerms) throw _lexer.Error(identifier, $"a filter has at most {MaxTerms} comparisons");
             var (entity, key) = ResolveIdentifier(identifier, _lexer, target, forOrderBy: false);
             var opToken = Take();
             var op = opToken switch
@@ -247,6 +293,8 @@ public static class SearchFilterParser
             var stringToken = Take();
             if (stringToken.Kind != TokenKind.String)
                 throw _lexer.Error(stringToken, $"the value compared with '{Describe(entity, key)}' must be a quoted string, e.g. {Describe(entity, key)} = 'value'");
+            if (op is Comparator.Like or Comparator.ILike && stringToken.Text.Length > MaxLikePatternLength)
+                throw _lexer.Error(stringToken, $"the {(op == Comparator.Like ? "LIKE" : "ILIKE")} pattern has {stringToken.Text.Length} characters; a pattern has at most {MaxLikePatternLength}");
             return new Comparison(entity, key, op, new StringValue(stringToken.Text), identifier.Position);
         }
 
@@ -261,6 +309,7 @@ public static class SearchFilterParser
             {
                 var value = Take();
                 if (value.Kind != TokenKind.String) throw _lexer.Error(value, "expected a quoted string in the IN list");
+                if (values.Count == MaxListValues) throw _lexer.Error(value, $"an IN list has at most {MaxListValues} values");
                 values.Add(value.Text);
                 var next = Take();
                 if (next.Kind == TokenKind.RightParen) break;
@@ -300,8 +349,11 @@ public static class SearchFilterParser
         public InvalidParameterValueException Error(Token at, string rule)
         {
             var found = at.Kind == TokenKind.End ? "the end of the text" : $"'{Snippet(at.Position)}'";
-            return new InvalidParameterValueException($"Invalid {what} '{text}': at position {at.Position}, {rule}; found {found}.");
+            return new InvalidParameterValueException($"Invalid {what} '{Shorten(text)}': at position {at.Position}, {rule}; found {found}.");
         }
+
+        /// <summary>The text quoted in an error: whole when short, else its start, so a huge filter is not echoed back.</summary>
+        public static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "...";
 
         private string Snippet(int position)
         {
@@ -321,13 +373,13 @@ public static class SearchFilterParser
                 case ')': _pos++; return new Token(TokenKind.RightParen, ")", start);
                 case ',': _pos++; return new Token(TokenKind.Comma, ",", start);
                 case '\'' or '"': return new Token(TokenKind.String, ReadQuoted(c, start), start);
-                case '`': throw new InvalidParameterValueException($"Invalid {what} '{text}': at position {start}, a backtick-quoted key needs an entity prefix, e.g. metrics.`my-key`.");
+                case '`': throw new InvalidParameterValueException($"Invalid {what} '{Shorten(text)}': at position {start}, a backtick-quoted key needs an entity prefix, e.g. metrics.`my-key`.");
                 case '=' or '!' or '<' or '>': return ReadOperator(start);
             }
             if (char.IsDigit(c) || ((c is '-' or '+' or '.') && _pos + 1 < text.Length && (char.IsDigit(text[_pos + 1]) || text[_pos + 1] == '.')))
                 return ReadNumber(start);
             if (IsIdentifierStart(c)) return ReadIdentifier(start);
-            throw new InvalidParameterValueException($"Invalid {what} '{text}': at position {start}, unexpected character '{c}'.");
+            throw new InvalidParameterValueException($"Invalid {what} '{Shorten(text)}': at position {start}, unexpected character '{c}'.");
         }
 
         private Token ReadOperator(int start)
@@ -336,7 +388,7 @@ public static class SearchFilterParser
             if (_pos < text.Length && (text[_pos] == '=' || (c == '<' && text[_pos] == '>') || (c == '=' && text[_pos] == '=')))
                 _pos++;
             var op = text[start.._pos];
-            if (op == "!") throw new InvalidParameterValueException($"Invalid {what} '{text}': at position {start}, '!' must be followed by '='.");
+            if (op == "!") throw new InvalidParameterValueException($"Invalid {what} '{Shorten(text)}': at position {start}, '!' must be followed by '='.");
             return new Token(TokenKind.Operator, op, start);
         }
 
@@ -352,7 +404,7 @@ public static class SearchFilterParser
             }
             var raw = text[start.._pos];
             if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
-                throw new InvalidParameterValueException($"Invalid {what} '{text}': at position {start}, '{raw}' is not a number.");
+                throw new InvalidParameterValueException($"Invalid {what} '{Shorten(text)}': at position {start}, '{raw}' is not a number.");
             return new Token(TokenKind.Number, raw, start, Number: number);
         }
 
@@ -396,7 +448,7 @@ public static class SearchFilterParser
                 }
                 sb.Append(c);
             }
-            throw new InvalidParameterValueException($"Invalid {what} '{text}': at position {start}, the quoted text starting here is never closed (missing {quote}).");
+            throw new InvalidParameterValueException($"Invalid {what} '{Shorten(text)}': at position {start}, the quoted text starting here is never closed (missing {quote}).");
         }
 
         private static bool IsIdentifierStart(char c) => char.IsLetter(c) || c == '_';
