@@ -82,6 +82,8 @@ internal sealed class PostgresDatabase : SqlDatabase
         }
     }
 
+    public override string ForUpdate => " FOR UPDATE";
+
     public override string LikeSql(string column, string parameter) => $"{column} LIKE {parameter}";
 
     public override string ILikeSql(string column, string parameter) => $"{column} ILIKE {parameter}";
