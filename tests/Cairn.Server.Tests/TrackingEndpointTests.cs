@@ -215,4 +215,33 @@ public sealed class TrackingEndpointTests : IAsyncLifetime
         var (_, still) = await _server.PostAsync("runs/search", new { experiment_ids = new[] { "0" }, filter = "params.model = 'rf'" });
         Assert.Single(still.GetProperty("runs").EnumerateArray());
     }
+
+    [Fact]
+    public async Task Concurrent_log_model_requests_keep_every_history_entry()
+    {
+        // The history is read, appended to and written back; done as two requests' worth of store calls it lost entries.
+        var exp = (await _server.OkAsync("experiments/create", new { name = "log-model-race" })).GetProperty("experiment_id").GetString()!;
+        for (var round = 0; round < 10; round++)
+        {
+            var runId = await _server.CreateRunAsync(exp);
+            var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var posts = Enumerable.Range(0, 6).Select(i => Task.Run(async () =>
+            {
+                await go.Task;
+                return await _server.PostAsync("runs/log-model", new { run_id = runId, model_json = "{\"artifact_path\":\"model-" + i + "\",\"flavors\":{}}" });
+            })).ToList();
+            go.SetResult();
+            foreach (var (status, body) in await Task.WhenAll(posts)) Assert.True(status == 200, body.ToString());
+
+            var (_, got) = await _server.GetAsync($"runs/get?run_id={runId}");
+            var history = got.GetProperty("run").GetProperty("data").GetProperty("tags").EnumerateArray()
+                .Single(t => t.GetProperty("key").GetString() == "mlflow.log-model.history").GetProperty("value").GetString()!;
+            var paths = JsonDocument.Parse(history).RootElement.EnumerateArray().Select(m => m.GetProperty("artifact_path").GetString()).Order();
+            Assert.Equal(Enumerable.Range(0, 6).Select(i => $"model-{i}"), paths);
+        }
+
+        var (badStatus, bad) = await _server.PostAsync("runs/log-model", new { run_id = await _server.CreateRunAsync(exp), model_json = "[1]" });
+        Assert.Equal(400, badStatus);
+        Assert.Equal("INVALID_PARAMETER_VALUE", Code(bad));
+    }
 }

@@ -217,6 +217,11 @@ public sealed class HttpTrackingStore : ITrackingStore
     }
 
     /// <inheritdoc />
+    public Task RecordLoggedModelAsync(string runId, string modelJson, CancellationToken cancellationToken = default) =>
+        // Not idempotent: a repeated request would append the model twice.
+        PostAsync("runs/log-model", new LogModel { RunId = runId, ModelJson = modelJson }, Json.LogModel, Json.Empty, idempotent: false, cancellationToken);
+
+    /// <inheritdoc />
     public async Task<Page<Metric>> GetMetricHistoryAsync(string runId, string key, int? maxResults = null, string? pageToken = null, CancellationToken cancellationToken = default)
     {
         var query = new StringBuilder($"metrics/get-history?run_id={Escape(runId)}&metric_key={Escape(key)}");

@@ -28,6 +28,11 @@ public interface ITrackingStore : IDisposable
     Task LogBatchAsync(string runId, IReadOnlyList<Metric>? metrics = null, IReadOnlyList<Param>? parameters = null, IReadOnlyList<RunTag>? tags = null, CancellationToken cancellationToken = default);
     Task DeleteTagAsync(string runId, string key, CancellationToken cancellationToken = default);
     Task LogInputsAsync(string runId, IReadOnlyList<DatasetInput> inputs, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Appends a logged model (its MLmodel as a JSON object) to the run's <c>mlflow.log-model.history</c> tag, read and
+    /// written in one transaction so concurrent calls lose no entry (MLflow's <c>record_logged_model</c>, <c>runs/log-model</c>).
+    /// </summary>
+    Task RecordLoggedModelAsync(string runId, string modelJson, CancellationToken cancellationToken = default);
     Task<Page<Metric>> GetMetricHistoryAsync(string runId, string key, int? maxResults = null, string? pageToken = null, CancellationToken cancellationToken = default);
 
     /// <summary>Runs and experiments soft-deleted before <paramref name="deletedBefore"/> (ms since epoch).</summary>

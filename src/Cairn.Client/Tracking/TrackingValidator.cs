@@ -45,6 +45,21 @@ public static class TrackingValidator
             throw new InvalidParameterValueException($"Tag value '{Truncate(tag.Value)}' had length {tag.Value.Length}, which exceeded length limit of {TrackingLimits.MaxTagValueLength}.");
     }
 
+    /// <summary>A logged model's MLmodel, as <c>runs/log-model</c> carries it: a JSON object. Returns it parsed.</summary>
+    internal static System.Text.Json.Nodes.JsonObject ValidateLoggedModel(string? modelJson)
+    {
+        if (string.IsNullOrEmpty(modelJson)) throw new InvalidParameterValueException("Missing value for required parameter 'model_json'.");
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(modelJson) as System.Text.Json.Nodes.JsonObject
+                ?? throw new InvalidParameterValueException("Invalid value for parameter 'model_json': it is not a JSON object.");
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            throw new InvalidParameterValueException("Invalid value for parameter 'model_json': it is not a JSON object.");
+        }
+    }
+
     public static void ValidateExperimentTag(string key, string? value)
     {
         ValidateKey(key, "tag");

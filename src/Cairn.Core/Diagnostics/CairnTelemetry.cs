@@ -34,6 +34,10 @@ public static class CairnTelemetry
     public static readonly UpDownCounter<long> SqliteWriterQueueDepth = Meter.CreateUpDownCounter<long>(
         "cairn.sqlite.writer.queue.depth", "{write}", "Writes queued for the SQLite writer and not yet taken into a transaction.");
 
+    /// <summary>Faults of the SQLite writer's loop (each takes the writer down until it restarts).</summary>
+    public static readonly Counter<long> SqliteWriterFaults = Meter.CreateCounter<long>(
+        "cairn.sqlite.writer.faults", "{fault}", "Faults of the SQLite writer outside any one write; each fails the waiting writes and restarts the writer.");
+
     /// <summary>Writes committed together in one SQLite transaction (group commit).</summary>
     public static readonly Histogram<int> SqliteWriterBatchSize = Meter.CreateHistogram<int>(
         "cairn.sqlite.writer.batch.size", "{write}", "Writes group-committed in one SQLite transaction.",

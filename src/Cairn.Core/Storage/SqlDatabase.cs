@@ -65,6 +65,13 @@ internal abstract class SqlDatabase : IDisposable
     /// </summary>
     public virtual string ExistsEnd => ")";
 
+    /// <summary>
+    /// Appended to a SELECT of one row inside a write transaction to lock the row until the transaction ends, for writes
+    /// that read before they write (check-then-act). PostgreSQL runs transactions at READ COMMITTED, so without it two
+    /// writers both read the old state; SQLite's writes are already serialized by its one writer, so it needs nothing.
+    /// </summary>
+    public virtual string ForUpdate => "";
+
     /// <summary>Turns a LIKE pattern into what <see cref="LikeSql"/> expects.</summary>
     public virtual string LikePattern(string pattern) => pattern;
 

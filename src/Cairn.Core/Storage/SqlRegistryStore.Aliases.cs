@@ -21,6 +21,7 @@ internal sealed partial class SqlRegistryStore
         var who = RegistryValidator.User(user);
         return WriteAsync(async (c, tx) =>
         {
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             await RequireVersionAsync(c, tx, name, number, cancellationToken).ConfigureAwait(false);
             await MoveAliasAsync(c, tx, name, alias, number, RegistryAction.AliasSet, who, cancellationToken).ConfigureAwait(false);
             return 0;
@@ -34,7 +35,7 @@ internal sealed partial class SqlRegistryStore
         var who = RegistryValidator.User(user);
         return WriteAsync(async (c, tx) =>
         {
-            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             var current = await AliasVersionAsync(c, tx, name, alias, cancellationToken).ConfigureAwait(false);
             // MLflow ignores deleting an alias that does not exist; only a real change is audited.
             if (current is null) return 0;
@@ -82,7 +83,7 @@ internal sealed partial class SqlRegistryStore
         var who = RegistryValidator.User(user);
         return WriteAsync(async (c, tx) =>
         {
-            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             var last = await c.QuerySingleOrDefaultAsync<AuditRow>(new CommandDefinition(
                 $"SELECT {AuditColumns} FROM registry_audit WHERE name = @name AND alias = @alias ORDER BY audit_id DESC LIMIT 1",
                 new { name, alias }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
@@ -105,9 +106,11 @@ internal sealed partial class SqlRegistryStore
         RegistryValidator.ValidateAlias(alias);
         var rules = (requirements ?? []).Select(r => PromotionRule.Parse(r, alias)).ToList();
         var who = RegistryValidator.User(user);
-        // Check and move in one transaction: the alias holder cannot change between the comparison and the move.
+        // Check and move in one transaction, holding the model's row lock: the alias holder cannot change between the
+        // comparison and the move (a concurrent promotion waits, then compares with the version this one moved in).
         return WriteAsync(async (c, tx) =>
         {
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             var candidate = await RequireVersionAsync(c, tx, name, number, cancellationToken).ConfigureAwait(false);
             if (rules.Count > 0)
             {

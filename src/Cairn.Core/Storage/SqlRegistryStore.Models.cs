@@ -57,7 +57,7 @@ internal sealed partial class SqlRegistryStore
         var alreadyExists = $"Registered Model (name={newName}) already exists.";
         return TranslateAsync(() => WriteAsync(async (c, tx) =>
         {
-            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             if (newName != name)
             {
                 var clash = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
@@ -130,7 +130,7 @@ internal sealed partial class SqlRegistryStore
         RegistryValidator.ValidateTag(key, value, "registered model tag");
         return WriteAsync(async (c, tx) =>
         {
-            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO registered_model_tags (name, key, value) VALUES (@name, @key, @value) ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
                 new { name, key, value }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -144,7 +144,7 @@ internal sealed partial class SqlRegistryStore
         TrackingValidator.ValidateKey(key, "registered model tag");
         return WriteAsync(async (c, tx) =>
         {
-            await RequireModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             // MLflow ignores a missing key here.
             await c.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM registered_model_tags WHERE name = @name AND key = @key", new { name, key }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -155,6 +155,16 @@ internal sealed partial class SqlRegistryStore
     private static async Task<ModelRow> RequireModelAsync(DbConnection c, DbTransaction? tx, string name, CancellationToken cancellationToken) =>
         await c.QuerySingleOrDefaultAsync<ModelRow>(new CommandDefinition(
             $"SELECT {ModelColumns} FROM registered_models m WHERE m.name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
+        ?? throw ModelNotFound(name);
+
+    /// <summary>
+    /// Reads the model inside a write transaction and holds its row lock until the transaction ends: every registry write
+    /// that reads before it writes (alias holder, stage holders, the audit's previous version) takes it first, so such
+    /// writes on one model run one after another and each reads what the one before it committed.
+    /// </summary>
+    private async Task<ModelRow> LockModelAsync(DbConnection c, DbTransaction tx, string name, CancellationToken cancellationToken) =>
+        await c.QuerySingleOrDefaultAsync<ModelRow>(new CommandDefinition(
+            $"SELECT {ModelColumns} FROM registered_models m WHERE m.name = @name{Database.ForUpdate}", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
         ?? throw ModelNotFound(name);
 
     private async Task<RegisteredModel> LoadModelAsync(DbConnection c, DbTransaction? tx, string name, CancellationToken cancellationToken)

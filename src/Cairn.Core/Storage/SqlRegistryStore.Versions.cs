@@ -89,6 +89,8 @@ internal sealed partial class SqlRegistryStore
         var number = RegistryValidator.ParseVersion(version);
         return WriteAsync(async (c, tx) =>
         {
+            // Locked first like every write that moves aliases, so a promotion to this version either sees it gone or finishes first.
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             // Tags and aliases of the version go with it (ON DELETE CASCADE); next_version keeps the number from coming back.
             var n = await c.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM model_versions WHERE name = @name AND version = @number", new { name, number }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -128,6 +130,7 @@ internal sealed partial class SqlRegistryStore
         RegistryValidator.ValidateTag(key, value, "model version tag");
         return WriteAsync(async (c, tx) =>
         {
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             await RequireVersionAsync(c, tx, name, number, cancellationToken).ConfigureAwait(false);
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO model_version_tags (name, version, key, value) VALUES (@name, @number, @key, @value) ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
@@ -161,6 +164,8 @@ internal sealed partial class SqlRegistryStore
         var targetText = target.ToString();
         return WriteAsync(async (c, tx) =>
         {
+            // The model's row lock: a concurrent transition waits, then sees (and archives) the version this one moved in.
+            await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             var row = await RequireVersionAsync(c, tx, name, number, cancellationToken).ConfigureAwait(false);
             var previousHolder = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
                 "SELECT MAX(version) FROM model_versions WHERE name = @name AND current_stage = @targetText AND version <> @number",

@@ -165,17 +165,16 @@ internal sealed partial class SqlTrackingStore
             foreach (var input in inputs)
             {
                 var d = input.Dataset;
-                var datasetId = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                // Insert-if-absent, then read: two runs logging the same new dataset at once both end up with the one row
+                // (on PostgreSQL the second insert waits for the first and does nothing, where check-then-insert failed on
+                // the unique key). The first logged description of a dataset is kept, as MLflow does.
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema_json, profile) VALUES (@newId, @experimentId, @Name, @Digest, @SourceType, @Source, @Schema, @Profile) ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+                    new { newId = Guid.NewGuid().ToString("N"), experimentId = run.ExperimentId, d.Name, d.Digest, d.SourceType, d.Source, d.Schema, d.Profile }, tx,
+                    cancellationToken: cancellationToken)).ConfigureAwait(false);
+                var datasetId = await c.ExecuteScalarAsync<string>(new CommandDefinition(
                     "SELECT dataset_uuid FROM datasets WHERE experiment_id = @experimentId AND name = @Name AND digest = @Digest",
                     new { experimentId = run.ExperimentId, d.Name, d.Digest }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-                if (datasetId is null)
-                {
-                    datasetId = Guid.NewGuid().ToString("N");
-                    await c.ExecuteAsync(new CommandDefinition(
-                        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema_json, profile) VALUES (@datasetId, @experimentId, @Name, @Digest, @SourceType, @Source, @Schema, @Profile)",
-                        new { datasetId, experimentId = run.ExperimentId, d.Name, d.Digest, d.SourceType, d.Source, d.Schema, d.Profile }, tx,
-                        cancellationToken: cancellationToken)).ConfigureAwait(false);
-                }
                 await c.ExecuteAsync(new CommandDefinition(
                     "INSERT INTO inputs (run_uuid, dataset_uuid) VALUES (@runId, @datasetId) ON CONFLICT (run_uuid, dataset_uuid) DO NOTHING",
                     new { runId, datasetId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -184,6 +183,27 @@ internal sealed partial class SqlTrackingStore
                         "INSERT INTO input_tags (run_uuid, dataset_uuid, key, value) VALUES (@runId, @datasetId, @Key, @Value) ON CONFLICT (run_uuid, dataset_uuid, key) DO UPDATE SET value = excluded.value",
                         input.Tags.Select(t => new { runId, datasetId, t.Key, t.Value }), tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             }
+            return 0;
+        }, cancellationToken);
+    }
+
+    public Task RecordLoggedModelAsync(string runId, string modelJson, CancellationToken cancellationToken = default)
+    {
+        TrackingValidator.ValidateRunId(runId);
+        var model = TrackingValidator.ValidateLoggedModel(modelJson);
+        return WriteAsync(async (c, tx) =>
+        {
+            // Read, append and write back under the run's row lock: concurrent calls append one after another instead
+            // of each writing back the history it read (and losing the others' entries).
+            await RequireActiveRunAsync(c, tx, runId, cancellationToken, Database.ForUpdate).ConfigureAwait(false);
+            var history = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT value FROM tags WHERE run_uuid = @runId AND key = @key", new { runId, key = SystemTags.LoggedModels }, tx,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var list = history is null ? [] : System.Text.Json.Nodes.JsonNode.Parse(history) as System.Text.Json.Nodes.JsonArray ?? [];
+            list.Add(model);
+            var tag = new RunTag(SystemTags.LoggedModels, list.ToJsonString());
+            TrackingValidator.ValidateTag(tag);
+            await UpsertTagsAsync(c, tx, runId, [tag], cancellationToken).ConfigureAwait(false);
             return 0;
         }, cancellationToken);
     }
@@ -208,11 +228,14 @@ internal sealed partial class SqlTrackingStore
 
     private static ResourceDoesNotExistException RunNotFound(string runId) => new($"Run with id={runId} not found");
 
-    /// <summary>Reads the run inside the write transaction and refuses writes to a deleted one, as MLflow does.</summary>
-    private static async Task<RunRow> RequireActiveRunAsync(DbConnection c, DbTransaction tx, string runId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the run inside the write transaction and refuses writes to a deleted one, as MLflow does; with
+    /// <see cref="SqlDatabase.ForUpdate"/> as the lock suffix it holds the run's row lock until the transaction ends.
+    /// </summary>
+    private static async Task<RunRow> RequireActiveRunAsync(DbConnection c, DbTransaction tx, string runId, CancellationToken cancellationToken, string lockSuffix = "")
     {
         var row = await c.QuerySingleOrDefaultAsync<RunRow>(new CommandDefinition(
-            $"SELECT {RunColumns} FROM runs r WHERE r.run_uuid = @runId", new { runId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
+            $"SELECT {RunColumns} FROM runs r WHERE r.run_uuid = @runId{lockSuffix}", new { runId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
             ?? throw RunNotFound(runId);
         if (row.LifecycleStage != "active")
             throw new InvalidParameterValueException($"The run {runId} must be in the 'active' state. Current state is {row.LifecycleStage}.");

@@ -118,22 +118,7 @@ internal static class RunEndpoints
         api.MapPost("runs/log-model", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.LogModel);
-            var runId = Required(body.RunId, "run_id");
-            var modelJson = Required(body.ModelJson, "model_json");
-            JsonNode model;
-            try
-            {
-                model = JsonNode.Parse(modelJson) ?? throw new JsonException("null");
-            }
-            catch (JsonException)
-            {
-                throw new InvalidParameterValueException("Invalid value for parameter 'model_json': it is not a JSON object.");
-            }
-            var run = await store.GetRunAsync(runId, request.HttpContext.RequestAborted);
-            var history = run.Data.Tags.FirstOrDefault(t => t.Key == SystemTags.LoggedModels)?.Value;
-            var list = history is null ? new JsonArray() : JsonNode.Parse(history) as JsonArray ?? new JsonArray();
-            list.Add(model);
-            await store.SetTagAsync(runId, SystemTags.LoggedModels, list.ToJsonString(), request.HttpContext.RequestAborted);
+            await store.RecordLoggedModelAsync(Required(body.RunId, "run_id"), Required(body.ModelJson, "model_json"), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 

@@ -501,6 +501,88 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         Assert.Contains("'model_uri'", error.Message);
     }
 
+    // ---- concurrency: registry writes that read then write hold the model's row lock ------------------
+
+    [Fact]
+    public async Task Racing_gated_promotions_let_exactly_one_win_and_the_audit_records_the_move_from_the_old_champion()
+    {
+        var (tracking, registry) = await StoresAsync();
+        var champion = await RunWithMetricsAsync(tracking, ("auc", 0.80));
+        var challenger = await RunWithMetricsAsync(tracking, ("auc", 0.85));
+        string[] gate = ["metrics.auc > champion"];
+        for (var round = 0; round < Race.Rounds; round++)
+        {
+            var name = $"race-{round}";
+            await registry.CreateRegisteredModelAsync(name, cancellationToken: Ct);
+            await registry.CreateModelVersionAsync(new(name, "s3://b/1", champion), Ct);
+            await registry.CreateModelVersionAsync(new(name, "s3://b/2", challenger), Ct);
+            await registry.CreateModelVersionAsync(new(name, "s3://b/3", challenger), Ct);
+            await registry.SetRegisteredModelAliasAsync(name, "champion", "1", cancellationToken: Ct);
+
+            // Both beat the old champion, neither beats the other: whoever comes second must compare with the first.
+            var outcomes = await Race.RunAsync(
+                () => registry.PromoteAsync(name, "2", "champion", gate, "ann", Ct),
+                () => registry.PromoteAsync(name, "3", "champion", gate, "bob", Ct));
+            Assert.Single(outcomes, o => o is null);
+            Assert.IsType<InvalidStateException>(Assert.Single(outcomes, o => o is not null));
+
+            var trail = await registry.GetAuditTrailAsync(name, cancellationToken: Ct);
+            Assert.Equal([RegistryAction.AliasPromoted, RegistryAction.AliasSet], trail.Select(e => e.Action));
+            Assert.Equal("1", trail[0].FromVersion);
+            Assert.Equal(trail[0].ToVersion, (await registry.GetModelVersionByAliasAsync(name, "champion", Ct)).Version);
+        }
+    }
+
+    [Fact]
+    public async Task Racing_alias_moves_each_record_the_version_they_left_so_rollback_returns_to_the_right_one()
+    {
+        var (_, registry) = await StoresAsync();
+        for (var round = 0; round < Race.Rounds; round++)
+        {
+            var name = $"race-{round}";
+            await registry.CreateRegisteredModelAsync(name, cancellationToken: Ct);
+            for (var i = 0; i < 3; i++) await registry.CreateModelVersionAsync(new(name, $"s3://b/{i}"), Ct);
+            await registry.SetRegisteredModelAliasAsync(name, "champion", "1", cancellationToken: Ct);
+
+            var outcomes = await Race.RunAsync(
+                () => registry.SetRegisteredModelAliasAsync(name, "champion", "2", "ann", Ct),
+                () => registry.SetRegisteredModelAliasAsync(name, "champion", "3", "bob", Ct));
+            Assert.All(outcomes, Assert.Null);
+
+            // Newest first: each move left the version the one before it set.
+            var trail = await registry.GetAuditTrailAsync(name, cancellationToken: Ct);
+            Assert.Equal(3, trail.Count);
+            Assert.Equal(trail[1].ToVersion, trail[0].FromVersion);
+            Assert.Equal(trail[2].ToVersion, trail[1].FromVersion);
+            Assert.Equal(trail[0].ToVersion, (await registry.GetModelVersionByAliasAsync(name, "champion", Ct)).Version);
+            Assert.Equal(trail[1].ToVersion, (await registry.RollbackAliasAsync(name, "champion", cancellationToken: Ct)).Version);
+        }
+    }
+
+    [Fact]
+    public async Task Racing_transitions_to_production_that_archive_existing_versions_leave_one_production_version()
+    {
+        var (_, registry) = await StoresAsync();
+        for (var round = 0; round < Race.Rounds; round++)
+        {
+            var name = $"race-{round}";
+            await registry.CreateRegisteredModelAsync(name, cancellationToken: Ct);
+            for (var i = 0; i < 3; i++) await registry.CreateModelVersionAsync(new(name, $"s3://b/{i}"), Ct);
+
+            var outcomes = await Race.RunAsync(
+                () => registry.TransitionModelVersionStageAsync(name, "1", "Production", archiveExistingVersions: true, cancellationToken: Ct),
+                () => registry.TransitionModelVersionStageAsync(name, "2", "Production", archiveExistingVersions: true, cancellationToken: Ct),
+                () => registry.TransitionModelVersionStageAsync(name, "3", "Production", archiveExistingVersions: true, cancellationToken: Ct));
+            Assert.All(outcomes, Assert.Null);
+
+            var versions = (await registry.SearchModelVersionsAsync(new ModelVersionSearch($"name = '{name}'"), Ct)).Items;
+            var production = Assert.Single(versions, v => v.CurrentStage == ModelStage.Production);
+            Assert.Equal(2, versions.Count(v => v.CurrentStage == ModelStage.Archived));
+            // The last transition in the trail is the one that stands.
+            Assert.Equal(production.Version, (await registry.GetAuditTrailAsync(name, 1, Ct))[0].ToVersion);
+        }
+    }
+
     private sealed class ModelComparer : IEqualityComparer<RegisteredModel>
     {
         public bool Equals(RegisteredModel? x, RegisteredModel? y) =>

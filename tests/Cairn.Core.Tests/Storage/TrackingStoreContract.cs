@@ -1325,6 +1325,57 @@ public abstract class TrackingStoreContract : IAsyncDisposable
 
         public int GetHashCode(Run obj) => obj.Info.GetHashCode();
     }
+
+    // ---- concurrency -----------------------------------------------------------------------
+
+    [Fact]
+    public async Task Racing_log_inputs_of_one_new_dataset_all_succeed_and_share_one_dataset()
+    {
+        var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        var runs = new List<string>();
+        for (var i = 0; i < 4; i++) runs.Add(await NewRunAsync(store, exp, $"r{i}"));
+        for (var round = 0; round < Race.Rounds; round++)
+        {
+            var dataset = new Dataset($"data-{round}", "digest", "local", $"/data/{round}.csv");
+            var outcomes = await Race.RunAsync(runs.Select(run => (Func<Task>)(() =>
+                store.LogInputsAsync(run, [new DatasetInput(dataset, [new InputTag("mlflow.data.context", "training")])], Ct))).ToArray());
+            Assert.All(outcomes, Assert.Null);
+            Assert.Equal(runs.Count, (await MatchingAsync(store, exp, $"datasets.name = 'data-{round}'")).Length);
+        }
+        foreach (var run in runs) Assert.Equal(Race.Rounds, (await store.GetRunAsync(run, Ct)).Inputs.Count);
+    }
+
+    [Fact]
+    public async Task Racing_logged_models_all_land_in_the_run_history()
+    {
+        var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        for (var round = 0; round < Race.Rounds; round++)
+        {
+            var run = await NewRunAsync(store, exp);
+            var outcomes = await Race.RunAsync(Enumerable.Range(0, 4).Select(i => (Func<Task>)(() =>
+                store.RecordLoggedModelAsync(run, "{\"artifact_path\": \"model-" + i + "\", \"flavors\": {}}", Ct))).ToArray());
+            Assert.All(outcomes, Assert.Null);
+            var history = (await store.GetRunAsync(run, Ct)).Data.Tags.Single(t => t.Key == SystemTags.LoggedModels).Value;
+            var paths = System.Text.Json.JsonDocument.Parse(history).RootElement.EnumerateArray().Select(m => m.GetProperty("artifact_path").GetString()).Order();
+            Assert.Equal(["model-0", "model-1", "model-2", "model-3"], paths);
+        }
+    }
+
+    [Fact]
+    public async Task A_logged_model_must_be_a_json_object_and_its_run_active()
+    {
+        var store = await CreateStoreAsync();
+        var exp = await NewExperimentAsync(store);
+        var run = await NewRunAsync(store, exp);
+        var error = await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.RecordLoggedModelAsync(run, "[1, 2]", Ct));
+        Assert.Contains("model_json", error.Message);
+        await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.RecordLoggedModelAsync(run, "{not json", Ct));
+        await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => store.RecordLoggedModelAsync(UnknownRunId, "{}", Ct));
+        await store.DeleteRunAsync(run, Ct);
+        await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.RecordLoggedModelAsync(run, "{}", Ct));
+    }
 }
 
 /// <summary>The contract over a real SQLite file, one per test.</summary>

@@ -1,5 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using Cairn.Server.Hosting;
+using Cairn.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cairn.Tests.Hosting;
 
@@ -44,5 +48,61 @@ public sealed class HealthCheckTests
 
         using var live = await server.Http.GetAsync("health/live", Ct);
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ready_and_writes_answer_503_while_the_sqlite_writer_is_down_after_a_fault_and_both_recover_once_the_cause_is_gone()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var database = Assert.IsType<SqliteDatabase>(server.Server.Services.GetRequiredService<ServerStores>().Inner.Database);
+
+        // A fault of the writer's loop: a group whose transaction a write ended under the others.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocker = database.Writer.ExecuteAsync(async (c, tx) => { started.SetResult(); await release.Task; return 0; }, Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        var queued = database.Writer.ExecuteAsync<int>((c, tx) => Task.FromResult(0), Ct);
+        var breaking = database.Writer.ExecuteAsync<int>((c, tx) => { tx.Rollback(); throw new InvalidOperationException("broken"); }, Ct);
+        release.SetResult();
+        await blocker.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await Assert.ThrowsAnyAsync<CairnException>(() => queued.WaitAsync(TimeSpan.FromSeconds(20), Ct));
+        await Assert.ThrowsAnyAsync<CairnException>(() => breaking.WaitAsync(TimeSpan.FromSeconds(20), Ct));
+
+        // Another process takes the write lock before the writer restarts, so its restart check waits and it stays down.
+        using var other = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database.DatabasePath, Pooling = false }.ToString());
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE";
+            begin.ExecuteNonQuery();
+        }
+
+        using (var ready = await server.Http.GetAsync("health/ready", Ct))
+        {
+            var body = await ready.Content.ReadAsStringAsync(Ct);
+            Assert.True(ready.StatusCode == HttpStatusCode.ServiceUnavailable, $"{ready.StatusCode}: {body}");
+            var store = JsonDocument.Parse(body).RootElement.GetProperty("checks").GetProperty("store");
+            Assert.Contains("SQLite writer failed", store.GetProperty("description").GetString(), StringComparison.Ordinal);
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (status, error) = await server.PostAsync("experiments/create", new { name = "while-down" });
+        Assert.Equal(503, status);
+        Assert.Equal("TEMPORARILY_UNAVAILABLE", error.GetProperty("error_code").GetString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"a write to a writer that is down took {clock.Elapsed}");
+
+        using (var rollback = other.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var ready = await server.Http.GetAsync("health/ready", Ct);
+            if (ready.StatusCode == HttpStatusCode.OK) break;
+            Assert.True(DateTime.UtcNow < deadline, "readiness did not come back: " + await ready.Content.ReadAsStringAsync(Ct));
+            await Task.Delay(100, Ct);
+        }
+        Assert.False(string.IsNullOrEmpty(await server.CreateExperimentAsync("after")));
     }
 }

@@ -83,6 +83,7 @@ internal sealed class PostgresDatabase : SqlDatabase
     }
 
     public override string ExistsEnd => " OFFSET 0)";
+    public override string ForUpdate => " FOR UPDATE";
 
     public override string LikeSql(string column, string parameter) => $"{column} LIKE {parameter}";
 
