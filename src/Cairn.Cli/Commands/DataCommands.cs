@@ -166,11 +166,16 @@ internal static partial class DataCommands
     private static Command Gc(CliContext app)
     {
         var dry = new Option<bool>("--dry-run", "-n") { Description = "Only report what would be removed" };
-        var cmd = new Command("gc", "Remove cache objects no pointer file, lock file or experiment refers to") { dry };
+        var wait = new Option<int>("--wait")
+        {
+            Description = "Seconds to wait while another command (add, checkout, repro, fetch) uses the cache; default 0: fail at once (exit 5)",
+        };
+        var cmd = new Command("gc", "Remove cache objects no pointer file, lock file or experiment refers to") { dry, wait };
         cmd.SetHandler(app, (pr, ctx, ct) =>
         {
+            if (pr.GetValue(wait) < 0) throw new InvalidParameterValueException($"--wait: must be 0 or more seconds, not {pr.GetValue(wait)}");
             var repo = DataCli.OpenRepository(ctx);
-            var r = repo.CollectGarbage(ExtraCacheRoots(repo), pr.GetValue(dry));
+            var r = repo.CollectGarbage(() => ExtraCacheRoots(repo), pr.GetValue(dry), TimeSpan.FromSeconds(pr.GetValue(wait)));
             ctx.Out.WriteLine($"{(pr.GetValue(dry) ? "would remove" : "removed")} {r.Removed} object(s) ({DataCli.FormatBytes(r.BytesFreed)}), kept {r.Kept}");
             return Task.FromResult(ExitCodes.Ok);
         });

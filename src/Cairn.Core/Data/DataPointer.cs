@@ -79,8 +79,7 @@ public sealed record DataPointer(string Path, EntryKind Kind, string Digest, lon
                 throw new InvalidParameterValueException($"{source}: field 'files' must be a non-negative integer");
             files = nf;
         }
-        if (path.Contains("..") || System.IO.Path.IsPathRooted(path))
-            throw new InvalidParameterValueException($"{source}: field 'path' must be a relative path inside the pointer's folder");
+        SafePath.Check(path, source, "field 'path'");
         map.TryGetValue("dataset", out var ds);
         return new DataPointer(path, type == "dir" ? EntryKind.Dir : EntryKind.File, digest, size, files, string.IsNullOrEmpty(ds) ? null : ds);
     }

@@ -41,6 +41,7 @@ public sealed partial class DataRepository
 
         DataPointer pointer;
         string name = Path.GetFileName(full);
+        using var cacheLock = await LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         if (Directory.Exists(full))
         {
             var (manifest, digest) = await StoreDirectoryAsync(full, rel, options.Progress, cancellationToken).ConfigureAwait(false);
@@ -57,6 +58,7 @@ public sealed partial class DataRepository
         }
 
         string pointerRel = rel + DataPointer.Extension;
+        Cache.SyncDirectories(); // the objects' names reach the disk before the pointer that names them
         AtomicFile.WriteAllText(ToFull(pointerRel), pointer.ToYaml());
         GitIgnore.Ensure(Path.GetDirectoryName(full)!, "/" + name);
         Flush();
@@ -106,11 +108,12 @@ public sealed partial class DataRepository
         if (preferLink)
         {
             digest = ContentHasher.HashFile(full, ct);
-            if (!Cache.Contains(digest)) PutByLink(full, digest, ct);
+            BetweenHashAndStore?.Invoke(full);
+            if (!Cache.Contains(digest)) PutByLink(full, rel, digest, st, ct);
         }
         else
         {
-            digest = HashAndCopyIntoCache(full, ct);
+            digest = HashAndCopyIntoCache(full, rel, st, ct);
         }
         progress?.Report(st.Size);
         // Re-stat: a hard link into the cache changes the mode (read-only) but not size, mtime or inode.
@@ -118,8 +121,18 @@ public sealed partial class DataRepository
         return (digest, st.Size);
     }
 
-    /// <summary>One pass over the file: hash it and write it to a cache temp file, then rename into place.</summary>
-    private string HashAndCopyIntoCache(string full, CancellationToken ct)
+    /// <summary>Called after a file was hashed and before its content is stored (tests change the file there).</summary>
+    internal Action<string>? BetweenHashAndStore { get; set; }
+
+    private static InvalidStateException ChangedWhileAdding(string rel)
+        => new($"{rel}: the file changed while it was being added; add it again when nothing writes to it");
+
+    /// <summary>
+    /// One pass over the file: hash it and write it to a cache temp file, then rename into place. The object holds
+    /// exactly the bytes hashed; the file must still have the stat it had before (else what was read may be half old,
+    /// half new, and the pointer would name content the workspace never held).
+    /// </summary>
+    private string HashAndCopyIntoCache(string full, string rel, FileStatInfo before, CancellationToken ct)
     {
         string tmp = Cache.NewTempPath();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -138,6 +151,8 @@ public sealed partial class DataRepository
                 }
             }
             string digest = ContentHasher.ToHex(hash);
+            BetweenHashAndStore?.Invoke(full);
+            if (!Unchanged(full, before)) throw ChangedWhileAdding(rel);
             Cache.CommitTemp(tmp, digest);
             return digest;
         }
@@ -152,36 +167,67 @@ public sealed partial class DataRepository
         }
     }
 
-    private void PutByLink(string full, string digest, CancellationToken ct)
+    /// <summary>True when the file still has the size, mtime and inode it had (a recent mtime is not trusted: see the stat cache).</summary>
+    private bool Unchanged(string path, FileStatInfo before)
+        => NativeFile.TryGetStat(path, out var now) && now == before;
+
+    /// <summary>
+    /// Stores a file hashed earlier by linking (or copying) it into the cache. The file may have changed since it was
+    /// hashed; the object must not enter the cache under the old digest then. A hard link shares the file's inode, so
+    /// its stat must still be the one taken before hashing; a clone or copy is a snapshot, checked the same way against
+    /// the file (clone) or rehashed (copy). A file modified within the last second is rehashed in every case, since
+    /// a write in the same clock tick may leave the mtime as it was.
+    /// </summary>
+    private void PutByLink(string full, string rel, string digest, FileStatInfo before, CancellationToken ct)
     {
+        bool racy = StatCache.IsRacy(before, Time);
         foreach (var type in LinkTypes)
         {
             string tmp = Cache.NewTempPath();
-            switch (type)
+            bool linked = type switch
             {
-                case LinkType.Reflink when _reflinkWorks != 0:
-                    if (NativeFile.TryReflink(full, tmp)) { _reflinkWorks = 1; Cache.CommitTemp(tmp, digest); return; }
-                    _reflinkWorks = 0;
-                    break;
-                case LinkType.Hardlink:
-                    // The workspace file and the cache object become one read-only inode.
-                    if (NativeFile.TryHardLink(full, tmp)) { Cache.CommitTemp(tmp, digest); return; }
-                    break;
-                case LinkType.Copy:
-                case LinkType.Symlink:
-                    File.Copy(full, tmp);
-                    if (ContentHasher.HashFile(tmp, ct) != digest)
-                    {
-                        File.Delete(tmp);
-                        throw new InvalidStateException($"{full}: the file changed while it was being added; add it again");
-                    }
-                    Cache.CommitTemp(tmp, digest);
-                    return;
-            }
+                LinkType.Reflink when _reflinkWorks != 0 => NativeFile.TryReflink(full, tmp),
+                LinkType.Hardlink => NativeFile.TryHardLink(full, tmp),
+                LinkType.Copy or LinkType.Symlink => CopyTo(full, tmp),
+                _ => false,
+            };
+            if (type == LinkType.Reflink && _reflinkWorks != 0) _reflinkWorks = linked ? 1 : 0;
+            if (!linked) continue;
+            CommitChecked(tmp, type, full, rel, digest, before, racy, ct);
+            return;
         }
         string last = Cache.NewTempPath();
-        File.Copy(full, last);
-        Cache.CommitTemp(last, digest);
+        CopyTo(full, last);
+        CommitChecked(last, LinkType.Copy, full, rel, digest, before, racy, ct);
+    }
+
+    private static bool CopyTo(string full, string tmp)
+    {
+        File.Copy(full, tmp);
+        return true;
+    }
+
+    private void CommitChecked(string tmp, LinkType type, string full, string rel, string digest, FileStatInfo before, bool racy, CancellationToken ct)
+    {
+        try
+        {
+            bool same = type switch
+            {
+                // One inode: the link's stat is the file's.
+                LinkType.Hardlink => Unchanged(tmp, before),
+                // A clone holds what the file held when cloned: the file unchanged since the hash means the clone is what was hashed.
+                LinkType.Reflink => Unchanged(full, before),
+                _ => true,
+            };
+            if (same && (racy || type is not (LinkType.Hardlink or LinkType.Reflink))) same = ContentHasher.HashFile(tmp, ct) == digest;
+            if (!same) throw ChangedWhileAdding(rel);
+            Cache.CommitTemp(tmp, digest);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
     }
 }
 

@@ -19,6 +19,7 @@ public sealed partial class DataRepository
         CancellationToken cancellationToken = default)
     {
         int linked = 0, unchanged = 0, removed = 0;
+        using var cacheLock = await LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         try
         {
             foreach (var entry in FindTracked(targets))
@@ -38,25 +39,30 @@ public sealed partial class DataRepository
     {
         string full = ToFull(entry.Path);
         var p = entry.Pointer;
+        var guard = new WorkspaceGuard(Root);
         if (p.Kind == EntryKind.File)
         {
+            guard.EnsureInside(Path.GetDirectoryName(full)!, entry.Path);
             if (Directory.Exists(full)) throw new InvalidStateException($"{entry.Path}: is a folder but {entry.PointerFile} tracks a file; remove it first");
             if (File.Exists(full) && await DigestOfFileAsync(full, entry.Path, ct).ConfigureAwait(false) == p.Digest)
                 return new CheckoutResult(0, 1, 0);
             EnsureMissing([p.Digest], entry);
             if (File.Exists(full)) await GuardOverwriteAsync(full, entry.Path, force, ct).ConfigureAwait(false);
-            Materialize(p.Digest, full, entry.Path, verify, ct);
+            Materialize(p.Digest, full, entry.Path, verify, guard, ct);
             return new CheckoutResult(1, 0, 0);
         }
 
         if (File.Exists(full)) throw new InvalidStateException($"{entry.Path}: is a file but {entry.PointerFile} tracks a folder; remove it first");
+        // The manifest's paths are checked as it is parsed; the folder itself must not be a link to elsewhere.
         var manifest = Cache.LoadManifest(p.Digest, verify);
+        guard.EnsureInside(full, entry.Path);
         EnsureMissing(manifest.Entries.Select(e => e.Digest).Distinct(), entry);
         Directory.CreateDirectory(full);
         var (added, modified, deleted) = await CompareDirectoryAsync(full, entry.Path, manifest, ct).ConfigureAwait(false);
         foreach (var a in added)
         {
             string f = Path.Combine(full, a);
+            guard.EnsureInside(Path.GetDirectoryName(f)!, entry.Path + "/" + a);
             await GuardOverwriteAsync(f, entry.Path + "/" + a, force, ct).ConfigureAwait(false);
         }
         var byPath = manifest.Entries.ToDictionary(e => e.Path, StringComparer.Ordinal);
@@ -71,7 +77,7 @@ public sealed partial class DataRepository
             System.Threading.Tasks.Parallel.For(0, work.Length, Parallel(ct), i =>
             {
                 var e = byPath[work[i]];
-                Materialize(e.Digest, Path.Combine(full, e.Path), entry.Path + "/" + e.Path, verify, ct);
+                Materialize(e.Digest, Path.Combine(full, e.Path), entry.Path + "/" + e.Path, verify, guard, ct);
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
@@ -102,15 +108,20 @@ public sealed partial class DataRepository
         }
     }
 
-    /// <summary>Writes the object's content at <paramref name="destFull"/> using the first link type that works.</summary>
-    internal void Materialize(string digest, string destFull, string destRel, bool verify, CancellationToken ct)
+    /// <summary>
+    /// Writes the object's content at <paramref name="destFull"/> using the first link type that works, after
+    /// <paramref name="guard"/> found its folder inside the workspace.
+    /// </summary>
+    internal void Materialize(string digest, string destFull, string destRel, bool verify, WorkspaceGuard guard, CancellationToken ct)
     {
         string obj = Cache.ObjectPath(digest);
         if (verify && ContentHasher.HashFile(obj, ct) != digest)
         {
             throw new InvalidStateException($"cache object {obj} is corrupted (SHA-256 mismatch); delete it and run 'cairn data pull'");
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(destFull)!);
+        string destDir = Path.GetDirectoryName(destFull)!;
+        guard.EnsureInside(destDir, destRel);
+        Directory.CreateDirectory(destDir);
         string tmp = destFull + ".cairn-" + Guid.NewGuid().ToString("N")[..8];
         bool done = false;
         foreach (var type in LinkTypes)
@@ -151,6 +162,7 @@ public sealed partial class DataRepository
     {
         foreach (var sub in Directory.EnumerateDirectories(dir))
         {
+            if (WorkspaceGuard.IsLink(sub)) continue; // never walk (or empty) a folder elsewhere through a link
             RemoveEmptyDirectories(sub);
             if (!Directory.EnumerateFileSystemEntries(sub).Any()) Directory.Delete(sub);
         }

@@ -44,9 +44,19 @@ public sealed partial class DataRepository
     /// Removes cache objects not reachable from the workspace's pointer files and <paramref name="extraRoots"/>
     /// (pipeline lock file outs, experiments).
     /// </summary>
-    public GcResult CollectGarbage(IEnumerable<CacheRoot> extraRoots, bool dryRun)
+    public GcResult CollectGarbage(IEnumerable<CacheRoot> extraRoots, bool dryRun, TimeSpan lockWait = default)
+        => CollectGarbage(() => extraRoots, dryRun, lockWait);
+
+    /// <summary>
+    /// Removes cache objects not reachable from the workspace's pointer files and the roots <paramref name="extraRoots"/>
+    /// gives (read once the cache is locked, so a lock file a repro writes just before is seen). Holds the cache lock
+    /// exclusively (<see cref="CacheLock"/>): waits up to <paramref name="lockWait"/> for the add, checkout, repro or
+    /// fetch holding it, then fails with TEMPORARILY_UNAVAILABLE. A dry run deletes nothing and takes no lock.
+    /// </summary>
+    public GcResult CollectGarbage(Func<IEnumerable<CacheRoot>> extraRoots, bool dryRun, TimeSpan lockWait = default)
     {
-        var used = Reachable(PointerRoots().Concat(extraRoots));
+        using var cacheLock = dryRun ? null : LockCache(exclusive: true, lockWait);
+        var used = Reachable(PointerRoots().Concat(extraRoots()));
         int removed = 0, kept = 0;
         long freed = 0;
         foreach (var d in Cache.EnumerateDigests().ToList())

@@ -218,13 +218,20 @@ public sealed partial class DataRepository
     public async Task<PathDigest> StoreAsync(string rel, CancellationToken cancellationToken = default)
     {
         string full = ToFull(rel);
+        using var cacheLock = await LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        PathDigest stored;
         if (Directory.Exists(full))
         {
             var (m, d) = await StoreDirectoryAsync(full, rel, null, cancellationToken).ConfigureAwait(false);
-            return new PathDigest(EntryKind.Dir, d, m.TotalSize, m.Entries.Count);
+            stored = new PathDigest(EntryKind.Dir, d, m.TotalSize, m.Entries.Count);
         }
-        var (digest, size) = await StoreFileAsync(full, rel, null, cancellationToken).ConfigureAwait(false);
-        return new PathDigest(EntryKind.File, digest, size, null);
+        else
+        {
+            var (digest, size) = await StoreFileAsync(full, rel, null, cancellationToken).ConfigureAwait(false);
+            stored = new PathDigest(EntryKind.File, digest, size, null);
+        }
+        Cache.SyncDirectories(); // before the lock file names the objects
+        return stored;
     }
 
     /// <summary>True when the cache holds the object and, for a folder, every file of its manifest.</summary>
@@ -235,12 +242,16 @@ public sealed partial class DataRepository
     public async Task RestoreAsync(string rel, EntryKind kind, string digest, CancellationToken cancellationToken = default)
     {
         string full = ToFull(rel);
+        using var cacheLock = await LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         if (kind == EntryKind.File)
         {
+            var guard = new WorkspaceGuard(Root);
+            guard.EnsureInside(Path.GetDirectoryName(full)!, rel);
             if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
-            Materialize(digest, full, rel, verify: false, cancellationToken);
+            Materialize(digest, full, rel, verify: false, guard, cancellationToken);
             return;
         }
+        new WorkspaceGuard(Root).EnsureInside(full, rel);
         if (File.Exists(full)) File.Delete(full);
         var entry = new TrackedEntry(rel, "", new DataPointer(Path.GetFileName(full), EntryKind.Dir, digest, 0));
         await CheckoutEntryAsync(entry, force: true, verify: false, cancellationToken).ConfigureAwait(false);

@@ -14,6 +14,11 @@ public sealed class DataRepositoryOptions
     /// files in gc; default <see cref="TimeProvider.System"/> (tests pass one they can move).
     /// </summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    /// <summary>
+    /// How long add, checkout, repro and fetch wait for a running <c>cairn data gc</c> to release the cache
+    /// (<see cref="CacheLock"/>) before they fail; default 10 minutes.
+    /// </summary>
+    public TimeSpan CacheLockWait { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>A tracked path: where its pointer file is and what it says.</summary>
@@ -110,6 +115,17 @@ public sealed partial class DataRepository
         AtomicFile.WriteAllText(Path.Combine(CairnDir, ".gitignore"),
             "# machine-local Cairn state; config.yaml is meant to be committed\n/cache/\n/tmp/\n/runs/\n/exps/\n/config.local.yaml\n/cairn.db*\n/artifacts/\n");
     }
+
+    /// <summary>
+    /// Takes the cache lock: shared for commands that write or read objects, exclusive for gc. A shared hold waits
+    /// up to <see cref="DataRepositoryOptions.CacheLockWait"/> for gc, an exclusive one up to <paramref name="wait"/>.
+    /// </summary>
+    public CacheLock LockCache(bool exclusive = false, TimeSpan? wait = null, CancellationToken cancellationToken = default)
+        => CacheLock.Acquire(Cache, exclusive, wait ?? (exclusive ? TimeSpan.Zero : Options.CacheLockWait), cancellationToken);
+
+    /// <summary><see cref="LockCache"/> for async callers.</summary>
+    public Task<CacheLock> LockCacheAsync(bool exclusive = false, TimeSpan? wait = null, CancellationToken cancellationToken = default)
+        => CacheLock.AcquireAsync(Cache, exclusive, wait ?? (exclusive ? TimeSpan.Zero : Options.CacheLockWait), cancellationToken);
 
     /// <summary>Saves the stat cache if it changed.</summary>
     public void Flush()

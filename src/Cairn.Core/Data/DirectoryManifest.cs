@@ -42,6 +42,8 @@ public sealed class DirectoryManifest
         foreach (var e in Entries)
         {
             if (e.Path.Contains('\n')) throw new InvalidParameterValueException($"file name '{e.Path}' contains a newline, which Cairn cannot track");
+            // What a checkout would refuse to read back (a '..\x' file name is legal on Linux, a climb on Windows).
+            if (SafePath.Problem(e.Path) is { } problem) throw new InvalidParameterValueException($"file name '{SafePath.Printable(e.Path)}' {problem}, which Cairn cannot track");
             Write(sb, e.Digest);
             Write(sb, " ");
             e.Size.TryFormat(num, out int n, provider: System.Globalization.CultureInfo.InvariantCulture);
@@ -72,11 +74,16 @@ public sealed class DirectoryManifest
             if (line.Length == 0) continue;
             int a = line.IndexOf(' ');
             int b = a < 0 ? -1 : line.IndexOf(' ', a + 1);
-            if (a != 64 || b < 0 || !long.TryParse(line.AsSpan(a + 1, b - a - 1), out long size))
+            if (a != 64 || b < 0 || !long.TryParse(line.AsSpan(a + 1, b - a - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long size))
             {
                 throw new InvalidStateException($"{source}: line {i + 1} is not 'digest size path'");
             }
-            entries.Add(new ManifestEntry(line[(b + 1)..], line[..64], size));
+            string digest = line[..64];
+            if (!ContentHasher.IsValidDigest(digest))
+            {
+                throw new InvalidParameterValueException($"{source}: line {i + 1}: digest '{SafePath.Printable(digest)}' must be 64 lowercase hex characters");
+            }
+            entries.Add(new ManifestEntry(SafePath.Check(line[(b + 1)..], source, $"line {i + 1}: path"), digest, size));
         }
         return new DirectoryManifest(entries);
     }

@@ -33,6 +33,9 @@ internal static partial class NativeFile
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true)]
     private static unsafe partial int Link(byte* oldPath, byte* newPath);
 
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Ioctl(nint fd, nuint request, nint arg);
 
@@ -140,6 +143,55 @@ internal static partial class NativeFile
         fixed (byte* pb = b)
         {
             return Link(pa, pb) == 0;
+        }
+    }
+
+    /// <summary>
+    /// Flushes a file's data (written by this or another handle: a stream, a copy, a link) to the disk with fsync.
+    /// File systems that cannot (EINVAL) are let be; any other failure is an I/O error.
+    /// </summary>
+    public static void FlushToDisk(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            fs.Flush(flushToDisk: true);
+            return;
+        }
+        if (!FsyncPath(path, out int errno) && errno != EINVAL) throw new IOException($"{path}: fsync failed (errno {errno})");
+    }
+
+    /// <summary>
+    /// Flushes a folder's entries (names just renamed into it) to the disk; where folders cannot be opened
+    /// (Windows, whose NTFS journals names itself) or synced, it does nothing.
+    /// </summary>
+    public static void FlushDirectoryToDisk(string path)
+    {
+        if (!OperatingSystem.IsWindows()) FsyncPath(path, out _);
+    }
+
+    private const int EINVAL = 22;
+
+    // open(O_RDONLY) + fsync: fsync needs no write access, and a folder can be opened read-only too.
+    private static unsafe bool FsyncPath(string path, out int errno)
+    {
+        var utf8 = Utf8z(path);
+        int fd;
+        fixed (byte* p = utf8) fd = Open(p, 0);
+        if (fd < 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            return false;
+        }
+        try
+        {
+            bool ok = Fsync(fd) == 0;
+            errno = ok ? 0 : Marshal.GetLastPInvokeError();
+            return ok;
+        }
+        finally
+        {
+            Close(fd);
         }
     }
 

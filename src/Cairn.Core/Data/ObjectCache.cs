@@ -2,8 +2,10 @@ namespace Cairn.Data;
 
 /// <summary>
 /// The content-addressed cache: <c>objects/ab/cdef…</c> keyed by SHA-256. Objects are written to a temp
-/// file in the same file system and renamed into place, and are read-only once there, so a crash or a
-/// concurrent writer never leaves a half-written object under a digest.
+/// file in the same file system, flushed to the disk (fsync), renamed into place and read-only once there, so
+/// neither a crash (of the process or the machine) nor a concurrent writer leaves a half-written object under a
+/// digest. The folders that got new names are flushed by <see cref="SyncDirectories"/> before a pointer or lock file
+/// refers to them.
 /// </summary>
 public sealed class ObjectCache
 {
@@ -53,19 +55,40 @@ public sealed class ObjectCache
         _madeDirs[dir] = true;
     }
 
-    /// <summary>Moves a fully written temp file into place as object <paramref name="digest"/> (read-only).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _unsyncedDirs = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Moves a fully written temp file into place as object <paramref name="digest"/> (read-only). Its content is
+    /// flushed to the disk first: without that, a power cut after the rename can leave the name with no data behind it.
+    /// </summary>
     public void CommitTemp(string tempPath, string digest)
     {
         string dest = ObjectPath(digest);
-        EnsureDir(Path.GetDirectoryName(dest)!);
+        string dir = Path.GetDirectoryName(dest)!;
+        EnsureDir(dir);
+        NativeFile.FlushToDisk(tempPath);
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tempPath, ReadOnlyMode);
         try
         {
             File.Move(tempPath, dest, overwrite: false);
+            _unsyncedDirs[dir] = true;
         }
         catch (IOException) when (File.Exists(dest))
         {
             File.Delete(tempPath); // another writer won the race with the same content
+        }
+    }
+
+    /// <summary>
+    /// Flushes the folders objects were renamed into since the last call, so the names survive a crash. One flush per
+    /// folder (at most 256) per command instead of one per object: callers run it before writing the pointer or lock
+    /// file that refers to the objects.
+    /// </summary>
+    public void SyncDirectories()
+    {
+        foreach (var dir in _unsyncedDirs.Keys.ToList())
+        {
+            if (_unsyncedDirs.TryRemove(dir, out _)) NativeFile.FlushDirectoryToDisk(dir);
         }
     }
 

@@ -78,9 +78,10 @@ public sealed partial class LockFile
         foreach (var e in seq.Children.OfType<YamlMappingNode>())
         {
             string Get(string key) => e.Children.TryGetValue(new YamlScalarNode(key), out var x) && x is YamlScalarNode s ? s.Value ?? "" : "";
+            string path = SafePath.Check(Get("path"), where, $"{field} path");
             string digest = Get("digest");
-            if (!ContentHasher.IsValidDigest(digest)) throw new InvalidParameterValueException($"{where}.{field}: '{Get("path")}' has no valid digest");
-            list.Add(new LockedPath(Get("path"), Get("type") == "dir" ? EntryKind.Dir : EntryKind.File, digest,
+            if (!ContentHasher.IsValidDigest(digest)) throw new InvalidParameterValueException($"{where}.{field}: '{path}' has no valid digest (64 lowercase hex characters)");
+            list.Add(new LockedPath(path, Get("type") == "dir" ? EntryKind.Dir : EntryKind.File, digest,
                 long.TryParse(Get("size"), CultureInfo.InvariantCulture, out long size) ? size : 0,
                 int.TryParse(Get("files"), CultureInfo.InvariantCulture, out int files) ? files : null));
         }

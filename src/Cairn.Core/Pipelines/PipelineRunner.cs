@@ -42,6 +42,8 @@ public sealed class PipelineRunner(DataRepository repo, Pipeline pipeline)
     public async Task<ReproResult> ReproAsync(ReproOptions options, CancellationToken cancellationToken = default)
     {
         using var guard = ReproLock.Acquire(repo);
+        // Shared for the whole run: gc must not delete an out stored by a stage before cairn.lock names it.
+        using var cacheLock = await repo.LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         UpToDateStamp.Invalidate(repo);
         var time = repo.Time;
         long started = time.GetTimestamp();

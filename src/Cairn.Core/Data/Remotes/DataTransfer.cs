@@ -68,6 +68,7 @@ public sealed class DataTransfer(DataRepository repo, IDataRemote remote, int jo
         long moved = 0;
         var bytes = new Progress(progress, b => Interlocked.Add(ref moved, b));
         int transferred = 0;
+        using var cacheLock = await repo.LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
 
         // Manifests first: they say which files a folder needs.
         var manifests = roots.Where(r => r.Kind == EntryKind.Dir && !repo.Cache.Contains(r.Digest)).Select(r => r.Digest).Distinct().ToList();
@@ -97,6 +98,7 @@ public sealed class DataTransfer(DataRepository repo, IDataRemote remote, int jo
             Interlocked.Increment(ref transferred);
             progress?.FileCompleted();
         }, "fetch", cancellationToken).ConfigureAwait(false);
+        repo.Cache.SyncDirectories();
         return new TransferResult(transferred, sizes.Count + manifests.Count - transferred, Interlocked.Read(ref moved));
     }
 
