@@ -93,12 +93,65 @@ internal static class ExperimentEndpoints
             return EmptyResult();
         });
 
+        api.MapPost("experiments/search-datasets", SearchDatasetsAsync);
+
         api.MapPost("experiments/delete-experiment-tag", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.SetExperimentTag);
             await store.DeleteExperimentTagAsync(Required(body.ExperimentId, "experiment_id"), Required(body.Key, "key"), request.HttpContext.RequestAborted);
             return EmptyResult();
         });
+    }
+
+    private const int MaxExperimentIdsSearchDatasets = 20;
+    private const int MaxDatasetSummaries = 1000;
+
+    /// <summary>
+    /// The UI's <c>experiments/search-datasets</c>: the distinct (experiment, dataset name, digest, context) of the runs
+    /// of the given experiments, deleted runs included, at most 1000, as MLflow's SQL store answers.
+    /// </summary>
+    private static async Task SearchDatasetsAsync(HttpContext context, ITrackingStore store)
+    {
+        // The request message has a single field, experiment_ids, which SearchRuns reads the same way.
+        var body = await ReadAsync(context.Request, MlflowJson.Wire.SearchRuns);
+        var ids = body.ExperimentIds ?? [];
+        if (ids.Count == 0) throw new InvalidParameterValueException("SearchDatasets request must specify at least one experiment_id.");
+        if (ids.Count > MaxExperimentIdsSearchDatasets)
+            throw new InvalidParameterValueException(
+                $"SearchDatasets request cannot specify more than {MaxExperimentIdsSearchDatasets} experiment_ids. Received {ids.Count} experiment_ids.");
+        var seen = new HashSet<(string, string, string, string?)>();
+        var summaries = new List<(string ExperimentId, string Name, string Digest, string? Context)>();
+        string? token = null;
+        do
+        {
+            var page = await store.SearchRunsAsync(new RunSearch(ids, ViewType: ViewType.ALL, MaxResults: TrackingLimits.SearchMaxResultsDefault, PageToken: token),
+                context.RequestAborted);
+            foreach (var run in page.Items)
+                foreach (var input in run.Inputs)
+                {
+                    var summary = (run.Info.ExperimentId, input.Dataset.Name, input.Dataset.Digest,
+                        input.Tags.FirstOrDefault(t => t.Key == Cairn.Pipelines.DatasetTracking.ContextTag)?.Value);
+                    if (summaries.Count < MaxDatasetSummaries && seen.Add(summary)) summaries.Add(summary);
+                }
+            token = page.NextPageToken;
+        } while (token is not null && summaries.Count < MaxDatasetSummaries);
+
+        context.Response.ContentType = "application/json";
+        await using var writer = new System.Text.Json.Utf8JsonWriter(context.Response.Body);
+        writer.WriteStartObject();
+        writer.WriteStartArray("dataset_summaries");
+        foreach (var (experimentId, name, digest, datasetContext) in summaries)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("experiment_id", experimentId);
+            writer.WriteString("name", name);
+            writer.WriteString("digest", digest);
+            if (datasetContext is not null) writer.WriteString("context", datasetContext);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
     }
 
     private static async Task<IResult> SearchAsync(ITrackingStore store, SearchExperiments body, CancellationToken cancellationToken)

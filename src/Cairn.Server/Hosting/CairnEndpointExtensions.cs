@@ -39,6 +39,7 @@ public static class CairnEndpointExtensions
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
+        app.MapRunArtifactDownload();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", NotFound);
