@@ -17,7 +17,7 @@ internal static class ExperimentEndpoints
         api.MapPost("experiments/create", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.CreateExperiment);
-            var id = await store.CreateExperimentAsync(Required(body.Name, "name"), NullIfEmpty(body.ArtifactLocation),
+            var id = await store.CreateExperimentAsync(Required(body.Name, "name"), ResolveIfRelative(NullIfEmpty(body.ArtifactLocation)),
                 body.Tags?.Select(t => new ExperimentTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(), request.HttpContext.RequestAborted);
             return Results.Json(new CreateExperimentResponse { ExperimentId = id }, json.CreateExperimentResponse);
         });
@@ -164,6 +164,29 @@ internal static class ExperimentEndpoints
             NullIfEmpty(body.PageToken)), cancellationToken);
         return Results.Json(new ExperimentsPage { Experiments = page.Items.Select(e => e.ToWire()).ToList(), NextPageToken = page.NextPageToken },
             MlflowJson.Wire.ExperimentsPage);
+    }
+
+    /// <summary>
+    /// A relative folder path is taken relative to the server's working directory and stored absolute, as MLflow's
+    /// stores do (<c>resolve_uri_if_local</c>: a plain path on POSIX, a file: URI on Windows), so the experiment's
+    /// location does not depend on where a later process starts. URIs and absolute paths are kept as sent.
+    /// </summary>
+    internal static string? ResolveIfRelative(string? location)
+    {
+        if (location is null || HasScheme(location) || Path.IsPathRooted(location)) return location;
+        var full = Path.GetFullPath(location);
+        return OperatingSystem.IsWindows() ? new Uri(full).AbsoluteUri : full;
+    }
+
+    private static bool HasScheme(string location)
+    {
+        var colon = location.IndexOf(':');
+        if (colon < 1 || !char.IsAsciiLetter(location[0])) return false;
+        // A drive letter (C:) is a path, not a scheme.
+        if (colon == 1 && OperatingSystem.IsWindows()) return false;
+        for (var i = 1; i < colon; i++)
+            if (!char.IsAsciiLetterOrDigit(location[i]) && location[i] is not ('+' or '-' or '.')) return false;
+        return true;
     }
 
     internal static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
