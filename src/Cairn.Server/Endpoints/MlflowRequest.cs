@@ -8,9 +8,17 @@ namespace Cairn.Server.Endpoints;
 /// <summary>Reads MLflow requests: JSON bodies for POST, query strings for GET, with MLflow's error messages.</summary>
 internal static class MlflowRequest
 {
-    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type) where T : new()
+    /// <summary>
+    /// Reads the JSON body. <paramref name="required"/> are checked first, in order, before the types of the other
+    /// fields, as MLflow's schemas do: a missing run_id is reported even when another field has the wrong shape.
+    /// </summary>
+    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, params string[] required) where T : new()
     {
-        if (request.ContentLength == 0) return new T();
+        if (request.ContentLength == 0)
+        {
+            if (required.Length > 0) throw new InvalidParameterValueException($"Missing value for required parameter '{required[0]}'.");
+            return new T();
+        }
         JsonElement root;
         try
         {
@@ -24,6 +32,12 @@ internal static class MlflowRequest
             throw new CairnException(ErrorCode.MALFORMED_REQUEST, $"Malformed JSON in the request body: {Explain(e)}");
         }
         request.HttpContext.Items[BodyKey] = root;
+        foreach (var field in required)
+        {
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty(field, out var value)
+                || value.ValueKind == JsonValueKind.Null || value.ValueKind == JsonValueKind.String && value.GetString()!.Length == 0)
+                throw new InvalidParameterValueException($"Missing value for required parameter '{field}'.");
+        }
         try
         {
             return root.Deserialize(type) ?? new T();

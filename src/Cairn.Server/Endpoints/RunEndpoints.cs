@@ -114,7 +114,7 @@ internal static class RunEndpoints
 
         api.MapPost("runs/log-inputs", async (HttpRequest request, ITrackingStore store) =>
         {
-            var body = await ReadAsync(request, json.LogInputs);
+            var body = await ReadAsync(request, json.LogInputs, "run_id", "datasets");
             await store.LogInputsAsync(Required(body.RunId, "run_id"), (body.Datasets ?? []).Select(d => d.ToDomain()).ToList(), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
         });
