@@ -31,8 +31,22 @@ internal sealed partial class SqlRegistryStore
             // The model must exist before the source is worth resolving (and MLflow reports the model first).
             await GetRegisteredModelAsync(name, cancellationToken).ConfigureAwait(false);
             var parsed = ModelUri.Parse(request.Source, "source");
-            if (parsed is ModelUri.Run run) runId ??= run.RunId;
-            storageLocation = await ModelUri.ResolveAsync(request.Source, this, _tracking, "source", cancellationToken).ConfigureAwait(false);
+            if (parsed is ModelUri.Run run)
+            {
+                // MLflow stores a runs:/ source as given, whether or not the run is known here (it may live on another
+                // tracking server). A run this store has gives the version its run id (promotion gates read that run's
+                // metrics) and its artifact location; any other is kept as the source string alone.
+                var info = await FindRunInfoAsync(run.RunId, cancellationToken).ConfigureAwait(false);
+                if (info is not null)
+                {
+                    runId ??= run.RunId;
+                    storageLocation = run.Path.Length == 0 ? info.ArtifactUri : $"{info.ArtifactUri.TrimEnd('/')}/{run.Path}";
+                }
+            }
+            else
+            {
+                storageLocation = await ModelUri.ResolveAsync(request.Source, this, _tracking, "source", cancellationToken).ConfigureAwait(false);
+            }
         }
         var tags = (request.Tags ?? []).GroupBy(t => t.Key).Select(g => g.Last()).ToList();
         return await WriteAsync(async (c, tx) =>
@@ -57,6 +71,18 @@ internal sealed partial class SqlRegistryStore
             return new ModelVersion(name, VersionText(version), now, now, request.Description, request.UserId, ModelStage.None, request.Source,
                 runId, request.RunLink, ModelVersionStatus.READY, null, tags, []);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<RunInfo?> FindRunInfoAsync(string runId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _tracking.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)).Info;
+        }
+        catch (ResourceDoesNotExistException)
+        {
+            return null;
+        }
     }
 
     public async Task<ModelVersion> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken = default)
@@ -104,13 +130,16 @@ internal sealed partial class SqlRegistryStore
     {
         RegistryValidator.ValidateMaxResults(search.MaxResults, RegistryLimits.SearchModelVersionsThreshold);
         var filter = SearchFilterParser.ParseModelVersionFilter(search.Filter);
-        var orderBy = SearchFilterParser.ParseModelVersionOrderBy(search.OrderBy);
+        // Without an order_by MLflow lists the most recently updated versions first (then by name, newest version first).
+        var orderBy = SearchFilterParser.ParseModelVersionOrderBy(search.OrderBy is { Count: > 0 } ? search.OrderBy : DefaultVersionOrder);
         var fingerprint = $"mv|{search.Filter}|{string.Join(",", search.OrderBy ?? [])}";
         return SearchPageAsync<VersionRow, ModelVersion>(VersionSearch, filter, orderBy, search.MaxResults, search.PageToken, fingerprint,
             (c, rows) => LoadVersionsAsync(c, null, rows, withAliases: true, cancellationToken), cancellationToken);
     }
 
-    // Default and tie-breaker: by model name, newest version first (what MLflow answers).
+    private static readonly string[] DefaultVersionOrder = ["last_updated_timestamp DESC"];
+
+    // Tie-breaker: by model name, newest version first (what MLflow answers).
     private static readonly SearchShape VersionSearch = new($"SELECT {VersionColumns} FROM model_versions v", Models: false,
         key => key switch
         {

@@ -61,6 +61,7 @@ internal static class CairnAuthorization
             CairnTarget.Admin => Permission.NoPermissions,
             CairnTarget.ExperimentId => await access.ExperimentAsync(user, await FieldAsync(context, "experiment_id"), cancellationToken),
             CairnTarget.RunId => await access.RunAsync(user, await RunIdAsync(context), cancellationToken),
+            CairnTarget.RunIds => await LeastOfRunsAsync(context, access, cancellationToken),
             CairnTarget.ModelName => await access.RegisteredModelAsync(user, await FieldAsync(context, "name"), cancellationToken),
             CairnTarget.ArtifactPath => ArtifactExperiment(context) is { } experimentId
                 ? await access.ExperimentAsync(user, experimentId, cancellationToken)
@@ -86,6 +87,22 @@ internal static class CairnAuthorization
     {
         await MlflowExceptionHandler.WriteErrorAsync(context, 403, nameof(ErrorCode.PERMISSION_DENIED), message, context.RequestAborted);
         return false;
+    }
+
+    /// <summary>The lowest permission the caller holds on the runs a bulk read names (the endpoints bound their number).</summary>
+    private static async Task<Permission> LeastOfRunsAsync(HttpContext context, CairnAccess access, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        var runIds = query["run_id"].Concat(query["run_ids"]).OfType<string>().Where(id => id.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        // More than the endpoints accept: they refuse it with their own message; no grants are read for it.
+        if (runIds.Count is 0 or > 100) return Permission.Manage;
+        var least = Permission.Manage;
+        foreach (var runId in runIds)
+        {
+            var held = await access.RunAsync(context.User, runId, cancellationToken);
+            if (held < least) least = held;
+        }
+        return least;
     }
 
     /// <summary>MLflow's run_id, or the older run_uuid when run_id is missing or empty (as <see cref="MlflowRequest.RunId"/> reads them).</summary>
@@ -114,7 +131,8 @@ internal static class CairnAuthorization
         if (context.Items.TryGetValue(key, out var cached)) return (JsonElement?)cached;
         JsonElement? body = null;
         var request = context.Request;
-        if (request.ContentLength is not 0 && (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0))
+        // Only a JSON body carries fields (a raw upload is never buffered or parsed here).
+        if (request.HasJsonContentType() && request.ContentLength is not 0 && (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0))
         {
             request.EnableBuffering();
             try

@@ -33,6 +33,9 @@ internal enum CairnTarget
     /// <summary>A <c>uri</c> query value: a runs:/ URI's experiment or a models:/ URI's model.</summary>
     ModelUri,
 
+    /// <summary>Every <c>run_id</c> and <c>run_ids</c> query value (the UI's bulk metric reads): each run's experiment.</summary>
+    RunIds,
+
     /// <summary>A search: any signed-in user may ask; the endpoint returns only what the caller may read.</summary>
     Filtered,
 

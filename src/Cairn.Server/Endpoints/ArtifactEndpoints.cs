@@ -40,8 +40,74 @@ internal static class ArtifactEndpoints
         api.MapDelete("artifacts/{**path}", DeleteAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Manage, from: CairnTarget.ArtifactPath);
     }
 
-    /// <summary>Maps <c>artifacts/list</c> onto a <c>.../mlflow</c> group.</summary>
-    public static void MapArtifactListEndpoint(this IEndpointRouteBuilder api) => api.MapGet("artifacts/list", ListRunAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
+    /// <summary>Maps <c>artifacts/list</c> and the UI's <c>upload-artifact</c> onto a <c>.../mlflow</c> group.</summary>
+    public static void MapArtifactListEndpoint(this IEndpointRouteBuilder api)
+    {
+        api.MapGet("artifacts/list", ListRunAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
+        api.MapPost("upload-artifact", UploadRunArtifactAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
+    }
+
+    /// <summary>Maps MLflow's <c>/get-artifact</c> (a run's file by run id and path, as the UI and tools fetch it) onto the root.</summary>
+    public static void MapRunArtifactDownload(this IEndpointRouteBuilder app) => app.MapGet("/get-artifact", DownloadRunArtifactAsync).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
+
+    /// <summary>MLflow's limit on a file sent to <c>upload-artifact</c>: the whole body is held in memory.</summary>
+    internal const int MaxUploadArtifactBytes = 10 * 1024 * 1024;
+
+    /// <summary>
+    /// MLflow's <c>upload-artifact</c>: the raw body becomes the file <c>path</c> under the run's artifact root, with
+    /// MLflow's checks in MLflow's order (run_uuid, path, path safety, size, data, then the run).
+    /// </summary>
+    private static async Task<IResult> UploadRunArtifactAsync(HttpContext context, ITrackingStore tracking, ArtifactLocationResolver resolver)
+    {
+        var request = context.Request;
+        var runId = Query(request, "run_uuid");
+        if (string.IsNullOrEmpty(runId)) throw new InvalidParameterValueException("Request must specify run_uuid.");
+        var rawPath = Query(request, "path");
+        if (string.IsNullOrEmpty(rawPath)) throw new InvalidParameterValueException("Request must specify path.");
+        var path = SafePath(rawPath);
+        if (request.ContentLength > MaxUploadArtifactBytes)
+            throw new InvalidParameterValueException("Artifact size is too large. Max size is 10MB.");
+        using var data = new MemoryStream();
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        {
+            if (data.Length + read > MaxUploadArtifactBytes)
+                throw new InvalidParameterValueException("Artifact size is too large. Max size is 10MB.");
+            data.Write(buffer, 0, read);
+        }
+        if (data.Length == 0) throw new InvalidParameterValueException("Request must specify data.");
+        var run = await tracking.GetRunAsync(runId, context.RequestAborted);
+        var location = resolver.Resolve(run.Info.ArtifactUri);
+        data.Position = 0;
+        await location.Store.WriteAsync(location.PathOf(path), data, context.RequestAborted);
+        return ExperimentEndpoints.EmptyResult();
+    }
+
+    private static async Task<IResult> DownloadRunArtifactAsync(HttpContext context, ITrackingStore tracking, ArtifactLocationResolver resolver)
+    {
+        var request = context.Request;
+        var path = SafePath(Required(Query(request, "path"), "path"));
+        var run = await tracking.GetRunAsync(RunId(Query(request, "run_id"), Query(request, "run_uuid")), context.RequestAborted);
+        var location = resolver.Resolve(run.Info.ArtifactUri);
+        var stream = await location.Store.OpenReadAsync(location.PathOf(path), context.RequestAborted);
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        return Results.File(stream, ContentTypeOf(ArtifactPath.FileName(path)), ArtifactPath.FileName(path));
+    }
+
+    /// <summary>The checked path, refused with MLflow's "Invalid path" (which its clients look for) followed by the rule.</summary>
+    private static string SafePath(string path)
+    {
+        try
+        {
+            var normalized = ArtifactPath.Normalize(path);
+            return normalized.Length == 0 ? throw new InvalidParameterValueException($"Invalid value '{path}' for parameter 'path': it names no file.") : normalized;
+        }
+        catch (InvalidParameterValueException e)
+        {
+            throw new InvalidParameterValueException($"Invalid path: {e.Message}");
+        }
+    }
 
     /// <summary>
     /// Refuses traversal in the raw request target before routing sees it. Kestrel decodes <c>%2e</c> and removes

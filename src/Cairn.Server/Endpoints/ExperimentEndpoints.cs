@@ -19,7 +19,7 @@ internal static class ExperimentEndpoints
         api.MapPost("experiments/create", async (HttpRequest request, ITrackingStore store, CairnAccess access) =>
         {
             var body = await ReadAsync(request, json.CreateExperiment);
-            var id = await store.CreateExperimentAsync(Required(body.Name, "name"), NullIfEmpty(body.ArtifactLocation),
+            var id = await store.CreateExperimentAsync(Required(body.Name, "name"), ResolveIfRelative(NullIfEmpty(body.ArtifactLocation)),
                 body.Tags?.Select(t => new ExperimentTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(), request.HttpContext.RequestAborted);
             await access.GrantCreatorAsync(request.HttpContext, CairnResource.Experiment, id);
             return Results.Json(new CreateExperimentResponse { ExperimentId = id }, json.CreateExperimentResponse);
@@ -101,12 +101,68 @@ internal static class ExperimentEndpoints
             return EmptyResult();
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.ExperimentId);
 
+        api.MapPost("experiments/search-datasets", SearchDatasetsAsync).FiltersByCairnPermission(CairnResource.Experiment);
+
         api.MapPost("experiments/delete-experiment-tag", async (HttpRequest request, ITrackingStore store) =>
         {
             var body = await ReadAsync(request, json.SetExperimentTag);
             await store.DeleteExperimentTagAsync(Required(body.ExperimentId, "experiment_id"), Required(body.Key, "key"), request.HttpContext.RequestAborted);
             return EmptyResult();
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.ExperimentId);
+    }
+
+    private const int MaxExperimentIdsSearchDatasets = 20;
+    private const int MaxDatasetSummaries = 1000;
+
+    /// <summary>
+    /// The UI's <c>experiments/search-datasets</c>: the distinct (experiment, dataset name, digest, context) of the runs
+    /// of the given experiments, deleted runs included, at most 1000, as MLflow's SQL store answers.
+    /// </summary>
+    private static async Task SearchDatasetsAsync(HttpContext context, ITrackingStore store, CairnAccess access)
+    {
+        // The request message has a single field, experiment_ids, which SearchRuns reads the same way.
+        var body = await ReadAsync(context.Request, MlflowJson.Wire.SearchRuns);
+        var ids = body.ExperimentIds ?? [];
+        // With access control on, the experiments the caller may not read are left out, as searches do.
+        var canRead = await access.ExperimentReadFilterAsync(context.User, context.RequestAborted);
+        ids = ids.Where(canRead).ToList();
+        if (ids.Count == 0) throw new InvalidParameterValueException("SearchDatasets request must specify at least one experiment_id.");
+        if (ids.Count > MaxExperimentIdsSearchDatasets)
+            throw new InvalidParameterValueException(
+                $"SearchDatasets request cannot specify more than {MaxExperimentIdsSearchDatasets} experiment_ids. Received {ids.Count} experiment_ids.");
+        var seen = new HashSet<(string, string, string, string?)>();
+        var summaries = new List<(string ExperimentId, string Name, string Digest, string? Context)>();
+        string? token = null;
+        do
+        {
+            var page = await store.SearchRunsAsync(new RunSearch(ids, ViewType: ViewType.ALL, MaxResults: TrackingLimits.SearchMaxResultsDefault, PageToken: token),
+                context.RequestAborted);
+            foreach (var run in page.Items)
+                foreach (var input in run.Inputs)
+                {
+                    var summary = (run.Info.ExperimentId, input.Dataset.Name, input.Dataset.Digest,
+                        input.Tags.FirstOrDefault(t => t.Key == Cairn.Pipelines.DatasetTracking.ContextTag)?.Value);
+                    if (summaries.Count < MaxDatasetSummaries && seen.Add(summary)) summaries.Add(summary);
+                }
+            token = page.NextPageToken;
+        } while (token is not null && summaries.Count < MaxDatasetSummaries);
+
+        context.Response.ContentType = "application/json";
+        await using var writer = new System.Text.Json.Utf8JsonWriter(context.Response.Body);
+        writer.WriteStartObject();
+        writer.WriteStartArray("dataset_summaries");
+        foreach (var (experimentId, name, digest, datasetContext) in summaries)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("experiment_id", experimentId);
+            writer.WriteString("name", name);
+            writer.WriteString("digest", digest);
+            if (datasetContext is not null) writer.WriteString("context", datasetContext);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>One page of experiments/search, without the experiments the caller may not read (the page may come out short).</summary>
@@ -122,6 +178,29 @@ internal static class ExperimentEndpoints
             NullIfEmpty(body.PageToken)), cancellationToken);
         return Results.Json(new ExperimentsPage { Experiments = page.Items.Where(e => canRead(e.ExperimentId)).Select(e => e.ToWire()).ToList(), NextPageToken = page.NextPageToken },
             MlflowJson.Wire.ExperimentsPage);
+    }
+
+    /// <summary>
+    /// A relative folder path is taken relative to the server's working directory and stored absolute, as MLflow's
+    /// stores do (<c>resolve_uri_if_local</c>: a plain path on POSIX, a file: URI on Windows), so the experiment's
+    /// location does not depend on where a later process starts. URIs and absolute paths are kept as sent.
+    /// </summary>
+    internal static string? ResolveIfRelative(string? location)
+    {
+        if (location is null || HasScheme(location) || Path.IsPathRooted(location)) return location;
+        var full = Path.GetFullPath(location);
+        return OperatingSystem.IsWindows() ? new Uri(full).AbsoluteUri : full;
+    }
+
+    private static bool HasScheme(string location)
+    {
+        var colon = location.IndexOf(':');
+        if (colon < 1 || !char.IsAsciiLetter(location[0])) return false;
+        // A drive letter (C:) is a path, not a scheme.
+        if (colon == 1 && OperatingSystem.IsWindows()) return false;
+        for (var i = 1; i < colon; i++)
+            if (!char.IsAsciiLetterOrDigit(location[i]) && location[i] is not ('+' or '-' or '.')) return false;
+        return true;
     }
 
     internal static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

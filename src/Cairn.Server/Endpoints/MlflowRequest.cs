@@ -8,25 +8,84 @@ namespace Cairn.Server.Endpoints;
 /// <summary>Reads MLflow requests: JSON bodies for POST, query strings for GET, with MLflow's error messages.</summary>
 internal static class MlflowRequest
 {
-    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type) where T : new()
+    /// <summary>
+    /// Reads the JSON body. <paramref name="required"/> are checked first, in order, before the types of the other
+    /// fields, as MLflow's schemas do: a missing run_id is reported even when another field has the wrong shape.
+    /// </summary>
+    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, params string[] required) where T : new()
     {
-        if (request.ContentLength == 0) return new T();
+        if (request.ContentLength == 0)
+        {
+            if (required.Length > 0) throw new InvalidParameterValueException($"Missing value for required parameter '{required[0]}'.");
+            return new T();
+        }
+        JsonElement root;
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(request.Body, type, request.HttpContext.RequestAborted).ConfigureAwait(false);
-            return value ?? new T();
+            // The body is parsed once into a document so a field of the wrong type can be reported with the value the
+            // client sent, as MLflow does ("Invalid value 123 for parameter 'name' supplied"); Kestrel's body limit bounds it.
+            using var document = await JsonDocument.ParseAsync(request.Body, DocumentOptions, request.HttpContext.RequestAborted).ConfigureAwait(false);
+            root = document.RootElement.Clone();
         }
         catch (JsonException e)
         {
-            if (IsSyntaxError(e))
-                throw new CairnException(ErrorCode.MALFORMED_REQUEST, $"Malformed JSON in the request body: {Explain(e)}");
-            var field = e.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "(body)";
-            throw new InvalidParameterValueException($"Invalid value for field '{field}': {Explain(e)}");
+            throw new CairnException(ErrorCode.MALFORMED_REQUEST, $"Malformed JSON in the request body: {Explain(e)}");
+        }
+        request.HttpContext.Items[BodyKey] = root;
+        foreach (var field in required)
+        {
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty(field, out var value)
+                || value.ValueKind == JsonValueKind.Null || value.ValueKind == JsonValueKind.String && value.GetString()!.Length == 0)
+                throw new InvalidParameterValueException($"Missing value for required parameter '{field}'.");
+        }
+        try
+        {
+            return root.Deserialize(type) ?? new T();
+        }
+        catch (JsonException e)
+        {
+            var field = TopLevelField(e.Path);
+            if (field is not null && root.ValueKind == JsonValueKind.Object && root.TryGetProperty(field, out var value))
+                throw InvalidValue(field, value);
+            throw new InvalidParameterValueException($"Invalid value for field '{field ?? "(body)"}': {Explain(e)}");
         }
     }
 
-    private static bool IsSyntaxError(JsonException e) =>
-        e.InnerException is not null && e.InnerException.GetType().Name == "JsonReaderException";
+    private static readonly JsonDocumentOptions DocumentOptions = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+
+    private static readonly object BodyKey = new();
+
+    /// <summary>
+    /// MLflow's error for a field that does not have the shape its message declares, naming the value as Python prints it
+    /// (clients match on this text).
+    /// </summary>
+    public static InvalidParameterValueException InvalidValue(string field, JsonElement value) =>
+        new($"Invalid value {PythonText.Str(value)} for parameter '{field}' supplied. Hint: Value was of type '{PythonText.TypeName(value)}'. " +
+            "See the API docs for more information about request parameters.");
+
+    /// <summary>
+    /// <see cref="InvalidValue(string, JsonElement)"/> for a top-level field of the JSON body this request was read from,
+    /// e.g. a metric of <c>log-batch</c> without its timestamp makes the whole <c>metrics</c> list invalid, as in MLflow.
+    /// </summary>
+    public static InvalidParameterValueException InvalidValue(HttpRequest request, string field, string fallback) =>
+        request.HttpContext.Items.TryGetValue(BodyKey, out var body) && body is JsonElement { ValueKind: JsonValueKind.Object } root
+            && root.TryGetProperty(field, out var value)
+            ? InvalidValue(field, value)
+            : new InvalidParameterValueException(fallback);
+
+    /// <summary>"metrics" from "$.metrics[0].value"; null for the root itself.</summary>
+    private static string? TopLevelField(string? path)
+    {
+        if (path is null || !path.StartsWith("$", StringComparison.Ordinal) || path.Length < 2) return null;
+        if (path.StartsWith("$['", StringComparison.Ordinal))
+        {
+            var close = path.IndexOf("']", 3, StringComparison.Ordinal);
+            return close > 3 ? path[3..close] : null;
+        }
+        if (path[1] != '.') return null;
+        var end = path.IndexOfAny(['.', '['], 2);
+        return end < 0 ? path[2..] : path[2..end];
+    }
 
     private static string Explain(JsonException e)
     {

@@ -2,6 +2,7 @@ using Cairn.Access;
 using Cairn.Contracts;
 using Cairn.Registry;
 using Cairn.Server.Auth;
+using Cairn.Tracking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -101,9 +102,10 @@ internal static class RegistryEndpoints
             await LatestVersionsAsync(store, FromQuery(request), request.HttpContext.RequestAborted)).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Read, from: CairnTarget.ModelName);
 
         // ---- model versions ------------------------------------------------------------------
-        api.MapPost("model-versions/create", async (HttpRequest request, IRegistryStore store) =>
+        api.MapPost("model-versions/create", async (HttpRequest request, IRegistryStore store, ITrackingStore tracking) =>
         {
             var body = await BodyAsync(request);
+            await ModelVersionSource.ValidateAsync(Required(body.Source, "source"), NullIfEmpty(body.RunId), tracking, request.HttpContext.RequestAborted);
             var version = await store.CreateModelVersionAsync(new CreateModelVersionRequest(
                 Required(body.Name, "name"), Required(body.Source, "source"), NullIfEmpty(body.RunId),
                 body.Tags?.Select(t => new ModelVersionTag(Required(t.Key, "tags.key"), t.Value ?? "")).ToList(),

@@ -98,18 +98,25 @@ internal static class RunEndpoints
                 for (var i = 0; i < body.Metrics.Count; i++)
                 {
                     var m = body.Metrics[i];
-                    metrics.Add(new Metric(Required(m.Key, $"metrics[{i}].key"), Required(m.Value, $"metrics[{i}].value"), Required(m.Timestamp, $"metrics[{i}].timestamp"), m.Step ?? 0));
+                    // MLflow reports a metric without its key, value or timestamp as an invalid value of the whole list.
+                    if (string.IsNullOrEmpty(m.Key) || m.Value is null || m.Timestamp is null)
+                        throw InvalidValue(request, "metrics", $"Missing value for required parameter 'metrics[{i}].{(string.IsNullOrEmpty(m.Key) ? "key" : m.Value is null ? "value" : "timestamp")}'.");
+                    metrics.Add(new Metric(m.Key, m.Value.Value, m.Timestamp.Value, m.Step ?? 0));
                 }
             }
-            var parameters = (body.Params ?? []).Select((p, i) => new Param(Required(p.Key, $"params[{i}].key"),
+            var parameters = (body.Params ?? []).Select((p, i) => new Param(
+                string.IsNullOrEmpty(p.Key) ? throw InvalidValue(request, "params", $"Missing value for required parameter 'params[{i}].key'.") : p.Key,
                 p.Value ?? throw new InvalidParameterValueException($"Missing value for required parameter 'params[{i}].value'."))).ToList();
-            await store.LogBatchAsync(Required(body.RunId, "run_id"), metrics, parameters, Tags(body.Tags), request.HttpContext.RequestAborted);
+            var tags = (body.Tags ?? []).Select((t, i) => string.IsNullOrEmpty(t.Key)
+                ? throw InvalidValue(request, "tags", $"Missing value for required parameter 'tags[{i}].key'.")
+                : t).ToList();
+            await store.LogBatchAsync(Required(body.RunId, "run_id"), metrics, parameters, Tags(tags), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
 
         api.MapPost("runs/log-inputs", async (HttpRequest request, ITrackingStore store) =>
         {
-            var body = await ReadAsync(request, json.LogInputs);
+            var body = await ReadAsync(request, json.LogInputs, "run_id", "datasets");
             await store.LogInputsAsync(Required(body.RunId, "run_id"), (body.Datasets ?? []).Select(d => d.ToDomain()).ToList(), request.HttpContext.RequestAborted);
             return ExperimentEndpoints.EmptyResult();
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Edit, from: CairnTarget.RunId);
@@ -154,6 +161,8 @@ internal static class RunEndpoints
                 NextPageToken = page.NextPageToken,
             }, json.MetricsPage);
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Read, from: CairnTarget.RunId);
+
+        api.MapMetricHistoryEndpoints();
     }
 
     private static List<RunTag> Tags(List<KeyValue>? tags) =>

@@ -46,6 +46,7 @@ public static class CairnEndpointExtensions
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
         app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
+        app.MapRunArtifactDownload();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", NotFound).WithoutCairnResource();

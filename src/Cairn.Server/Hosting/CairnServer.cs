@@ -107,6 +107,9 @@ internal static class CairnServerBuilderExtensions
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = limits.Value.MaxRequestBodyBytes;
+            // MLflow's UI asks for up to 100 runs in one GET (metrics/get-history-bulk-interval?run_ids=...&run_ids=...),
+            // past Kestrel's 8 KB request line; longer lists must reach the endpoint, which refuses them in MLflow's words.
+            kestrel.Limits.MaxRequestLineSize = 64 * 1024;
         });
         var listen = builder.Configuration.GetSection(CairnListenOptions.Section).Get<CairnListenOptions>() ?? new CairnListenOptions();
         builder.WebHost.UseUrls($"http://{listen.Host}:{listen.Port}");
