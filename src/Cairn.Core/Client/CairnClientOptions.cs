@@ -15,6 +15,12 @@ public sealed class CairnClientOptions
     /// </summary>
     public string? ArtifactsDestination { get; set; }
 
+    /// <summary>
+    /// How model sources and artifacts at <c>s3://</c> locations are read (endpoint, region, keys). Default: MLflow's variables
+    /// (MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...; see <see cref="Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment"/>).
+    /// </summary>
+    public Cairn.Data.Remotes.S3ConnectionOptions? S3 { get; set; }
+
     /// <summary>Settings of the HTTP transport, for http(s):// tracking URIs.</summary>
     public HttpTrackingStoreOptions Http { get; set; } = new();
 
