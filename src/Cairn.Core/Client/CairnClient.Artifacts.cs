@@ -92,14 +92,18 @@ public sealed partial class CairnClient
                 await using var input = await s3.OpenReadAsync(relative, ct).ConfigureAwait(false);
                 return await WriteFileAsync(input, Target(destinationRoot, relative), ct).ConfigureAwait(false);
             }
-            var count = await CopyTreeAsync((folder, ct) => s3.ListAsync(Cairn.Artifacts.ArtifactPath.Join(path, folder), ct),
-                async (file, ct) =>
-                {
-                    Wrote(await Fetch(Cairn.Artifacts.ArtifactPath.Join(path, file), ct).ConfigureAwait(false));
-                    return file;
-                }, cancellationToken).ConfigureAwait(false);
-            // An empty listing is a file's own path (or nothing: then S3 answers that it does not exist).
-            if (count == 0) Wrote(await Fetch(path, cancellationToken).ConfigureAwait(false));
+            await FromS3Async(run.Info.ArtifactUri, async () =>
+            {
+                var count = await CopyTreeAsync((folder, ct) => s3.ListAsync(Cairn.Artifacts.ArtifactPath.Join(path, folder), ct),
+                    async (file, ct) =>
+                    {
+                        Wrote(await Fetch(Cairn.Artifacts.ArtifactPath.Join(path, file), ct).ConfigureAwait(false));
+                        return file;
+                    }, cancellationToken).ConfigureAwait(false);
+                // An empty listing is a file's own path (or nothing: then S3 answers that it does not exist).
+                if (count == 0) Wrote(await Fetch(path, cancellationToken).ConfigureAwait(false));
+                return count;
+            }).ConfigureAwait(false);
             return written;
         }
 
@@ -206,6 +210,22 @@ public sealed partial class CairnClient
             File.Move(temp, target, overwrite: true);
         }
         return target;
+    }
+
+    /// <summary>
+    /// Runs a read from S3, turning the SDK's failures (no credentials, access denied, endpoint unreachable) into one error
+    /// naming the location; a missing object is already <see cref="ResourceDoesNotExistException"/>.
+    /// </summary>
+    private static async Task<T> FromS3Async<T>(string location, Func<Task<T>> read)
+    {
+        try
+        {
+            return await read().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Amazon.Runtime.AmazonClientException or Amazon.Runtime.AmazonServiceException or HttpRequestException)
+        {
+            throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Cannot read '{location}' from S3: {e.Message}", e);
+        }
     }
 
     /// <summary>How s3:// locations are reached: the client's options, else MLflow's environment variables.</summary>

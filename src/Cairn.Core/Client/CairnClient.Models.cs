@@ -123,14 +123,14 @@ public sealed partial class CairnClient
             if (key.Length == 0) throw new InvalidParameterValueException(Invalid("names a whole bucket, not a model package"));
             using var s3 = new S3ArtifactStore(source, S3Options());
             var target = PackageFolder(destination, key);
-            var count = await CopyTreeAsync(
+            var count = await FromS3Async(source, () => CopyTreeAsync(
                 (folder, ct) => s3.ListAsync(folder, ct),
                 async (file, ct) =>
                 {
                     await using var input = await s3.OpenReadAsync(file, ct).ConfigureAwait(false);
                     return await WriteFileAsync(input, Target(target, file), ct).ConfigureAwait(false);
                 },
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken)).ConfigureAwait(false);
             return count > 0 ? new ModelLocation(target, version?.RunId, version)
                 : throw new ResourceDoesNotExistException(Invalid("holds no files in S3"));
         }
