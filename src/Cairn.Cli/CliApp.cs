@@ -17,6 +17,7 @@ internal static class CliApp
             RunsCommand.Create(app),
             ArtifactsCommand.Create(app),
             GcCommand.Create(app),
+            ImportCommand.Create(app),
             QuickstartCommand.Create(app),
             ModelsCommand.Create(app),
             TokensCommand.Create(app),

@@ -37,6 +37,8 @@ public sealed class ExitCodeTableTests : IDisposable
     [InlineData("evaluate", "--model", "models:/m/1")]
     [InlineData("train", "--recipe", "r.yaml", "-j", "0")]
     [InlineData("runs", "list", "--bogus")]
+    [InlineData("import", "mlflow", "--backend-store-uri", "mysql://u@h/db", "--artifacts-root", ".")]
+    [InlineData("import", "mlflow", "--backend-store-uri", "sqlite:///mlflow.db")]
     public async Task Bad_input_to_a_tracking_command_exits_2_before_a_store_is_opened(params string[] args)
     {
         (await _cli.RunAsync([.. args, "--tracking-uri", Untouched])).FailedWith(ExitCodes.InvalidInput);
@@ -72,6 +74,7 @@ public sealed class ExitCodeTableTests : IDisposable
     [InlineData("models", "rollback", "nope@champion")]
     [InlineData("evaluate", "--model", "models:/nope/1", "--data", "x.csv")]
     [InlineData("train", "--recipe", "missing.yaml")]
+    [InlineData("import", "mlflow", "--backend-store-uri", "sqlite:///missing.db", "--artifacts-root", ".")]
     public async Task What_does_not_exist_exits_3(params string[] args)
     {
         (await _cli.RunAsync(args)).FailedWith(ExitCodes.NotFound);
@@ -133,8 +136,9 @@ public sealed class ExitCodeTableTests : IDisposable
     [Fact]
     public async Task What_the_client_cannot_do_is_an_internal_error_70()
     {
-        // A run whose artifacts live in S3, read through a database opened in-process: NOT_IMPLEMENTED (a 501), not bad input.
-        (await _cli.RunAsync("experiments", "create", "remote", "--artifact-location", "s3://bucket/prefix")).Ok();
+        // A run whose artifacts live where no client reads (HDFS), read through a database opened in-process: NOT_IMPLEMENTED
+        // (a 501), not bad input. (Runs with artifacts in S3 are read from the bucket: ModelSourceTests.)
+        (await _cli.RunAsync("experiments", "create", "remote", "--artifact-location", "hdfs://namenode/prefix")).Ok();
         string runId;
         using (var client = await CairnClient.OpenAsync(_cli.Home.Path, cancellationToken: Ct))
         {
@@ -142,6 +146,24 @@ public sealed class ExitCodeTableTests : IDisposable
             runId = run.RunId;
         }
         var line = (await _cli.RunAsync("artifacts", "download", runId, "--dest", _cli.Home.Combine("out"))).FailedWith(ExitCodes.Internal);
+        Assert.Contains("hdfs://namenode/prefix", line);
+    }
+
+    [Fact]
+    public async Task An_s3_location_that_cannot_be_reached_exits_5_naming_it()
+    {
+        (await _cli.RunAsync("experiments", "create", "in-s3", "--artifact-location", "s3://bucket/prefix")).Ok();
+        string runId;
+        using (var client = await CairnClient.OpenAsync(_cli.Home.Path, cancellationToken: Ct))
+        {
+            await using var run = await client.StartRunAsync("in-s3", cancellationToken: Ct);
+            runId = run.RunId;
+        }
+        // Nothing listens on port 9 (discard): the bucket cannot be reached, whatever the credentials.
+        _cli.SetEnvironment("MLFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9");
+        _cli.SetEnvironment("AWS_ACCESS_KEY_ID", "test");
+        _cli.SetEnvironment("AWS_SECRET_ACCESS_KEY", "test");
+        var line = (await _cli.RunAsync("artifacts", "download", runId, "--dest", _cli.Home.Combine("out"))).FailedWith(ExitCodes.Unavailable);
         Assert.Contains("s3://bucket/prefix", line);
     }
 }

@@ -83,6 +83,30 @@ public sealed partial class CairnClient
             return written;
         }
 
+        if (run.Info.ArtifactUri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
+        {
+            // Read from the bucket directly, as MLflow's clients do; the store is rooted at the run's artifact URI.
+            using var s3 = new Cairn.Artifacts.S3ArtifactStore(run.Info.ArtifactUri, S3Options());
+            async Task<string> Fetch(string relative, CancellationToken ct)
+            {
+                await using var input = await s3.OpenReadAsync(relative, ct).ConfigureAwait(false);
+                return await WriteFileAsync(input, Target(destinationRoot, relative), ct).ConfigureAwait(false);
+            }
+            await FromS3Async(run.Info.ArtifactUri, async () =>
+            {
+                var count = await CopyTreeAsync((folder, ct) => s3.ListAsync(Cairn.Artifacts.ArtifactPath.Join(path, folder), ct),
+                    async (file, ct) =>
+                    {
+                        Wrote(await Fetch(Cairn.Artifacts.ArtifactPath.Join(path, file), ct).ConfigureAwait(false));
+                        return file;
+                    }, cancellationToken).ConfigureAwait(false);
+                // An empty listing is a file's own path (or nothing: then S3 answers that it does not exist).
+                if (count == 0) Wrote(await Fetch(path, cancellationToken).ConfigureAwait(false));
+                return count;
+            }).ConfigureAwait(false);
+            return written;
+        }
+
         if (Store is not HttpTrackingStore http || !run.Info.ArtifactUri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
             throw new CairnException(ErrorCode.NOT_IMPLEMENTED,
                 $"Run {runId} keeps its artifacts at '{run.Info.ArtifactUri}', which this client cannot read yet: download through a server that proxies them (mlflow-artifacts:).");
@@ -164,6 +188,26 @@ public sealed partial class CairnClient
         }
         return target;
     }
+
+    /// <summary>
+    /// Runs a read from S3, turning the SDK's failures (no credentials, access denied, endpoint unreachable) into one error
+    /// naming the location; a missing object is already <see cref="ResourceDoesNotExistException"/>.
+    /// </summary>
+    private static async Task<T> FromS3Async<T>(string location, Func<Task<T>> read)
+    {
+        try
+        {
+            return await read().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Amazon.Runtime.AmazonClientException or Amazon.Runtime.AmazonServiceException or HttpRequestException)
+        {
+            throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Cannot read '{location}' from S3: {e.Message}", e);
+        }
+    }
+
+    /// <summary>How s3:// locations are reached: the client's options, else MLflow's environment variables.</summary>
+    private Cairn.Data.Remotes.S3ConnectionOptions S3Options() =>
+        _options.S3 ?? Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(Environment.GetEnvironmentVariable);
 
     private static string CopyTo(string source, string target)
     {

@@ -30,6 +30,9 @@ public sealed partial class CairnClient : IDisposable, IRunArtifactWriter
     /// <summary>The tracking store behind the client, for everything the ergonomic methods do not cover.</summary>
     public ITrackingStore Store => _stores.Tracking;
 
+    /// <summary>The stores behind the client (the database an import writes into, say).</summary>
+    internal CairnStores Stores => _stores;
+
     /// <summary>The tracking URI the client was opened with.</summary>
     public string TrackingUri => _stores.Uri;
 

@@ -15,6 +15,12 @@ public sealed class CairnClientOptions
     /// </summary>
     public string? ArtifactsDestination { get; set; }
 
+    /// <summary>
+    /// How model sources and artifacts at <c>s3://</c> locations are read (endpoint, region, keys). Default: MLflow's variables
+    /// (MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...; see <see cref="Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment"/>).
+    /// </summary>
+    public Cairn.Data.Remotes.S3ConnectionOptions? S3 { get; set; }
+
     /// <summary>Settings of the HTTP transport, for http(s):// tracking URIs.</summary>
     public HttpTrackingStoreOptions Http { get; set; } = new();
 
@@ -30,11 +36,16 @@ public sealed class CairnClientOptions
 
     /// <summary>
     /// Options whose <see cref="Http"/> credentials come from MLflow's environment variables (MLFLOW_TRACKING_TOKEN,
-    /// MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_TRACKING_INSECURE_TLS; see <see cref="HttpTrackingStoreOptions.FromEnvironment"/>).
+    /// MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_TRACKING_INSECURE_TLS; see <see cref="HttpTrackingStoreOptions.FromEnvironment"/>),
+    /// and <see cref="S3"/> from MLFLOW_S3_ENDPOINT_URL and the AWS variables.
     /// <paramref name="getEnvironmentVariable"/> defaults to the process environment; a command line passes its own.
     /// </summary>
     public static CairnClientOptions FromEnvironment(Func<string, string?>? getEnvironmentVariable = null) =>
-        new() { Http = HttpTrackingStoreOptions.FromEnvironment(getEnvironmentVariable) };
+        new()
+        {
+            Http = HttpTrackingStoreOptions.FromEnvironment(getEnvironmentVariable),
+            S3 = Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(getEnvironmentVariable ?? Environment.GetEnvironmentVariable),
+        };
 
     /// <summary>Queue bound, full-queue behaviour and logging of each run's background logger.</summary>
     public RunLoggerOptions RunLogger { get; set; } = new();

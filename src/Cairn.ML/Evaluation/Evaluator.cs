@@ -137,18 +137,64 @@ public static class Evaluator
     /// Binary metrics as the trainer reports them (<see cref="BinaryMetrics"/>): with a raw <c>Score</c> beside the
     /// <c>Probability</c> (an ML.NET model), a row is positive when its score is above 0 and the AUC ranks the scores; with a
     /// probability only (in <c>Probability</c>, or in <c>Score</c> without it, e.g. an ONNX model), when it is above 0.5.
+    /// A model that records no classes (one logged by Python's <c>mlflow.onnx</c>) is read as MLflow's evaluator reads it:
+    /// labels 0 and 1, and the positive class's probability from its one probability output (see <see cref="PositiveProbability"/>).
     /// </summary>
     private static Dictionary<string, double> Binary(ColumnBatch output, string?[] actualText, List<string> classes, string file, string label)
     {
-        if (classes.Count != 2) throw new InvalidParameterValueException("The model does not record its two classes (metadata cairn_classes).");
-        var actual = actualText.Select((v, r) => v == classes[1] ? true : v == classes[0] ? false
-            : throw new InvalidParameterValueException($"{file}: label '{label}' in row {r + 1} is '{v}', not one of the model's classes ({classes[0]}, {classes[1]}).")).ToArray();
+        bool[] actual;
+        if (classes.Count == 0)
+        {
+            actual = actualText.Select((v, r) => v is not null && CsvTable.TryNumber(v, out var d) && d is 0 or 1 ? d == 1
+                : bool.TryParse(v, out var b) ? b
+                : throw new InvalidParameterValueException($"{file}: label '{label}' in row {r + 1} is '{v}'; a model that records no classes needs labels 0 and 1 (or false and true).")).ToArray();
+        }
+        else
+        {
+            if (classes.Count != 2) throw new InvalidParameterValueException($"The model records {classes.Count} classes (metadata cairn_classes), not the two a binary evaluation needs.");
+            actual = actualText.Select((v, r) => v == classes[1] ? true : v == classes[0] ? false
+                : throw new InvalidParameterValueException($"{file}: label '{label}' in row {r + 1} is '{v}', not one of the model's classes ({classes[0]}, {classes[1]}).")).ToArray();
+        }
+        if (!output.Contains("Probability") && !output.Contains("Score"))
+        {
+            var positive = PositiveProbability(output);
+            return BinaryMetrics.Evaluate(actual, positive, positive, BinaryMetrics.ProbabilityThreshold).ToDictionary();
+        }
         var hasProbability = output.Contains("Probability");
         var probability = hasProbability ? output.GetDoubles("Probability") : output.GetDoubles("Score");
         var (scores, threshold) = hasProbability && output.Contains("Score")
             ? (output.GetDoubles("Score"), BinaryMetrics.RawScoreThreshold)
             : (probability, BinaryMetrics.ProbabilityThreshold);
         return BinaryMetrics.Evaluate(actual, scores, probability, threshold).ToDictionary();
+    }
+
+    /// <summary>
+    /// The positive class's probability from a model without Cairn's output names: the first floating-point output that holds
+    /// one value per row (the probability of class 1) or two (the probabilities of classes 0 and 1, as scikit-learn's
+    /// converters write them). Integer, boolean and string outputs are predicted labels and are passed over. Every value
+    /// must be a probability, in [0, 1].
+    /// </summary>
+    internal static double[] PositiveProbability(ColumnBatch output)
+    {
+        foreach (var name in output.Names)
+        {
+            double[]? values = output[name] switch
+            {
+                float[] f => Array.ConvertAll(f, v => (double)v),
+                double[] d => d,
+                float[][] rows when rows.All(r => r.Length is 1 or 2) && rows.Select(r => r.Length).Distinct().Count() <= 1 => Array.ConvertAll(rows, r => (double)r[^1]),
+                double[][] rows when rows.All(r => r.Length is 1 or 2) && rows.Select(r => r.Length).Distinct().Count() <= 1 => Array.ConvertAll(rows, r => r[^1]),
+                _ => null,
+            };
+            if (values is null) continue;
+            for (var r = 0; r < values.Length; r++)
+                if (!(values[r] is >= 0 and <= 1))
+                    throw new InvalidParameterValueException(
+                        $"The model's output '{name}' is not a probability: row {r + 1} holds {Format(values[r])}, outside [0, 1]. A binary evaluation needs the positive class's probability.");
+            return values;
+        }
+        throw new InvalidParameterValueException(
+            $"The model's outputs ({string.Join(", ", output.Names)}) hold no probability: a binary evaluation needs a floating-point output with one value per row (the positive class's probability) or two (classes 0 and 1).");
     }
 
     /// <summary>

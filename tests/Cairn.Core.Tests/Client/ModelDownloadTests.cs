@@ -99,7 +99,7 @@ public sealed class ModelDownloadTests : IAsyncLifetime
         Assert.Contains("churn", version.Message);
         Assert.Contains("nobody", alias.Message);
         Assert.Contains("'--model'", folder.Message);
-        Assert.Contains("neither a folder nor a runs:/ or models:/ URI", folder.Message);
+        Assert.Contains("is not an existing folder", folder.Message);
         Assert.Contains("'model_uri'", malformed.Message);
         Assert.Contains("is a file, not a model package folder", file.Message);
     }

@@ -8,7 +8,15 @@ namespace Cairn.Tests.Models;
 /// </summary>
 internal static class OnnxFixture
 {
-    public static byte[] LinearModel(float[,] w, float[] b)
+    public static byte[] LinearModel(float[,] w, float[] b) => Model(w, b, activation: null);
+
+    /// <summary>
+    /// Y = activation(X·W + B): "Sigmoid" with one output column gives a probability per row, "Softmax" with two gives the
+    /// probabilities of classes 0 and 1, as a binary classifier exported to ONNX does.
+    /// </summary>
+    public static byte[] ClassifierModel(float[,] w, float[] b, string activation) => Model(w, b, activation);
+
+    private static byte[] Model(float[,] w, float[] b, string? activation)
     {
         var inputs = w.GetLength(0);
         var outputs = w.GetLength(1);
@@ -18,7 +26,10 @@ internal static class OnnxFixture
 
         var graph = new Proto()
             .Message(1, new Proto().String(1, "X").String(1, "W").String(2, "XW").String(3, "matmul").String(4, "MatMul"))
-            .Message(1, new Proto().String(1, "XW").String(1, "B").String(2, "Y").String(3, "add").String(4, "Add"))
+            .Message(1, new Proto().String(1, "XW").String(1, "B").String(2, activation is null ? "Y" : "Z").String(3, "add").String(4, "Add"));
+        if (activation is not null)
+            graph.Message(1, new Proto().String(1, "Z").String(2, "Y").String(3, "activation").String(4, activation));
+        graph
             .String(2, "linear")
             .Message(5, Tensor("W", [inputs, outputs], wData))
             .Message(5, Tensor("B", [outputs], b))
