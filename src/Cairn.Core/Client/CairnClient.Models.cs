@@ -95,7 +95,7 @@ public sealed partial class CairnClient
 
         if (source.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
         {
-            var path = ArtifactPath.Normalize(ProxyPath(source), field);
+            var path = ArtifactPath.Normalize(ProxyArtifactWriter.ProxyPath(source), field);
             if (path.Length == 0) throw new InvalidParameterValueException(Invalid("names the root of the artifact proxy, not a model package"));
             if (Store is HttpTrackingStore http)
             {
