@@ -15,7 +15,8 @@ internal static class ExposureGuard
     {
         var listen = configuration.GetSection(CairnListenOptions.Section).Get<CairnListenOptions>() ?? new CairnListenOptions();
         var auth = configuration.GetSection(CairnAuthOptions.Section).Get<CairnAuthOptions>() ?? new CairnAuthOptions();
-        if (auth.Enabled || IsLoopback(listen.Host)) return false;
+        // A host that is not a host name at all is the options validation's to report, naming the key.
+        if (auth.Enabled || IsLoopback(listen.Host) || string.IsNullOrWhiteSpace(listen.Host) || Uri.CheckHostName(listen.Host) == UriHostNameType.Unknown) return false;
         if (listen.Insecure) return true;
         throw new InvalidParameterValueException(
             $"Refusing to listen on '{listen.Host}' without access control: anyone who reaches the port could read, change and delete everything. " +

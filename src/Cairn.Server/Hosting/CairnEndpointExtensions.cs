@@ -23,8 +23,9 @@ public static class CairnEndpointExtensions
     {
         app.UseExceptionHandler();
         app.UseCairnRequestGuards();
-        app.UseArtifactPathGuard();
+        // Before the path guard: an anonymous caller learns nothing about paths.
         app.UseCairnAuthentication();
+        app.UseArtifactPathGuard();
         app.UseCairnAuthorization();
 
         app.MapCairnHealth();
