@@ -3,6 +3,7 @@ using Cairn.Bench;
 // Benchmarks; figures are medians, printed next to a reference measured in the same run.
 //   dotnet run -c Release --project bench/Cairn.Bench -- tracking [--runs 100000] [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- store
+//   dotnet run -c Release --project bench/Cairn.Bench -- auth [--trials 5]   (log-metric with access control off, HTTP Basic, bearer token)
 //   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
 var options = BenchOptions.Parse(args);
@@ -11,5 +12,6 @@ return args.FirstOrDefault() switch
     "store" => await StoreBench.RunAsync(options),
     "registry" => await RegistryBench.RunAsync(options),
     "train" => await TrainBench.RunAsync(options),
+    "auth" => await AuthBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };

@@ -17,7 +17,9 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
-    public static async Task<ServerProcess> StartAsync(string? cliDll, string backend, string artifacts)
+    /// <summary>Starts `cairn server`; <paramref name="extraArgs"/> are added flags (e.g. --auth), <paramref name="environment"/> added variables.</summary>
+    public static async Task<ServerProcess> StartAsync(string? cliDll, string backend, string artifacts, IEnumerable<string>? extraArgs = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         cliDll ??= Path.Combine(RepoRoot(), "src", "Cairn.Cli", "bin", "Release", "net10.0", "cairn.dll");
         if (!File.Exists(cliDll))
@@ -29,6 +31,8 @@ internal sealed class ServerProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var arg in extraArgs ?? []) start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

@@ -118,14 +118,14 @@ internal static class TrackingBench
         return experimentId;
     }
 
-    private static async Task<string> CreateExperimentAsync(HttpClient http, string api, string name)
+    internal static async Task<string> CreateExperimentAsync(HttpClient http, string api, string name)
     {
         using var response = await http.PostAsJsonAsync(api + "experiments/create", new { name });
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("experiment_id").GetString()!;
     }
 
-    private static async Task<string> CreateRunAsync(HttpClient http, string api, string experimentId)
+    internal static async Task<string> CreateRunAsync(HttpClient http, string api, string experimentId)
     {
         using var response = await http.PostAsJsonAsync(api + "runs/create", new { experiment_id = experimentId });
         response.EnsureSuccessStatusCode();
@@ -172,7 +172,7 @@ internal static class TrackingBench
     }
 
     /// <summary>Requests per second that <paramref name="clients"/> concurrent loops sustain for the given time.</summary>
-    private static async Task<double> ThroughputAsync(int clients, double seconds, Func<int, Task<HttpResponseMessage>> call)
+    internal static async Task<double> ThroughputAsync(int clients, double seconds, Func<int, Task<HttpResponseMessage>> call)
     {
         var count = 0L;
         var stop = Stopwatch.StartNew();

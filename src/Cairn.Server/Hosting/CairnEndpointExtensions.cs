@@ -22,8 +22,9 @@ public static class CairnEndpointExtensions
     public static WebApplication MapCairnApi(this WebApplication app)
     {
         app.UseExceptionHandler();
-        app.UseArtifactPathGuard();
+        // Before the path guard: an anonymous caller learns nothing about paths.
         app.UseCairnAuthentication();
+        app.UseArtifactPathGuard();
         app.UseCairnAuthorization();
 
         app.MapCairnHealth();

@@ -53,6 +53,8 @@ public sealed class CairnServer : IAsyncDisposable
     private static WebApplication Build(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // HTTPS endpoints from Kestrel's configuration (Kestrel:Endpoints:*:Certificate, Kestrel:Certificates:Default), which the slim builder leaves out.
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddCairnLogging();
         builder.AddCairnListener();
