@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using Cairn.Access;
 using Cairn.Server.Hosting;
@@ -56,7 +57,9 @@ internal sealed class CairnAccess(IOptions<CairnAuthOptions> options, ServerStor
         var grants = user.UserId() is { } userId
             ? await Store.GetExperimentGrantsAsync(userId, cancellationToken).ConfigureAwait(false)
             : new Dictionary<string, Permission>();
-        return Readable(grants, Default);
+        var readable = Readable(grants, Default);
+        // "007" names experiment 7 to the store, so it must to the filter as well.
+        return id => readable(long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n.ToString(CultureInfo.InvariantCulture) : id);
     }
 
     /// <summary>Which registered model names <paramref name="user"/> may read (one query for the whole search).</summary>

@@ -153,13 +153,14 @@ internal static class CairnAuthorization
         return body;
     }
 
-    /// <summary>The experiment id an artifact proxy path starts with; null when it starts with no experiment id.</summary>
+    /// <summary>The experiment an artifact proxy path belongs to (its first segment); null when it is no experiment's folder.</summary>
     private static string? ArtifactExperiment(HttpContext context)
     {
         var path = context.Request.RouteValues.ContainsKey("path")
             ? ArtifactEndpoints.ProxyPath(context)
             : ArtifactPath.Normalize(MlflowRequest.Query(context.Request, "path"));
         var first = path.Split('/', 2)[0];
-        return first.Length > 0 && first.All(char.IsAsciiDigit) ? first : null;
+        // Only an experiment's own folder ("7", not "007", which is another folder) belongs to it.
+        return first.Length > 0 && first.All(char.IsAsciiDigit) && (first == "0" || first[0] != '0') ? first : null;
     }
 }

@@ -125,9 +125,16 @@ public sealed class PermissionMatrixTests
             Assert.Equal((403, a.Body.GetRawText()), (b.Status, b.Body.GetRawText()));
         }
 
-        // The artifact root itself belongs to no experiment: only admins list it.
+        // The artifact root itself and folders not named by an experiment id belong to no experiment: only admins use them.
         var root = await server.SendAsync("stranger", HttpMethod.Get, "api/2.0/mlflow-artifacts/artifacts");
         Assert.Equal(403, root.Status);
+        await server.Permissions.GrantExperimentAsync(experiment, await StrangerIdAsync(server), Permission.Manage, Ct);
+        Assert.NotEqual(403, (await server.SendAsync("stranger", HttpMethod.Get, $"api/2.0/mlflow-artifacts/artifacts?path={experiment}")).Status);
+        foreach (var folder in new[] { "0" + experiment, "models" })
+        {
+            var put = await server.SendAsync("stranger", HttpMethod.Put, $"api/2.0/mlflow-artifacts/artifacts/{folder}/x/artifacts/f.txt", "{}");
+            Assert.True(put.Status == 403, $"upload into '{folder}' answered {put.Status}: {put.Body}");
+        }
     }
 
     [Fact]
@@ -157,7 +164,7 @@ public sealed class PermissionMatrixTests
 
         var runs = await server.SendAsync("analyst", HttpMethod.Post, "api/2.0/mlflow/runs/search", new { experiment_ids = new[] { open, hidden } });
         Assert.Equal([openRun], runs.Body.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("info").GetProperty("run_id").GetString()));
-        var onlyHidden = await server.SendAsync("analyst", HttpMethod.Post, "api/2.0/mlflow/runs/search", new { experiment_ids = new[] { hidden } });
+        var onlyHidden = await server.SendAsync("analyst", HttpMethod.Post, "api/2.0/mlflow/runs/search", new { experiment_ids = new[] { hidden, "00" + hidden } });
         Assert.Equal(200, onlyHidden.Status);
         Assert.False(onlyHidden.Body.TryGetProperty("runs", out _));
 
@@ -277,6 +284,12 @@ public sealed class PermissionMatrixTests
     }
 
     // ---- helpers ---------------------------------------------------------------------------------
+
+    private static async Task<long> StrangerIdAsync(AuthzServer server)
+    {
+        var (_, body) = await server.SendAsync("stranger", HttpMethod.Get, "api/2.0/mlflow/users/get?username=stranger");
+        return body.GetProperty("user").GetProperty("id").GetInt64();
+    }
 
     private sealed record Target(string ExperimentId, string RunId, string Model);
 
