@@ -100,14 +100,14 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 foreach (var item in group) item.Fail(fault.Error());
                 group.Clear();
                 FailQueued(fault);
-                if (!await RestartAsync(fault, restartDelay).ConfigureAwait(false)) return;
+                if (!await RestartAsync(restartDelay).ConfigureAwait(false)) return;
                 restartDelay = TimeSpan.FromTicks(Math.Min(restartDelay.Ticks * 2, _maxRestartDelay.Ticks));
             }
         }
     }
 
     /// <summary>Waits out the delay, then checks the connection can take the write lock again; false when the writer is stopping.</summary>
-    private async Task<bool> RestartAsync(Fault fault, TimeSpan delay)
+    private async Task<bool> RestartAsync(TimeSpan delay)
     {
         while (true)
         {
@@ -130,7 +130,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
             {
                 CairnTelemetry.SqliteWriterFaults.Add(1);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _maxRestartDelay.Ticks));
-                fault = new Fault(e, delay);
+                var fault = new Fault(e, delay);
                 _fault = fault;
                 FailQueued(fault);
             }
