@@ -7,7 +7,7 @@ namespace Cairn;
 /// message that names a backend store, tracking server or artifact destination renders it through
 /// <see cref="StoreUri"/>, so a password never reaches a terminal, a log file or an HTTP error body.
 /// </summary>
-internal static class SecretRedaction
+public static class SecretRedaction
 {
     /// <summary>What a secret is replaced with.</summary>
     public const string Mask = "***";
