@@ -124,7 +124,7 @@ public sealed class ExitCodeTableTests : IDisposable
         using (var client = await CairnClient.OpenAsync(uri, cancellationToken: Ct))
         {
             await client.Registry.CreateRegisteredModelAsync("m", cancellationToken: Ct);
-            await client.Registry.CreateModelVersionAsync(new("m", "models/m/1"), Ct);
+            await client.Registry.CreateModelVersionAsync(new("m", "s3://bucket/models/m/1"), Ct);
         }
         var line = (await _cli.RunAsync("models", "promote", "m", "1", "--alias", "champion", "--require", "metrics.auc >= 0.8",
             "--tracking-uri", uri)).FailedWith(ExitCodes.GateFailed);

@@ -55,7 +55,7 @@ internal static class QuickstartModel
             await registry.PromoteAsync(ModelName, second, "champion", [Gate], "quickstart", cancellationToken);
             console.MarkupLine($"Version {second} passed the gate '{Gate}' and is now [bold]@champion[/]");
         }
-        catch (InvalidStateException refused)
+        catch (PromotionRefusedException refused)
         {
             console.MarkupLine($"Version {second} stays a challenger: [yellow]{Markup.Escape(refused.Message)}[/]");
             await registry.SetRegisteredModelAliasAsync(ModelName, "challenger", second, "quickstart", cancellationToken);

@@ -45,7 +45,13 @@ internal sealed partial class SqlRegistryStore
             }
             else
             {
-                storageLocation = await ModelUri.ResolveAsync(request.Source, this, _tracking, "source", cancellationToken).ConfigureAwait(false);
+                // A models:/ source (MLflow's copy_model_version registers models:/NAME/N) takes the storage location of the
+                // version it names, which must exist; that location was resolved when that version was created, so a
+                // version whose runs:/ source names a run unknown here is copied as MLflow copies it.
+                var referenced = await ModelUri.FindVersionAsync(parsed, this, cancellationToken).ConfigureAwait(false);
+                var number = RegistryValidator.ParseVersion(referenced.Version);
+                await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+                storageLocation = (await RequireVersionAsync(c, null, referenced.Name, number, cancellationToken).ConfigureAwait(false)).StorageLocation;
             }
         }
         var tags = (request.Tags ?? []).GroupBy(t => t.Key).Select(g => g.Last()).ToList();

@@ -467,6 +467,18 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         Assert.Empty((await registry.GetRegisteredModelAsync("m", Ct)).Aliases);
     }
 
+    [Fact]
+    public async Task A_models_source_copies_the_version_it_names_even_when_that_versions_run_is_unknown_here()
+    {
+        // MLflow's copy_model_version registers models:/NAME/N; the source version's runs:/ source may name a run this store lacks.
+        var (_, registry) = await StoresAsync();
+        await registry.CreateRegisteredModelAsync("copy", cancellationToken: Ct);
+        await registry.CreateModelVersionAsync(new("copy", "runs:/run_id/model", "run_id_1"), Ct);
+        var copy = await registry.CreateModelVersionAsync(new("copy", "models:/copy/1", "run_id_1"), Ct);
+        Assert.Equal(("2", "models:/copy/1", "run_id_1"), (copy.Version, copy.Source, copy.RunId));
+        Assert.Equal(ErrorCode.RESOURCE_DOES_NOT_EXIST, await ErrorOfAsync(() => registry.CreateModelVersionAsync(new("copy", "models:/copy/9"), Ct)));
+    }
+
     // ---- URI resolution --------------------------------------------------------------------
 
     [Fact]
@@ -531,7 +543,7 @@ public abstract class RegistryStoreContract : IAsyncDisposable
                 () => registry.PromoteAsync(name, "2", "champion", gate, "ann", Ct),
                 () => registry.PromoteAsync(name, "3", "champion", gate, "bob", Ct));
             Assert.Single(outcomes, o => o is null);
-            Assert.IsType<InvalidStateException>(Assert.Single(outcomes, o => o is not null));
+            Assert.IsType<PromotionRefusedException>(Assert.Single(outcomes, o => o is not null));
 
             var trail = await registry.GetAuditTrailAsync(name, cancellationToken: Ct);
             Assert.Equal([RegistryAction.AliasPromoted, RegistryAction.AliasSet], trail.Select(e => e.Action));

@@ -151,11 +151,19 @@ public sealed class PythonOnnxEvaluationTests : IDisposable
             Assert.Equal(expected.Accuracy, json.RootElement.GetProperty("metrics").GetProperty("accuracy").GetDouble(), 6);
         }
 
-        // A source that climbs out of the proxy's root is refused before anything is read.
+        // A source that climbs out of the proxy's root is refused: by the server when it is registered (as MLflow's server
+        // refuses relative references), and by the resolver when it was stored some other way (the database opened directly).
         using (var client = await CairnClient.OpenAsync(uri, cancellationToken: Ct))
         {
-            await client.Registry.CreateModelVersionAsync(new CreateModelVersionRequest("onnx-churn", "mlflow-artifacts:/1/../../secrets"), Ct);
-            var error = await Assert.ThrowsAsync<InvalidParameterValueException>(() => client.DownloadModelAsync("models:/onnx-churn/3", _dir.Combine("escape"), Ct));
+            var refused = await Assert.ThrowsAsync<InvalidParameterValueException>(() =>
+                client.Registry.CreateModelVersionAsync(new CreateModelVersionRequest("onnx-churn", "mlflow-artifacts:/1/../../secrets"), Ct));
+            Assert.Contains("relative path references", refused.Message);
+        }
+        using (var local = await CairnClient.OpenAsync(_dir.Combine("home"), cancellationToken: Ct))
+        {
+            await local.Registry.CreateRegisteredModelAsync("escape", cancellationToken: Ct);
+            await local.Registry.CreateModelVersionAsync(new CreateModelVersionRequest("escape", "mlflow-artifacts:/1/../../secrets"), Ct);
+            var error = await Assert.ThrowsAsync<InvalidParameterValueException>(() => local.DownloadModelAsync("models:/escape/1", _dir.Combine("escape"), Ct));
             Assert.Contains("'..'", error.Message);
         }
     }
