@@ -45,13 +45,11 @@ internal sealed partial class SqlRegistryStore
             }
             else
             {
-                // A models:/ source (MLflow's copy_model_version registers models:/NAME/N) takes the storage location of the
-                // version it names, which must exist; that location was resolved when that version was created, so a
-                // version whose runs:/ source names a run unknown here is copied as MLflow copies it.
+                // A models:/ source (MLflow's copy_model_version registers models:/NAME/N) is stored with the download URI of
+                // the version it names, which must exist, as MLflow's SQL store does; that version's own runs:/ source may name
+                // a run unknown here.
                 var referenced = await ModelUri.FindVersionAsync(parsed, this, cancellationToken).ConfigureAwait(false);
-                var number = RegistryValidator.ParseVersion(referenced.Version);
-                await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-                storageLocation = (await RequireVersionAsync(c, null, referenced.Name, number, cancellationToken).ConfigureAwait(false)).StorageLocation;
+                storageLocation = await GetModelVersionDownloadUriAsync(referenced.Name, referenced.Version, cancellationToken).ConfigureAwait(false);
             }
         }
         var tags = (request.Tags ?? []).GroupBy(t => t.Key).Select(g => g.Last()).ToList();
@@ -232,8 +230,13 @@ internal sealed partial class SqlRegistryStore
 
     public async Task<string> GetModelVersionDownloadUriAsync(string name, string version, CancellationToken cancellationToken = default)
     {
-        // MLflow answers the stored source (a runs:/ URI stays a runs:/ URI); clients resolve it themselves.
-        return (await GetModelVersionAsync(name, version, cancellationToken).ConfigureAwait(false)).Source;
+        // MLflow answers the stored source (a runs:/ URI stays a runs:/ URI; clients resolve it themselves), except for a copy
+        // registered from models:/NAME/N, whose download URI is the one of the version it copied (kept in storage_location).
+        RegistryValidator.ValidateName(name);
+        var number = RegistryValidator.ParseVersion(version);
+        await using var c = await OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var row = await RequireVersionAsync(c, null, name, number, cancellationToken).ConfigureAwait(false);
+        return ModelUri.IsModelReference(row.Source) && row.Source.StartsWith("models:", StringComparison.OrdinalIgnoreCase) ? row.StorageLocation : row.Source;
     }
 
     private static Task TouchModelAsync(DbConnection c, DbTransaction tx, string name, long now, CancellationToken cancellationToken) =>

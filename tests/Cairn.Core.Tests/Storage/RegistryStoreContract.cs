@@ -476,6 +476,10 @@ public abstract class RegistryStoreContract : IAsyncDisposable
         await registry.CreateModelVersionAsync(new("copy", "runs:/run_id/model", "run_id_1"), Ct);
         var copy = await registry.CreateModelVersionAsync(new("copy", "models:/copy/1", "run_id_1"), Ct);
         Assert.Equal(("2", "models:/copy/1", "run_id_1"), (copy.Version, copy.Source, copy.RunId));
+        // Its download URI is the copied version's, as MLflow answers it; a copy of the copy keeps pointing at the first.
+        Assert.Equal("runs:/run_id/model", await registry.GetModelVersionDownloadUriAsync("copy", "2", Ct));
+        await registry.CreateModelVersionAsync(new("copy", "models:/copy/2"), Ct);
+        Assert.Equal("runs:/run_id/model", await registry.GetModelVersionDownloadUriAsync("copy", "3", Ct));
         Assert.Equal(ErrorCode.RESOURCE_DOES_NOT_EXIST, await ErrorOfAsync(() => registry.CreateModelVersionAsync(new("copy", "models:/copy/9"), Ct)));
     }
 
