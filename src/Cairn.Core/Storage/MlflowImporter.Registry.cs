@@ -24,15 +24,7 @@ public static partial class MlflowImporter
         {
             if (uri.Length == 0) return (null, "it has no artifact location");
             if (uri.StartsWith(ProxyScheme, StringComparison.OrdinalIgnoreCase))
-            {
-                var rest = uri[ProxyScheme.Length..];
-                if (rest.StartsWith("//", StringComparison.Ordinal))
-                {
-                    var slash = rest.IndexOf('/', 2);
-                    rest = slash < 0 ? "" : rest[slash..];
-                }
-                return (ArtifactPath.Normalize(rest.TrimStart('/'), "artifact_uri"), null);
-            }
+                return (ArtifactPath.Normalize(Cairn.Client.ProxyArtifactWriter.ProxyPath(uri), "artifact_uri"), null);
             if (uri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
             {
                 if (sourceRoot is not S3ArtifactStore s3 || S3Connection.ParseUrl(uri) is not { } parsed || parsed.Bucket != s3.Bucket)

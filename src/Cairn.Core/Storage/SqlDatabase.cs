@@ -53,6 +53,26 @@ internal abstract class SqlDatabase : IDisposable
     public virtual object ListParameter(long[] values) => values;
 
     /// <summary>
+    /// Parameters binding <paramref name="name"/> to <see cref="ListParameter(string[])"/> of <paramref name="values"/>, plus
+    /// <paramref name="others"/>: built as <see cref="DynamicParameters"/>, which expand a short list by its runtime type
+    /// (an anonymous object's property typed object would not be expanded).
+    /// </summary>
+    public DynamicParameters ListArgs(string name, string[] values, object? others = null)
+    {
+        var args = new DynamicParameters(others);
+        args.Add(name, ListParameter(values));
+        return args;
+    }
+
+    /// <inheritdoc cref="ListArgs(string, string[], object?)"/>
+    public DynamicParameters ListArgs(string name, long[] values)
+    {
+        var args = new DynamicParameters();
+        args.Add(name, ListParameter(values));
+        return args;
+    }
+
+    /// <summary>
     /// An inner join whose left side the planner must not reorder: SQLite's CROSS JOIN (which takes ON);
     /// PostgreSQL plans a plain JOIN well and rejects CROSS JOIN ... ON.
     /// </summary>

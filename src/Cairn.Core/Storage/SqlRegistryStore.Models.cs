@@ -178,7 +178,7 @@ internal sealed partial class SqlRegistryStore
     {
         if (rows.Count == 0) return [];
         var names = rows.Select(r => r.Name).ToArray();
-        var args = ListArgs("names", names);
+        var args = Database.ListArgs("names", names);
         var tags = (await c.QueryAsync<(string Name, string Key, string Value)>(new CommandDefinition(
             $"SELECT name, key, value FROM registered_model_tags WHERE {InSql("name", "@names", names)} ORDER BY key", args, tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToLookup(t => t.Name);

@@ -266,7 +266,7 @@ internal sealed partial class SqlRegistryStore
     {
         if (rows.Count == 0) return [];
         var names = rows.Select(r => r.Name).Distinct().ToArray();
-        var args = ListArgs("names", names);
+        var args = Database.ListArgs("names", names);
         ILookup<(string, long), (string Name, long Version, string Key, string Value)> tags;
         if (rows.Count == 1)
         {

@@ -28,22 +28,4 @@ internal sealed partial class SqlRegistryStore(SqlDatabase database, ITrackingSt
 
     private string InSql(string column, string parameter, System.Collections.ICollection values) => Database.InSql(column, parameter, values);
 
-    /// <summary>
-    /// Parameters binding <paramref name="name"/> to a list for <see cref="InSql"/>, plus <paramref name="others"/>: built
-    /// as <see cref="DynamicParameters"/>, which expand a short list by its runtime type (an anonymous object's
-    /// property typed object would not be expanded).
-    /// </summary>
-    private DynamicParameters ListArgs(string name, string[] values, object? others = null)
-    {
-        var args = new DynamicParameters(others);
-        args.Add(name, Database.ListParameter(values));
-        return args;
-    }
-
-    private DynamicParameters ListArgs(string name, long[] values)
-    {
-        var args = new DynamicParameters();
-        args.Add(name, Database.ListParameter(values));
-        return args;
-    }
 }

@@ -209,7 +209,7 @@ internal sealed partial class SqlTrackingStore
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.ExperimentId).ToArray();
         var tags = (await c.QueryAsync<(long ExperimentId, string Key, string Value)>(new CommandDefinition(
-            $"SELECT experiment_id, key, value FROM experiment_tags WHERE {InSql("experiment_id", "@ids", ids)} ORDER BY key", ListArgs("ids", ids), cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT experiment_id, key, value FROM experiment_tags WHERE {InSql("experiment_id", "@ids", ids)} ORDER BY key", Database.ListArgs("ids", ids), cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToLookup(t => t.ExperimentId);
         return rows.Select(r => new Experiment(
             r.ExperimentId.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Name, r.ArtifactLocation, ParseStage(r.LifecycleStage),

@@ -249,7 +249,7 @@ internal sealed partial class SqlTrackingStore
             runId, parameters, static (p, row) => { row.Add(p.Key); row.Add(p.Value); }, cancellationToken).ConfigureAwait(false);
         var keys = parameters.Select(p => p.Key).Distinct().ToArray();
         var stored = (await c.QueryAsync<(string Key, string Value)>(new CommandDefinition(
-            $"SELECT key, value FROM params WHERE run_uuid = @runId AND {InSql("key", "@keys", keys)}", ListArgs("keys", keys, new { runId }), tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
+            $"SELECT key, value FROM params WHERE run_uuid = @runId AND {InSql("key", "@keys", keys)}", Database.ListArgs("keys", keys, new { runId }), tx, cancellationToken: cancellationToken)).ConfigureAwait(false))
             .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var p in parameters)
         {

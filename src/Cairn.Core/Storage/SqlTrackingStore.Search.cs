@@ -135,7 +135,7 @@ internal sealed partial class SqlTrackingStore
     {
         if (rows.Count == 0) return [];
         var ids = rows.Select(r => r.RunUuid).ToArray();
-        var args = ListArgs("ids", ids);
+        var args = Database.ListArgs("ids", ids);
         var parameters = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
             $"SELECT run_uuid, key, value FROM params WHERE {InSql("run_uuid", "@ids", ids)}", args, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToLookup(p => p.RunUuid);
         var tags = (await c.QueryAsync<(string RunUuid, string Key, string Value)>(new CommandDefinition(
