@@ -91,6 +91,9 @@ public sealed class MlNetPredictor : IModelPredictor
         private readonly DataViewRow _output;
         private readonly List<DataViewSchema.Column> _columns;
 
+        private readonly Func<int, Array>[] _allocate;
+        private readonly Action<int, Array>[] _sinks;
+
         public RowEngine(MlNetPredictor owner)
         {
             _owner = owner;
@@ -98,6 +101,10 @@ public sealed class MlNetPredictor : IModelPredictor
             var mapper = owner._model.GetRowToRowMapper(owner._inputSchema);
             _columns = owner._outputColumns.Select(c => mapper.OutputSchema[c.Name]).ToList();
             _output = mapper.GetRow(_input, _columns);
+            // Getters are made once: they read the input row's current arrays, so they serve every batch.
+            _allocate = new Func<int, Array>[_columns.Count];
+            _sinks = new Action<int, Array>[_columns.Count];
+            for (var i = 0; i < _columns.Count; i++) (_allocate[i], _sinks[i]) = Sink(_output, _columns[i]);
         }
 
         public ColumnBatch Run(ColumnBatch input)
@@ -108,17 +115,46 @@ public sealed class MlNetPredictor : IModelPredictor
                 var column = _owner._inputSchema[i];
                 _input.Values[i] = ColumnDataView.Convert(input, column.Name, column.Type);
             }
-            var readers = _columns.Select(c => Reader(c, rows)).ToList();
-            var getters = readers.Select(r => r.Bind(_output)).ToArray();
+            var outputs = new Array[_columns.Count];
+            for (var i = 0; i < outputs.Length; i++) outputs[i] = _allocate[i](rows);
             for (var row = 0; row < rows; row++)
             {
                 _input.Next(row);
-                foreach (var get in getters) get(row);
+                for (var i = 0; i < outputs.Length; i++) _sinks[i](row, outputs[i]);
             }
             Array.Clear(_input.Values);
             var result = new ColumnBatch();
-            for (var i = 0; i < _columns.Count; i++) result.Add(_columns[i].Name, readers[i].Values);
+            for (var i = 0; i < _columns.Count; i++) result.Add(_columns[i].Name, outputs[i]);
             return result;
+        }
+
+        private static (Func<int, Array>, Action<int, Array>) Sink(DataViewRow row, DataViewSchema.Column column)
+        {
+            switch (column.Type)
+            {
+                case NumberDataViewType n when n.RawType == typeof(float):
+                {
+                    var g = row.GetGetter<float>(column);
+                    return (n => new float[n], (i, a) => { float v = 0; g(ref v); ((float[])a)[i] = v; });
+                }
+                case BooleanDataViewType:
+                {
+                    var g = row.GetGetter<bool>(column);
+                    return (n => new bool[n], (i, a) => { bool v = false; g(ref v); ((bool[])a)[i] = v; });
+                }
+                case TextDataViewType:
+                {
+                    var g = row.GetGetter<ReadOnlyMemory<char>>(column);
+                    return (n => new string?[n], (i, a) => { ReadOnlyMemory<char> v = default; g(ref v); ((string?[])a)[i] = v.ToString(); });
+                }
+                case VectorDataViewType v when v.ItemType is NumberDataViewType { RawType: var raw } && raw == typeof(float):
+                {
+                    var g = row.GetGetter<VBuffer<float>>(column);
+                    return (n => new float[n][], (i, a) => { VBuffer<float> b = default; g(ref b); ((float[][])a)[i] = b.DenseValues().ToArray(); });
+                }
+                default:
+                    throw new InvalidOperationException($"Output column '{column.Name}' of type {column.Type} cannot be read.");
+            }
         }
     }
 

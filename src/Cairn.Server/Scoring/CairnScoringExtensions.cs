@@ -133,8 +133,8 @@ public static class CairnScoringExtensions
         try
         {
             scoring.LimitBody(context);
-            using var document = await JsonDocument.ParseAsync(context.Request.Body, default, timeout.Token);
-            var (input, id, wanted) = OpenInferenceProtocol.Parse(document.RootElement, model);
+            using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
+            var (input, id, wanted) = OpenInferenceProtocol.Parse(document.Root, model);
             timeout.Token.ThrowIfCancellationRequested();
             var output = ScoringService.Score(model, input);
             context.Response.ContentType = "application/json";

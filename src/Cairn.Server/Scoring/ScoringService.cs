@@ -30,6 +30,54 @@ public sealed class ScoringOptions
     public string? ApiKey { get; set; }
 }
 
+/// <summary>
+/// A request's JSON body, parsed. A body of known length up to 1 MB (every single-row request) is read from the request's
+/// pipe at once into a pooled buffer; others stream through <see cref="JsonDocument.ParseAsync(Stream, JsonDocumentOptions, CancellationToken)"/>.
+/// </summary>
+internal sealed class JsonBody : IDisposable
+{
+    private const int PooledLimit = 1 << 20;
+    private readonly JsonDocument _document;
+    private byte[]? _rented;
+
+    private JsonBody(JsonDocument document, byte[]? rented)
+    {
+        _document = document;
+        _rented = rented;
+    }
+
+    public JsonElement Root => _document.RootElement;
+
+    public static async Task<JsonBody> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is not (> 0 and <= PooledLimit and var length))
+            return new JsonBody(await JsonDocument.ParseAsync(request.Body, default, cancellationToken), null);
+        var reader = request.BodyReader;
+        var result = await reader.ReadAtLeastAsync((int)length, cancellationToken);
+        var buffer = result.Buffer;
+        var size = (int)Math.Min(buffer.Length, length);
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            System.Buffers.BuffersExtensions.CopyTo(buffer.Slice(0, size), rented);
+            reader.AdvanceTo(buffer.End);
+            // The document reads the pooled bytes for its lifetime; they go back to the pool when it is disposed.
+            return new JsonBody(JsonDocument.Parse(rented.AsMemory(0, size)), rented);
+        }
+        catch
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _document.Dispose();
+        if (Interlocked.Exchange(ref _rented, null) is { } rented) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+    }
+}
+
 /// <summary>The model a scoring host serves; null until it has loaded (readiness says so).</summary>
 public sealed class ScoringModels : IDisposable
 {
@@ -112,8 +160,8 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             var mediaType = MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var parsed) ? parsed.MediaType.Value : null;
             if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase))
             {
-                using var document = await JsonDocument.ParseAsync(context.Request.Body, default, timeout.Token);
-                (input, shape) = ScoringRequestParser.ParseJson(document.RootElement, model);
+                using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
+                (input, shape) = ScoringRequestParser.ParseJson(document.Root, model);
             }
             else if (string.Equals(mediaType, "text/csv", StringComparison.OrdinalIgnoreCase))
             {
