@@ -71,8 +71,8 @@ public sealed class ScoringServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Serves <paramref name="model"/> from now on (the server becomes ready).</summary>
-    public void Serve(ServedModel model) => _app.Services.GetRequiredService<ScoringModels>().Set(model);
+    /// <summary>Serves <paramref name="model"/> from now on (the server becomes ready); returns the model served before, not disposed.</summary>
+    public ServedModel? Serve(ServedModel model) => _app.Services.GetRequiredService<ScoringModels>().Set(model);
 
     /// <summary>
     /// A non-loopback host needs an API key or <c>--insecure</c> (<see cref="CairnListenOptions.Insecure"/>), as the tracking

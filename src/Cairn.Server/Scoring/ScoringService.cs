@@ -85,11 +85,14 @@ public sealed class ScoringModels : IDisposable
 
     public ServedModel? Current => _current;
 
-    /// <summary>Starts serving <paramref name="model"/>; the one served before is disposed.</summary>
-    public void Set(ServedModel model)
+    /// <summary>
+    /// Starts serving <paramref name="model"/> and returns the one served before, which requests in flight may still be
+    /// using: the caller disposes it once they have drained.
+    /// </summary>
+    public ServedModel? Set(ServedModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        Interlocked.Exchange(ref _current, model)?.Dispose();
+        return Interlocked.Exchange(ref _current, model);
     }
 
     public void Dispose() => Interlocked.Exchange(ref _current, null)?.Dispose();
