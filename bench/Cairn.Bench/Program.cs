@@ -5,6 +5,7 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- store
 //   dotnet run -c Release --project bench/Cairn.Bench -- auth [--trials 5]   (log-metric with access control off, HTTP Basic, bearer token)
 //   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
+//   dotnet run -c Release --project bench/Cairn.Bench -- serve [--trials 3] [--seconds 10]   (build needed: src/Cairn.Cli; wrk on PATH)
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
@@ -13,5 +14,6 @@ return args.FirstOrDefault() switch
     "registry" => await RegistryBench.RunAsync(options),
     "train" => await TrainBench.RunAsync(options),
     "auth" => await AuthBench.RunAsync(options),
+    "serve" => await ServeBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };

@@ -58,6 +58,42 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException("the server did not answer /health within 20 s");
     }
 
+    /// <summary>Starts `cairn ARGS --port P` (e.g. `serve FOLDER`) and waits until <paramref name="readyPath"/> answers 200.</summary>
+    public static async Task<ServerProcess> StartCommandAsync(string? cliDll, IEnumerable<string> args, string readyPath)
+    {
+        cliDll ??= Path.Combine(RepoRoot(), "src", "Cairn.Cli", "bin", "Release", "net10.0", "cairn.dll");
+        if (!File.Exists(cliDll))
+            throw new FileNotFoundException($"{cliDll} not found: run `dotnet build -c Release src/Cairn.Cli` first.");
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet") { ArgumentList = { cliDll }, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.ArgumentList.Add("--port");
+        start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start cairn");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var address = new Uri($"http://127.0.0.1:{port}/");
+        using var http = new HttpClient { BaseAddress = address };
+        for (var i = 0; i < 600; i++)
+        {
+            try
+            {
+                using var response = await http.GetAsync(readyPath);
+                if (response.IsSuccessStatusCode) return new ServerProcess(process, address);
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            if (process.HasExited) throw new InvalidOperationException($"cairn exited with code {process.ExitCode}");
+            await Task.Delay(100);
+        }
+        process.Kill();
+        throw new TimeoutException($"cairn did not answer {readyPath} within 60 s");
+    }
+
     /// <summary>Resident and peak resident memory of the server process, from /proc.</summary>
     public (double RssMb, double PeakMb) Memory()
     {

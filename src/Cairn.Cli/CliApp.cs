@@ -13,6 +13,7 @@ internal static class CliApp
             CliOptions.Verbose,
             CliOptions.Directory,
             ServerCommand.Create(app),
+            ServeCommand.Create(app),
             ExperimentsCommand.Create(app),
             RunsCommand.Create(app),
             ArtifactsCommand.Create(app),

@@ -6,7 +6,10 @@ namespace Cairn.ML.Models;
 /// <summary>
 /// Scores with an ML.NET model saved as <c>model.zip</c> (the whole transform chain, featurization included).
 /// Input columns are converted to what the chain was trained on (numbers to Single, text, bool); outputs are the
-/// columns the chain adds: <c>PredictedLabel</c>, <c>Score</c>, <c>Probability</c>. Thread-safe: each call builds its own view.
+/// columns the chain adds: <c>PredictedLabel</c>, <c>Score</c>, <c>Probability</c>. Thread-safe: when the chain maps row to
+/// row (every trained Cairn chain does), batches go row by row through a pool of engines, each with its own row mapper
+/// (what ML.NET's PredictionEngine does, without compile-time row classes), so a one-row request costs no view building;
+/// otherwise each call builds its own view.
 /// </summary>
 public sealed class MlNetPredictor : IModelPredictor
 {
@@ -14,6 +17,8 @@ public sealed class MlNetPredictor : IModelPredictor
     private readonly ITransformer _model;
     private readonly DataViewSchema _inputSchema;
     private readonly List<DataViewSchema.Column> _outputColumns;
+    private readonly bool _rowMapping;
+    private readonly System.Collections.Concurrent.ConcurrentBag<RowEngine> _engines = [];
 
     public MlNetPredictor(string modelZip, IReadOnlyList<ColumnSpec>? declaredInputs = null)
     {
@@ -27,6 +32,8 @@ public sealed class MlNetPredictor : IModelPredictor
         _inputSchema = builder.ToSchema();
         Inputs = _inputSchema.Select(c => new ColumnSpec(c.Name, MlflowType(c.Type))).ToList();
         (_outputColumns, Outputs) = OutputsOf(_model, _inputSchema);
+        _rowMapping = _model.IsRowToRowMapper && _inputSchema.All(c => c.Type is TextDataViewType or BooleanDataViewType
+            || c.Type is NumberDataViewType { RawType: var raw } && raw == typeof(float));
     }
 
     /// <summary>
@@ -65,7 +72,121 @@ public sealed class MlNetPredictor : IModelPredictor
     public ColumnBatch Predict(ColumnBatch input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return ReadOutputs(_model.Transform(ToDataView(input)), input.RowCount);
+        if (!_rowMapping) return ReadOutputs(_model.Transform(ToDataView(input)), input.RowCount);
+        var engine = _engines.TryTake(out var pooled) ? pooled : new RowEngine(this);
+        var result = engine.Run(input);
+        // Engines are kept for reuse up to a bound; an engine that threw is dropped (its state is unknown).
+        if (_engines.Count < 4 * Environment.ProcessorCount) _engines.Add(engine);
+        return result;
+    }
+
+    /// <summary>
+    /// One thread's scoring state: an input row over the batch's arrays, the chain's row mapper on it, and the output row.
+    /// The input row's position rises with every row scored, since ML.NET's getters cache their value per position.
+    /// </summary>
+    private sealed class RowEngine
+    {
+        private readonly MlNetPredictor _owner;
+        private readonly ArrayRow _input;
+        private readonly DataViewRow _output;
+        private readonly List<DataViewSchema.Column> _columns;
+
+        private readonly Func<int, Array>[] _allocate;
+        private readonly Action<int, Array>[] _sinks;
+
+        public RowEngine(MlNetPredictor owner)
+        {
+            _owner = owner;
+            _input = new ArrayRow(owner._inputSchema);
+            var mapper = owner._model.GetRowToRowMapper(owner._inputSchema);
+            _columns = owner._outputColumns.Select(c => mapper.OutputSchema[c.Name]).ToList();
+            _output = mapper.GetRow(_input, _columns);
+            // Getters are made once: they read the input row's current arrays, so they serve every batch.
+            _allocate = new Func<int, Array>[_columns.Count];
+            _sinks = new Action<int, Array>[_columns.Count];
+            for (var i = 0; i < _columns.Count; i++) (_allocate[i], _sinks[i]) = Sink(_output, _columns[i]);
+        }
+
+        public ColumnBatch Run(ColumnBatch input)
+        {
+            var rows = input.RowCount;
+            for (var i = 0; i < _input.Values.Length; i++)
+            {
+                var column = _owner._inputSchema[i];
+                _input.Values[i] = ColumnDataView.Convert(input, column.Name, column.Type);
+            }
+            var outputs = new Array[_columns.Count];
+            for (var i = 0; i < outputs.Length; i++) outputs[i] = _allocate[i](rows);
+            for (var row = 0; row < rows; row++)
+            {
+                _input.Next(row);
+                for (var i = 0; i < outputs.Length; i++) _sinks[i](row, outputs[i]);
+            }
+            Array.Clear(_input.Values);
+            var result = new ColumnBatch();
+            for (var i = 0; i < _columns.Count; i++) result.Add(_columns[i].Name, outputs[i]);
+            return result;
+        }
+
+        private static (Func<int, Array>, Action<int, Array>) Sink(DataViewRow row, DataViewSchema.Column column)
+        {
+            switch (column.Type)
+            {
+                case NumberDataViewType n when n.RawType == typeof(float):
+                {
+                    var g = row.GetGetter<float>(column);
+                    return (n => new float[n], (i, a) => { float v = 0; g(ref v); ((float[])a)[i] = v; });
+                }
+                case BooleanDataViewType:
+                {
+                    var g = row.GetGetter<bool>(column);
+                    return (n => new bool[n], (i, a) => { bool v = false; g(ref v); ((bool[])a)[i] = v; });
+                }
+                case TextDataViewType:
+                {
+                    var g = row.GetGetter<ReadOnlyMemory<char>>(column);
+                    return (n => new string?[n], (i, a) => { ReadOnlyMemory<char> v = default; g(ref v); ((string?[])a)[i] = v.ToString(); });
+                }
+                case VectorDataViewType v when v.ItemType is NumberDataViewType { RawType: var raw } && raw == typeof(float):
+                {
+                    var g = row.GetGetter<VBuffer<float>>(column);
+                    return (n => new float[n][], (i, a) => { VBuffer<float> b = default; g(ref b); ((float[][])a)[i] = b.DenseValues().ToArray(); });
+                }
+                default:
+                    throw new InvalidOperationException($"Output column '{column.Name}' of type {column.Type} cannot be read.");
+            }
+        }
+    }
+
+    /// <summary>A row over arrays (one per input column) at a settable index.</summary>
+    private sealed class ArrayRow(DataViewSchema schema) : DataViewRow
+    {
+        private long _position = -1;
+        private int _index;
+
+        public Array?[] Values { get; } = new Array?[schema.Count];
+
+        public void Next(int index)
+        {
+            _index = index;
+            _position++;
+        }
+
+        public override DataViewSchema Schema => schema;
+
+        public override long Position => _position;
+
+        public override long Batch => 0;
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => true;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = new DataViewRowId((ulong)_position, 0);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            var index = column.Index;
+            return (ref TValue value) => value = ((TValue[])Values[index]!)[_index];
+        }
     }
 
     internal ColumnBatch ReadOutputs(IDataView scored, int rows)
@@ -87,7 +208,7 @@ public sealed class MlNetPredictor : IModelPredictor
         return result;
     }
 
-    private sealed record ColumnReader(Array Values, Func<DataViewRowCursor, Action<int>> Bind);
+    private sealed record ColumnReader(Array Values, Func<DataViewRow, Action<int>> Bind);
 
     private static ColumnReader Reader(DataViewSchema.Column column, int rows)
     {

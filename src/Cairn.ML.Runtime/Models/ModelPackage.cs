@@ -41,7 +41,9 @@ public sealed class ModelPackage : IDisposable
         var choice = flavor ?? (manifest.Flavors.ContainsKey(ModelManifest.MlNetFlavor) ? ModelManifest.MlNetFlavor
             : manifest.Flavors.ContainsKey(ModelManifest.OnnxFlavor) ? ModelManifest.OnnxFlavor
             : throw new InvalidParameterValueException(
-                $"The model in '{folder}' has no flavor Cairn can load (it has: {string.Join(", ", manifest.Flavors.Keys)}); expected 'mlnet' or 'onnx'."));
+                $"The model in '{folder}' has no flavor Cairn can load (it has: {string.Join(", ", manifest.Flavors.Keys)}); expected 'mlnet' or 'onnx'. " +
+                "Python-only models (sklearn, python_function, ...) run in Python: convert the model to ONNX (skl2onnx for scikit-learn, " +
+                "tf2onnx, torch.onnx) and log it with mlflow.onnx.log_model, which Cairn serves."));
         if (!manifest.Flavors.ContainsKey(choice))
             throw new InvalidParameterValueException($"The model in '{folder}' has no '{choice}' flavor (it has: {string.Join(", ", manifest.Flavors.Keys)}).");
         IModelPredictor predictor = choice switch

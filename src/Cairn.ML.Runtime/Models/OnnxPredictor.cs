@@ -78,32 +78,57 @@ public sealed class OnnxPredictor : IModelPredictor
         }
         else throw new InvalidParameterValueException($"The batch has no column '{name}', an input of the ONNX model (shape [{string.Join(", ", dims)}]).");
 
-        double[] flat;
-        long[] shape;
-        switch (column)
+        var width = column switch
         {
-            case float[][] f:
-                shape = [rows, f.Length == 0 ? Math.Max(dims.Length > 1 ? dims[1] : 0, 0) : f[0].Length];
-                flat = f.SelectMany(v => v.Length == shape[1] ? v.Select(x => (double)x) : throw Ragged(name)).ToArray();
-                break;
-            case double[][] d:
-                shape = [rows, d.Length == 0 ? Math.Max(dims.Length > 1 ? dims[1] : 0, 0) : d[0].Length];
-                flat = d.SelectMany(v => v.Length == shape[1] ? v : throw Ragged(name)).ToArray();
-                break;
-            default:
-                flat = input.Contains(name) ? input.GetDoubles(name) : throw Ragged(name);
-                shape = dims.Length == 2 ? [rows, 1] : [rows];
-                break;
-        }
+            float[][] f => f.Length == 0 ? Math.Max(dims.Length > 1 ? dims[1] : 0, 0) : f[0].Length,
+            double[][] d => d.Length == 0 ? Math.Max(dims.Length > 1 ? dims[1] : 0, 0) : d[0].Length,
+            _ => -1,
+        };
+        long[] shape = width >= 0 ? [rows, width] : dims.Length == 2 ? [rows, 1] : [rows];
+        if (width < 0 && !input.Contains(name)) throw Ragged(name);
         var elementType = meta.ElementDataType;
         return elementType switch
         {
-            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(flat, v => (float)v), shape),
-            TensorElementType.Double => OrtValue.CreateTensorValueFromMemory(flat, shape),
-            TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(flat, v => (long)v), shape),
-            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(flat, v => (int)v), shape),
+            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(Flatten<float>(name, column, width, rows, input), shape),
+            TensorElementType.Double => OrtValue.CreateTensorValueFromMemory(Flatten<double>(name, column, width, rows, input), shape),
+            TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(Flatten<long>(name, column, width, rows, input), shape),
+            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(Flatten<int>(name, column, width, rows, input), shape),
             _ => throw new InvalidParameterValueException($"Input '{name}' of the ONNX model has element type {elementType}, which batches cannot provide yet."),
         };
+    }
+
+    /// <summary>The column as one row-major array of the tensor's element type, converted value by value without intermediate copies.</summary>
+    private static T[] Flatten<T>(string name, Array column, int width, int rows, ColumnBatch input) where T : struct, System.Numerics.INumberBase<T>
+    {
+        switch (column)
+        {
+            case T[] same when width < 0:
+                return same;
+            case float[][] f:
+            {
+                var flat = new T[rows * width];
+                for (var r = 0; r < rows; r++)
+                {
+                    var row = f[r];
+                    if (row.Length != width) throw Ragged(name);
+                    for (var c = 0; c < width; c++) flat[r * width + c] = T.CreateTruncating(row[c]);
+                }
+                return flat;
+            }
+            case double[][] d:
+            {
+                var flat = new T[rows * width];
+                for (var r = 0; r < rows; r++)
+                {
+                    var row = d[r];
+                    if (row.Length != width) throw Ragged(name);
+                    for (var c = 0; c < width; c++) flat[r * width + c] = T.CreateTruncating(row[c]);
+                }
+                return flat;
+            }
+            default:
+                return Array.ConvertAll(input.GetDoubles(name), v => T.CreateTruncating(v));
+        }
     }
 
     private static Array FromOrtValue(string name, OrtValue value)

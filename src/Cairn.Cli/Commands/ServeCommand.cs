@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Globalization;
+using Cairn.Server.Hosting;
+using Cairn.Server.Scoring;
+using Microsoft.Extensions.Options;
+using static Cairn.Cli.Commands.CliCommon;
+
+namespace Cairn.Cli.Commands;
+
+/// <summary>
+/// <c>cairn serve MODEL_URI</c>: serves one model over HTTP (MLflow's <c>/invocations</c> and the Open Inference Protocol v2).
+/// The model is found through the one resolver (<c>CairnClient.LocateModelAsync</c>) on the tracking store every command
+/// uses; the server is ready (<c>/ping</c>, <c>/health/ready</c>) once the model has loaded.
+/// </summary>
+internal static class ServeCommand
+{
+    public const string ApiKeyVariable = "CAIRN_SERVE_API_KEY";
+
+    public static Command Create(CliContext app)
+    {
+        var model = new Argument<string>("MODEL_URI") { Description = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a model folder." };
+        var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0: every interface; needs --api-key or --insecure).", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 5001 };
+        var trackingUri = TrackingUriOption();
+        var flavor = new Option<string?>("--flavor") { Description = "mlnet or onnx, for a package holding both (default: mlnet, then onnx)." };
+        flavor.AcceptOnlyFromAmong("mlnet", "onnx");
+        var apiKey = new Option<string?>("--api-key") { Description = $"Require 'Authorization: Bearer <key>' on scoring requests (health probes excepted); default: {ApiKeyVariable}." };
+        var maxRequest = new Option<long>("--max-request-size") { Description = "Largest scoring request body in bytes; larger ones get 413.", DefaultValueFactory = _ => ScoringOptions.DefaultMaxRequestBodyBytes };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds allowed to read and score one request; slower ones get 503.", DefaultValueFactory = _ => 60 };
+        var name = new Option<string?>("--name") { Description = "The model's name in answers and metrics, for a folder or runs:/ URI (default: the folder's name)." };
+        var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --host without --api-key (anyone who reaches the port can use the model)." };
+        var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
+        logFormat.AcceptOnlyFromAmong("console", "json");
+
+        var command = new Command("serve", "Serve a model over HTTP: MLflow's /invocations and the Open Inference Protocol v2 (/v2/models/NAME/infer).")
+        {
+            model, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logFormat,
+        };
+        command.SetHandler(app, async (parse, ctx, cancellationToken) =>
+        {
+            if (parse.GetValue(port) is < 0 or > 65535)
+                throw new InvalidParameterValueException("Invalid value for '--port': it must be between 0 and 65535.");
+            if (parse.GetValue(maxRequest) <= 0)
+                throw new InvalidParameterValueException("Invalid value for '--max-request-size': it must be a positive number of bytes.");
+            if (parse.GetValue(timeout) is not > 0 || !double.IsFinite(parse.GetValue(timeout)))
+                throw new InvalidParameterValueException("Invalid value for '--timeout': it must be a positive number of seconds.");
+            var key = parse.GetValue(apiKey) ?? ctx.GetEnvironmentVariable(ApiKeyVariable);
+            if (key is { Length: < 16 })
+                throw new InvalidParameterValueException($"Invalid value for '--api-key' ({ApiKeyVariable}): it must be at least 16 characters.");
+
+            var settings = new Dictionary<string, string?>
+            {
+                [CairnListenOptions.Section + ":Host"] = parse.GetValue(host),
+                [CairnListenOptions.Section + ":Port"] = parse.GetValue(port).ToString(CultureInfo.InvariantCulture),
+                [CairnListenOptions.Section + ":Insecure"] = parse.GetValue(insecure) ? "true" : "false",
+                [CairnLoggingOptions.Section + ":Format"] = parse.GetValue(logFormat),
+                [ScoringOptions.Section + ":MaxRequestBodyBytes"] = parse.GetValue(maxRequest).ToString(CultureInfo.InvariantCulture),
+                [ScoringOptions.Section + ":RequestTimeoutSeconds"] = parse.GetValue(timeout).ToString(CultureInfo.InvariantCulture),
+            };
+            if (!string.IsNullOrEmpty(key)) settings[ScoringOptions.Section + ":ApiKey"] = key;
+
+            ScoringServer server;
+            try
+            {
+                server = await ScoringServer.StartAsync(settings, cancellationToken: cancellationToken);
+            }
+            catch (OptionsValidationException e)
+            {
+                throw new InvalidParameterValueException(e.Message);
+            }
+            await using var _ = server;
+            var scratch = Directory.CreateTempSubdirectory("cairn-serve-");
+            try
+            {
+                var uri = parse.GetValue(model)!;
+                var served = await LoadAsync(ctx, parse, trackingUri, uri, scratch.FullName, parse.GetValue(name), parse.GetValue(flavor), cancellationToken);
+                server.Serve(served);
+                ctx.Error.WriteLine($"Serving {uri} ({served.Name}, version {served.VersionLabel}, {served.Predictor.Flavor}) on {server.Address} " +
+                                    $"(POST /invocations, /v2/models/{served.Name}/infer){(string.IsNullOrEmpty(key) ? "" : "; API key required")}");
+                try
+                {
+                    await server.WaitForShutdownAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl-C / SIGTERM: requests in flight finish as the host stops.
+                }
+            }
+            finally
+            {
+                try { scratch.Delete(recursive: true); } catch (IOException) { /* a leftover in the temp folder is harmless */ }
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>A folder is loaded in place; a models:/ or runs:/ URI is fetched through the tracking store into <paramref name="scratch"/>.</summary>
+    private static async Task<ServedModel> LoadAsync(CliContext ctx, ParseResult parse, Option<string?> trackingUri, string uri, string scratch,
+        string? name, string? flavor, CancellationToken cancellationToken)
+    {
+        if (!uri.Contains(":/", StringComparison.Ordinal))
+        {
+            var folder = ctx.FullPath(uri);
+            if (!Directory.Exists(folder)) throw new ResourceDoesNotExistException($"Invalid value for 'MODEL_URI': '{uri}' is neither a model folder nor a models:/ or runs:/ URI.");
+            return ServedModel.Load(folder, name ?? new DirectoryInfo(folder).Name, null, uri, flavor);
+        }
+        using var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken);
+        var location = await client.LocateModelAsync(uri, scratch, "MODEL_URI", cancellationToken);
+        return ServedModel.Load(location.Folder, location.Version?.Name ?? name ?? new DirectoryInfo(location.Folder).Name, location.Version?.Version, uri, flavor);
+    }
+}

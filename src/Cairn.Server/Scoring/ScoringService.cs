@@ -1,0 +1,363 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Cairn.ML.Models;
+using Cairn.Serving;
+using Cairn.Server.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Cairn.Server.Scoring;
+
+/// <summary>Scoring settings. Section <c>Cairn:Scoring</c>.</summary>
+public sealed class ScoringOptions
+{
+    public const string Section = "Cairn:Scoring";
+
+    /// <summary>The default of <see cref="MaxRequestBodyBytes"/>: 64 MB.</summary>
+    public const long DefaultMaxRequestBodyBytes = 64L * 1024 * 1024;
+
+    /// <summary>Largest scoring request body; larger ones get 413.</summary>
+    public long MaxRequestBodyBytes { get; set; } = DefaultMaxRequestBodyBytes;
+
+    /// <summary>Time allowed to read, parse and score one request; past it the request gets 503.</summary>
+    public double RequestTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>When set, scoring requests must carry <c>Authorization: Bearer &lt;key&gt;</c> (health probes need not).</summary>
+    public string? ApiKey { get; set; }
+}
+
+/// <summary>
+/// A request's JSON body, parsed. A body of known length up to 1 MB (every single-row request) is read from the request's
+/// pipe at once into a pooled buffer; others stream through <see cref="JsonDocument.ParseAsync(Stream, JsonDocumentOptions, CancellationToken)"/>.
+/// </summary>
+internal sealed class JsonBody : IDisposable
+{
+    private const int PooledLimit = 1 << 20;
+    private readonly JsonDocument _document;
+    private byte[]? _rented;
+
+    private JsonBody(JsonDocument document, byte[]? rented)
+    {
+        _document = document;
+        _rented = rented;
+    }
+
+    public JsonElement Root => _document.RootElement;
+
+    public static async Task<JsonBody> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is not (> 0 and <= PooledLimit and var length))
+            return new JsonBody(await JsonDocument.ParseAsync(request.Body, default, cancellationToken), null);
+        var reader = request.BodyReader;
+        var result = await reader.ReadAtLeastAsync((int)length, cancellationToken);
+        var buffer = result.Buffer;
+        var size = (int)Math.Min(buffer.Length, length);
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            System.Buffers.BuffersExtensions.CopyTo(buffer.Slice(0, size), rented);
+            reader.AdvanceTo(buffer.End);
+            // The document reads the pooled bytes for its lifetime; they go back to the pool when it is disposed.
+            return new JsonBody(JsonDocument.Parse(rented.AsMemory(0, size)), rented);
+        }
+        catch
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _document.Dispose();
+        if (Interlocked.Exchange(ref _rented, null) is { } rented) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+    }
+}
+
+/// <summary>The model a scoring host serves; null until it has loaded (readiness says so).</summary>
+public sealed class ScoringModels : IDisposable
+{
+    private volatile ServedModel? _current;
+
+    public ServedModel? Current => _current;
+
+    /// <summary>
+    /// Starts serving <paramref name="model"/> and returns the one served before, which requests in flight may still be
+    /// using: the caller disposes it once they have drained.
+    /// </summary>
+    public ServedModel? Set(ServedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Interlocked.Exchange(ref _current, model);
+    }
+
+    public void Dispose() => Interlocked.Exchange(ref _current, null)?.Dispose();
+}
+
+/// <summary>
+/// Answers scoring requests: reads the body (JSON or CSV, bounded in size and time), checks it against the model's
+/// inputs, scores the batch, writes the answer, records metrics and hands the rows to the prediction log when one is
+/// registered. Bad input is a 400 naming the column and the row; any other failure a 500 naming the request id. Every
+/// answer names the model and version (<c>X-Cairn-Model-Name</c>, <c>X-Cairn-Model-Version</c>) and the request id.
+/// </summary>
+internal sealed partial class ScoringService(ScoringModels models, IOptions<ScoringOptions> options, ILogger<ScoringService> logger, IPredictionLog? log = null)
+{
+    public const string RequestIdHeader = "X-Request-Id";
+    public const string ModelNameHeader = "X-Cairn-Model-Name";
+    public const string ModelVersionHeader = "X-Cairn-Model-Version";
+
+    private static readonly JsonEncodedText s_predictions = JsonEncodedText.Encode("predictions");
+
+    public ScoringModels Models => models;
+
+    public ScoringOptions Options => options.Value;
+
+    /// <summary>The request's id: the caller's <c>X-Request-Id</c> when it is a safe token, else a new one; echoed in the answer.</summary>
+    public static string AssignRequestId(HttpContext context)
+    {
+        var given = context.Request.Headers[RequestIdHeader].ToString();
+        var id = IsSafeId(given) ? given : Guid.NewGuid().ToString("N");
+        context.TraceIdentifier = id;
+        context.Response.Headers[RequestIdHeader] = id;
+        return id;
+    }
+
+    private static bool IsSafeId(string id)
+    {
+        if (id.Length is 0 or > 128) return false;
+        foreach (var c in id)
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')) return false;
+        return true;
+    }
+
+    public static void NameModel(HttpContext context, ServedModel model)
+    {
+        context.Response.Headers[ModelNameHeader] = model.Name;
+        context.Response.Headers[ModelVersionHeader] = model.VersionLabel;
+    }
+
+    /// <summary><c>POST /invocations</c>.</summary>
+    public async Task InvocationsAsync(HttpContext context)
+    {
+        var requestId = AssignRequestId(context);
+        if (models.Current is not { } model)
+        {
+            await MlflowExceptionHandler.WriteErrorAsync(context, 503, nameof(ErrorCode.TEMPORARILY_UNAVAILABLE), "The model is still loading; see /health/ready.", context.RequestAborted);
+            return;
+        }
+        NameModel(context, model);
+        var time = DateTimeOffset.UtcNow;
+        var start = Stopwatch.GetTimestamp();
+        var status = 200;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds));
+        try
+        {
+            LimitBody(context);
+            ColumnBatch input;
+            PredictionShape shape;
+            var mediaType = MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var parsed) ? parsed.MediaType.Value : null;
+            if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase))
+            {
+                using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
+                (input, shape) = ScoringRequestParser.ParseJson(document.Root, model);
+            }
+            else if (string.Equals(mediaType, "text/csv", StringComparison.OrdinalIgnoreCase))
+            {
+                using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+                input = ScoringRequestParser.ParseCsv(await reader.ReadToEndAsync(timeout.Token), model);
+                shape = PredictionShape.Records;
+            }
+            else
+            {
+                status = 415;
+                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
+                await MlflowExceptionHandler.WriteErrorAsync(context, 415, nameof(ErrorCode.BAD_REQUEST),
+                    $"Unsupported content type '{context.Request.ContentType}': send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.", context.RequestAborted);
+                return;
+            }
+            timeout.Token.ThrowIfCancellationRequested();
+            var output = Score(model, input);
+            context.Response.ContentType = "application/json";
+            WritePredictions(context.Response.BodyWriter, model, output, shape);
+            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+            var latency = Stopwatch.GetElapsedTime(start);
+            ScoringMetrics.RecordBatch(model, output, output.RowCount);
+            Log(requestId, model, time, latency, input, output);
+        }
+        catch (Exception e) when (!context.Response.HasStarted && Classify(e, context, timeout) is { } error)
+        {
+            status = error.Status;
+            ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
+            await MlflowExceptionHandler.WriteErrorAsync(context, error.Status, error.Code, error.Message, context.RequestAborted);
+        }
+        finally
+        {
+            ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
+            ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, "mlflow", status));
+        }
+    }
+
+    /// <summary>Scores <paramref name="input"/>, insisting that the model answers one row per row.</summary>
+    public static ColumnBatch Score(ServedModel model, ColumnBatch input)
+    {
+        var output = model.Predict(input);
+        if (output.RowCount != input.RowCount && output.ColumnCount > 0)
+            throw new InvalidOperationException($"The model answered {output.RowCount} rows for {input.RowCount}.");
+        return output;
+    }
+
+    /// <summary>Hands the request's rows to the prediction log, when one is registered; it never blocks.</summary>
+    public void Log(string requestId, ServedModel model, DateTimeOffset time, TimeSpan latency, ColumnBatch input, ColumnBatch output)
+    {
+        if (log is null) return;
+        try
+        {
+            log.TryAppend(new PredictionBatch(requestId, model.Name, model.Version is null ? null : model.Name, model.Version, time,
+                latency.TotalMilliseconds, output.RowCount, input.ToList(), output.ToList()));
+        }
+        catch (Exception e)
+        {
+            // The answer has gone out; a log that fails must not turn it into an error.
+            LogFailed(logger, e, requestId);
+        }
+    }
+
+    /// <summary>Applies the scoring body limit to this request (a host may have a different one for other routes).</summary>
+    public void LimitBody(HttpContext context)
+    {
+        var limit = options.Value.MaxRequestBodyBytes;
+        if (context.Request.ContentLength > limit)
+            throw new BadHttpRequestException("Request body too large.", 413);
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature) feature.MaxRequestBodySize = limit;
+    }
+
+    /// <summary>The status, code and message of a failed request; null for an exception the host's handler should see.</summary>
+    public (int Status, string Code, string Message)? Classify(Exception e, HttpContext context, CancellationTokenSource timeout)
+    {
+        switch (e)
+        {
+            case OperationCanceledException when context.RequestAborted.IsCancellationRequested:
+                return (499, nameof(ErrorCode.BAD_REQUEST), "The client went away.");
+            case OperationCanceledException when timeout.IsCancellationRequested:
+                return (503, nameof(ErrorCode.TEMPORARILY_UNAVAILABLE),
+                    $"The request took longer than the scoring timeout ({options.Value.RequestTimeoutSeconds:0.###} s) to read and score.");
+            case BadHttpRequestException { StatusCode: 413 }:
+                return (413, nameof(ErrorCode.REQUEST_LIMIT_EXCEEDED),
+                    $"The request body is larger than the scoring limit of {options.Value.MaxRequestBodyBytes} bytes (--max-request-size).");
+            case BadHttpRequestException bad:
+                return (bad.StatusCode, nameof(ErrorCode.BAD_REQUEST), bad.Message);
+            case JsonException json:
+                return (400, nameof(ErrorCode.BAD_REQUEST), $"Invalid input: the body is not valid JSON ({json.Message}).");
+            case CairnException cairn when cairn.HttpStatus is >= 400 and < 500:
+                // MLflow's scoring server answers every input error as BAD_REQUEST.
+                return (400, nameof(ErrorCode.BAD_REQUEST), cairn.Message);
+            default:
+                LogScoringFailed(logger, e, context.Request.Path, context.TraceIdentifier);
+                return (500, nameof(ErrorCode.INTERNAL_ERROR), $"Internal error while scoring (request {context.TraceIdentifier}); see the server log.");
+        }
+    }
+
+    /// <summary>Writes <c>{"predictions": ...}</c>: records for a dataframe, a map of output name to values for tensors.</summary>
+    internal static void WritePredictions(System.Buffers.IBufferWriter<byte> body, ServedModel model, ColumnBatch output, PredictionShape shape)
+    {
+        using var writer = new Utf8JsonWriter(body, new JsonWriterOptions { SkipValidation = true });
+        writer.WriteStartObject();
+        writer.WritePropertyName(s_predictions);
+        var columns = output.Select(c => c.Value).ToArray();
+        var names = output.Select(c => NameOf(model, c.Key)).ToArray();
+        if (shape == PredictionShape.Records)
+        {
+            writer.WriteStartArray();
+            for (var r = 0; r < output.RowCount; r++)
+            {
+                writer.WriteStartObject();
+                for (var c = 0; c < columns.Length; c++)
+                {
+                    writer.WritePropertyName(names[c]);
+                    WriteValue(writer, columns[c], r);
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+        }
+        else
+        {
+            writer.WriteStartObject();
+            for (var c = 0; c < columns.Length; c++)
+            {
+                writer.WritePropertyName(names[c]);
+                writer.WriteStartArray();
+                for (var r = 0; r < columns[c].Length; r++) WriteValue(writer, columns[c], r);
+                writer.WriteEndArray();
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
+    }
+
+    private static JsonEncodedText NameOf(ServedModel model, string name)
+    {
+        foreach (var encoded in model.OutputNames)
+            if (encoded.Value == name) return encoded;
+        return JsonEncodedText.Encode(name);
+    }
+
+    /// <summary>One value as JSON; NaN and infinities (which JSON lacks) as null.</summary>
+    internal static void WriteValue(Utf8JsonWriter writer, Array column, int row)
+    {
+        switch (column)
+        {
+            case float[] f:
+                WriteNumber(writer, f[row]);
+                break;
+            case double[] d:
+                if (double.IsFinite(d[row])) writer.WriteNumberValue(d[row]);
+                else writer.WriteNullValue();
+                break;
+            case long[] l:
+                writer.WriteNumberValue(l[row]);
+                break;
+            case int[] i:
+                writer.WriteNumberValue(i[row]);
+                break;
+            case bool[] b:
+                writer.WriteBooleanValue(b[row]);
+                break;
+            case string?[] s:
+                if (s[row] is { } text) writer.WriteStringValue(text);
+                else writer.WriteNullValue();
+                break;
+            case float[][] fv:
+                writer.WriteStartArray();
+                foreach (var v in fv[row]) WriteNumber(writer, v);
+                writer.WriteEndArray();
+                break;
+            case double[][] dv:
+                writer.WriteStartArray();
+                foreach (var v in dv[row])
+                    if (double.IsFinite(v)) writer.WriteNumberValue(v);
+                    else writer.WriteNullValue();
+                writer.WriteEndArray();
+                break;
+            default:
+                throw new InvalidOperationException($"Output type {column.GetType().Name} cannot be written.");
+        }
+    }
+
+    private static void WriteNumber(Utf8JsonWriter writer, float value)
+    {
+        if (float.IsFinite(value)) writer.WriteNumberValue(value);
+        else writer.WriteNullValue();
+    }
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Error, Message = "Scoring failed on {Path} (request {RequestId})")]
+    private static partial void LogScoringFailed(ILogger logger, Exception exception, string path, string requestId);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "The prediction log refused request {RequestId}")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string requestId);
+}

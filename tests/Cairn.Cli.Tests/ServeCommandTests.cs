@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Cairn.Tests;
+
+public sealed class ServeCommandTests
+{
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Serve_a_registered_model_answers_invocations_with_its_version_until_stopped()
+    {
+        using var cli = new CliHarness();
+        var random = new Random(4);
+        var csv = new StringBuilder("x1,x2,x3,y\n");
+        for (var i = 0; i < 300; i++)
+        {
+            double x1 = random.NextDouble(), x2 = random.NextDouble(), x3 = random.NextDouble() * 2;
+            csv.Append(CultureInfo.InvariantCulture, $"{x1:0.####},{x2:0.####},{x3:0.####},{(x1 + x2 > x3 ? 1 : 0)}\n");
+        }
+        File.WriteAllText(cli.Home.Combine("train.csv"), csv.ToString());
+        File.WriteAllText(cli.Home.Combine("recipe.yaml"), """
+            experiment: serve
+            task: binary
+            data: train.csv
+            label: y
+            trainer: {name: fasttree, hyperparameters: {number_of_trees: 10}}
+            """);
+        (await cli.RunAsync("train", "--recipe", "recipe.yaml", "--register", "churn")).Ok();
+
+        var port = FreePort();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var serve = cli.RunAsync(stop.Token, "serve", "models:/churn/1", "--port", port.ToString(CultureInfo.InvariantCulture));
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var ready = false;
+        for (var i = 0; i < 300 && !ready && !serve.IsCompleted; i++)
+        {
+            try
+            {
+                using var ping = await http.GetAsync("ping", TestContext.Current.CancellationToken);
+                ready = ping.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            if (!ready) await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.True(ready, serve.IsCompleted ? (await serve).Err : "cairn serve did not answer /ping in 30 s");
+
+        using var response = await http.PostAsync("invocations", new StringContent(
+            """{"dataframe_split": {"columns": ["x1", "x2", "x3"], "data": [[0.9, 0.9, 0.1], [0.1, 0.1, 1.9]]}}""", Encoding.UTF8, "application/json"),
+            TestContext.Current.CancellationToken);
+        var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, body);
+        Assert.Equal("1", response.Headers.GetValues("X-Cairn-Model-Version").Single());
+        Assert.Equal("churn", response.Headers.GetValues("X-Cairn-Model-Name").Single());
+        var predictions = JsonDocument.Parse(body).RootElement.GetProperty("predictions");
+        Assert.Equal(2, predictions.GetArrayLength());
+        Assert.True(predictions[0].TryGetProperty("Probability", out var probability) && probability.GetDouble() > 0.5, body);
+
+        stop.Cancel();
+        var result = await serve;
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("Serving models:/churn/1 (churn, version 1, mlnet)", result.Err);
+    }
+
+    [Fact]
+    public async Task Serve_refuses_a_public_host_without_an_api_key_a_missing_folder_and_a_python_only_model()
+    {
+        using var cli = new CliHarness();
+        var folder = cli.Home.Combine("sk");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "MLmodel"), "artifact_path: model\nflavors:\n  sklearn:\n    pickled_model: model.pkl\n  python_function:\n    loader_module: mlflow.sklearn\n");
+
+        var exposed = await cli.RunAsync("serve", "sk", "--host", "0.0.0.0", "--port", "0");
+        Assert.NotEqual(0, exposed.ExitCode);
+        Assert.Single(exposed.ErrLines);
+        Assert.Contains("--api-key", exposed.Err);
+
+        var missing = await cli.RunAsync("serve", "nowhere", "--port", "0");
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("'nowhere' is neither a model folder", missing.Err);
+
+        var python = await cli.RunAsync("serve", "sk", "--port", "0");
+        Assert.NotEqual(0, python.ExitCode);
+        Assert.Contains("sklearn, python_function", python.Err);
+        Assert.Contains("mlflow.onnx.log_model", python.Err);
+
+        var shortKey = await cli.RunAsync("serve", "sk", "--api-key", "abc");
+        Assert.NotEqual(0, shortKey.ExitCode);
+        Assert.Contains("at least 16 characters", shortKey.Err);
+    }
+}
