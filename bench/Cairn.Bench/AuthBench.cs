@@ -7,41 +7,44 @@ using System.Text.Json;
 namespace Cairn.Bench;
 
 /// <summary>
-/// What access control costs the hottest write: single `log-metric` requests, 8 clients, against a `cairn server` without
-/// access control, and against one with `--auth` sending HTTP Basic and a bearer token. Both servers run side by side
-/// (each over its own fresh SQLite store) and the three kinds of trial alternate, so load on the machine hits them alike.
+/// What access control costs the hottest write: single `log-metric` requests, 8 clients, from a team member (not an admin,
+/// so every request goes through the permission check on the run's experiment, which the member created). Three
+/// `cairn server` processes run side by side, each over its own fresh SQLite store so none grows faster than another: one
+/// without access control, one with `--auth` called with HTTP Basic, one with `--auth` called with a bearer token. Trials
+/// rotate which server goes first each round, so neither load nor order favours one.
 /// </summary>
 internal static class AuthBench
 {
     private const string AdminPassword = "bench-admin-password";
+    private const string MemberPassword = "bench-member-password";
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
         var work = Path.Combine(options.Work, "auth");
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
-        Directory.CreateDirectory(Path.Combine(work, "off"));
-        Directory.CreateDirectory(Path.Combine(work, "on"));
         Console.WriteLine($"# Cairn access control benchmark ({Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
 
-        await using var off = await ServerProcess.StartAsync(options.Cli, Path.Combine(work, "off"), Path.Combine(work, "off", "artifacts"));
-        await using var on = await ServerProcess.StartAsync(options.Cli, Path.Combine(work, "on"), Path.Combine(work, "on", "artifacts"), ["--auth"],
-            new Dictionary<string, string> { ["CAIRN_HOME"] = Path.Combine(work, "on"), ["CAIRN_ADMIN_PASSWORD"] = AdminPassword });
+        await using var off = await StartAsync(options, work, "off", auth: false);
+        await using var basicServer = await StartAsync(options, work, "basic", auth: true);
+        await using var tokenServer = await StartAsync(options, work, "token", auth: true);
 
         using var plain = Client(off.BaseAddress, null);
-        using var basic = Client(on.BaseAddress, new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + AdminPassword))));
+        using var basic = await MemberAsync(basicServer.BaseAddress);
+        using var memberOnTokenServer = await MemberAsync(tokenServer.BaseAddress);
         string token;
-        using (var response = await basic.PostAsJsonAsync("api/cairn/v1/tokens", new { name = "bench" }))
+        using (var response = await memberOnTokenServer.PostAsJsonAsync("api/cairn/v1/tokens", new { name = "bench" }))
         {
             response.EnsureSuccessStatusCode();
             token = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
         }
-        using var bearer = Client(on.BaseAddress, new AuthenticationHeaderValue("Bearer", token));
+        using var bearer = Client(tokenServer.BaseAddress, new AuthenticationHeaderValue("Bearer", token));
 
-        var modes = new (string Name, HttpClient Http)[] { ("auth off", plain), ("HTTP Basic", basic), ("bearer token", bearer) };
+        var modes = new (string Name, HttpClient Http)[] { ("auth off", plain), ("HTTP Basic (member)", basic), ("bearer token (member)", bearer) };
         var runs = new Dictionary<string, string>();
         foreach (var (name, http) in modes)
         {
-            var experiment = await TrackingBench.CreateExperimentAsync(http, "api/2.0/mlflow/", "auth-bench-" + name.Replace(' ', '-'));
+            // The member creates the experiment, so holds MANAGE on it through a grant, as a team member would.
+            var experiment = await TrackingBench.CreateExperimentAsync(http, "api/2.0/mlflow/", "auth-bench");
             runs[name] = await TrackingBench.CreateRunAsync(http, "api/2.0/mlflow/", experiment);
         }
 
@@ -55,8 +58,11 @@ internal static class AuthBench
         foreach (var (name, http) in modes) await Trial(name, http); // warm-up: JIT, connection pools, the credential cache
         var results = modes.ToDictionary(m => m.Name, _ => new List<double>());
         for (var round = 0; round < options.Trials; round++)
-            foreach (var (name, http) in modes)
+            for (var i = 0; i < modes.Length; i++)
+            {
+                var (name, http) = modes[(round + i) % modes.Length];
                 results[name].Add(await Trial(name, http));
+            }
 
         var baseline = Median(results["auth off"]);
         Console.WriteLine();
@@ -74,6 +80,28 @@ internal static class AuthBench
         await CheckCostAsync(work);
         return 0;
     }
+
+    private static Task<ServerProcess> StartAsync(BenchOptions options, string work, string name, bool auth)
+    {
+        var home = Path.Combine(work, name);
+        Directory.CreateDirectory(home);
+        return auth
+            ? ServerProcess.StartAsync(options.Cli, home, Path.Combine(home, "artifacts"), ["--auth"],
+                new Dictionary<string, string> { ["CAIRN_HOME"] = home, ["CAIRN_ADMIN_PASSWORD"] = AdminPassword })
+            : ServerProcess.StartAsync(options.Cli, home, Path.Combine(home, "artifacts"));
+    }
+
+    /// <summary>Creates the member "bench" (as the admin) and answers a client that sends the member's Basic credentials.</summary>
+    private static async Task<HttpClient> MemberAsync(Uri server)
+    {
+        using (var admin = Client(server, BasicHeader("admin", AdminPassword)))
+        using (var response = await admin.PostAsJsonAsync("api/2.0/mlflow/users/create", new { username = "bench", password = MemberPassword }))
+            response.EnsureSuccessStatusCode();
+        return Client(server, BasicHeader("bench", MemberPassword));
+    }
+
+    private static AuthenticationHeaderValue BasicHeader(string user, string password) =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password)));
 
     /// <summary>
     /// The CPU time of the check itself, in this process and without HTTP: what a request with cached credentials pays,

@@ -314,6 +314,10 @@ public sealed class ImportMlflowTests : IDisposable
             Assert.Contains(v1.Tags, t => t is { Key: "validated", Value: "yes" });
             var champion = await registry.GetModelVersionByAliasAsync("churn-model", "champion", Ct);
             Assert.Equal(("2", Cairn.Registry.ModelStage.Production, $"runs:/{R1}/model"), (champion.Version, champion.CurrentStage, champion.Source));
+            // The audit trail says where the alias came from.
+            var audit = Assert.Single(await registry.GetAuditTrailAsync("churn-model", cancellationToken: Ct));
+            Assert.Equal((Cairn.Registry.RegistryAction.AliasSet, "champion", (string?)null, "2", "cairn import mlflow"),
+                (audit.Action, audit.Alias, audit.FromVersion, audit.ToVersion, audit.User));
             await Assert.ThrowsAsync<ResourceDoesNotExistException>(() => registry.GetModelVersionAsync("churn-model", "3", Ct));
             Assert.Equal("s3://other-bucket/models/m", (await registry.GetModelVersionAsync("churn-model", "4", Ct)).Source);
             var model = await registry.GetRegisteredModelAsync("churn-model", Ct);
@@ -338,6 +342,7 @@ public sealed class ImportMlflowTests : IDisposable
         using (var client = await CairnClient.OpenAsync(target, cancellationToken: Ct))
         {
             Assert.Equal(before, await SnapshotAsync(client));
+            Assert.Single(await client.Registry.GetAuditTrailAsync("churn-model", cancellationToken: Ct)); // not audited twice
             // The next version number continues after MLflow's, deleted ones included.
             var next = await client.Registry.CreateModelVersionAsync(new Cairn.Registry.CreateModelVersionRequest("churn-model", $"runs:/{R1}/model"), Ct);
             Assert.Equal("5", next.Version);

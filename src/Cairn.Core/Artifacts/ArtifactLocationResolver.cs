@@ -47,14 +47,9 @@ public sealed class ArtifactLocationResolver
 
         if (uri.StartsWith("mlflow-artifacts:", StringComparison.OrdinalIgnoreCase))
         {
-            // mlflow-artifacts:/path and mlflow-artifacts://host:port/path both name <destination>/path.
-            var rest = uri["mlflow-artifacts:".Length..];
-            if (rest.StartsWith("//", StringComparison.Ordinal))
-            {
-                var slash = rest.IndexOf('/', 2);
-                rest = slash < 0 ? "" : rest[slash..];
-            }
-            return Proxied(uri, rest.TrimStart('/'));
+            // mlflow-artifacts:/path and mlflow-artifacts://host:port/path both name <destination>/path (decoded, as every
+            // reader of these URIs takes them; the decoded path is what Proxied checks).
+            return Proxied(uri, Cairn.Client.ProxyArtifactWriter.ProxyPath(uri));
         }
         if (uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {

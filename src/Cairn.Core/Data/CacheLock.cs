@@ -4,7 +4,7 @@ namespace Cairn.Data;
 
 /// <summary>
 /// The object cache's lock across processes (the cache may be shared by several repositories through CAIRN_HOME):
-/// commands that write or read objects (add, checkout, repro, fetch, pull) hold it shared, <c>cairn data gc</c> holds it
+/// commands that write or read objects (add, checkout, repro, push, fetch, pull) hold it shared, <c>cairn data gc</c> holds it
 /// exclusive, so gc never deletes an object another command is writing or is about to name in a pointer or lock file.
 /// It is the file <c>lock</c> in the cache folder opened with FileShare semantics: on Unix .NET takes flock(LOCK_SH)
 /// or flock(LOCK_EX) on it, on Windows the sharing mode does the same; the OS drops it when the process dies.

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Cairn.Registry;
 using Cairn.Artifacts;
 using Cairn.Data.Remotes;
 using Cairn.Storage.Postgres;
@@ -151,9 +152,19 @@ public static partial class MlflowImporter
                     tagsInserted += await c.ExecuteAsync(new CommandDefinition(
                         "INSERT INTO model_version_tags (name, version, key, value) VALUES (@name, @Version, @Key, @Value) ON CONFLICT DO NOTHING",
                         versionTags.Select(t => new { name, t.Version, t.Key, Value = t.Value ?? "" }), tx, cancellationToken: ct)).ConfigureAwait(false);
-                    var a = await c.ExecuteAsync(new CommandDefinition(
-                        "INSERT INTO registered_model_aliases (name, alias, version) VALUES (@name, @Alias, @Version) ON CONFLICT DO NOTHING",
-                        aliases.Select(x => new { name, x.Alias, x.Version }), tx, cancellationToken: ct)).ConfigureAwait(false);
+                    // Each alias that arrives is an entry of the audit trail, so `cairn models history` says where it came from.
+                    var a = 0;
+                    foreach (var alias in aliases)
+                    {
+                        if (await c.ExecuteAsync(new CommandDefinition(
+                            "INSERT INTO registered_model_aliases (name, alias, version) VALUES (@name, @Alias, @Version) ON CONFLICT DO NOTHING",
+                            new { name, alias.Alias, alias.Version }, tx, cancellationToken: ct)).ConfigureAwait(false) == 0) continue;
+                        a++;
+                        await c.ExecuteAsync(new CommandDefinition(
+                            "INSERT INTO registry_audit (name, action, alias, from_version, to_version, user_id, timestamp) VALUES (@name, @action, @Alias, NULL, @Version, @user, @now)",
+                            new { name, action = RegistryActionText.ToText(RegistryAction.AliasSet), alias.Alias, alias.Version, user = ImportUser, now = database.NowMs() },
+                            tx, cancellationToken: ct)).ConfigureAwait(false);
+                    }
                     return (n > 0, v, a, tagsInserted);
                 }, ct).ConfigureAwait(false);
                 if (isNew) modelsImported++;

@@ -56,6 +56,9 @@ public static partial class MlflowImporter
     private const string ProxyScheme = "mlflow-artifacts:";
     private const int MetricBatch = 5000;
 
+    /// <summary>Who the audit trail says set an imported alias.</summary>
+    internal const string ImportUser = "cairn import mlflow";
+
     /// <summary>
     /// Imports into the database behind <paramref name="client"/> (a folder, sqlite:/// or postgresql:// tracking URI, not a server).
     /// <paramref name="s3"/> reaches an <c>s3://</c> <paramref name="artifactsRoot"/> or Cairn's own S3 artifact root.

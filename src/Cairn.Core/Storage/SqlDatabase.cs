@@ -28,6 +28,13 @@ internal abstract class SqlDatabase : IDisposable
     /// <summary>The clock of every timestamp the stores write (creation, update, deletion times).</summary>
     public TimeProvider TimeProvider { get; }
 
+    /// <summary>
+    /// The grants and run experiments the permission check read recently. Every write that changes a grant empties it after
+    /// committing: the permission store's own writes, and a registered model's rename or deletion (whose grants follow by
+    /// ON UPDATE/DELETE CASCADE).
+    /// </summary>
+    public GrantCache Grants { get; } = new();
+
     /// <summary>Now, in the Unix milliseconds MLflow stores.</summary>
     public long NowMs() => TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -29,35 +29,50 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     /// <summary>The database this store reads and writes.</summary>
     public SqlDatabase Database { get; } = database;
 
+    /// <summary>Grants and run experiments read recently (the per-request checks); every grant write empties it.</summary>
+    private GrantCache Grants => Database.Grants;
+
     // ---- What authorization reads on every request ------------------------------------------
 
     /// <summary>The permission granted to the user on the experiment; null when none is (or the id names no experiment).</summary>
     public async Task<Permission?> GetExperimentGrantAsync(long userId, string experimentId, CancellationToken cancellationToken = default)
     {
         if (ParseExperimentId(experimentId) is not { } id) return null;
+        if (Grants.TryGetExperiment(userId, id, out var cached)) return cached;
+        var generation = Grants.Generation;
         await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
         var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT permission FROM experiment_permissions WHERE experiment_id = @id AND user_id = @userId",
             new { id, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return text is null ? null : Stored(text);
+        Permission? grant = text is null ? null : Stored(text);
+        Grants.AddExperiment(userId, id, grant, generation);
+        return grant;
     }
 
     /// <summary>The permission granted to the user on the registered model; null when none is.</summary>
     public async Task<Permission?> GetRegisteredModelGrantAsync(long userId, string name, CancellationToken cancellationToken = default)
     {
+        if (Grants.TryGetModel(userId, name, out var cached)) return cached;
+        var generation = Grants.Generation;
         await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
         var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT permission FROM registered_model_permissions WHERE name = @name AND user_id = @userId",
             new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return text is null ? null : Stored(text);
+        Permission? grant = text is null ? null : Stored(text);
+        Grants.AddModel(userId, name, grant, generation);
+        return grant;
     }
 
     /// <summary>The experiment a run belongs to; null when there is no such run.</summary>
     public async Task<string?> GetExperimentOfRunAsync(string runId, CancellationToken cancellationToken = default)
     {
+        if (Grants.TryGetRun(runId, out var cached)) return cached.ToString(CultureInfo.InvariantCulture);
+        var generation = Grants.Generation;
         await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
         var id = await c.ExecuteScalarAsync<long?>(new CommandDefinition(
             "SELECT experiment_id FROM runs WHERE run_uuid = @runId", new { runId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        // Only a run that exists is remembered: one created a moment later must be found.
+        if (id is { } experimentId) Grants.AddRun(runId, experimentId, generation);
         return id?.ToString(CultureInfo.InvariantCulture);
     }
 
@@ -93,7 +108,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     public Task GrantExperimentAsync(string experimentId, long userId, Permission permission, CancellationToken cancellationToken = default)
     {
         var id = ParseExperimentId(experimentId) ?? throw ExperimentNotFound(experimentId);
-        return Database.WriteAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
+        return WriteGrantsAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO experiment_permissions (experiment_id, user_id, permission) VALUES (@id, @userId, @p)
             ON CONFLICT (experiment_id, user_id) DO UPDATE SET permission = excluded.permission
@@ -102,7 +117,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
 
     /// <summary>Grants (or changes) the user's permission on the registered model.</summary>
     public Task GrantRegisteredModelAsync(string name, long userId, Permission permission, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
+        WriteGrantsAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO registered_model_permissions (name, user_id, permission) VALUES (@name, @userId, @p)
             ON CONFLICT (name, user_id) DO UPDATE SET permission = excluded.permission
@@ -113,7 +128,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     public async Task<ExperimentPermissionGrant> CreateExperimentPermissionAsync(string experimentId, string username, Permission permission, CancellationToken cancellationToken = default)
     {
         var alreadyExists = $"Experiment permission (experiment_id={experimentId}, username={username}) already exists.";
-        return await Database.TranslateAsync(() => Database.WriteAsync(async (c, tx) =>
+        return await Database.TranslateAsync(() => WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var id = await RequireExperimentAsync(c, tx, experimentId, cancellationToken).ConfigureAwait(false);
@@ -143,7 +158,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     }
 
     public Task UpdateExperimentPermissionAsync(string experimentId, string username, Permission permission, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync(async (c, tx) =>
+        WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var changed = ParseExperimentId(experimentId) is { } id
@@ -155,7 +170,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
         }, cancellationToken);
 
     public Task DeleteExperimentPermissionAsync(string experimentId, string username, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync(async (c, tx) =>
+        WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var changed = ParseExperimentId(experimentId) is { } id
@@ -169,7 +184,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     public async Task<RegisteredModelPermissionGrant> CreateRegisteredModelPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default)
     {
         var alreadyExists = $"Registered model permission (name={name}, username={username}) already exists.";
-        return await Database.TranslateAsync(() => Database.WriteAsync(async (c, tx) =>
+        return await Database.TranslateAsync(() => WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var model = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
@@ -199,7 +214,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     }
 
     public Task UpdateRegisteredModelPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync(async (c, tx) =>
+        WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var changed = await c.ExecuteAsync(new CommandDefinition(
@@ -209,7 +224,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
         }, cancellationToken);
 
     public Task DeleteRegisteredModelPermissionAsync(string name, string username, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync(async (c, tx) =>
+        WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var changed = await c.ExecuteAsync(new CommandDefinition(
@@ -307,6 +322,19 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
         new($"Deployment permission with name={name} and username={username} not found");
 
     // ---- Helpers -----------------------------------------------------------------------------
+
+    /// <summary>A write to the grant tables; the cache is emptied once it has committed (or failed), never before.</summary>
+    private async Task<T> WriteGrantsAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Database.WriteAsync(work, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Database.Grants.Invalidate();
+        }
+    }
 
     /// <summary>Experiment ids are decimal integers; anything else names no experiment.</summary>
     private static long? ParseExperimentId(string? experimentId) =>

@@ -55,7 +55,8 @@ internal sealed partial class SqlRegistryStore
         RegistryValidator.ValidateName(name);
         RegistryValidator.ValidateName(newName, "new_name");
         var alreadyExists = $"Registered Model (name={newName}) already exists.";
-        return TranslateAsync(() => WriteAsync(async (c, tx) =>
+        // The model's grants follow it (ON UPDATE CASCADE): what the permission check cached under either name is stale.
+        return InvalidatingGrantsAsync(() => TranslateAsync(() => WriteAsync(async (c, tx) =>
         {
             await LockModelAsync(c, tx, name, cancellationToken).ConfigureAwait(false);
             if (newName != name)
@@ -74,7 +75,7 @@ internal sealed partial class SqlRegistryStore
                     "UPDATE registry_audit SET name = @newName WHERE name = @name", new { name, newName }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             }
             return await LoadModelAsync(c, tx, newName, cancellationToken).ConfigureAwait(false);
-        }, cancellationToken), alreadyExists);
+        }, cancellationToken), alreadyExists));
     }
 
     public Task<RegisteredModel> UpdateRegisteredModelAsync(string name, string? description, CancellationToken cancellationToken = default)
@@ -94,14 +95,27 @@ internal sealed partial class SqlRegistryStore
     public Task DeleteRegisteredModelAsync(string name, CancellationToken cancellationToken = default)
     {
         RegistryValidator.ValidateName(name);
-        return WriteAsync(async (c, tx) =>
+        // Versions, their tags, aliases and grants go with the model (ON DELETE CASCADE).
+        return InvalidatingGrantsAsync(() => WriteAsync(async (c, tx) =>
         {
-            // Versions, their tags and aliases go with the model (ON DELETE CASCADE).
             var n = await c.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM registered_models WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             if (n == 0) throw ModelNotFound(name);
             return 0;
-        }, cancellationToken);
+        }, cancellationToken));
+    }
+
+    /// <summary>Runs a write that changes grants through a cascade, then empties the permission check's cache (also on failure).</summary>
+    private async Task<T> InvalidatingGrantsAsync<T>(Func<Task<T>> write)
+    {
+        try
+        {
+            return await write().ConfigureAwait(false);
+        }
+        finally
+        {
+            Database.Grants.Invalidate();
+        }
     }
 
     public Task<Page<RegisteredModel>> SearchRegisteredModelsAsync(RegisteredModelSearch search, CancellationToken cancellationToken = default)

@@ -19,8 +19,6 @@ namespace Cairn.Server.Auth;
 /// </summary>
 internal static class CairnAuthorization
 {
-    private static readonly JsonDocumentOptions s_json = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
-
     /// <summary>Adds the check to the pipeline (after authentication, which the host adds before its own middleware).</summary>
     public static IApplicationBuilder UseCairnAuthorization(this IApplicationBuilder app) =>
         app.Use(async (context, next) =>
@@ -134,30 +132,11 @@ internal static class CairnAuthorization
 
     private static async Task<JsonElement?> BodyAsync(HttpContext context)
     {
-        const string key = "Cairn.Authorization.Body";
-        if (context.Items.TryGetValue(key, out var cached)) return (JsonElement?)cached;
-        JsonElement? body = null;
         var request = context.Request;
         // Only a JSON body carries fields (a raw upload is never buffered or parsed here).
-        if (request.HasJsonContentType() && request.ContentLength is not 0 && (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0))
-        {
-            request.EnableBuffering();
-            try
-            {
-                using var document = await JsonDocument.ParseAsync(request.Body, s_json, context.RequestAborted);
-                body = document.RootElement.Clone();
-            }
-            catch (JsonException)
-            {
-                // Not JSON: the handler refuses it with MLflow's error; no field is taken from it.
-            }
-            finally
-            {
-                request.Body.Position = 0;
-            }
-        }
-        context.Items[key] = body;
-        return body;
+        return request.HasJsonContentType() && request.ContentLength is not 0 && (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
+            ? await MlflowRequest.PeekAsync(request)
+            : null;
     }
 
     /// <summary>The experiment an artifact proxy path belongs to (its first segment); null when it is no experiment's folder.</summary>

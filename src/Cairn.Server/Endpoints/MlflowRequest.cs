@@ -20,16 +20,23 @@ internal static class MlflowRequest
             return new T();
         }
         JsonElement root;
-        try
+        if (request.HttpContext.Items.TryGetValue(ParsedKey, out var parsed) && parsed is JsonElement already)
         {
-            // The body is parsed once into a document so a field of the wrong type can be reported with the value the
-            // client sent, as MLflow does ("Invalid value 123 for parameter 'name' supplied"); Kestrel's body limit bounds it.
-            using var document = await JsonDocument.ParseAsync(request.Body, DocumentOptions, request.HttpContext.RequestAborted).ConfigureAwait(false);
-            root = document.RootElement.Clone();
+            root = already; // the permission check parsed it first
         }
-        catch (JsonException e)
+        else
         {
-            throw new CairnException(ErrorCode.MALFORMED_REQUEST, $"Malformed JSON in the request body: {Explain(e)}");
+            try
+            {
+                // The body is parsed once into a document so a field of the wrong type can be reported with the value the
+                // client sent, as MLflow does ("Invalid value 123 for parameter 'name' supplied"); Kestrel's body limit bounds it.
+                using var document = await JsonDocument.ParseAsync(request.Body, DocumentOptions, request.HttpContext.RequestAborted).ConfigureAwait(false);
+                root = document.RootElement.Clone();
+            }
+            catch (JsonException e)
+            {
+                throw new CairnException(ErrorCode.MALFORMED_REQUEST, $"Malformed JSON in the request body: {Explain(e)}");
+            }
         }
         request.HttpContext.Items[BodyKey] = root;
         foreach (var field in required)
@@ -54,6 +61,36 @@ internal static class MlflowRequest
     private static readonly JsonDocumentOptions DocumentOptions = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
 
     private static readonly object BodyKey = new();
+
+    private static readonly object ParsedKey = new();
+
+    /// <summary>
+    /// The JSON body parsed ahead of the handler (the permission check reads its target from it), or null when it is not
+    /// JSON; the body is buffered and rewound, and <see cref="ReadAsync"/> takes the parsed document instead of parsing
+    /// again. A body that does not parse is left for the handler, which answers MLflow's error for it.
+    /// </summary>
+    public static async Task<JsonElement?> PeekAsync(HttpRequest request)
+    {
+        var items = request.HttpContext.Items;
+        if (items.TryGetValue(ParsedKey, out var cached)) return (JsonElement?)cached;
+        JsonElement? body = null;
+        request.EnableBuffering();
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, DocumentOptions, request.HttpContext.RequestAborted).ConfigureAwait(false);
+            body = document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            // Not JSON: no field is taken from it.
+        }
+        finally
+        {
+            request.Body.Position = 0;
+        }
+        items[ParsedKey] = body;
+        return body;
+    }
 
     /// <summary>
     /// MLflow's error for a field that does not have the shape its message declares, naming the value as Python prints it

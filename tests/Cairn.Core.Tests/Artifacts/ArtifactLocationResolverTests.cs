@@ -58,6 +58,8 @@ public sealed class ArtifactLocationResolverTests : IDisposable
 
     [Theory]
     [InlineData("mlflow-artifacts:/1/../../etc")]
+    [InlineData("mlflow-artifacts:/1/%2e%2e/%2e%2e/etc")]
+    [InlineData("mlflow-artifacts://host:5000/%2E%2E/x")]
     [InlineData("")]
     [InlineData("file://otherhost/x/y")]
     [InlineData("file:///etc#")]

@@ -1,4 +1,5 @@
 using Cairn.Data;
+using Cairn.Data.Remotes;
 using Cairn.Pipelines;
 using Xunit;
 
@@ -222,6 +223,32 @@ public sealed class DataSafetyTests : IDisposable
         gcLock.Dispose();
         await add;
         Assert.True(File.Exists(_dir["repo/b.txt.cairn"]));
+    }
+
+    [Fact]
+    public async Task Push_holds_the_cache_so_gc_cannot_delete_what_it_is_sending()
+    {
+        _dir.Write("repo/a.txt", "pushed");
+        var repo = Open(lockWait: TimeSpan.FromMilliseconds(200));
+        await repo.AddAsync(_dir["repo/a.txt"], cancellationToken: Ct);
+        var roots = repo.PointerRoots().ToList();
+        var remote = new FolderRemote("backup", _dir["remote"]);
+
+        // While gc holds the cache, push waits for it and then gives up with gc's name in the message, sending nothing.
+        using (Open().LockCache(exclusive: true, cancellationToken: Ct))
+        {
+            var e = await Assert.ThrowsAsync<CairnException>(() => new DataTransfer(repo, remote).PushAsync(roots, cancellationToken: Ct));
+            Assert.Equal(ErrorCode.TEMPORARILY_UNAVAILABLE, e.ErrorCode);
+            Assert.Contains("is locked by 'cairn data gc'", e.Message);
+        }
+        Assert.False(Directory.Exists(_dir["remote"]) && Directory.EnumerateFiles(_dir["remote"], "*", SearchOption.AllDirectories).Any());
+
+        // And gc cannot start while a push holds it.
+        var pushing = repo.LockCache(cancellationToken: Ct);
+        var gc = Assert.Throws<CairnException>(() => Open().CollectGarbage([], dryRun: false));
+        Assert.Equal(ErrorCode.TEMPORARILY_UNAVAILABLE, gc.ErrorCode);
+        pushing.Dispose();
+        Assert.Equal(1, (await new DataTransfer(repo, remote).PushAsync(roots, cancellationToken: Ct)).Transferred);
     }
 
     [Fact]

@@ -22,6 +22,8 @@ public sealed class DataTransfer(DataRepository repo, IDataRemote remote, int jo
     public async Task<TransferResult> PushAsync(IReadOnlyCollection<CacheRoot> roots, bool verify = false, ITransferProgress? progress = null,
         CancellationToken cancellationToken = default)
     {
+        // Held shared like fetch: gc must not delete an object between the check that it is cached and its upload.
+        using var cacheLock = await repo.LockCacheAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         foreach (var r in roots.Where(r => r.Kind == EntryKind.Dir && !repo.Cache.Contains(r.Digest)))
         {
             throw new ResourceDoesNotExistException($"folder manifest {r.Digest[..12]} is not in the local cache; nothing to push for it (run 'cairn data add' or 'cairn data pull' first)");
