@@ -234,6 +234,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
         }, cancellationToken);
 
     // ---- Deployments (table deployment_permissions, migration 8): the same API, by deployment name ----------
+    // Their grants are read from the table on each check (not cached); writes still go through WriteGrantsAsync like the others.
 
     /// <summary>The permission granted to the user on the deployment; null when none is.</summary>
     public async Task<Permission?> GetDeploymentGrantAsync(long userId, string name, CancellationToken cancellationToken = default)
@@ -260,7 +261,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
 
     /// <summary>Grants (or changes) the user's permission on the deployment (its creator gets MANAGE).</summary>
     public Task GrantDeploymentAsync(string name, long userId, Permission permission, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
+        WriteGrantsAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO deployment_permissions (name, user_id, permission) VALUES (@name, @userId, @p)
             ON CONFLICT (name, user_id) DO UPDATE SET permission = excluded.permission
@@ -269,7 +270,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     public async Task<DeploymentPermissionGrant> CreateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default)
     {
         var alreadyExists = $"Deployment permission (name={name}, username={username}) already exists.";
-        return await Database.TranslateAsync(() => Database.WriteAsync(async (c, tx) =>
+        return await Database.TranslateAsync(() => WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var deployment = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
@@ -299,7 +300,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     }
 
     public Task UpdateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync(async (c, tx) =>
+        WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var changed = await c.ExecuteAsync(new CommandDefinition(
@@ -309,7 +310,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
         }, cancellationToken);
 
     public Task DeleteDeploymentPermissionAsync(string name, string username, CancellationToken cancellationToken = default) =>
-        Database.WriteAsync(async (c, tx) =>
+        WriteGrantsAsync(async (c, tx) =>
         {
             var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
             var changed = await c.ExecuteAsync(new CommandDefinition(
