@@ -21,6 +21,7 @@ internal static class CliApp
             ImportCommand.Create(app),
             QuickstartCommand.Create(app),
             ModelsCommand.Create(app),
+            DeploymentsCommand.Create(app),
             TokensCommand.Create(app),
             TrainCommand.Create(app),
             EvaluateCommand.Create(app),

@@ -42,6 +42,9 @@ public sealed partial class CairnClient : IDisposable, IRunArtifactWriter
     /// </summary>
     public IRegistryStore Registry => _stores.Registry;
 
+    /// <summary>Named deployments: routes, canary steps, promotion, rollback and their revision history.</summary>
+    public Cairn.Serving.IDeploymentStore Deployments => _stores.Deployments;
+
     /// <summary>True when the client talks to a server over HTTP.</summary>
     public bool IsRemote => _stores.IsRemote;
 

@@ -1,6 +1,7 @@
 using Cairn.Auth;
 using Cairn.Client;
 using Cairn.Registry;
+using Cairn.Serving;
 using Cairn.Storage.Postgres;
 using Cairn.Storage.Sqlite;
 using Cairn.Tracking;
@@ -26,10 +27,13 @@ public sealed class CairnStores : IDisposable
 
     private readonly IUserStore? _users;
 
+    private readonly IDeploymentStore? _deployments;
+
     private CairnStores(string uri, ITrackingStore tracking, IRegistryStore? registry, IDisposable owned, SqlDatabase? database, string? localArtifacts,
-        IUserStore? users = null)
+        IUserStore? users = null, IDeploymentStore? deployments = null)
     {
         _users = users;
+        _deployments = deployments;
         Uri = uri;
         Tracking = tracking;
         _registry = registry;
@@ -51,6 +55,10 @@ public sealed class CairnStores : IDisposable
     /// <summary>Users and access tokens of a server with access control on; only over a database (a server manages its own over HTTP).</summary>
     public IUserStore Users => _users
         ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{Uri}' has no user store: users are managed on the server's database.");
+
+    /// <summary>Named deployments (routes, canary steps, rollback, revision history), on the same database or server.</summary>
+    public IDeploymentStore Deployments => _deployments
+        ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{SecretRedaction.StoreUri(Uri)}' has no deployments.");
 
     /// <summary>True when the stores talk to a server over HTTP.</summary>
     public bool IsRemote => Database is null;
@@ -88,7 +96,8 @@ public sealed class CairnStores : IDisposable
         {
             var transport = new MlflowHttpTransport(uri, options.Http);
             return new CairnStores(uri, new HttpTrackingStore(transport, ownsTransport: false, timeProvider),
-                new HttpRegistryStore(transport, ownsTransport: false), transport, null, null);
+                new HttpRegistryStore(transport, ownsTransport: false), transport, null, null,
+                deployments: new HttpDeploymentStore(transport, ownsTransport: false));
         }
 
         var backend = StoreUri.Backend(uri);
@@ -99,7 +108,7 @@ public sealed class CairnStores : IDisposable
             : await SqliteDatabase.OpenAsync(StoreUri.SqlitePath(backend), artifactRoot, timeProvider, cancellationToken).ConfigureAwait(false);
         var tracking = new SqlTrackingStore(database);
         return new CairnStores(uri, tracking, new SqlRegistryStore(database, tracking), database, database, localArtifacts,
-            new SqlUserStore(database));
+            new SqlUserStore(database), new SqlDeploymentStore(database));
     }
 
     /// <summary>Closes the database (draining the SQLite writer) or the HTTP connection pool.</summary>

@@ -214,6 +214,40 @@ internal static class Migrations
             );
             CREATE INDEX ix_registered_model_permissions_user ON registered_model_permissions (user_id, name);
             """),
+        // 7 is the prediction log's (another branch); the runner applies every migration a database has not recorded.
+        new(8, "deployments, their revisions and permissions", f => """
+            CREATE TABLE deployments (
+                name TEXT NOT NULL PRIMARY KEY,
+                description TEXT,
+                routes TEXT NOT NULL,
+                sticky_source TEXT,
+                sticky_name TEXT,
+                revision BIGINT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                created_by TEXT,
+                last_updated_time BIGINT NOT NULL,
+                updated_by TEXT
+            );
+            CREATE TABLE deployment_revisions (
+                name TEXT NOT NULL REFERENCES deployments (name) ON DELETE CASCADE,
+                revision BIGINT NOT NULL,
+                action TEXT NOT NULL,
+                routes TEXT NOT NULL,
+                sticky_source TEXT,
+                sticky_name TEXT,
+                restored_revision BIGINT,
+                user_id TEXT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                PRIMARY KEY (name, revision)
+            );
+            CREATE TABLE deployment_permissions (
+                name TEXT NOT NULL REFERENCES deployments (name) ON DELETE CASCADE,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                permission TEXT NOT NULL,
+                PRIMARY KEY (name, user_id)
+            );
+            CREATE INDEX ix_deployment_permissions_user ON deployment_permissions (user_id, name);
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -150,7 +150,11 @@ internal abstract class SqlDatabase : IDisposable
             if (current > Migrations.Latest)
                 throw new CairnException(ErrorCode.INTERNAL_ERROR,
                     $"The database schema is at version {current}, newer than this Cairn ({Migrations.Latest}). Upgrade Cairn to open it.");
-            foreach (var migration in Migrations.All.Where(m => m.Version > current))
+            // Every migration the database has not recorded, in order: a branch's migration may land after a later-numbered
+            // one was applied (numbers are reserved per piece of work), so the highest number alone does not say what is missing.
+            var applied = (await c.QueryAsync<long>(new CommandDefinition(
+                "SELECT version FROM schema_version", transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToHashSet();
+            foreach (var migration in Migrations.All.Where(m => !applied.Contains(m.Version)))
             {
                 await c.ExecuteAsync(new CommandDefinition(migration.Sql(flavor), transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
                 await c.ExecuteAsync(new CommandDefinition(

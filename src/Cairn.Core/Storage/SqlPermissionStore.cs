@@ -11,6 +11,9 @@ internal sealed record ExperimentPermissionGrant(string ExperimentId, long UserI
 /// <summary>A user's permission on one registered model, as granted.</summary>
 internal sealed record RegisteredModelPermissionGrant(string Name, long UserId, Permission Permission);
 
+/// <summary>A user's permission on one deployment, as granted.</summary>
+internal sealed record DeploymentPermissionGrant(string Name, long UserId, Permission Permission);
+
 /// <summary>
 /// Who may do what with each experiment and registered model (tables <c>experiment_permissions</c> and
 /// <c>registered_model_permissions</c>), on the same <see cref="SqlDatabase"/> as the other stores: on SQLite its writes go
@@ -229,6 +232,95 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
                 new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             return changed == 0 ? throw ModelPermissionNotFound(name, username) : changed;
         }, cancellationToken);
+
+    // ---- Deployments (table deployment_permissions, migration 8): the same API, by deployment name ----------
+    // Their grants are read from the table on each check (not cached); writes still go through WriteGrantsAsync like the others.
+
+    /// <summary>The permission granted to the user on the deployment; null when none is.</summary>
+    public async Task<Permission?> GetDeploymentGrantAsync(long userId, string name, CancellationToken cancellationToken = default)
+    {
+        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT permission FROM deployment_permissions WHERE name = @name AND user_id = @userId",
+            new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return text is null ? null : Stored(text);
+    }
+
+    /// <summary>Every deployment permission granted to the user, by deployment name (the list filters with it).</summary>
+    public async Task<IReadOnlyDictionary<string, Permission>> GetDeploymentGrantsAsync(long userId, CancellationToken cancellationToken = default) =>
+        (await ListDeploymentGrantsAsync(userId, cancellationToken).ConfigureAwait(false)).ToDictionary(g => g.Name, g => g.Permission, StringComparer.Ordinal);
+
+    public async Task<IReadOnlyList<DeploymentPermissionGrant>> ListDeploymentGrantsAsync(long userId, CancellationToken cancellationToken = default)
+    {
+        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await c.QueryAsync<ModelRow>(new CommandDefinition(
+            "SELECT name AS Name, user_id AS UserId, permission AS Permission FROM deployment_permissions WHERE user_id = @userId ORDER BY name",
+            new { userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return rows.Select(r => new DeploymentPermissionGrant(r.Name, r.UserId, Stored(r.Permission))).ToList();
+    }
+
+    /// <summary>Grants (or changes) the user's permission on the deployment (its creator gets MANAGE).</summary>
+    public Task GrantDeploymentAsync(string name, long userId, Permission permission, CancellationToken cancellationToken = default) =>
+        WriteGrantsAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO deployment_permissions (name, user_id, permission) VALUES (@name, @userId, @p)
+            ON CONFLICT (name, user_id) DO UPDATE SET permission = excluded.permission
+            """, new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)), cancellationToken);
+
+    public async Task<DeploymentPermissionGrant> CreateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default)
+    {
+        var alreadyExists = $"Deployment permission (name={name}, username={username}) already exists.";
+        return await Database.TranslateAsync(() => WriteGrantsAsync(async (c, tx) =>
+        {
+            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
+            var deployment = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT name FROM deployments WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (deployment is null) throw new ResourceDoesNotExistException($"Deployment '{name}' does not exist.");
+            var existing = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT permission FROM deployment_permissions WHERE name = @name AND user_id = @userId",
+                new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (existing is not null) throw new ResourceAlreadyExistsException(alreadyExists);
+            await c.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO deployment_permissions (name, user_id, permission) VALUES (@name, @userId, @p)",
+                new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return new DeploymentPermissionGrant(name, userId, permission);
+        }, cancellationToken), alreadyExists).ConfigureAwait(false);
+    }
+
+    public async Task<DeploymentPermissionGrant> GetDeploymentPermissionAsync(string name, string username, CancellationToken cancellationToken = default)
+    {
+        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var userId = await UserIdAsync(c, null, username, cancellationToken).ConfigureAwait(false);
+        var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT permission FROM deployment_permissions WHERE name = @name AND user_id = @userId",
+            new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return text is null
+            ? throw DeploymentPermissionNotFound(name, username)
+            : new DeploymentPermissionGrant(name, userId, Stored(text));
+    }
+
+    public Task UpdateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
+        WriteGrantsAsync(async (c, tx) =>
+        {
+            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
+            var changed = await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE deployment_permissions SET permission = @p WHERE name = @name AND user_id = @userId",
+                new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return changed == 0 ? throw DeploymentPermissionNotFound(name, username) : changed;
+        }, cancellationToken);
+
+    public Task DeleteDeploymentPermissionAsync(string name, string username, CancellationToken cancellationToken = default) =>
+        WriteGrantsAsync(async (c, tx) =>
+        {
+            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
+            var changed = await c.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM deployment_permissions WHERE name = @name AND user_id = @userId",
+                new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return changed == 0 ? throw DeploymentPermissionNotFound(name, username) : changed;
+        }, cancellationToken);
+
+    private static ResourceDoesNotExistException DeploymentPermissionNotFound(string name, string username) =>
+        new($"Deployment permission with name={name} and username={username} not found");
 
     // ---- Helpers -----------------------------------------------------------------------------
 

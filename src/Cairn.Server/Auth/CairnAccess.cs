@@ -50,6 +50,23 @@ internal sealed class CairnAccess(IOptions<CairnAuthOptions> options, ServerStor
         return await Store.GetRegisteredModelGrantAsync(userId, name, cancellationToken).ConfigureAwait(false) ?? Default;
     }
 
+    public async Task<Permission> DeploymentAsync(ClaimsPrincipal user, string? name, CancellationToken cancellationToken)
+    {
+        if (IsUnrestricted(user)) return Permission.Manage;
+        if (user.UserId() is not { } userId || string.IsNullOrEmpty(name)) return Default;
+        return await Store.GetDeploymentGrantAsync(userId, name, cancellationToken).ConfigureAwait(false) ?? Default;
+    }
+
+    /// <summary>Which deployment names <paramref name="user"/> may read (one query for the whole list).</summary>
+    public async Task<Func<string, bool>> DeploymentReadFilterAsync(ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        if (IsUnrestricted(user)) return static _ => true;
+        var grants = user.UserId() is { } userId
+            ? await Store.GetDeploymentGrantsAsync(userId, cancellationToken).ConfigureAwait(false)
+            : new Dictionary<string, Permission>();
+        return Readable(grants, Default);
+    }
+
     /// <summary>Which experiment ids <paramref name="user"/> may read (one query for the whole search).</summary>
     public async Task<Func<string, bool>> ExperimentReadFilterAsync(ClaimsPrincipal user, CancellationToken cancellationToken)
     {
@@ -80,7 +97,8 @@ internal sealed class CairnAccess(IOptions<CairnAuthOptions> options, ServerStor
         {
             CairnResource.Experiment => Store.GrantExperimentAsync(id, userId, Permission.Manage, CancellationToken.None),
             CairnResource.RegisteredModel => Store.GrantRegisteredModelAsync(id, userId, Permission.Manage, CancellationToken.None),
-            _ => throw new ArgumentOutOfRangeException(nameof(resource), resource, "Only experiments and registered models have creators."),
+            CairnResource.Deployment => Store.GrantDeploymentAsync(id, userId, Permission.Manage, CancellationToken.None),
+            _ => throw new ArgumentOutOfRangeException(nameof(resource), resource, "Only experiments, registered models and deployments have creators."),
         };
     }
 

@@ -61,6 +61,8 @@ internal static class CairnAuthorization
             CairnTarget.RunId => await access.RunAsync(user, await RunIdAsync(context), cancellationToken),
             CairnTarget.RunIds => await LeastOfRunsAsync(context, access, cancellationToken),
             CairnTarget.ModelName => await access.RegisteredModelAsync(user, await FieldAsync(context, "name"), cancellationToken),
+            CairnTarget.DeploymentName => await access.DeploymentAsync(user,
+                context.Request.RouteValues.TryGetValue("name", out var routeName) ? routeName as string : await FieldAsync(context, "name"), cancellationToken),
             CairnTarget.ArtifactPath => ArtifactExperiment(context) is { } experimentId
                 ? await access.ExperimentAsync(user, experimentId, cancellationToken)
                 : Permission.NoPermissions, // outside any experiment's folder: admins only
@@ -75,7 +77,12 @@ internal static class CairnAuthorization
             _ => Permission.NoPermissions,
         };
         if (held is null || held >= required.Level) return true;
-        var what = required.Resource == CairnResource.RegisteredModel ? "registered model" : "experiment";
+        var what = required.Resource switch
+        {
+            CairnResource.RegisteredModel => "registered model",
+            CairnResource.Deployment => "deployment",
+            _ => "experiment",
+        };
         return await DenyAsync(context, required.From == CairnTarget.Admin
             ? "Only an admin may use this endpoint."
             : $"Permission denied: this needs {required.Level.Name()} on the {what}.");

@@ -10,6 +10,7 @@ internal enum CairnResource
     None,
     Experiment,
     RegisteredModel,
+    Deployment,
 }
 
 /// <summary>Where in the request the target of the check is.</summary>
@@ -35,6 +36,9 @@ internal enum CairnTarget
 
     /// <summary>Every <c>run_id</c> and <c>run_ids</c> query value (the UI's bulk metric reads): each run's experiment.</summary>
     RunIds,
+
+    /// <summary>A deployment: the <c>{name}</c> route value, else <c>name</c> (JSON body, then query string).</summary>
+    DeploymentName,
 
     /// <summary>A search: any signed-in user may ask; the endpoint returns only what the caller may read.</summary>
     Filtered,

@@ -35,6 +35,21 @@ internal sealed class RegisteredModelPermissionMessage
     public string Permission { get; set; } = "";
 }
 
+/// <summary>A deployment permission, shaped as <see cref="RegisteredModelPermissionMessage"/>.</summary>
+internal sealed class DeploymentPermissionMessage
+{
+    public string Name { get; set; } = "";
+
+    public long UserId { get; set; }
+
+    public string Permission { get; set; } = "";
+}
+
+internal sealed class DeploymentPermissionResponse
+{
+    public DeploymentPermissionMessage? DeploymentPermission { get; set; }
+}
+
 internal sealed class ExperimentPermissionResponse
 {
     public ExperimentPermissionMessage? ExperimentPermission { get; set; }
@@ -59,4 +74,5 @@ internal sealed class PermissionEmpty;
 [JsonSerializable(typeof(ExperimentPermissionMessage))]
 [JsonSerializable(typeof(RegisteredModelPermissionMessage))]
 [JsonSerializable(typeof(PermissionEmpty))]
+[JsonSerializable(typeof(DeploymentPermissionResponse))]
 internal sealed partial class PermissionJson : JsonSerializerContext;

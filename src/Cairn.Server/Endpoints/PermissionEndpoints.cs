@@ -82,7 +82,49 @@ internal static class PermissionEndpoints
                 request.HttpContext.RequestAborted);
             return Empty();
         }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
+
+        api.MapDeploymentPermissionEndpoints();
     }
+
+    /// <summary>Cairn's deployments/permissions/create|get|update|delete, shaped as the registered model ones (body or query: name, username, permission).</summary>
+    private static void MapDeploymentPermissionEndpoints(this IEndpointRouteBuilder api)
+    {
+        var json = PermissionJson.Default;
+
+        api.MapPost("deployments/permissions/create", async (HttpRequest request, ServerStores stores) =>
+        {
+            var body = await BodyAsync(request);
+            var grant = await Store(stores).CreateDeploymentPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
+                Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
+            return Results.Json(new DeploymentPermissionResponse { DeploymentPermission = ToWire(grant) }, json.DeploymentPermissionResponse);
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
+
+        api.MapGet("deployments/permissions/get", async (HttpRequest request, ServerStores stores) =>
+        {
+            var grant = await Store(stores).GetDeploymentPermissionAsync(Required(Query(request, "name"), "name"),
+                Required(Query(request, "username"), "username"), request.HttpContext.RequestAborted);
+            return Results.Json(new DeploymentPermissionResponse { DeploymentPermission = ToWire(grant) }, json.DeploymentPermissionResponse);
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
+
+        api.MapPatch("deployments/permissions/update", async (HttpRequest request, ServerStores stores) =>
+        {
+            var body = await BodyAsync(request);
+            await Store(stores).UpdateDeploymentPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
+                Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
+            return Empty();
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
+
+        api.MapDelete("deployments/permissions/delete", async (HttpRequest request, ServerStores stores) =>
+        {
+            var body = await BodyAsync(request);
+            await Store(stores).DeleteDeploymentPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
+                request.HttpContext.RequestAborted);
+            return Empty();
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
+    }
+
+    public static DeploymentPermissionMessage ToWire(DeploymentPermissionGrant grant) =>
+        new() { Name = grant.Name, UserId = grant.UserId, Permission = grant.Permission.Name() };
 
     public static ExperimentPermissionMessage ToWire(ExperimentPermissionGrant grant) =>
         new() { ExperimentId = grant.ExperimentId, UserId = grant.UserId, Permission = grant.Permission.Name() };

@@ -46,6 +46,7 @@ public static class CairnEndpointExtensions
         foreach (var prefix in new[] { "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts" })
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
+        app.MapGroup("/api/cairn/v1/deployments").MapDeploymentEndpoints();
         app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
         app.MapRunArtifactDownload();
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Cairn.Access;
 using Cairn.Registry;
 using Cairn.Server.Auth;
+using Cairn.Serving;
 using Cairn.Tracking;
 using Microsoft.AspNetCore.Routing;
 
@@ -29,7 +30,7 @@ public sealed class PermissionMatrixTests
     ];
 
     private static readonly CairnTarget[] Targeted =
-        [CairnTarget.ExperimentId, CairnTarget.RunId, CairnTarget.ModelName, CairnTarget.ArtifactPath, CairnTarget.ModelUri];
+        [CairnTarget.ExperimentId, CairnTarget.RunId, CairnTarget.ModelName, CairnTarget.ArtifactPath, CairnTarget.ModelUri, CairnTarget.DeploymentName];
 
     [Fact]
     public async Task EveryApiRouteDeclaresAPermission()
@@ -293,7 +294,10 @@ public sealed class PermissionMatrixTests
 
     private sealed record Target(string ExperimentId, string RunId, string Model);
 
-    /// <summary>An experiment with a run and a registered model with version 1, the user granted <paramref name="grant"/> on both.</summary>
+    /// <summary>
+    /// An experiment with a run, a registered model with version 1 and a deployment of that version named as the model, the
+    /// user granted <paramref name="grant"/> on all three.
+    /// </summary>
     private static async Task<Target> NewTargetAsync(AuthzServer server, long userId, Permission? grant)
     {
         var tag = Guid.NewGuid().ToString("N")[..12];
@@ -302,10 +306,12 @@ public sealed class PermissionMatrixTests
         var model = "model-" + tag;
         await server.Stores.Registry.CreateRegisteredModelAsync(model, cancellationToken: Ct);
         await server.Stores.Registry.CreateModelVersionAsync(new CreateModelVersionRequest(model, $"runs:/{run}/model", run), Ct);
+        await server.Stores.Deployments.CreateDeploymentAsync(new DeploymentSpec(model, [DeploymentRoute.Primary($"models:/{model}/1", 100)]), cancellationToken: Ct);
         if (grant is { } level)
         {
             await server.Permissions.GrantExperimentAsync(experiment, userId, level, Ct);
             await server.Permissions.GrantRegisteredModelAsync(model, userId, level, Ct);
+            await server.Permissions.GrantDeploymentAsync(model, userId, level, Ct);
         }
         return new Target(experiment, run, model);
     }
@@ -313,7 +319,8 @@ public sealed class PermissionMatrixTests
     /// <summary>A request to <paramref name="pattern"/> naming the target every way the endpoints read one.</summary>
     private static Task<(int Status, JsonElement Body)> SendAsync(AuthzServer server, string user, string method, string pattern, Target t)
     {
-        var path = pattern.Replace("{**path}", $"{t.ExperimentId}/{t.RunId}/artifacts/model/file.txt", StringComparison.Ordinal);
+        var path = pattern.Replace("{**path}", $"{t.ExperimentId}/{t.RunId}/artifacts/model/file.txt", StringComparison.Ordinal)
+            .Replace("{name}", Uri.EscapeDataString(t.Model), StringComparison.Ordinal);
         if (method == "GET")
         {
             var query = string.Join("&",
