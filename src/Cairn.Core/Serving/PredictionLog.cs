@@ -133,8 +133,9 @@ public sealed partial class PredictionLog : IPredictionLog, IAsyncDisposable, ID
                     rows += batch.Rows;
                 }
                 await WriteAsync(group, rows).ConfigureAwait(false);
-                Interlocked.Add(ref _pending, -group.Count);
                 await PruneWhenDueAsync().ConfigureAwait(false);
+                Interlocked.Add(ref _pending, -group.Count);
+                group.Clear();
             }
         }
         catch (Exception e)

@@ -31,8 +31,20 @@ internal sealed class SqlPredictionStore(SqlDatabase database) : IPredictionStor
 
     public SqlDatabase Database { get; } = database;
 
-    private sealed record BlockRow(long BlockId, string Deployment, string? ModelName, string? ModelVersion, int Shadow, long StartMs, long EndMs,
-        int RowCount, byte[] Requests, byte[] Inputs, byte[] Outputs);
+    private sealed class BlockRow
+    {
+        public long BlockId { get; set; }
+        public string Deployment { get; set; } = "";
+        public string? ModelName { get; set; }
+        public string? ModelVersion { get; set; }
+        public int Shadow { get; set; }
+        public long StartMs { get; set; }
+        public long EndMs { get; set; }
+        public int RowCount { get; set; }
+        public byte[] Requests { get; set; } = [];
+        public byte[] Inputs { get; set; } = [];
+        public byte[] Outputs { get; set; } = [];
+    }
 
     // ---- Writes ---------------------------------------------------------------------------------
 
@@ -335,23 +347,27 @@ internal sealed class SqlPredictionStore(SqlDatabase database) : IPredictionStor
     }
 
     /// <summary>
-    /// Records ground truth for rows of a logged request: <paramref name="valuesJson"/> holds one JSON value per row starting
-    /// at <paramref name="firstRow"/>. Recording a row again replaces its value. RESOURCE_DOES_NOT_EXIST when the log has no
-    /// such request; INVALID_PARAMETER_VALUE when the rows do not fit the request's.
+    /// Records ground truth for a logged request: with <paramref name="row"/> null, <paramref name="valuesJson"/> holds one JSON
+    /// value per row of the request; with a row, the values of the rows from that one on. Recording a row again replaces its
+    /// value. RESOURCE_DOES_NOT_EXIST when the log has no such request; INVALID_PARAMETER_VALUE when the rows do not fit.
     /// </summary>
-    public Task<PredictionRequestInfo> RecordFeedbackAsync(string deployment, string requestId, int firstRow, IReadOnlyList<string> valuesJson,
+    public Task<PredictionRequestInfo> RecordFeedbackAsync(string deployment, string requestId, int? row, IReadOnlyList<string> valuesJson,
         CancellationToken cancellationToken = default) =>
         Database.WriteAsync(async (c, tx) =>
         {
-            var row = await c.QueryFirstOrDefaultAsync<(int RowCount, long TimeMs)?>(new CommandDefinition(
+            var found = await c.QueryFirstOrDefaultAsync<(int RowCount, long TimeMs)?>(new CommandDefinition(
                 "SELECT row_count, time_ms FROM prediction_requests WHERE deployment = @deployment AND request_id = @requestId ORDER BY shadow LIMIT 1",
                 new { deployment, requestId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (row is not { } request)
+            if (found is not { } request)
                 throw new ResourceDoesNotExistException($"No logged prediction with request_id={requestId} in deployment {deployment}.");
-            if (firstRow < 0 || firstRow + valuesJson.Count > request.RowCount)
-                throw new InvalidParameterValueException(firstRow == 0 && valuesJson.Count != request.RowCount
-                    ? $"ground_truth has {valuesJson.Count} values; request {requestId} has {request.RowCount} rows."
-                    : $"row {firstRow} is out of range: request {requestId} has {request.RowCount} rows (0 to {request.RowCount - 1}).");
+            if (row is null && valuesJson.Count != request.RowCount)
+                throw new InvalidParameterValueException($"ground_truth has {valuesJson.Count} values; request {requestId} has {request.RowCount} rows.");
+            var firstRow = row ?? 0;
+            if (firstRow < 0 || firstRow >= request.RowCount)
+                throw new InvalidParameterValueException($"row {firstRow} is out of range: request {requestId} has {request.RowCount} rows (0 to {request.RowCount - 1}).");
+            if (firstRow + valuesJson.Count > request.RowCount)
+                throw new InvalidParameterValueException(
+                    $"ground_truth has {valuesJson.Count} values from row {firstRow}; request {requestId} has {request.RowCount} rows.");
             var recorded = Database.NowMs();
             await c.ExecuteAsync(new CommandDefinition(
                 """
