@@ -22,6 +22,7 @@ internal static class CliApp
             ModelsCommand.Create(app),
             TokensCommand.Create(app),
             TrainCommand.Create(app),
+            PredictCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),
             PipelineCommands.CreateRepro(app),
