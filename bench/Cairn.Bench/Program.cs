@@ -6,6 +6,7 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- auth [--trials 5]   (log-metric with access control off, HTTP Basic, bearer token)
 //   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
+//   dotnet run -c Release --project bench/Cairn.Bench -- predlog [--rows 1000000] [--trials 5] [--postgres CONNSTR]
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
 {
@@ -13,5 +14,6 @@ return args.FirstOrDefault() switch
     "registry" => await RegistryBench.RunAsync(options),
     "train" => await TrainBench.RunAsync(options),
     "auth" => await AuthBench.RunAsync(options),
+    "predlog" => await PredictionLogBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };
