@@ -74,6 +74,8 @@ internal static class PredictionColumnCodec
             var at = 0;
             foreach (var part in parts)
             {
+                if (part.Count != parts[0].Count || part[i].Key != parts[0][i].Key || part[i].Value.GetType() != first.GetType())
+                    throw new InvalidOperationException("Requests of different column layouts were grouped into one prediction block.");
                 var values = part[i].Value;
                 Array.Copy(values, 0, joined, at, values.Length);
                 at += values.Length;
@@ -83,12 +85,20 @@ internal static class PredictionColumnCodec
         return Encode(columns, total);
     }
 
-    /// <summary>A key equal for two column lists of the same names and element types in the same order.</summary>
-    public static string LayoutKey(IReadOnlyList<KeyValuePair<string, Array>> columns)
+    /// <summary>
+    /// A 64-bit hash of the column names and element types in order, equal for lists of the same layout, computed without
+    /// allocating (it runs once per logged request). <see cref="EncodeConcatenated"/> checks the layouts it joins.
+    /// </summary>
+    public static ulong LayoutHash(IReadOnlyList<KeyValuePair<string, Array>> columns)
     {
-        var sb = new StringBuilder();
-        foreach (var (name, values) in columns) sb.Append(name.Length).Append(':').Append(name).Append((int?)Code(values) ?? 0).Append(';');
-        return sb.ToString();
+        var hash = 14695981039346656037UL;
+        foreach (var (name, values) in columns)
+        {
+            foreach (var c in name) { hash ^= c; hash *= 1099511628211UL; }
+            hash ^= 0x10000UL + (ulong)((int?)Code(values) ?? 0);
+            hash *= 1099511628211UL;
+        }
+        return hash;
     }
 
     /// <summary>Decodes what <see cref="Encode"/> wrote.</summary>
