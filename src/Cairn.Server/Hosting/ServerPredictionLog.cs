@@ -2,6 +2,7 @@ using Cairn.Serving;
 using Cairn.Server.Health;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -9,11 +10,12 @@ namespace Cairn.Server.Hosting;
 
 /// <summary>
 /// The server's prediction log over its tracking database: opened on first use (after the stores opened), flushed and
-/// closed when the host disposes it, which happens after the server stopped taking requests. Options from section
-/// <c>Cairn:PredictionLog</c> (<see cref="PredictionLogOptions"/>).
+/// closed in <see cref="StoppedAsync"/>, after the server stopped taking requests and before <see cref="ServerStores"/>
+/// (registered before it, so stopped after it) closes the database. Options from section <c>Cairn:PredictionLog</c>
+/// (<see cref="PredictionLogOptions"/>).
 /// </summary>
 internal sealed class ServerPredictionLog(ServerStores stores, IOptions<PredictionLogOptions> options, ILogger<PredictionLog> logger)
-    : IPredictionLog, IAsyncDisposable
+    : IPredictionLog, IHostedLifecycleService, IAsyncDisposable
 {
     public const string Section = "Cairn:PredictionLog";
 
@@ -37,9 +39,24 @@ internal sealed class ServerPredictionLog(ServerStores stores, IOptions<Predicti
 
     public long Dropped => _log?.Dropped ?? 0;
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Writes what is queued while the database is still open.</summary>
+    public async Task StoppedAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+
     public async ValueTask DisposeAsync()
     {
-        if (_log is { } log) await log.DisposeAsync().ConfigureAwait(false);
+        PredictionLog? log;
+        lock (_lock) (log, _log) = (_log, null);
+        if (log is not null) await log.DisposeAsync().ConfigureAwait(false);
     }
 }
 
@@ -51,6 +68,7 @@ internal static class ServerPredictionLogExtensions
         services.AddOptions<PredictionLogOptions>().Bind(configuration.GetSection(ServerPredictionLog.Section))
             .Validate(o => { o.Validate(); return true; }).ValidateOnStart();
         services.AddSingleton<ServerPredictionLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerPredictionLog>());
         services.AddSingleton<IPredictionLog>(sp => sp.GetRequiredService<ServerPredictionLog>());
         services.AddHealthChecks().AddCheck<PredictionLogHealthCheck>("prediction_log", tags: [HealthEndpoints.ReadyTag]);
         return services;

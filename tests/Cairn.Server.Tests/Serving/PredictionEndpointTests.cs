@@ -157,4 +157,23 @@ public sealed class PredictionEndpointTests : IAsyncLifetime
         Assert.Equal(200, status);
         Assert.Equal("Healthy", body.GetProperty("checks").GetProperty("prediction_log").GetProperty("status").GetString());
     }
+
+    [Fact]
+    public async Task Stopping_the_server_writes_what_the_log_still_holds()
+    {
+        using var dir = new TempDirectory();
+        var options = new CairnServerOptions { Port = 0, BackendStoreUri = dir.Path, ArtifactsDestination = dir.Combine("artifacts"),
+            LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning };
+        var settings = options.ToSettings();
+        settings["CAIRN_HOME"] = dir.Path;
+        var server = await CairnServer.StartAsync(settings, null, TestContext.Current.CancellationToken);
+        var log = server.Services.GetRequiredService<ServerPredictionLog>();
+        for (var i = 0; i < 500; i++)
+            Assert.True(log.TryAppend(new PredictionBatch($"late-{i}", "churn", null, null, T0, 1, 1, [new("x", new[] { (double)i })], [new("y", new[] { 1L })])));
+        await server.DisposeAsync(); // no flush: stopping must write them before the database closes
+
+        using var stores = await Cairn.Storage.CairnStores.OpenAsync(dir.Path, cancellationToken: TestContext.Current.CancellationToken);
+        var page = await stores.Predictions!.ReadPageAsync("churn", null, T0, T0.AddMinutes(1), 1000, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(500, page.RowCount);
+    }
 }
