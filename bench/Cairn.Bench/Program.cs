@@ -7,6 +7,7 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- serve [--trials 3] [--seconds 10]   (build needed: src/Cairn.Cli; wrk on PATH)
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
+//   dotnet run -c Release --project bench/Cairn.Bench -- predlog [--rows 1000000] [--trials 5] [--postgres CONNSTR]
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
 {
@@ -15,5 +16,6 @@ return args.FirstOrDefault() switch
     "train" => await TrainBench.RunAsync(options),
     "auth" => await AuthBench.RunAsync(options),
     "serve" => await ServeBench.RunAsync(options),
+    "predlog" => await PredictionLogBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };

@@ -24,6 +24,7 @@ internal static class CliApp
             DeploymentsCommand.Create(app),
             TokensCommand.Create(app),
             TrainCommand.Create(app),
+            PredictCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),
             PipelineCommands.CreateRepro(app),

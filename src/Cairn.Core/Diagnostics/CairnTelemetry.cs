@@ -47,4 +47,16 @@ public static class CairnTelemetry
     public static readonly Histogram<double> SqliteWriterCommitDuration = Meter.CreateHistogram<double>(
         "cairn.sqlite.writer.commit.duration", "s", "Duration of one SQLite group transaction, BEGIN to COMMIT.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
+
+    /// <summary>Scoring requests the prediction log dropped because its queue was full (or it was closed or down).</summary>
+    public static readonly Counter<long> PredictionLogDropped = Meter.CreateCounter<long>(
+        "cairn.prediction_log.dropped", "{request}", "Scoring requests the prediction log dropped because its queue was full, closed or down.");
+
+    /// <summary>Scored rows the prediction log wrote to its store.</summary>
+    public static readonly Counter<long> PredictionLogWritten = Meter.CreateCounter<long>(
+        "cairn.prediction_log.written", "{row}", "Scored rows the prediction log wrote to its store.");
+
+    /// <summary>Scored rows lost because the prediction log's write failed.</summary>
+    public static readonly Counter<long> PredictionLogFailed = Meter.CreateCounter<long>(
+        "cairn.prediction_log.failed", "{row}", "Scored rows lost because a prediction log write failed.");
 }

@@ -71,6 +71,11 @@ public sealed class CairnStores : IDisposable
 
     private SqlPermissionStore? _permissions;
 
+    /// <summary>The prediction log and its ground truth (serving); null over HTTP.</summary>
+    internal SqlPredictionStore? Predictions => Database is null ? null : _predictions ??= new SqlPredictionStore(Database);
+
+    private SqlPredictionStore? _predictions;
+
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
 

@@ -214,7 +214,45 @@ internal static class Migrations
             );
             CREATE INDEX ix_registered_model_permissions_user ON registered_model_permissions (user_id, name);
             """),
-        // 7 is the prediction log's (another branch); the runner applies every migration a database has not recorded.
+        new(7, "prediction log: columnar blocks of scored rows, their requests, and ground truth", f => $"""
+            CREATE TABLE prediction_blocks (
+                block_id {f.IdentityKey},
+                deployment TEXT NOT NULL,
+                model_name TEXT,
+                model_version TEXT,
+                shadow SMALLINT NOT NULL,
+                start_ms BIGINT NOT NULL,
+                end_ms BIGINT NOT NULL,
+                row_count INTEGER NOT NULL,
+                request_count INTEGER NOT NULL,
+                requests {(f == SqlFlavor.Sqlite ? "BLOB" : "BYTEA")} NOT NULL,
+                inputs {(f == SqlFlavor.Sqlite ? "BLOB" : "BYTEA")} NOT NULL,
+                outputs {(f == SqlFlavor.Sqlite ? "BLOB" : "BYTEA")} NOT NULL
+            );
+            CREATE INDEX ix_prediction_blocks_window ON prediction_blocks (deployment, start_ms, block_id);
+            CREATE INDEX ix_prediction_blocks_end ON prediction_blocks (end_ms);
+            CREATE TABLE prediction_requests (
+                deployment TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                shadow SMALLINT NOT NULL,
+                block_id BIGINT NOT NULL REFERENCES prediction_blocks (block_id) ON DELETE CASCADE,
+                row_start INTEGER NOT NULL,
+                row_count INTEGER NOT NULL,
+                time_ms BIGINT NOT NULL,
+                PRIMARY KEY (deployment, request_id, shadow)
+            );
+            CREATE INDEX ix_prediction_requests_block ON prediction_requests (block_id);
+            CREATE TABLE prediction_feedback (
+                deployment TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                row_index INTEGER NOT NULL,
+                time_ms BIGINT NOT NULL,
+                value TEXT NOT NULL,
+                recorded_ms BIGINT NOT NULL,
+                PRIMARY KEY (deployment, request_id, row_index)
+            );
+            CREATE INDEX ix_prediction_feedback_window ON prediction_feedback (deployment, time_ms);
+            """),
         new(8, "deployments, their revisions and permissions", f => """
             CREATE TABLE deployments (
                 name TEXT NOT NULL PRIMARY KEY,

@@ -131,7 +131,7 @@ public static class Evaluator
 
     private static double[] Numbers(CsvTable table, string name) =>
         table.TryNumbers(name, out var numbers, out var bad) ? numbers
-            : throw new InvalidParameterValueException($"{table.Path}: column '{name}' must be numeric for this model, but row {bad + 1} holds '{table[name][bad]}'.");
+            : throw new InvalidParameterValueException($"{table.Path}: column '{name}' must be numeric for this model, but row {table.FirstRow + bad + 1} holds '{table[name][bad]}'.");
 
     /// <summary>
     /// Binary metrics as the trainer reports them (<see cref="BinaryMetrics"/>): with a raw <c>Score</c> beside the

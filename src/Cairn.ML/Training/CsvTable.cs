@@ -42,6 +42,9 @@ public sealed class CsvTable
 
     public string Path { get; }
 
+    /// <summary>Rows of the file before this table's first row: 0 for a whole file, more for a chunk (errors count rows in the file).</summary>
+    public long FirstRow { get; private init; }
+
     public IReadOnlyList<string> Names { get; }
 
     /// <summary>Hex SHA-256 of a CSV file's bytes, hashed in the same read that parsed them; null for a Parquet table.</summary>
@@ -139,6 +142,58 @@ public sealed class CsvTable
         reader.Finish();
         return new CsvTable(path, names, builders.Select(b => b.Build(rows)).ToArray(), rows, CsvReader.Hex(hash));
     }
+
+    /// <summary>
+    /// Streams the CSV file <paramref name="path"/> as tables of at most <paramref name="chunkRows"/> rows (the same reader and
+    /// rules as <see cref="Read"/>), so a file of any size is read in bounded memory. Every column is held as its text (a chunk
+    /// cannot read the file again for it); <see cref="TryNumbers"/> parses on demand, and <see cref="FirstRow"/> places a chunk.
+    /// </summary>
+    public static IEnumerable<CsvTable> ReadChunks(string path, int chunkRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
+        using var reader = CsvReader.Open(path);
+        if (!reader.Read()) throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
+        var names = reader.Record().Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n
+            : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
+        if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+            throw new InvalidParameterValueException($"{path}: the header names column '{duplicate.Key}' twice.");
+        long before = 0;
+        while (true)
+        {
+            var builders = names.Select(_ => new ColumnBuilder(text: true)).ToArray();
+            var rows = 0;
+            while (rows < chunkRows && reader.Read())
+            {
+                if (reader.FieldCount != names.Count)
+                    throw new InvalidParameterValueException($"{path}: line {reader.Line} has {reader.FieldCount} fields but the header has {names.Count}.");
+                for (var c = 0; c < builders.Length; c++) builders[c].Add(reader, c, rows);
+                rows++;
+            }
+            if (rows == 0)
+            {
+                if (before == 0) throw new InvalidParameterValueException($"{path}: the file has a header but no data rows.");
+                yield break;
+            }
+            yield return new CsvTable(path, names, builders.Select(b => b.Build(rows)).ToArray(), rows, null) { FirstRow = before };
+            before += rows;
+            if (rows < chunkRows) yield break;
+        }
+    }
+
+    /// <summary>Rows [<paramref name="from"/>, from + <paramref name="count"/>) as a table of their own (text and numbers copied).</summary>
+    internal CsvTable Slice(int from, int count)
+    {
+        var columns = _columns.Select((column, i) =>
+        {
+            var text = TextOf(i).AsSpan(from, count).ToArray();
+            return new Column { Text = text, Numbers = column.Numbers?.AsSpan(from, count).ToArray() };
+        }).ToArray();
+        return new CsvTable(Path, Names, columns, count, null) { FirstRow = FirstRow + from };
+    }
+
+    /// <summary>A table of one Parquet row group (see <see cref="ParquetTable.ReadRowGroupsAsync"/>).</summary>
+    internal static CsvTable FromColumns(string path, IReadOnlyList<string> names, Column[] columns, int rows, long firstRow) =>
+        new(path, names, columns, rows, null) { FirstRow = firstRow };
 
     /// <summary>Reads the file again for the strings of a column that was parsed as numbers (or stopped being numbers).</summary>
     private void ReadText(int index)

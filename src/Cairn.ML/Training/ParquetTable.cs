@@ -58,6 +58,61 @@ public static class ParquetTable
         }
     }
 
+    /// <summary>
+    /// Streams a Parquet file one row group at a time (the unit Parquet stores and compresses), each as a table typed as
+    /// <see cref="ReadAsync"/> types the whole file, so memory is bounded by the largest row group, not the file.
+    /// <paramref name="totalRows"/> is told the file's row count before the first group.
+    /// </summary>
+    public static async IAsyncEnumerable<CsvTable> ReadRowGroupsAsync(string path, Action<long>? totalRows = null,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (!File.Exists(path)) throw new ResourceDoesNotExistException($"Data file '{path}' does not exist.");
+        await using var stream = File.OpenRead(path);
+        ParquetReader reader;
+        try
+        {
+            reader = await ParquetReader.CreateAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException || e.GetType().Namespace?.StartsWith("Parquet", StringComparison.Ordinal) == true)
+        {
+            throw new InvalidParameterValueException($"{path}: not a readable Parquet file ({e.Message}).");
+        }
+        await using (reader)
+        {
+            var fields = CheckedFields(reader, path);
+            var total = Enumerable.Range(0, reader.RowGroupCount).Sum(g => reader.RowGroups[g].RowCount);
+            if (total == 0) throw new InvalidParameterValueException($"{path}: the file has columns but no rows.");
+            totalRows?.Invoke(total);
+            long before = 0;
+            for (var g = 0; g < reader.RowGroupCount; g++)
+            {
+                using var group = reader.OpenRowGroupReader(g);
+                if (group.RowCount > int.MaxValue) throw new InvalidParameterValueException($"{path}: row group {g} has {group.RowCount} rows, more than one table can hold.");
+                var rows = (int)group.RowCount;
+                if (rows == 0) continue;
+                var readers = fields.Select(f => ColumnReader.For(f, rows)).ToArray();
+                for (var c = 0; c < fields.Length; c++) await readers[c].ReadAsync(group, fields[c], 0, rows, cancellationToken).ConfigureAwait(false);
+                yield return CsvTable.FromColumns(path, fields.Select(f => f.Name).ToList(), readers.Select(r => r.Column).ToArray(), rows, before);
+                before += rows;
+            }
+        }
+    }
+
+    private static DataField[] CheckedFields(ParquetReader reader, string path)
+    {
+        if (reader.Schema.Fields.FirstOrDefault(f => f is not DataField) is { } nested)
+            throw new InvalidParameterValueException($"{path}: column '{nested.Name}' is a {nested.SchemaType.ToString().ToLowerInvariant()}; Cairn reads flat columns of numbers, booleans and strings.");
+        var fields = reader.Schema.GetDataFields();
+        foreach (var field in fields)
+        {
+            if (field.IsArray) throw new InvalidParameterValueException($"{path}: column '{field.Name}' holds lists; Cairn reads flat columns of numbers, booleans and strings.");
+            if (Formatter(field) is null)
+                throw new InvalidParameterValueException($"{path}: column '{field.Name}' has type {field.ClrType.Name}, which Cairn cannot read; store it as a number, a boolean or a string.");
+        }
+        if (fields.Length == 0) throw new InvalidParameterValueException($"{path}: the file has no columns.");
+        return fields;
+    }
+
     /// <summary>Reads one column's row groups into its place in the whole column.</summary>
     private abstract class ColumnReader
     {

@@ -49,6 +49,7 @@ public static class CairnEndpointExtensions
         app.MapGroup("/api/cairn/v1/deployments").MapDeploymentEndpoints();
         app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
         app.MapRunArtifactDownload();
+        app.MapPredictionEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", NotFound).WithoutCairnResource();

@@ -49,6 +49,7 @@ public static class CairnServiceCollectionExtensions
         services.AddSingleton(sp => sp.GetRequiredService<ServerStores>().Resolver);
         services.AddCairnAuth(configuration);
         services.AddCairnPermissions();
+        services.AddCairnPredictionLog(configuration);
 
         services.AddCairnRequestGuards(configuration);
         services.AddExceptionHandler<MlflowExceptionHandler>();

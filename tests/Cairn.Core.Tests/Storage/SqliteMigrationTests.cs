@@ -157,6 +157,54 @@ public sealed class SqliteMigrationTests : IDisposable
         Assert.Equal(expected, SchemaVersions(DatabasePath));
     }
 
+    /// <summary>A database exactly as schema version 6 left it (before the prediction log), with data in every part.</summary>
+    private void CreateVersion6Database()
+    {
+        using var c = Open(DatabasePath);
+        Execute(c, "CREATE TABLE schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)");
+        foreach (var migration in Migrations.All.Where(m => m.Version <= 6))
+        {
+            Execute(c, migration.Sql(SqlFlavor.Sqlite));
+            Execute(c, "INSERT INTO schema_version (version, description, applied_time) VALUES ($v, $d, 1)", ("$v", migration.Version), ("$d", migration.Description));
+        }
+        Execute(c, """
+            INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES
+                (0, 'Default', '/old/artifacts/0', 'active', 1, 1),
+                (7, 'legacy', '/old/artifacts/7', 'active', 2, 3);
+            INSERT INTO registered_models (name, creation_time, last_updated_time, next_version) VALUES ('churn', 1, 1, 2);
+            INSERT INTO model_versions (name, version, creation_time, last_updated_time, current_stage, source, storage_location, status)
+                VALUES ('churn', 1, 1, 1, 'None', '/m', '/m', 'READY');
+            INSERT INTO registered_model_aliases (name, alias, version) VALUES ('churn', 'champion', 1);
+            INSERT INTO users (id, username, password_hash, is_admin, creation_time) VALUES (1, 'alice', 'h', 0, 1);
+            INSERT INTO experiment_permissions (experiment_id, user_id, permission) VALUES (7, 1, 'EDIT');
+            """);
+    }
+
+    [Fact]
+    public async Task Version_6_database_gains_the_prediction_log_and_keeps_its_data()
+    {
+        CreateVersion6Database();
+
+        using (var stores = await OpenAsync())
+        {
+            Assert.Equal(Migrations.Latest, await stores.Database!.GetSchemaVersionAsync(Ct));
+            Assert.Equal("ok", await ((SqliteDatabase)stores.Database).CheckIntegrityAsync(Ct));
+            Assert.Equal("legacy", (await stores.Tracking.GetExperimentAsync("7", Ct)).Name);
+            Assert.Equal("1", (await stores.Registry.GetModelVersionByAliasAsync("churn", "champion", Ct)).Version);
+            Assert.Equal(Cairn.Access.Permission.Edit, await stores.Permissions!.GetExperimentGrantAsync(1, "7", Ct));
+
+            var time = new DateTimeOffset(2026, 3, 1, 10, 0, 0, TimeSpan.Zero);
+            await stores.Predictions!.AppendAsync([new("req-1", "churn", "churn", "1", time, 2, 2,
+                [new("x", new[] { 1.0, 2.0 })], [new("y", new[] { true, false })])], Ct);
+            await stores.Predictions.RecordFeedbackAsync("churn", "req-1", null, ["true", "true"], Ct);
+            var page = await stores.Predictions.ReadPageAsync("churn", "1", time, time.AddHours(1), 10, cancellationToken: Ct);
+            Assert.Equal(["req-1", "req-1"], page.Rows.Single().RequestIds);
+            Assert.Equal(2, (await stores.Predictions.ReadFeedbackAsync("churn", time, time.AddHours(1), Ct)).Count);
+        }
+        Assert.Contains(7L, SchemaVersions(DatabasePath));
+        Assert.Equal(Migrations.All.Select(m => (long)m.Version), SchemaVersions(DatabasePath));
+    }
+
     [Fact]
     public async Task Database_from_a_newer_Cairn_is_refused_and_left_alone()
     {
