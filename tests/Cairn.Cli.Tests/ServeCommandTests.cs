@@ -38,7 +38,8 @@ public sealed class ServeCommandTests
 
         var port = FreePort();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var serve = cli.RunAsync(stop.Token, "serve", "models:/churn/1", "--port", port.ToString(CultureInfo.InvariantCulture));
+        var started = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var serve = cli.RunAsync(stop.Token, "serve", "models:/churn/1", "--port", port.ToString(CultureInfo.InvariantCulture), "--log-predictions");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         var ready = false;
         for (var i = 0; i < 300 && !ready && !serve.IsCompleted; i++)
@@ -71,6 +72,14 @@ public sealed class ServeCommandTests
         var result = await serve;
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("Serving models:/churn/1 (churn, version 1, mlnet)", result.Err);
+
+        // --log-predictions: both rows are in the tracking database under the model's name and version, with the request id
+        // the server answered with (the log is flushed as the command stops).
+        var requestId = response.Headers.GetValues("X-Request-Id").Single();
+        using var stores = await Cairn.Storage.CairnStores.OpenAsync(cli.Home.Path, cancellationToken: TestContext.Current.CancellationToken);
+        var page = await stores.Predictions!.ReadPageAsync("churn", "1", started, DateTimeOffset.UtcNow.AddSeconds(1), 100, null, TestContext.Current.CancellationToken);
+        Assert.Equal(2, page.RowCount);
+        Assert.All(page.Rows.SelectMany(r => r.RequestIds), id => Assert.Equal(requestId, id));
     }
 
     [Fact]

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Cairn.Server.Hosting;
 using Cairn.Server.Scoring;
+using Cairn.Serving;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using static Cairn.Cli.Commands.CliCommon;
 
@@ -29,12 +31,14 @@ internal static class ServeCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds allowed to read and score one request; slower ones get 503.", DefaultValueFactory = _ => 60 };
         var name = new Option<string?>("--name") { Description = "The model's name in answers and metrics, for a folder or runs:/ URI (default: the folder's name)." };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --host without --api-key (anyone who reaches the port can use the model)." };
+        var logPredictions = new Option<bool>("--log-predictions") { Description = "Append every scored row to the prediction log in the tracking database (embedded or PostgreSQL), read by feedback and monitoring." };
+        var sampleRate = new Option<double>("--log-sample-rate") { Description = "Share of requests logged with --log-predictions, 0 to 1 (by request id, so a request is logged whole or not at all).", DefaultValueFactory = _ => 1.0 };
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
 
         var command = new Command("serve", "Serve a model over HTTP: MLflow's /invocations and the Open Inference Protocol v2 (/v2/models/NAME/infer).")
         {
-            model, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logFormat,
+            model, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logPredictions, sampleRate, logFormat,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -58,11 +62,17 @@ internal static class ServeCommand
                 [ScoringOptions.Section + ":RequestTimeoutSeconds"] = parse.GetValue(timeout).ToString(CultureInfo.InvariantCulture),
             };
             if (!string.IsNullOrEmpty(key)) settings[ScoringOptions.Section + ":ApiKey"] = key;
+            if (parse.GetValue(sampleRate) is not (>= 0 and <= 1))
+                throw new InvalidParameterValueException("Invalid value for '--log-sample-rate': it must be between 0 and 1.");
 
+            // The prediction log writes to the tracking database; it outlives the server so requests in flight are logged.
+            using var logStores = parse.GetValue(logPredictions) ? await OpenAsync(ctx, parse, trackingUri, cancellationToken) : null;
+            await using var log = logStores is null ? null
+                : PredictionLog.Open(logStores.Stores, new PredictionLogOptions { SampleRate = parse.GetValue(sampleRate) });
             ScoringServer server;
             try
             {
-                server = await ScoringServer.StartAsync(settings, cancellationToken: cancellationToken);
+                server = await ScoringServer.StartAsync(settings, services => { if (log is not null) services.AddSingleton<IPredictionLog>(log); }, cancellationToken);
             }
             catch (OptionsValidationException e)
             {
@@ -76,7 +86,8 @@ internal static class ServeCommand
                 var served = await LoadAsync(ctx, parse, trackingUri, uri, scratch.FullName, parse.GetValue(name), parse.GetValue(flavor), cancellationToken);
                 server.Serve(served);
                 ctx.Error.WriteLine($"Serving {uri} ({served.Name}, version {served.VersionLabel}, {served.Predictor.Flavor}) on {server.Address} " +
-                                    $"(POST /invocations, /v2/models/{served.Name}/infer){(string.IsNullOrEmpty(key) ? "" : "; API key required")}");
+                                    $"(POST /invocations, /v2/models/{served.Name}/infer){(string.IsNullOrEmpty(key) ? "" : "; API key required")}" +
+                                    (log is null ? "" : $"; logging predictions under '{served.Name}'"));
                 try
                 {
                     await server.WaitForShutdownAsync(cancellationToken);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Cairn.Access;
 using Cairn.Serving;
 using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
@@ -28,8 +29,8 @@ internal static class PredictionEndpoints
     {
         var group = app.MapGroup("/api/cairn/v1/deployments/{name}");
 
-        // The deployment resource (and its READ/EDIT permissions) arrives with the deployments work; until then these are
-        // open to any caller the server lets in (authentication decides when auth is on).
+        // Ground truth is a change to the deployment's records (EDIT); reading its log needs READ. A name that is no deployment
+        // (a model served by `cairn serve` logs under its own name) has no grant, so the default permission applies.
         group.MapPost("feedback", async (string name, HttpRequest request, ServerStores stores) =>
         {
             CheckName(name, "name");
@@ -54,7 +55,7 @@ internal static class PredictionEndpoints
             }
             var info = await store.RecordFeedbackAsync(name, requestId, body.Row, values, request.HttpContext.RequestAborted);
             return Results.Json(new FeedbackResponse { RequestId = requestId, Rows = values.Count, RequestRows = info.Rows }, PredictionJson.Default.FeedbackResponse);
-        }).WithoutCairnResource()
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Edit, from: CairnTarget.DeploymentName)
         .WithName("CairnRecordFeedback")
         .WithSummary("Records ground truth for a logged request (body: request_id, ground_truth as one value per row or a list, optional row).")
         .Accepts<FeedbackRequest>("application/json").Produces<FeedbackResponse>()
@@ -71,7 +72,7 @@ internal static class PredictionEndpoints
             var page = await Predictions(stores).ReadPageAsync(name, Query(request, "model_version"), start, end, maxRows, Query(request, "page_token"),
                 request.HttpContext.RequestAborted);
             return Results.Stream(stream => WritePageAsync(stream, page, request.HttpContext.RequestAborted), "application/json");
-        }).WithoutCairnResource()
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Read, from: CairnTarget.DeploymentName)
         .WithName("CairnReadPredictions")
         .WithSummary("Logged rows of a deployment whose request arrived in [start, end) as columns, at most max_rows a page "
             + "(query: start, end as Unix milliseconds or ISO 8601, optional model_version, max_rows, page_token).")
