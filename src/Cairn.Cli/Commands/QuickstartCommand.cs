@@ -93,7 +93,8 @@ internal static class QuickstartCommand
             console.MarkupLine($"  compare    cairn runs compare {runIds[0]} {runIds[^1]}");
             console.MarkupLine($"  lineage    cairn models show {QuickstartModel.ModelName} 1   (and: cairn models history {QuickstartModel.ModelName})");
             console.MarkupLine($"  gate       cairn evaluate --model models:/{QuickstartModel.ModelName}@champion --data {Markup.Escape(QuickstartModel.TestDataPath(home))} --require \"auc >= 0.8\"");
-            console.MarkupLine("  serve      cairn server   (then point any MLflow client at it: MLFLOW_TRACKING_URI=http://127.0.0.1:5000)");
+            console.MarkupLine($"  score      cairn serve models:/{QuickstartModel.ModelName}@champion --port 5001   (POST /invocations, /v2/models/{QuickstartModel.ModelName}/infer)");
+            console.MarkupLine("  track      cairn server   (then point any MLflow client at it: MLFLOW_TRACKING_URI=http://127.0.0.1:5000)");
             if (parse.GetValue(keepRunning))
             {
                 console.MarkupLine($"Serving on {url}; Ctrl-C stops.");
