@@ -22,7 +22,7 @@ internal sealed class GrantCache
     private readonly record struct Entry<TValue>(TValue Value, long Generation, long ExpiresAt);
 
     private readonly ConcurrentDictionary<(long UserId, long ExperimentId), Entry<Access.Permission?>> _experiments = new();
-    private readonly ConcurrentDictionary<(long UserId, string Name), Entry<Access.Permission?>> _models = new();
+    private readonly ConcurrentDictionary<(string Kind, long UserId, string Name), Entry<Access.Permission?>> _named = new();
     private readonly ConcurrentDictionary<string, Entry<long>> _runs = new(StringComparer.Ordinal);
     private long _generation;
 
@@ -33,9 +33,10 @@ internal sealed class GrantCache
 
     public void AddExperiment(long userId, long experimentId, Access.Permission? grant, long generation) => Add(_experiments, (userId, experimentId), grant, generation);
 
-    public bool TryGetModel(long userId, string name, out Access.Permission? grant) => TryGet(_models, (userId, name), out grant);
+    /// <summary>A grant on a resource known by name (<paramref name="kind"/>: a registered model, a deployment).</summary>
+    public bool TryGetNamed(string kind, long userId, string name, out Access.Permission? grant) => TryGet(_named, (kind, userId, name), out grant);
 
-    public void AddModel(long userId, string name, Access.Permission? grant, long generation) => Add(_models, (userId, name), grant, generation);
+    public void AddNamed(string kind, long userId, string name, Access.Permission? grant, long generation) => Add(_named, (kind, userId, name), grant, generation);
 
     public bool TryGetRun(string runId, out long experimentId) => TryGet(_runs, runId, out experimentId);
 
@@ -47,7 +48,7 @@ internal sealed class GrantCache
     {
         Interlocked.Increment(ref _generation);
         _experiments.Clear();
-        _models.Clear();
+        _named.Clear();
         _runs.Clear();
     }
 

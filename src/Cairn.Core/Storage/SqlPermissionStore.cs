@@ -15,16 +15,16 @@ internal sealed record RegisteredModelPermissionGrant(string Name, long UserId, 
 internal sealed record DeploymentPermissionGrant(string Name, long UserId, Permission Permission);
 
 /// <summary>
-/// Who may do what with each experiment and registered model (tables <c>experiment_permissions</c> and
-/// <c>registered_model_permissions</c>), on the same <see cref="SqlDatabase"/> as the other stores: on SQLite its writes go
-/// through the one writer. A grant goes with its user (and with its experiment or model when that is purged); a renamed
-/// model keeps its grants. What a missing grant means (the configured default) is the caller's decision.
+/// Who may do what with each experiment, registered model and deployment (tables <c>experiment_permissions</c>,
+/// <c>registered_model_permissions</c>, <c>deployment_permissions</c>; the last two share one implementation,
+/// <c>SqlPermissionStore.Named.cs</c>), on the same <see cref="SqlDatabase"/> as the other stores: on SQLite its writes go
+/// through the one writer. A grant goes with its user (and with its experiment, model or deployment when that is purged); a
+/// renamed model keeps its grants. Per-request reads are cached (<see cref="GrantCache"/>). What a missing grant means (the
+/// configured default) is the caller's decision.
 /// </summary>
-internal sealed class SqlPermissionStore(SqlDatabase database)
+internal sealed partial class SqlPermissionStore(SqlDatabase database)
 {
     private sealed record ExperimentRow(long ExperimentId, long UserId, string Permission);
-
-    private sealed record ModelRow(string Name, long UserId, string Permission);
 
     /// <summary>The database this store reads and writes.</summary>
     public SqlDatabase Database { get; } = database;
@@ -50,18 +50,8 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     }
 
     /// <summary>The permission granted to the user on the registered model; null when none is.</summary>
-    public async Task<Permission?> GetRegisteredModelGrantAsync(long userId, string name, CancellationToken cancellationToken = default)
-    {
-        if (Grants.TryGetModel(userId, name, out var cached)) return cached;
-        var generation = Grants.Generation;
-        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT permission FROM registered_model_permissions WHERE name = @name AND user_id = @userId",
-            new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        Permission? grant = text is null ? null : Stored(text);
-        Grants.AddModel(userId, name, grant, generation);
-        return grant;
-    }
+    public Task<Permission?> GetRegisteredModelGrantAsync(long userId, string name, CancellationToken cancellationToken = default) =>
+        GetNamedGrantAsync(Models, userId, name, cancellationToken);
 
     /// <summary>The experiment a run belongs to; null when there is no such run.</summary>
     public async Task<string?> GetExperimentOfRunAsync(string runId, CancellationToken cancellationToken = default)
@@ -93,14 +83,8 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
         return rows.Select(ToGrant).ToList();
     }
 
-    public async Task<IReadOnlyList<RegisteredModelPermissionGrant>> ListRegisteredModelGrantsAsync(long userId, CancellationToken cancellationToken = default)
-    {
-        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await c.QueryAsync<ModelRow>(new CommandDefinition(
-            "SELECT name AS Name, user_id AS UserId, permission AS Permission FROM registered_model_permissions WHERE user_id = @userId ORDER BY name",
-            new { userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return rows.Select(ToGrant).ToList();
-    }
+    public async Task<IReadOnlyList<RegisteredModelPermissionGrant>> ListRegisteredModelGrantsAsync(long userId, CancellationToken cancellationToken = default) =>
+        (await ListNamedGrantsAsync(Models, userId, cancellationToken).ConfigureAwait(false)).Select(g => new RegisteredModelPermissionGrant(g.Name, g.UserId, g.Permission)).ToList();
 
     // ---- Grants by user id (the creator of an experiment or model gets MANAGE) -----------------
 
@@ -117,11 +101,7 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
 
     /// <summary>Grants (or changes) the user's permission on the registered model.</summary>
     public Task GrantRegisteredModelAsync(string name, long userId, Permission permission, CancellationToken cancellationToken = default) =>
-        WriteGrantsAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO registered_model_permissions (name, user_id, permission) VALUES (@name, @userId, @p)
-            ON CONFLICT (name, user_id) DO UPDATE SET permission = excluded.permission
-            """, new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)), cancellationToken);
+        GrantNamedAsync(Models, name, userId, permission, cancellationToken);
 
     // ---- MLflow's permission API (by user name) ------------------------------------------------
 
@@ -181,146 +161,52 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
             return changed == 0 ? throw ExperimentPermissionNotFound(experimentId, username) : changed;
         }, cancellationToken);
 
-    public async Task<RegisteredModelPermissionGrant> CreateRegisteredModelPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default)
-    {
-        var alreadyExists = $"Registered model permission (name={name}, username={username}) already exists.";
-        return await Database.TranslateAsync(() => WriteGrantsAsync(async (c, tx) =>
-        {
-            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
-            var model = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT name FROM registered_models WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (model is null) throw new ResourceDoesNotExistException($"Registered Model with name={name} not found");
-            var existing = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT permission FROM registered_model_permissions WHERE name = @name AND user_id = @userId",
-                new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (existing is not null) throw new ResourceAlreadyExistsException(alreadyExists);
-            await c.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO registered_model_permissions (name, user_id, permission) VALUES (@name, @userId, @p)",
-                new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return new RegisteredModelPermissionGrant(name, userId, permission);
-        }, cancellationToken), alreadyExists).ConfigureAwait(false);
-    }
+    public async Task<RegisteredModelPermissionGrant> CreateRegisteredModelPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
+        new(name, await CreateNamedPermissionAsync(Models, name, username, permission, cancellationToken).ConfigureAwait(false), permission);
 
     public async Task<RegisteredModelPermissionGrant> GetRegisteredModelPermissionAsync(string name, string username, CancellationToken cancellationToken = default)
     {
-        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var userId = await UserIdAsync(c, null, username, cancellationToken).ConfigureAwait(false);
-        var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT permission FROM registered_model_permissions WHERE name = @name AND user_id = @userId",
-            new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return text is null
-            ? throw ModelPermissionNotFound(name, username)
-            : new RegisteredModelPermissionGrant(name, userId, Stored(text));
+        var (userId, permission) = await GetNamedPermissionAsync(Models, name, username, cancellationToken).ConfigureAwait(false);
+        return new RegisteredModelPermissionGrant(name, userId, permission);
     }
 
     public Task UpdateRegisteredModelPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
-        WriteGrantsAsync(async (c, tx) =>
-        {
-            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
-            var changed = await c.ExecuteAsync(new CommandDefinition(
-                "UPDATE registered_model_permissions SET permission = @p WHERE name = @name AND user_id = @userId",
-                new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return changed == 0 ? throw ModelPermissionNotFound(name, username) : changed;
-        }, cancellationToken);
+        UpdateNamedPermissionAsync(Models, name, username, permission, cancellationToken);
 
     public Task DeleteRegisteredModelPermissionAsync(string name, string username, CancellationToken cancellationToken = default) =>
-        WriteGrantsAsync(async (c, tx) =>
-        {
-            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
-            var changed = await c.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM registered_model_permissions WHERE name = @name AND user_id = @userId",
-                new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return changed == 0 ? throw ModelPermissionNotFound(name, username) : changed;
-        }, cancellationToken);
+        DeleteNamedPermissionAsync(Models, name, username, cancellationToken);
 
     // ---- Deployments (table deployment_permissions, migration 8): the same API, by deployment name ----------
-    // Their grants are read from the table on each check (not cached); writes still go through WriteGrantsAsync like the others.
 
     /// <summary>The permission granted to the user on the deployment; null when none is.</summary>
-    public async Task<Permission?> GetDeploymentGrantAsync(long userId, string name, CancellationToken cancellationToken = default)
-    {
-        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT permission FROM deployment_permissions WHERE name = @name AND user_id = @userId",
-            new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return text is null ? null : Stored(text);
-    }
+    public Task<Permission?> GetDeploymentGrantAsync(long userId, string name, CancellationToken cancellationToken = default) =>
+        GetNamedGrantAsync(Deployments, userId, name, cancellationToken);
 
     /// <summary>Every deployment permission granted to the user, by deployment name (the list filters with it).</summary>
     public async Task<IReadOnlyDictionary<string, Permission>> GetDeploymentGrantsAsync(long userId, CancellationToken cancellationToken = default) =>
         (await ListDeploymentGrantsAsync(userId, cancellationToken).ConfigureAwait(false)).ToDictionary(g => g.Name, g => g.Permission, StringComparer.Ordinal);
 
-    public async Task<IReadOnlyList<DeploymentPermissionGrant>> ListDeploymentGrantsAsync(long userId, CancellationToken cancellationToken = default)
-    {
-        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await c.QueryAsync<ModelRow>(new CommandDefinition(
-            "SELECT name AS Name, user_id AS UserId, permission AS Permission FROM deployment_permissions WHERE user_id = @userId ORDER BY name",
-            new { userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return rows.Select(r => new DeploymentPermissionGrant(r.Name, r.UserId, Stored(r.Permission))).ToList();
-    }
+    public async Task<IReadOnlyList<DeploymentPermissionGrant>> ListDeploymentGrantsAsync(long userId, CancellationToken cancellationToken = default) =>
+        (await ListNamedGrantsAsync(Deployments, userId, cancellationToken).ConfigureAwait(false)).Select(g => new DeploymentPermissionGrant(g.Name, g.UserId, g.Permission)).ToList();
 
     /// <summary>Grants (or changes) the user's permission on the deployment (its creator gets MANAGE).</summary>
     public Task GrantDeploymentAsync(string name, long userId, Permission permission, CancellationToken cancellationToken = default) =>
-        WriteGrantsAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO deployment_permissions (name, user_id, permission) VALUES (@name, @userId, @p)
-            ON CONFLICT (name, user_id) DO UPDATE SET permission = excluded.permission
-            """, new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)), cancellationToken);
+        GrantNamedAsync(Deployments, name, userId, permission, cancellationToken);
 
-    public async Task<DeploymentPermissionGrant> CreateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default)
-    {
-        var alreadyExists = $"Deployment permission (name={name}, username={username}) already exists.";
-        return await Database.TranslateAsync(() => WriteGrantsAsync(async (c, tx) =>
-        {
-            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
-            var deployment = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT name FROM deployments WHERE name = @name", new { name }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (deployment is null) throw new ResourceDoesNotExistException($"Deployment '{name}' does not exist.");
-            var existing = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT permission FROM deployment_permissions WHERE name = @name AND user_id = @userId",
-                new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            if (existing is not null) throw new ResourceAlreadyExistsException(alreadyExists);
-            await c.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO deployment_permissions (name, user_id, permission) VALUES (@name, @userId, @p)",
-                new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return new DeploymentPermissionGrant(name, userId, permission);
-        }, cancellationToken), alreadyExists).ConfigureAwait(false);
-    }
+    public async Task<DeploymentPermissionGrant> CreateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
+        new(name, await CreateNamedPermissionAsync(Deployments, name, username, permission, cancellationToken).ConfigureAwait(false), permission);
 
     public async Task<DeploymentPermissionGrant> GetDeploymentPermissionAsync(string name, string username, CancellationToken cancellationToken = default)
     {
-        await using var c = await Database.OpenReadConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var userId = await UserIdAsync(c, null, username, cancellationToken).ConfigureAwait(false);
-        var text = await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT permission FROM deployment_permissions WHERE name = @name AND user_id = @userId",
-            new { name, userId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return text is null
-            ? throw DeploymentPermissionNotFound(name, username)
-            : new DeploymentPermissionGrant(name, userId, Stored(text));
+        var (userId, permission) = await GetNamedPermissionAsync(Deployments, name, username, cancellationToken).ConfigureAwait(false);
+        return new DeploymentPermissionGrant(name, userId, permission);
     }
 
     public Task UpdateDeploymentPermissionAsync(string name, string username, Permission permission, CancellationToken cancellationToken = default) =>
-        WriteGrantsAsync(async (c, tx) =>
-        {
-            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
-            var changed = await c.ExecuteAsync(new CommandDefinition(
-                "UPDATE deployment_permissions SET permission = @p WHERE name = @name AND user_id = @userId",
-                new { name, userId, p = permission.Name() }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return changed == 0 ? throw DeploymentPermissionNotFound(name, username) : changed;
-        }, cancellationToken);
+        UpdateNamedPermissionAsync(Deployments, name, username, permission, cancellationToken);
 
     public Task DeleteDeploymentPermissionAsync(string name, string username, CancellationToken cancellationToken = default) =>
-        WriteGrantsAsync(async (c, tx) =>
-        {
-            var userId = await UserIdAsync(c, tx, username, cancellationToken).ConfigureAwait(false);
-            var changed = await c.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM deployment_permissions WHERE name = @name AND user_id = @userId",
-                new { name, userId }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return changed == 0 ? throw DeploymentPermissionNotFound(name, username) : changed;
-        }, cancellationToken);
-
-    private static ResourceDoesNotExistException DeploymentPermissionNotFound(string name, string username) =>
-        new($"Deployment permission with name={name} and username={username} not found");
+        DeleteNamedPermissionAsync(Deployments, name, username, cancellationToken);
 
     // ---- Helpers -----------------------------------------------------------------------------
 
@@ -347,8 +233,6 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
     private static ExperimentPermissionGrant ToGrant(ExperimentRow r) =>
         new(r.ExperimentId.ToString(CultureInfo.InvariantCulture), r.UserId, Stored(r.Permission));
 
-    private static RegisteredModelPermissionGrant ToGrant(ModelRow r) => new(r.Name, r.UserId, Stored(r.Permission));
-
     private static async Task<long> UserIdAsync(DbConnection c, DbTransaction? tx, string username, CancellationToken cancellationToken) =>
         await c.ExecuteScalarAsync<long?>(new CommandDefinition(
             "SELECT id FROM users WHERE username = @username", new { username }, tx, cancellationToken: cancellationToken)).ConfigureAwait(false)
@@ -366,7 +250,4 @@ internal sealed class SqlPermissionStore(SqlDatabase database)
 
     private static ResourceDoesNotExistException ExperimentPermissionNotFound(string experimentId, string username) =>
         new($"Experiment permission with experiment_id={experimentId} and username={username} not found");
-
-    private static ResourceDoesNotExistException ModelPermissionNotFound(string name, string username) =>
-        new($"Registered model permission with name={name} and username={username} not found");
 }

@@ -94,11 +94,12 @@ public sealed class GrantCacheTests
         cache.AddExperiment(1, 7, Permission.Read, cache.Generation);
         Assert.True(cache.TryGetExperiment(1, 7, out var grant));
         Assert.Equal(Permission.Read, grant);
-        cache.AddModel(1, "m", null, cache.Generation);
-        Assert.True(cache.TryGetModel(1, "m", out var none));
+        cache.AddNamed("registered_model", 1, "m", null, cache.Generation);
+        Assert.True(cache.TryGetNamed("registered_model", 1, "m", out var none));
+        Assert.False(cache.TryGetNamed("deployment", 1, "m", out _)); // a deployment of the same name is another resource
         Assert.Null(none);
         cache.Invalidate();
         Assert.False(cache.TryGetExperiment(1, 7, out _));
-        Assert.False(cache.TryGetModel(1, "m", out _));
+        Assert.False(cache.TryGetNamed("registered_model", 1, "m", out _));
     }
 }
