@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Cairn.Access;
 using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
@@ -52,75 +53,62 @@ internal static class PermissionEndpoints
             return Empty();
         }).RequireCairnPermission(CairnResource.Experiment, Permission.Manage, from: CairnTarget.ExperimentId);
 
-        api.MapPost("registered-models/permissions/create", async (HttpRequest request, ServerStores stores) =>
-        {
-            var body = await BodyAsync(request);
-            var grant = await Store(stores).CreateRegisteredModelPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
-                Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
-            return Results.Json(new RegisteredModelPermissionResponse { RegisteredModelPermission = ToWire(grant) }, json.RegisteredModelPermissionResponse);
-        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
+        api.MapNamedPermissionEndpoints("registered-models", CairnResource.RegisteredModel, CairnTarget.ModelName,
+            (store, name, user, p, ct) => store.CreateRegisteredModelPermissionAsync(name, user, p, ct),
+            (store, name, user, ct) => store.GetRegisteredModelPermissionAsync(name, user, ct),
+            (store, name, user, p, ct) => store.UpdateRegisteredModelPermissionAsync(name, user, p, ct),
+            (store, name, user, ct) => store.DeleteRegisteredModelPermissionAsync(name, user, ct),
+            grant => new RegisteredModelPermissionResponse { RegisteredModelPermission = ToWire(grant) }, json.RegisteredModelPermissionResponse);
 
-        api.MapGet("registered-models/permissions/get", async (HttpRequest request, ServerStores stores) =>
-        {
-            var grant = await Store(stores).GetRegisteredModelPermissionAsync(Required(Query(request, "name"), "name"),
-                Required(Query(request, "username"), "username"), request.HttpContext.RequestAborted);
-            return Results.Json(new RegisteredModelPermissionResponse { RegisteredModelPermission = ToWire(grant) }, json.RegisteredModelPermissionResponse);
-        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
-
-        api.MapPatch("registered-models/permissions/update", async (HttpRequest request, ServerStores stores) =>
-        {
-            var body = await BodyAsync(request);
-            await Store(stores).UpdateRegisteredModelPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
-                Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
-            return Empty();
-        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
-
-        api.MapDelete("registered-models/permissions/delete", async (HttpRequest request, ServerStores stores) =>
-        {
-            var body = await BodyAsync(request);
-            await Store(stores).DeleteRegisteredModelPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
-                request.HttpContext.RequestAborted);
-            return Empty();
-        }).RequireCairnPermission(CairnResource.RegisteredModel, Permission.Manage, from: CairnTarget.ModelName);
-
-        api.MapDeploymentPermissionEndpoints();
+        // Cairn's own, shaped as the registered model ones (body or query: name, username, permission).
+        api.MapNamedPermissionEndpoints("deployments", CairnResource.Deployment, CairnTarget.DeploymentName,
+            (store, name, user, p, ct) => store.CreateDeploymentPermissionAsync(name, user, p, ct),
+            (store, name, user, ct) => store.GetDeploymentPermissionAsync(name, user, ct),
+            (store, name, user, p, ct) => store.UpdateDeploymentPermissionAsync(name, user, p, ct),
+            (store, name, user, ct) => store.DeleteDeploymentPermissionAsync(name, user, ct),
+            grant => new DeploymentPermissionResponse { DeploymentPermission = ToWire(grant) }, json.DeploymentPermissionResponse);
     }
 
-    /// <summary>Cairn's deployments/permissions/create|get|update|delete, shaped as the registered model ones (body or query: name, username, permission).</summary>
-    private static void MapDeploymentPermissionEndpoints(this IEndpointRouteBuilder api)
+    /// <summary>
+    /// <c>{prefix}/permissions/create|get|update|delete</c> for a resource known by name: MANAGE on it (found by
+    /// <paramref name="target"/>) for each; create and get answer the grant, update and delete an empty object.
+    /// </summary>
+    private static void MapNamedPermissionEndpoints<TGrant, TResponse>(this IEndpointRouteBuilder api, string prefix, CairnResource resource, CairnTarget target,
+        Func<SqlPermissionStore, string, string, Permission, CancellationToken, Task<TGrant>> create,
+        Func<SqlPermissionStore, string, string, CancellationToken, Task<TGrant>> get,
+        Func<SqlPermissionStore, string, string, Permission, CancellationToken, Task> update,
+        Func<SqlPermissionStore, string, string, CancellationToken, Task> delete,
+        Func<TGrant, TResponse> respond, JsonTypeInfo<TResponse> type)
     {
-        var json = PermissionJson.Default;
-
-        api.MapPost("deployments/permissions/create", async (HttpRequest request, ServerStores stores) =>
+        api.MapPost(prefix + "/permissions/create", async (HttpRequest request, ServerStores stores) =>
         {
             var body = await BodyAsync(request);
-            var grant = await Store(stores).CreateDeploymentPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
+            var grant = await create(Store(stores), Required(body.Name, "name"), Required(body.Username, "username"),
                 Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
-            return Results.Json(new DeploymentPermissionResponse { DeploymentPermission = ToWire(grant) }, json.DeploymentPermissionResponse);
-        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
+            return Results.Json(respond(grant), type);
+        }).RequireCairnPermission(resource, Permission.Manage, from: target);
 
-        api.MapGet("deployments/permissions/get", async (HttpRequest request, ServerStores stores) =>
+        api.MapGet(prefix + "/permissions/get", async (HttpRequest request, ServerStores stores) =>
         {
-            var grant = await Store(stores).GetDeploymentPermissionAsync(Required(Query(request, "name"), "name"),
-                Required(Query(request, "username"), "username"), request.HttpContext.RequestAborted);
-            return Results.Json(new DeploymentPermissionResponse { DeploymentPermission = ToWire(grant) }, json.DeploymentPermissionResponse);
-        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
-
-        api.MapPatch("deployments/permissions/update", async (HttpRequest request, ServerStores stores) =>
-        {
-            var body = await BodyAsync(request);
-            await Store(stores).UpdateDeploymentPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
-                Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
-            return Empty();
-        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
-
-        api.MapDelete("deployments/permissions/delete", async (HttpRequest request, ServerStores stores) =>
-        {
-            var body = await BodyAsync(request);
-            await Store(stores).DeleteDeploymentPermissionAsync(Required(body.Name, "name"), Required(body.Username, "username"),
+            var grant = await get(Store(stores), Required(Query(request, "name"), "name"), Required(Query(request, "username"), "username"),
                 request.HttpContext.RequestAborted);
+            return Results.Json(respond(grant), type);
+        }).RequireCairnPermission(resource, Permission.Manage, from: target);
+
+        api.MapPatch(prefix + "/permissions/update", async (HttpRequest request, ServerStores stores) =>
+        {
+            var body = await BodyAsync(request);
+            await update(Store(stores), Required(body.Name, "name"), Required(body.Username, "username"),
+                Permissions.Parse(Required(body.Permission, "permission")), request.HttpContext.RequestAborted);
             return Empty();
-        }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName);
+        }).RequireCairnPermission(resource, Permission.Manage, from: target);
+
+        api.MapDelete(prefix + "/permissions/delete", async (HttpRequest request, ServerStores stores) =>
+        {
+            var body = await BodyAsync(request);
+            await delete(Store(stores), Required(body.Name, "name"), Required(body.Username, "username"), request.HttpContext.RequestAborted);
+            return Empty();
+        }).RequireCairnPermission(resource, Permission.Manage, from: target);
     }
 
     public static DeploymentPermissionMessage ToWire(DeploymentPermissionGrant grant) =>
