@@ -160,6 +160,8 @@ internal sealed partial class DeploymentRuntime : BackgroundService
             {
                 // The next request tries again from scratch.
                 _entries.TryRemove(new KeyValuePair<string, Entry>(name, entry));
+                if (e is CairnException { ErrorCode: ErrorCode.RESOURCE_DOES_NOT_EXIST }) throw;
+                LogLoadFailed(_logger, e, name);
                 if (e is CairnException) throw;
                 throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Deployment '{name}' could not load its models: {e.Message}");
             }
@@ -178,6 +180,7 @@ internal sealed partial class DeploymentRuntime : BackgroundService
             if (!_shadowSlots.Wait(0))
             {
                 Interlocked.Increment(ref _shadowsSkipped);
+                ScoringMetrics.ShadowsSkipped.Add(1, new KeyValuePair<string, object?>(ScoringMetrics.DeploymentTag, snapshot.Deployment.Name));
                 continue;
             }
             if (!snapshot.TryAcquire())
@@ -199,6 +202,8 @@ internal sealed partial class DeploymentRuntime : BackgroundService
                 catch (Exception e)
                 {
                     Interlocked.Increment(ref _shadowFailures);
+                    ScoringMetrics.ShadowFailures.Add(1, new KeyValuePair<string, object?>(ScoringMetrics.DeploymentTag, name),
+                        new KeyValuePair<string, object?>(ScoringMetrics.ModelTag, shadow.Model.Name), new KeyValuePair<string, object?>(ScoringMetrics.VersionTag, shadow.Model.VersionLabel));
                     LogShadowFailed(_logger, e, name, shadow.Model.Name, shadow.Model.VersionLabel, requestId);
                 }
                 finally
@@ -410,6 +415,9 @@ internal sealed partial class DeploymentRuntime : BackgroundService
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Deployment {Name} now serves revision {Revision}: {Versions}")]
     private static partial void LogSwapped(ILogger logger, string name, long revision, string versions);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "Deployment {Name} could not load its models")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception, string name);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "Deployment {Name} could not refresh; it keeps serving its previous models")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception, string name);

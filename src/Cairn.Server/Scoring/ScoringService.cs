@@ -168,7 +168,8 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
     public async Task<byte[]> ReadBodyAsync(HttpContext context, CancellationToken cancellationToken)
     {
         LimitBody(context);
-        using var buffer = new MemoryStream(context.Request.ContentLength is > 0 and <= int.MaxValue and var length ? (int)length : 4096);
+        // The declared length sizes the buffer up to 1 MB: a header alone must not make the server allocate the whole limit.
+        using var buffer = new MemoryStream(context.Request.ContentLength is > 0 and var length ? (int)Math.Min(length, 1 << 20) : 4096);
         await context.Request.Body.CopyToAsync(buffer, cancellationToken);
         if (buffer.Length > options.Value.MaxRequestBodyBytes) throw new BadHttpRequestException("Request body too large.", 413);
         return buffer.ToArray();

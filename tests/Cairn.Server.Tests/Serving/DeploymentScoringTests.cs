@@ -254,6 +254,8 @@ public sealed class DeploymentScoringTests
             moved = (await ScoreAsync(server.Http, "live")).Version == "2";
         }
         Assert.True(moved, "traffic did not move to version 2");
+        // Requests that took the old snapshot just before the swap may still be finishing: let them, then count.
+        await Task.Delay(200, Ct);
         versions.Clear();
         await Task.Delay(300, Ct);
         Assert.Equal(["2"], versions.Keys);
@@ -263,6 +265,7 @@ public sealed class DeploymentScoringTests
         await WaitForVersionAsync(server, "live", "3");
         await Stores(server).Deployments.RollbackAsync("live", "test", Ct);
         await WaitForVersionAsync(server, "live", "2");
+        await Task.Delay(200, Ct);
         versions.Clear();
         await Task.Delay(300, Ct);
         Assert.Equal(["2"], versions.Keys);
@@ -270,6 +273,37 @@ public sealed class DeploymentScoringTests
         await stop.CancelAsync();
         await Task.WhenAll(clients);
         Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task A_version_that_fails_to_load_keeps_the_previous_models_serving_and_shows_in_readiness()
+    {
+        await using var server = await RunningServer.StartAsync(settings: s_fastRefresh);
+        await SeedAsync(server);
+        await CreateAsync(server, "steady", null, DeploymentRoute.Primary("models:/churn@champion", 100));
+        Assert.Equal("1", (await ScoreAsync(server.Http, "steady")).Version);
+
+        var missing = Path.Combine(server.Home, "packages", "gone");
+        await Stores(server).Registry.CreateModelVersionAsync(new CreateModelVersionRequest("churn", missing), Ct);
+        await Stores(server).Registry.SetRegisteredModelAliasAsync("churn", "champion", "3", cancellationToken: Ct);
+        string? description = null;
+        for (var i = 0; i < 100 && description is null; i++)
+        {
+            await Task.Delay(50, Ct);
+            using var ready = await server.Http.GetAsync("health/ready", Ct);
+            Assert.Equal(200, (int)ready.StatusCode);
+            var check = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("checks").GetProperty("deployments");
+            if (check.GetProperty("status").GetString() == "Degraded") description = check.GetProperty("description").GetString();
+        }
+        Assert.NotNull(description);
+        Assert.Contains("deployment 'steady' keeps its previous models", description, StringComparison.Ordinal);
+        Assert.Contains("gone", description, StringComparison.Ordinal);
+        for (var i = 0; i < 5; i++) Assert.Equal("1", (await ScoreAsync(server.Http, "steady")).Version);
+
+        // The alias back on a loadable version clears the problem.
+        await Stores(server).Registry.SetRegisteredModelAliasAsync("churn", "champion", "2", cancellationToken: Ct);
+        await WaitForVersionAsync(server, "steady", "2");
+        Assert.Empty(server.Server.Services.GetRequiredService<DeploymentRuntime>().Problems);
     }
 
     private static async Task WaitForVersionAsync(RunningServer server, string name, string version)
