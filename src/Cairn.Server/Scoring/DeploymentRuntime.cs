@@ -160,10 +160,8 @@ internal sealed partial class DeploymentRuntime : BackgroundService
             {
                 // The next request tries again from scratch.
                 _entries.TryRemove(new KeyValuePair<string, Entry>(name, entry));
-                if (e is CairnException { ErrorCode: ErrorCode.RESOURCE_DOES_NOT_EXIST }) throw;
-                LogLoadFailed(_logger, e, name);
                 if (e is CairnException) throw;
-                throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Deployment '{name}' could not load its models: {e.Message}");
+                throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Deployment '{name}' could not be read: {e.Message}");
             }
         }
     }
@@ -289,8 +287,19 @@ internal sealed partial class DeploymentRuntime : BackgroundService
     private async Task<DeploymentSnapshot> LoadFirstAsync(Entry entry)
     {
         var deployment = await _stores.Inner.Deployments.GetDeploymentAsync(entry.Name, CancellationToken.None).ConfigureAwait(false);
-        var versions = await ResolveAsync(deployment, CancellationToken.None).ConfigureAwait(false);
-        var snapshot = await BuildAsync(deployment, versions, null, CancellationToken.None).ConfigureAwait(false);
+        IReadOnlyDictionary<string, string> versions;
+        DeploymentSnapshot snapshot;
+        try
+        {
+            versions = await ResolveAsync(deployment, CancellationToken.None).ConfigureAwait(false);
+            snapshot = await BuildAsync(deployment, versions, null, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A route that does not resolve or a package that does not load is the server's state, not the caller's input.
+            LogLoadFailed(_logger, e, entry.Name);
+            throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Deployment '{entry.Name}' could not load its models: {e.Message}");
+        }
         Volatile.Write(ref entry.Current, snapshot);
         LogLoaded(_logger, entry.Name, deployment.Revision, string.Join(", ", versions.Select(v => $"{v.Key} -> {v.Value}")));
         return snapshot;

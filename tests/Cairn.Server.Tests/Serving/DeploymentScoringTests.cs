@@ -285,6 +285,14 @@ public sealed class DeploymentScoringTests
 
         var missing = Path.Combine(server.Home, "packages", "gone");
         await Stores(server).Registry.CreateModelVersionAsync(new CreateModelVersionRequest("churn", missing), Ct);
+        // A deployment that cannot load at all answers 503, and tries again on the next request.
+        await CreateAsync(server, "never", null, DeploymentRoute.Primary("models:/churn/3", 100));
+        for (var i = 0; i < 2; i++)
+        {
+            var unavailable = await ScoreAsync(server.Http, "never");
+            Assert.Equal((503, "TEMPORARILY_UNAVAILABLE"), (unavailable.Status, unavailable.Body.GetProperty("error_code").GetString()));
+            Assert.Contains("Deployment 'never' could not load its models", unavailable.Body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
         await Stores(server).Registry.SetRegisteredModelAliasAsync("churn", "champion", "3", cancellationToken: Ct);
         string? description = null;
         for (var i = 0; i < 100 && description is null; i++)
