@@ -325,6 +325,23 @@ public sealed class DeploymentScoringTests
     }
 
     [Fact]
+    public async Task A_version_logged_through_the_artifact_proxy_is_served_from_the_servers_artifact_root()
+    {
+        await using var server = await RunningServer.StartAsync(settings: s_fastRefresh);
+        var package = ScoringModelsForTests.TrainClassifier(Path.Combine(server.Options.ArtifactsDestination!, "7", "run-1", "artifacts", "model"));
+        Assert.True(File.Exists(Path.Combine(package, "MLmodel")));
+        var registry = Stores(server).Registry;
+        await registry.CreateRegisteredModelAsync("proxied", cancellationToken: Ct);
+        await registry.CreateModelVersionAsync(new CreateModelVersionRequest("proxied", "mlflow-artifacts:/7/run-1/artifacts/model"), Ct);
+        await CreateAsync(server, "proxied", null, DeploymentRoute.Primary("models:/proxied/1", 100));
+
+        var (status, version, body, response) = await ScoreAsync(server.Http, "proxied");
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(("proxied", "1"), (response.Headers.GetValues("X-Cairn-Model-Name").Single(), version));
+        Assert.True(body.GetProperty("predictions")[0].GetProperty("PredictedLabel").GetBoolean());
+    }
+
+    [Fact]
     public async Task With_access_control_scoring_needs_read_on_the_deployment()
     {
         await using var authz = await AuthzServer.StartAsync(defaultPermission: "READ");
