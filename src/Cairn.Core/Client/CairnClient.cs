@@ -19,6 +19,7 @@ public sealed partial class CairnClient : IDisposable, IRunArtifactWriter
     private readonly CairnStores _stores;
     private readonly CairnClientOptions _options;
     private readonly string? _artifactsDestination;
+    private bool _ownsStores = true;
 
     private CairnClient(CairnStores stores, CairnClientOptions options, string? artifactsDestination)
     {
@@ -26,6 +27,13 @@ public sealed partial class CairnClient : IDisposable, IRunArtifactWriter
         _options = options;
         _artifactsDestination = artifactsDestination;
     }
+
+    /// <summary>
+    /// A client over stores someone else opened and closes (a server's): its <see cref="Dispose"/> leaves them open.
+    /// <paramref name="artifactsDestination"/> is the artifact proxy's local folder, or null.
+    /// </summary>
+    internal static CairnClient OverStores(CairnStores stores, string? artifactsDestination) =>
+        new(stores, new CairnClientOptions(), artifactsDestination ?? stores.LocalArtifactsFolder) { _ownsStores = false };
 
     /// <summary>The tracking store behind the client, for everything the ergonomic methods do not cover.</summary>
     public ITrackingStore Store => _stores.Tracking;
@@ -153,5 +161,8 @@ public sealed partial class CairnClient : IDisposable, IRunArtifactWriter
         : Environment.ProcessPath ?? "unknown";
 
     /// <summary>Closes the stores (the database or the connection pool). End the runs first.</summary>
-    public void Dispose() => _stores.Dispose();
+    public void Dispose()
+    {
+        if (_ownsStores) _stores.Dispose();
+    }
 }

@@ -2,6 +2,7 @@ using Cairn.Server.Auth;
 using Cairn.Server.Diagnostics;
 using Cairn.Server.Endpoints;
 using Cairn.Server.Health;
+using Cairn.Server.Scoring;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -50,6 +51,7 @@ public static class CairnEndpointExtensions
         app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
         app.MapRunArtifactDownload();
         app.MapPredictionEndpoints();
+        app.MapDeploymentScoringEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.
         app.MapFallback("/api/{**path}", NotFound).WithoutCairnResource();

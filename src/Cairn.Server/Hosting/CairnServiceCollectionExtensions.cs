@@ -4,6 +4,7 @@ using Cairn.Registry;
 using Cairn.Server.Auth;
 using Cairn.Server.Diagnostics;
 using Cairn.Server.Health;
+using Cairn.Server.Scoring;
 using Cairn.Tracking;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -50,6 +51,7 @@ public static class CairnServiceCollectionExtensions
         services.AddCairnAuth(configuration);
         services.AddCairnPermissions();
         services.AddCairnPredictionLog(configuration);
+        services.AddCairnDeploymentScoring(configuration);
 
         services.AddCairnRequestGuards(configuration);
         services.AddExceptionHandler<MlflowExceptionHandler>();

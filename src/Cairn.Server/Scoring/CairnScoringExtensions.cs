@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Cairn.ML.Models;
 using Cairn.Serving;
 using Cairn.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -125,29 +126,52 @@ public static class CairnScoringExtensions
             await NotFound(name, version).ExecuteAsync(context);
             return;
         }
+        using var timeout = scoring.NewTimeout(context);
+        await InferAsync(context, scoring, requestId, model, model.Name, null, timeout);
+    }
+
+    /// <summary>
+    /// Answers one Open Inference Protocol infer request with <paramref name="model"/>; the body is read from the request when
+    /// <paramref name="body"/> is null. The rows are logged under <paramref name="deployment"/>. True when the model answered 200.
+    /// </summary>
+    internal static async Task<bool> InferAsync(HttpContext context, ScoringService scoring, string requestId, ServedModel model, string deployment,
+        byte[]? body, CancellationTokenSource timeout)
+    {
+        ScoringService.NameModel(context, model);
         var time = DateTimeOffset.UtcNow;
         var start = Stopwatch.GetTimestamp();
         var status = 200;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        timeout.CancelAfter(TimeSpan.FromSeconds(scoring.Options.RequestTimeoutSeconds));
         try
         {
-            scoring.LimitBody(context);
-            using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
-            var (input, id, wanted) = OpenInferenceProtocol.Parse(document.Root, model);
+            ColumnBatch input;
+            string? id;
+            HashSet<string>? wanted;
+            if (body is null)
+            {
+                scoring.LimitBody(context);
+                using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
+                (input, id, wanted) = OpenInferenceProtocol.Parse(document.Root, model);
+            }
+            else
+            {
+                using var document = JsonDocument.Parse(body);
+                (input, id, wanted) = OpenInferenceProtocol.Parse(document.RootElement, model);
+            }
             timeout.Token.ThrowIfCancellationRequested();
             var output = ScoringService.Score(model, input);
             context.Response.ContentType = "application/json";
             OpenInferenceProtocol.WriteResponse(context.Response.BodyWriter, model, id, output, wanted);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
             ScoringMetrics.RecordBatch(model, output, output.RowCount);
-            scoring.Log(requestId, model, time, Stopwatch.GetElapsedTime(start), input, output);
+            scoring.Log(requestId, model, deployment, time, Stopwatch.GetElapsedTime(start), input, output);
+            return true;
         }
         catch (Exception e) when (!context.Response.HasStarted && scoring.Classify(e, context, timeout) is { } error)
         {
             status = error.Status;
             ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "v2", status));
             await OpenInferenceProtocol.WriteErrorAsync(context, error.Status, error.Message);
+            return false;
         }
         finally
         {

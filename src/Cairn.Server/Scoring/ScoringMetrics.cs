@@ -15,6 +15,7 @@ internal static class ScoringMetrics
     public const string VersionTag = "cairn.model.version";
     public const string ProtocolTag = "cairn.scoring.protocol";
     public const string OutputTag = "cairn.model.output";
+    public const string DeploymentTag = "cairn.deployment";
 
     /// <summary>A request's values recorded in the prediction histogram at most: evenly spaced rows of a larger batch.</summary>
     public const int MaxValuesPerRequest = 256;
@@ -36,6 +37,12 @@ internal static class ScoringMetrics
     public static readonly Histogram<double> PredictionValues = CairnTelemetry.Meter.CreateHistogram<double>(
         "cairn.scoring.prediction.value", "1", "Values the model answered, per numeric output (a sample of at most 256 rows per request).",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [-10, -5, -2, -1, -0.5, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 5, 10, 100] });
+
+    public static readonly Counter<long> ShadowFailures = CairnTelemetry.Meter.CreateCounter<long>(
+        "cairn.scoring.shadow.failures", "{request}", "Shadow scorings of a deployment that failed (logged; callers never see them), by deployment, model and version.");
+
+    public static readonly Counter<long> ShadowsSkipped = CairnTelemetry.Meter.CreateCounter<long>(
+        "cairn.scoring.shadow.skipped", "{request}", "Shadow scorings skipped because every shadow slot was busy, by deployment.");
 
     public static TagList Tags(ServedModel model, string protocol, int status) => new()
     {

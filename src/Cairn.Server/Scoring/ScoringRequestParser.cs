@@ -26,7 +26,10 @@ internal static class ScoringRequestParser
 {
     private static readonly string[] s_fields = ["dataframe_split", "dataframe_records", "instances", "inputs"];
 
-    public static (ColumnBatch Batch, PredictionShape Shape) ParseJson(JsonElement root, ServedModel model)
+    /// <param name="root">The request body.</param>
+    /// <param name="model">The model whose inputs the body must provide.</param>
+    /// <param name="stickyField">A deployment's sticky key field, allowed beside the input field (it picks the route, the model never sees it).</param>
+    public static (ColumnBatch Batch, PredictionShape Shape) ParseJson(JsonElement root, ServedModel model, string? stickyField = null)
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new ScoringInputException($"Invalid input. The request body must be a JSON object with exactly one of the fields {string.Join(", ", s_fields)}; got {ScoringInputException.Show(root)}.");
@@ -35,7 +38,7 @@ internal static class ScoringRequestParser
         var found = new List<string>();
         foreach (var property in root.EnumerateObject())
         {
-            if (property.NameEquals("params")) continue;
+            if (property.NameEquals("params") || stickyField is not null && property.NameEquals(stickyField)) continue;
             found.Add(property.Name);
             if (s_fields.Contains(property.Name))
             {

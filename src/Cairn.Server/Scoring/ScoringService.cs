@@ -149,27 +149,73 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             await MlflowExceptionHandler.WriteErrorAsync(context, 503, nameof(ErrorCode.TEMPORARILY_UNAVAILABLE), "The model is still loading; see /health/ready.", context.RequestAborted);
             return;
         }
+        using var timeout = NewTimeout(context);
+        await InvocationsAsync(context, requestId, model, model.Name, null, timeout);
+    }
+
+    /// <summary>A token that fires when the request is aborted or past the scoring timeout.</summary>
+    public CancellationTokenSource NewTimeout(HttpContext context)
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds));
+        return timeout;
+    }
+
+    /// <summary>
+    /// Reads the whole request body (within the scoring size limit) for a request that is scored more than once: a
+    /// deployment's primary route, then its shadows, each parse it for their own model.
+    /// </summary>
+    public async Task<byte[]> ReadBodyAsync(HttpContext context, CancellationToken cancellationToken)
+    {
+        LimitBody(context);
+        // The declared length sizes the buffer up to 1 MB: a header alone must not make the server allocate the whole limit.
+        using var buffer = new MemoryStream(context.Request.ContentLength is > 0 and var length ? (int)Math.Min(length, 1 << 20) : 4096);
+        await context.Request.Body.CopyToAsync(buffer, cancellationToken);
+        if (buffer.Length > options.Value.MaxRequestBodyBytes) throw new BadHttpRequestException("Request body too large.", 413);
+        return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// Answers one <c>/invocations</c> request with <paramref name="model"/> (the host's model, or the route a deployment
+    /// picked): the body is read from the request when <paramref name="body"/> is null. The rows are logged under
+    /// <paramref name="deployment"/>; a JSON body may carry <paramref name="stickyField"/> beside its input. True when the model answered 200.
+    /// </summary>
+    internal async Task<bool> InvocationsAsync(HttpContext context, string requestId, ServedModel model, string deployment, byte[]? body, CancellationTokenSource timeout,
+        string? stickyField = null)
+    {
         NameModel(context, model);
         var time = DateTimeOffset.UtcNow;
         var start = Stopwatch.GetTimestamp();
         var status = 200;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds));
         try
         {
-            LimitBody(context);
+            if (body is null) LimitBody(context);
             ColumnBatch input;
             PredictionShape shape;
-            var mediaType = MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var parsed) ? parsed.MediaType.Value : null;
+            var mediaType = MediaTypeOf(context.Request.ContentType);
             if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase))
             {
-                using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
-                (input, shape) = ScoringRequestParser.ParseJson(document.Root, model);
+                if (body is null)
+                {
+                    using var document = await JsonBody.ReadAsync(context.Request, timeout.Token);
+                    (input, shape) = ScoringRequestParser.ParseJson(document.Root, model);
+                }
+                else
+                {
+                    using var document = JsonDocument.Parse(body);
+                    (input, shape) = ScoringRequestParser.ParseJson(document.RootElement, model, stickyField);
+                }
             }
             else if (string.Equals(mediaType, "text/csv", StringComparison.OrdinalIgnoreCase))
             {
-                using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
-                input = ScoringRequestParser.ParseCsv(await reader.ReadToEndAsync(timeout.Token), model);
+                string text;
+                if (body is null)
+                {
+                    using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+                    text = await reader.ReadToEndAsync(timeout.Token);
+                }
+                else text = Encoding.UTF8.GetString(body);
+                input = ScoringRequestParser.ParseCsv(text, model);
                 shape = PredictionShape.Records;
             }
             else
@@ -178,7 +224,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
                 ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
                 await MlflowExceptionHandler.WriteErrorAsync(context, 415, nameof(ErrorCode.BAD_REQUEST),
                     $"Unsupported content type '{context.Request.ContentType}': send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.", context.RequestAborted);
-                return;
+                return false;
             }
             timeout.Token.ThrowIfCancellationRequested();
             var output = Score(model, input);
@@ -187,13 +233,15 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
             var latency = Stopwatch.GetElapsedTime(start);
             ScoringMetrics.RecordBatch(model, output, output.RowCount);
-            Log(requestId, model, time, latency, input, output);
+            Log(requestId, model, deployment, time, latency, input, output);
+            return true;
         }
         catch (Exception e) when (!context.Response.HasStarted && Classify(e, context, timeout) is { } error)
         {
             status = error.Status;
             ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
             await MlflowExceptionHandler.WriteErrorAsync(context, error.Status, error.Code, error.Message, context.RequestAborted);
+            return false;
         }
         finally
         {
@@ -201,6 +249,10 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, "mlflow", status));
         }
     }
+
+    /// <summary>The media type of a Content-Type header, or null.</summary>
+    internal static string? MediaTypeOf(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value : null;
 
     /// <summary>Scores <paramref name="input"/>, insisting that the model answers one row per row.</summary>
     public static ColumnBatch Score(ServedModel model, ColumnBatch input)
@@ -212,13 +264,13 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
     }
 
     /// <summary>Hands the request's rows to the prediction log, when one is registered; it never blocks.</summary>
-    public void Log(string requestId, ServedModel model, DateTimeOffset time, TimeSpan latency, ColumnBatch input, ColumnBatch output)
+    public void Log(string requestId, ServedModel model, string deployment, DateTimeOffset time, TimeSpan latency, ColumnBatch input, ColumnBatch output, bool shadow = false)
     {
         if (log is null) return;
         try
         {
-            log.TryAppend(new PredictionBatch(requestId, model.Name, model.Version is null ? null : model.Name, model.Version, time,
-                latency.TotalMilliseconds, output.RowCount, input.ToList(), output.ToList()));
+            log.TryAppend(new PredictionBatch(requestId, deployment, model.Version is null ? null : model.Name, model.Version, time,
+                latency.TotalMilliseconds, output.RowCount, input.ToList(), output.ToList(), shadow));
         }
         catch (Exception e)
         {

@@ -81,7 +81,11 @@ public sealed class PermissionMatrixTests
                     var allowed = grant is null || grant >= required.Level;
                     var (status, body) = await SendAsync(server, user, method, route.RoutePattern.RawText!, target);
                     var what = $"{user} {method} {route.RoutePattern.RawText} (needs {required.Level}) answered {status}: {body}";
-                    if (allowed) Assert.True(status is not (401 or 403) && status < 500, what);
+                    // The targets' model versions have no package: scoring through a deployment passes the permission check and
+                    // then answers 503 TEMPORARILY_UNAVAILABLE (its models cannot load); any other 5xx is a failure.
+                    var unloadable = status == 503 && route.RoutePattern.RawText!.EndsWith("/invocations", StringComparison.Ordinal)
+                        && body.GetProperty("error_code").GetString() == "TEMPORARILY_UNAVAILABLE";
+                    if (allowed) Assert.True(status is not (401 or 403) && (status < 500 || unloadable), what);
                     else
                     {
                         Assert.True(status == 403, what);
