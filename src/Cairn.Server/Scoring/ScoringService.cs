@@ -299,6 +299,8 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
                 return (503, nameof(ErrorCode.TEMPORARILY_UNAVAILABLE),
                     $"The request took longer than the scoring timeout ({options.Value.RequestTimeoutSeconds:0.###} s) to read and score.");
             case BadHttpRequestException { StatusCode: 413 }:
+                // The body is left unread: the connection closes after the answer, and says so, so no client reuses it.
+                context.Response.Headers.Connection = "close";
                 return (413, nameof(ErrorCode.REQUEST_LIMIT_EXCEEDED),
                     $"The request body is larger than the scoring limit of {options.Value.MaxRequestBodyBytes} bytes (--max-request-size).");
             case BadHttpRequestException bad:
