@@ -106,16 +106,17 @@ public sealed class PredictionEndpointTests : IAsyncLifetime
         Assert.False(body.TryGetProperty("next_page_token", out _));
         var parts = body.GetProperty("rows").EnumerateArray().ToList();
         Assert.Equal(15, parts.Sum(p => p.GetProperty("count").GetInt32()));
-        // Version 1's rows: two blocks (a block holds one minute), in time order.
+        // Version 1's rows: a block holds one minute of one write, so two blocks, or three when the writer took req-0 alone
+        // before req-1 was queued; in time order either way.
         var v1Parts = parts.Where(p => p.GetProperty("model_version").GetString() == "1").ToList();
-        Assert.Equal(2, v1Parts.Count);
+        Assert.InRange(v1Parts.Count, 2, 3);
         Assert.Equal(["req-0", "req-1", "req-1", "req-2", "req-2", "req-2"], v1Parts.SelectMany(p => p.GetProperty("request_ids").EnumerateArray()).Select(e => e.GetString()));
         Assert.Equal([0, 0, 1, 0, 1, 2], v1Parts.SelectMany(p => p.GetProperty("rows").EnumerateArray()).Select(e => e.GetInt32()));
         Assert.Equal([30.0, 30, 31, 30, 31, 32], v1Parts.SelectMany(p => p.GetProperty("inputs").GetProperty("age").EnumerateArray()).Select(e => e.GetDouble()));
-        var v1 = v1Parts[0];
-        Assert.Equal("p1", v1.GetProperty("inputs").GetProperty("plan")[2].GetString());
-        Assert.Equal(0.75, v1.GetProperty("outputs").GetProperty("probabilities")[0][1].GetDouble());
-        Assert.False(v1.GetProperty("outputs").GetProperty("label")[2].GetBoolean());
+        JsonElement[] Column(string side, string name) => v1Parts.SelectMany(p => p.GetProperty(side).GetProperty(name).EnumerateArray()).ToArray();
+        Assert.Equal("p1", Column("inputs", "plan")[2].GetString());
+        Assert.Equal(0.75, Column("outputs", "probabilities")[0][1].GetDouble());
+        Assert.False(Column("outputs", "label")[2].GetBoolean());
 
         // Paged: 4 rows a page, every row once; the ISO form of the times works too.
         var seen = 0;
