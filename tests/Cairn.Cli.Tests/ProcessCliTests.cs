@@ -4,6 +4,11 @@ using Xunit;
 namespace Cairn.Tests;
 
 /// <summary>The real <c>cairn</c> process: signals, exit codes and what a user sees on the terminal.</summary>
+/// <remarks>
+/// Not run beside <see cref="ServeCommandTests"/>, which host a web server in this test process (its console lifetime takes
+/// SIGINT and SIGTERM while it runs): with both at once, the Ctrl-C sent to a child <c>cairn repro</c> was lost in full runs.
+/// </remarks>
+[Collection(SignalTests.Collection)]
 public sealed class ProcessCliTests : IDisposable
 {
     private readonly TempDir _dir = new();
@@ -89,4 +94,10 @@ public sealed class ProcessCliTests : IDisposable
         Assert.Contains("\"FAILED\"", runs, StringComparison.Ordinal);
         Assert.DoesNotContain("\"FINISHED\"", runs, StringComparison.Ordinal);
     }
+}
+
+/// <summary>The test classes that either send signals to a child <c>cairn</c> or take them in this process: run one at a time.</summary>
+public static class SignalTests
+{
+    public const string Collection = "Process signals";
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 
 namespace Cairn.Tests;
 
+[Collection(SignalTests.Collection)]
 public sealed class ServeCommandTests
 {
     private static int FreePort()
