@@ -1,5 +1,6 @@
 using Cairn.Serving;
 using Cairn.Storage;
+using Cairn.Tests.Storage;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
@@ -231,21 +232,13 @@ public abstract class PredictionStoreContract : IAsyncDisposable
 /// <summary>The prediction store contract over a real SQLite file per test.</summary>
 public sealed class SqlitePredictionStoreTests : PredictionStoreContract
 {
-    private readonly TempDirectory _directory = new();
-    private readonly List<CairnStores> _stores = [];
+    private readonly TestStoreSets _sets = TestStoreSets.Sqlite("predictions");
 
-    protected override async Task<CairnStores> CreateStoresAsync()
-    {
-        var stores = await CairnStores.OpenAsync(_directory.Combine($"predictions-{_stores.Count}.db"),
-            new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts"), TimeProvider = Time }, Ct);
-        _stores.Add(stores);
-        return stores;
-    }
+    protected override Task<CairnStores> CreateStoresAsync() => _sets.OpenAsync(Time, Ct);
 
     public override async ValueTask DisposeAsync()
     {
-        foreach (var store in _stores) store.Dispose();
-        _directory.Dispose();
+        await _sets.DisposeAsync();
         await base.DisposeAsync();
     }
 }
@@ -253,32 +246,13 @@ public sealed class SqlitePredictionStoreTests : PredictionStoreContract
 /// <summary>The prediction store contract over PostgreSQL when CAIRN_TEST_POSTGRES is set; a schema per store, dropped afterwards.</summary>
 public sealed class PostgresPredictionStoreTests : PredictionStoreContract
 {
-    private static readonly string? ConnectionString = Environment.GetEnvironmentVariable("CAIRN_TEST_POSTGRES");
-    private readonly List<(CairnStores Store, string Schema)> _stores = [];
+    private readonly TestStoreSets _sets = TestStoreSets.Postgres("cairn_predictions_", "prediction store contract");
 
-    protected override async Task<CairnStores> CreateStoresAsync()
-    {
-        Assert.SkipWhen(string.IsNullOrWhiteSpace(ConnectionString),
-            "CAIRN_TEST_POSTGRES is unset, so PostgreSQL is absent: set it to an Npgsql connection string (e.g. from .ci/postgres.sh start) to run the PostgreSQL prediction store contract.");
-        var schema = "cairn_predictions_" + Guid.NewGuid().ToString("N")[..16];
-        var connectionString = new NpgsqlConnectionStringBuilder(ConnectionString) { SearchPath = schema }.ToString();
-        var stores = await CairnStores.OpenAsync(connectionString, new CairnStoreOptions { DefaultArtifactRoot = "s3://cairn-test/artifacts", TimeProvider = Time }, Ct);
-        _stores.Add((stores, schema));
-        return stores;
-    }
+    protected override Task<CairnStores> CreateStoresAsync() => _sets.OpenAsync(Time, Ct);
 
     public override async ValueTask DisposeAsync()
     {
-        foreach (var (store, _) in _stores) store.Dispose();
-        if (_stores.Count > 0 && ConnectionString is not null)
-        {
-            await using var dataSource = NpgsqlDataSource.Create(ConnectionString);
-            foreach (var (_, schema) in _stores)
-            {
-                await using var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                await drop.ExecuteNonQueryAsync(CancellationToken.None);
-            }
-        }
+        await _sets.DisposeAsync();
         await base.DisposeAsync();
     }
 }

@@ -1381,21 +1381,13 @@ public abstract class TrackingStoreContract : IAsyncDisposable
 /// <summary>The contract over a real SQLite file, one per test.</summary>
 public sealed class SqliteTrackingStoreTests : TrackingStoreContract
 {
-    private readonly TempDirectory _directory = new();
-    private readonly List<CairnStores> _stores = [];
+    private readonly TestStoreSets _sets = TestStoreSets.Sqlite("tracking");
 
-    protected override async Task<ITrackingStore> CreateStoreAsync()
-    {
-        var stores = await CairnStores.OpenAsync(_directory.Combine($"tracking-{_stores.Count}.db"),
-            new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts"), TimeProvider = Time }, Ct);
-        _stores.Add(stores);
-        return stores.Tracking;
-    }
+    protected override async Task<ITrackingStore> CreateStoreAsync() => (await _sets.OpenAsync(Time, Ct)).Tracking;
 
     public override async ValueTask DisposeAsync()
     {
-        foreach (var store in _stores) store.Dispose();
-        _directory.Dispose();
+        await _sets.DisposeAsync();
         await base.DisposeAsync();
     }
 }
