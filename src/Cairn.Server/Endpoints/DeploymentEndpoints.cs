@@ -58,7 +58,7 @@ internal static class DeploymentEndpoints
             var update = body.ToUpdate();
             DeploymentValidator.ValidateUpdate(update);
             await RequireModelReadAsync(request.HttpContext, access, update.Routes ?? []);
-            return One(await Store(stores).UpdateDeploymentAsync(name, update, RegistryEndpoints.User(request), request.HttpContext.RequestAborted));
+            return await AppliedAsync(request, await Store(stores).UpdateDeploymentAsync(name, update, RegistryEndpoints.User(request), request.HttpContext.RequestAborted));
         }).RequireCairnPermission(CairnResource.Deployment, Permission.Edit, from: CairnTarget.DeploymentName)
         .WithName("CairnDeploymentUpdate")
         .WithSummary("Changes what the body sets: routes, description, sticky_header or sticky_field, clear_sticky. Writes a new revision.")
@@ -69,7 +69,7 @@ internal static class DeploymentEndpoints
             var body = await ReadAsync(request, json.CanaryRequest, "model_uri", "percent");
             DeploymentValidator.ParseRouteUri(body.ModelUri, "model_uri");
             await RequireModelReadAsync(request.HttpContext, access, [DeploymentRoute.Primary(body.ModelUri!, 0)]);
-            return One(await Store(stores).CanaryAsync(name, Required(body.ModelUri, "model_uri"), Required(body.Percent, "percent"),
+            return await AppliedAsync(request, await Store(stores).CanaryAsync(name, Required(body.ModelUri, "model_uri"), Required(body.Percent, "percent"),
                 RegistryEndpoints.User(request), request.HttpContext.RequestAborted));
         }).RequireCairnPermission(CairnResource.Deployment, Permission.Edit, from: CairnTarget.DeploymentName)
         .WithName("CairnDeploymentCanary")
@@ -77,13 +77,13 @@ internal static class DeploymentEndpoints
         .Accepts<CanaryRequest>("application/json").Produces<DeploymentResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
         group.MapPost("{name}/promote", async (string name, HttpRequest request, ServerStores stores) =>
-            One(await Store(stores).PromoteAsync(name, RegistryEndpoints.User(request), request.HttpContext.RequestAborted)))
+            await AppliedAsync(request, await Store(stores).PromoteAsync(name, RegistryEndpoints.User(request), request.HttpContext.RequestAborted)))
         .RequireCairnPermission(CairnResource.Deployment, Permission.Edit, from: CairnTarget.DeploymentName)
         .WithName("CairnDeploymentPromote").WithSummary("Gives the running canary all the traffic and removes the route it ran beside.")
         .Produces<DeploymentResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
 
         group.MapPost("{name}/rollback", async (string name, HttpRequest request, ServerStores stores) =>
-            One(await Store(stores).RollbackAsync(name, RegistryEndpoints.User(request), request.HttpContext.RequestAborted)))
+            await AppliedAsync(request, await Store(stores).RollbackAsync(name, RegistryEndpoints.User(request), request.HttpContext.RequestAborted)))
         .RequireCairnPermission(CairnResource.Deployment, Permission.Edit, from: CairnTarget.DeploymentName)
         .WithName("CairnDeploymentRollback").WithSummary("Restores the routing of the revision before the current one, as a new revision.")
         .Produces<DeploymentResponse>().Produces<ErrorResponse>(StatusCodes.Status400BadRequest);
@@ -99,6 +99,7 @@ internal static class DeploymentEndpoints
         group.MapDelete("{name}", async (string name, HttpRequest request, ServerStores stores) =>
         {
             await Store(stores).DeleteDeploymentAsync(name, request.HttpContext.RequestAborted);
+            await AppliedAsync(request, null, name);
             return Results.Json(new DeploymentEmpty(), json.DeploymentEmpty);
         }).RequireCairnPermission(CairnResource.Deployment, Permission.Manage, from: CairnTarget.DeploymentName)
         .WithName("CairnDeploymentDelete").WithSummary("Deletes a deployment with its history and permissions.")
@@ -121,6 +122,17 @@ internal static class DeploymentEndpoints
     }
 
     private static IDeploymentStore Store(ServerStores stores) => stores.Inner.Deployments;
+
+    /// <summary>
+    /// The answer to a change: when this server serves the deployment, it re-reads it first, so the new routing (its models
+    /// loaded and warmed) takes the next request; other replicas follow within their refresh interval.
+    /// </summary>
+    private static async Task<IResult> AppliedAsync(HttpRequest request, Deployment? deployment, string? deleted = null)
+    {
+        if (request.HttpContext.RequestServices.GetService(typeof(Scoring.DeploymentRuntime)) is Scoring.DeploymentRuntime runtime)
+            await runtime.RefreshNowAsync(deployment?.Name ?? deleted!, request.HttpContext.RequestAborted);
+        return deployment is null ? Results.Empty : One(deployment);
+    }
 
     private static IResult One(Deployment deployment) =>
         Results.Json(new DeploymentResponse { Deployment = deployment.ToWire() }, DeploymentJson.Default.DeploymentResponse);

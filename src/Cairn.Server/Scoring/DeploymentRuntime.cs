@@ -104,6 +104,8 @@ internal sealed class DeploymentSnapshot
 internal sealed partial class DeploymentRuntime : BackgroundService
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    // Deployments whose first load failed (one per existing deployment at most: unknown names never get here).
+    private readonly ConcurrentDictionary<string, string> _loadFailures = new(StringComparer.Ordinal);
     private readonly ServerStores _stores;
     private readonly DeploymentRuntimeOptions _options;
     private readonly ScoringService _scoring;
@@ -137,9 +139,20 @@ internal sealed partial class DeploymentRuntime : BackgroundService
     /// <summary>Why the refresh loop stopped, when it died; null while it runs.</summary>
     public string? LoopFailure { get; private set; }
 
-    /// <summary>The deployments whose last refresh failed, with the reason (they keep serving their previous snapshot).</summary>
-    public IReadOnlyDictionary<string, string> Problems =>
-        _entries.Where(e => e.Value.Problem is not null).ToDictionary(e => e.Key, e => e.Value.Problem!, StringComparer.Ordinal);
+    /// <summary>
+    /// The deployments whose last refresh failed (they keep serving their previous snapshot) or whose first load failed (their
+    /// requests get 503 until a load succeeds), with the reason.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Problems
+    {
+        get
+        {
+            var problems = new Dictionary<string, string>(_loadFailures, StringComparer.Ordinal);
+            foreach (var (name, entry) in _entries)
+                if (entry.Problem is { } problem) problems[name] = problem;
+            return problems;
+        }
+    }
 
     /// <summary>The current snapshot of <paramref name="name"/>, loaded on first use, with a reference the caller releases.</summary>
     public async Task<DeploymentSnapshot> AcquireAsync(string name, CancellationToken cancellationToken)
@@ -225,7 +238,7 @@ internal sealed partial class DeploymentRuntime : BackgroundService
                     if (entry.Current is null) continue;
                     try
                     {
-                        await RefreshAsync(entry, stoppingToken).ConfigureAwait(false);
+                        await RefreshOneAsync(entry, stoppingToken).ConfigureAwait(false);
                         entry.Problem = null;
                     }
                     catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -234,7 +247,7 @@ internal sealed partial class DeploymentRuntime : BackgroundService
                     }
                     catch (Exception e)
                     {
-                        entry.Problem = e.Message;
+                        entry.Problem = $"keeps its previous models: {e.Message}";
                         LogRefreshFailed(_logger, e, entry.Name);
                     }
                 }
@@ -255,6 +268,46 @@ internal sealed partial class DeploymentRuntime : BackgroundService
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         foreach (var entry in _entries.Values) Interlocked.Exchange(ref entry.Current, null)?.Release();
         _entries.Clear();
+    }
+
+    /// <summary>
+    /// Re-reads <paramref name="name"/> at once when this server has it loaded, so a change made through this server serves
+    /// before its answer returns (other replicas follow within <see cref="DeploymentRuntimeOptions.RefreshSeconds"/>). A
+    /// failure is not the caller's: the change is stored, the previous models keep serving and readiness shows why.
+    /// </summary>
+    public async Task RefreshNowAsync(string name, CancellationToken cancellationToken)
+    {
+        // A deployment that failed to load is tried afresh by its next request, with the routing just written.
+        _loadFailures.TryRemove(name, out _);
+        if (!_entries.TryGetValue(name, out var entry) || entry.Current is null) return;
+        try
+        {
+            await RefreshOneAsync(entry, cancellationToken).ConfigureAwait(false);
+            entry.Problem = null;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller went away; the background loop picks the change up.
+        }
+        catch (Exception e)
+        {
+            entry.Problem = $"keeps its previous models: {e.Message}";
+            LogRefreshFailed(_logger, e, entry.Name);
+        }
+    }
+
+    /// <summary>One refresh of an entry at a time (the loop and a change made through this server may meet).</summary>
+    private async Task RefreshOneAsync(Entry entry, CancellationToken cancellationToken)
+    {
+        await entry.Refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (entry.Current is not null) await RefreshAsync(entry, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            entry.Refreshing.Release();
+        }
     }
 
     /// <summary>Swaps in a new snapshot when the deployment's revision or a route's alias target changed.</summary>
@@ -298,9 +351,11 @@ internal sealed partial class DeploymentRuntime : BackgroundService
         {
             // A route that does not resolve or a package that does not load is the server's state, not the caller's input.
             LogLoadFailed(_logger, e, entry.Name);
+            _loadFailures[entry.Name] = $"its models could not load: {e.Message}";
             throw new CairnException(ErrorCode.TEMPORARILY_UNAVAILABLE, $"Deployment '{entry.Name}' could not load its models: {e.Message}");
         }
         Volatile.Write(ref entry.Current, snapshot);
+        _loadFailures.TryRemove(entry.Name, out _);
         LogLoaded(_logger, entry.Name, deployment.Revision, string.Join(", ", versions.Select(v => $"{v.Key} -> {v.Value}")));
         return snapshot;
     }
@@ -417,6 +472,8 @@ internal sealed partial class DeploymentRuntime : BackgroundService
         public Lazy<Task<DeploymentSnapshot>> FirstLoad { get; }
 
         public volatile string? Problem;
+
+        public SemaphoreSlim Refreshing { get; } = new(1, 1);
     }
 
     [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Deployment {Name} loaded at revision {Revision}: {Versions}")]
@@ -446,6 +503,6 @@ internal sealed class DeploymentRuntimeHealthCheck(DeploymentRuntime runtime) : 
         if (runtime.LoopFailure is { } failure) return Task.FromResult(HealthCheckResult.Unhealthy($"The deployments' refresh loop died: {failure}"));
         var problems = runtime.Problems;
         return Task.FromResult(problems.Count == 0 ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Degraded(string.Join("; ", problems.Select(p => $"deployment '{p.Key}' keeps its previous models: {p.Value}"))));
+            : HealthCheckResult.Degraded(string.Join("; ", problems.Select(p => $"deployment '{p.Key}': {p.Value}"))));
     }
 }

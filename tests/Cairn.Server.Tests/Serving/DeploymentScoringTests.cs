@@ -293,25 +293,70 @@ public sealed class DeploymentScoringTests
             Assert.Equal((503, "TEMPORARILY_UNAVAILABLE"), (unavailable.Status, unavailable.Body.GetProperty("error_code").GetString()));
             Assert.Contains("Deployment 'never' could not load its models", unavailable.Body.GetProperty("message").GetString(), StringComparison.Ordinal);
         }
+        Assert.Contains("deployment 'never': its models could not load", await ReadinessAsync(server, "never"), StringComparison.Ordinal);
         await Stores(server).Registry.SetRegisteredModelAliasAsync("churn", "champion", "3", cancellationToken: Ct);
-        string? description = null;
-        for (var i = 0; i < 100 && description is null; i++)
-        {
-            await Task.Delay(50, Ct);
-            using var ready = await server.Http.GetAsync("health/ready", Ct);
-            Assert.Equal(200, (int)ready.StatusCode);
-            var check = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("checks").GetProperty("deployments");
-            if (check.GetProperty("status").GetString() == "Degraded") description = check.GetProperty("description").GetString();
-        }
-        Assert.NotNull(description);
-        Assert.Contains("deployment 'steady' keeps its previous models", description, StringComparison.Ordinal);
+        var description = await ReadinessAsync(server, "steady");
+        Assert.Contains("deployment 'steady': keeps its previous models", description, StringComparison.Ordinal);
         Assert.Contains("gone", description, StringComparison.Ordinal);
         for (var i = 0; i < 5; i++) Assert.Equal("1", (await ScoreAsync(server.Http, "steady")).Version);
 
         // The alias back on a loadable version clears the problem.
         await Stores(server).Registry.SetRegisteredModelAliasAsync("churn", "champion", "2", cancellationToken: Ct);
         await WaitForVersionAsync(server, "steady", "2");
+        // Deleting the deployment that never loaded clears its problem too.
+        using (var deleted = await server.Http.DeleteAsync("api/cairn/v1/deployments/never", Ct))
+            Assert.True(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync(Ct));
         Assert.Empty(server.Server.Services.GetRequiredService<DeploymentRuntime>().Problems);
+    }
+
+    /// <summary>The readiness description of the deployments check once it is degraded and names <paramref name="deployment"/>.</summary>
+    private static async Task<string> ReadinessAsync(RunningServer server, string deployment)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            using var ready = await server.Http.GetAsync("health/ready", Ct);
+            Assert.Equal(200, (int)ready.StatusCode);
+            var check = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("checks").GetProperty("deployments");
+            if (check.GetProperty("status").GetString() == "Degraded" && check.GetProperty("description").GetString() is { } text
+                && text.Contains($"'{deployment}'", StringComparison.Ordinal))
+                return text;
+            await Task.Delay(50, Ct);
+        }
+        Assert.Fail($"Readiness never named deployment '{deployment}'.");
+        return "";
+    }
+
+    [Fact]
+    public async Task A_change_made_through_this_server_serves_from_the_next_request_without_waiting_for_the_refresh()
+    {
+        // An hour between refreshes: only the change's own re-read can move the traffic.
+        await using var server = await RunningServer.StartAsync(settings: new Dictionary<string, string?> { [DeploymentRuntimeOptions.Section + ":RefreshSeconds"] = "3600" });
+        await SeedAsync(server);
+        await CreateAsync(server, "now", null, DeploymentRoute.Primary("models:/churn/1", 100));
+        Assert.Equal("1", (await ScoreAsync(server.Http, "now")).Version);
+
+        async Task PostAsync(string path, string body)
+        {
+            using var response = await server.Http.PostAsync($"api/cairn/v1/deployments/now/{path}", new StringContent(body, Encoding.UTF8, "application/json"), Ct);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Ct));
+        }
+
+        await PostAsync("canary", """{"model_uri": "models:/churn/2", "percent": 50}""");
+        var seen = new HashSet<string>();
+        for (var i = 0; i < 60; i++) seen.Add((await ScoreAsync(server.Http, "now")).Version!);
+        Assert.Equal(["1", "2"], seen.Order());
+
+        await PostAsync("rollback", "{}");
+        for (var i = 0; i < 20; i++) Assert.Equal("1", (await ScoreAsync(server.Http, "now")).Version);
+
+        using (var patched = await server.Http.PatchAsync("api/cairn/v1/deployments/now",
+            new StringContent("""{"routes": [{"model_uri": "models:/churn/2", "weight": 100}]}""", Encoding.UTF8, "application/json"), Ct))
+            Assert.True(patched.IsSuccessStatusCode, await patched.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("2", (await ScoreAsync(server.Http, "now")).Version);
+
+        using (var deleted = await server.Http.DeleteAsync("api/cairn/v1/deployments/now", Ct))
+            Assert.True(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(404, (await ScoreAsync(server.Http, "now")).Status);
     }
 
     private static async Task WaitForVersionAsync(RunningServer server, string name, string version)
