@@ -11,6 +11,7 @@ namespace Cairn.Cli.Commands;
 /// The README's main job: starts the server on the embedded default (CAIRN_HOME), logs a small
 /// hyper-parameter sweep into it through the HTTP API exactly as an MLflow client would, searches it,
 /// trains and registers two ML.NET models through the same server, promotes one behind a gate,
+/// serves the champion through a deployment with a 10% canary of the other version and rolls it back,
 /// and says where to look.
 /// </summary>
 internal static class QuickstartCommand
@@ -86,6 +87,8 @@ internal static class QuickstartCommand
             console.WriteLine();
             await QuickstartModel.RunAsync(console, client, home, cancellationToken);
             console.WriteLine();
+            await QuickstartServing.RunAsync(console, client, url, home, cancellationToken);
+            console.WriteLine();
             console.MarkupLine("[bold]Where to look[/]");
             console.MarkupLine($"  database   {Markup.Escape(Path.Combine(home, "cairn.db"))}");
             console.MarkupLine($"  artifacts  {Markup.Escape(Path.Combine(home, "artifacts"))}");
@@ -93,6 +96,7 @@ internal static class QuickstartCommand
             console.MarkupLine($"  compare    cairn runs compare {runIds[0]} {runIds[^1]}");
             console.MarkupLine($"  lineage    cairn models show {QuickstartModel.ModelName} 1   (and: cairn models history {QuickstartModel.ModelName})");
             console.MarkupLine($"  gate       cairn evaluate --model models:/{QuickstartModel.ModelName}@champion --data {Markup.Escape(QuickstartModel.TestDataPath(home))} --require \"auc >= 0.8\"");
+            console.MarkupLine($"  deployment cairn deployments show {QuickstartServing.DeploymentName}   (and: cairn deployments history {QuickstartServing.DeploymentName})");
             console.MarkupLine($"  score      cairn serve models:/{QuickstartModel.ModelName}@champion --port 5001   (POST /invocations, /v2/models/{QuickstartModel.ModelName}/infer)");
             console.MarkupLine("  track      cairn server   (then point any MLflow client at it: MLFLOW_TRACKING_URI=http://127.0.0.1:5000)");
             if (parse.GetValue(keepRunning))

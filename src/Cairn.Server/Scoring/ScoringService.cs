@@ -111,6 +111,8 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
     public const string ModelVersionHeader = "X-Cairn-Model-Version";
 
     private static readonly JsonEncodedText s_predictions = JsonEncodedText.Encode("predictions");
+    private static readonly JsonEncodedText s_modelName = JsonEncodedText.Encode("model_name");
+    private static readonly JsonEncodedText s_modelVersion = JsonEncodedText.Encode("model_version");
 
     public ScoringModels Models => models;
 
@@ -316,7 +318,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
         }
     }
 
-    /// <summary>Writes <c>{"predictions": ...}</c>: records for a dataframe, a map of output name to values for tensors.</summary>
+    /// <summary>Writes <c>{"predictions": ..., "model_name": ..., "model_version": ...}</c>: records for a dataframe, a map of output name to values for tensors.</summary>
     internal static void WritePredictions(System.Buffers.IBufferWriter<byte> body, ServedModel model, ColumnBatch output, PredictionShape shape)
     {
         using var writer = new Utf8JsonWriter(body, new JsonWriterOptions { SkipValidation = true });
@@ -351,6 +353,9 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             }
             writer.WriteEndObject();
         }
+        // Which model answered, beside MLflow's one key (its clients read "predictions" and keep the rest).
+        writer.WriteString(s_modelName, model.Name);
+        writer.WriteString(s_modelVersion, model.VersionLabel);
         writer.WriteEndObject();
     }
 

@@ -79,6 +79,8 @@ public sealed class DeploymentScoringTests
         Assert.True(first.Status == 200, first.Body.ToString());
         Assert.Equal("ab", first.Response.Headers.GetValues("X-Cairn-Deployment").Single());
         Assert.Equal("churn", first.Response.Headers.GetValues("X-Cairn-Model-Name").Single());
+        // The body names the model and version too (beside MLflow's "predictions"), for callers that see no headers.
+        Assert.Equal(("churn", first.Version), (first.Body.GetProperty("model_name").GetString(), first.Body.GetProperty("model_version").GetString()));
         Assert.Matches("^[0-9a-f]{32}$", first.Response.Headers.GetValues("X-Request-Id").Single());
         var predictions = first.Body.GetProperty("predictions").EnumerateArray().ToList();
         Assert.True(predictions[0].GetProperty("PredictedLabel").GetBoolean());
