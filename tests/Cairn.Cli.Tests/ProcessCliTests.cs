@@ -17,7 +17,7 @@ public sealed class ProcessCliTests : IDisposable
 
     private Process Start(params string[] args) => CliHarness.StartProcess(_dir.Path, null, args);
 
-    [Fact(Skip = "Since the serving merge this fails in full CI runs with CAIRN_TEST_POSTGRES set (the child cairn repro ignores the SIGINT and runs its 60 s stage to the end, exit 0), while it passes alone and in full runs without PostgreSQL; the cause is not found yet (see the closing note of issue 12's first session). Ctrl-C handling itself is unchanged.")]
+    [Fact(Skip = "Fails in full CI runs of the whole solution (the child cairn repro ignores the SIGINT and runs its 60 s stage to the end, exit 0) while it passes alone and in a full run of the Cli tests with PostgreSQL (144 passed); suspected: a signal mask inherited from an ONNX Runtime thread of the test process. The failure message now prints the child's SigBlk/SigIgn to confirm.")]
     public async Task Ctrl_C_kills_the_running_stage_and_discards_its_partial_outputs()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -29,10 +29,11 @@ public sealed class ProcessCliTests : IDisposable
         while (!File.Exists(_dir["out/part.txt"]) && sw.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50, ct);
         Assert.True(File.Exists(_dir["out/part.txt"]), "the stage never started");
 
+        var signals = string.Join(", ", File.ReadLines($"/proc/{p.Id}/status").Where(l => l.StartsWith("Sig", StringComparison.Ordinal)));
         _dir.Run("kill", "-INT", p.Id.ToString()); // what Ctrl-C sends
         await p.WaitForExitAsync(ct);
 
-        Assert.Equal(130, p.ExitCode);
+        Assert.True(p.ExitCode == 130, $"exit code {p.ExitCode}; the child's signal state: {signals}");
         Assert.Contains("cairn: cancelled", await stderr);
         Assert.Contains("partial outputs were removed", await stdout);
         Assert.False(Directory.Exists(_dir["out"]));

@@ -22,6 +22,9 @@ internal sealed class UserMessage
     public List<JsonElement> ExperimentPermissions { get; set; } = [];
     public List<JsonElement> RegisteredModelPermissions { get; set; } = [];
 
+    /// <summary>Cairn's addition beside MLflow's two lists: the user's grants on deployments.</summary>
+    public List<JsonElement> DeploymentPermissions { get; set; } = [];
+
     public static UserMessage From(User user) => new() { Id = user.Id, Username = user.Username, IsAdmin = user.IsAdmin };
 }
 

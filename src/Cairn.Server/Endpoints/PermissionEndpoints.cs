@@ -120,14 +120,20 @@ internal static class PermissionEndpoints
     public static RegisteredModelPermissionMessage ToWire(RegisteredModelPermissionGrant grant) =>
         new() { Name = grant.Name, UserId = grant.UserId, Permission = grant.Permission.Name() };
 
-    /// <summary>A user's grants as MLflow's users/get lists them (<c>experiment_permissions</c>, <c>registered_model_permissions</c>).</summary>
-    public static async Task<(List<JsonElement> Experiments, List<JsonElement> Models)> GrantsOfAsync(ServerStores stores, long userId, CancellationToken cancellationToken)
+    /// <summary>
+    /// A user's grants as MLflow's users/get lists them (<c>experiment_permissions</c>, <c>registered_model_permissions</c>),
+    /// and Cairn's <c>deployment_permissions</c>.
+    /// </summary>
+    public static async Task<(List<JsonElement> Experiments, List<JsonElement> Models, List<JsonElement> Deployments)> GrantsOfAsync(ServerStores stores,
+        long userId, CancellationToken cancellationToken)
     {
         var store = Store(stores);
         var experiments = await store.ListExperimentGrantsAsync(userId, cancellationToken);
         var models = await store.ListRegisteredModelGrantsAsync(userId, cancellationToken);
+        var deployments = await store.ListDeploymentGrantsAsync(userId, cancellationToken);
         return (experiments.Select(g => JsonSerializer.SerializeToElement(ToWire(g), PermissionJson.Default.ExperimentPermissionMessage)).ToList(),
-            models.Select(g => JsonSerializer.SerializeToElement(ToWire(g), PermissionJson.Default.RegisteredModelPermissionMessage)).ToList());
+            models.Select(g => JsonSerializer.SerializeToElement(ToWire(g), PermissionJson.Default.RegisteredModelPermissionMessage)).ToList(),
+            deployments.Select(g => JsonSerializer.SerializeToElement(ToWire(g), PermissionJson.Default.DeploymentPermissionMessage)).ToList());
     }
 
     private static SqlPermissionStore Store(ServerStores stores) => stores.Inner.Permissions

@@ -37,7 +37,7 @@ internal static class UserEndpoints
             RequireSelfOrAdmin(request.HttpContext, username, "read other users");
             var user = await store.GetUserAsync(username, request.HttpContext.RequestAborted);
             var message = UserMessage.From(user);
-            (message.ExperimentPermissions, message.RegisteredModelPermissions) =
+            (message.ExperimentPermissions, message.RegisteredModelPermissions, message.DeploymentPermissions) =
                 await PermissionEndpoints.GrantsOfAsync(stores, user.Id, request.HttpContext.RequestAborted);
             return Results.Json(new UserResponse { User = message }, AuthJson.Default.UserResponse);
         });

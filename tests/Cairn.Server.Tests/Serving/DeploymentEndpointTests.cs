@@ -189,6 +189,10 @@ public sealed class DeploymentEndpointTests
         Assert.True(given.Status == 200, given.Body.ToString());
         Assert.Equal(("churn", "EDIT"), (given.Body.GetProperty("deployment_permission").GetProperty("name").GetString(),
             given.Body.GetProperty("deployment_permission").GetProperty("permission").GetString()));
+        // users/get lists the grant beside MLflow's two lists.
+        var listed = (await authz.SendAsync("reader", HttpMethod.Get, "api/2.0/mlflow/users/get?username=reader")).Body.GetProperty("user");
+        var deploymentGrant = listed.GetProperty("deployment_permissions").EnumerateArray().Single();
+        Assert.Equal(("churn", "EDIT"), (deploymentGrant.GetProperty("name").GetString(), deploymentGrant.GetProperty("permission").GetString()));
         var changed = await authz.SendAsync("reader", HttpMethod.Patch, Api + "/churn", patch);
         Assert.True(changed.Status == 200, changed.Body.ToString());
         Assert.Equal("reader", changed.Body.GetProperty("deployment").GetProperty("updated_by").GetString());
