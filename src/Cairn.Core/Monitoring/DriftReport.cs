@@ -41,7 +41,7 @@ public sealed record FeatureDrift
     public required int CurrentMissing { get; init; }
 
     /// <summary>Two-sample Kolmogorov–Smirnov (numeric).</summary>
-    public TestResult? Ks { get; init; }
+    public TestStatistic? Ks { get; init; }
 
     /// <summary>Wasserstein-1 in the column's units (numeric).</summary>
     public double? Wasserstein { get; init; }
@@ -56,7 +56,7 @@ public sealed record FeatureDrift
     public double? Js { get; init; }
 
     /// <summary>Chi-square test of the 2 x K table (categorical).</summary>
-    public TestResult? Chi2 { get; init; }
+    public TestStatistic? Chi2 { get; init; }
 
     /// <summary>Categories in the current sample that the reference never has (categorical).</summary>
     public int UnseenCategories { get; init; }

@@ -155,10 +155,10 @@ public static class DriftStatistics
     /// <c>scipy.stats.chi2_contingency</c>: expected = row total x column total / total, Yates' correction (each observed
     /// count moved towards its expected by at most 0.5) only when K = 2, K - 1 degrees of freedom; one category gives 0 and 1.
     /// </summary>
-    public static TestResult ChiSquare(ReadOnlySpan<long> reference, ReadOnlySpan<long> current)
+    public static TestStatistic ChiSquare(ReadOnlySpan<long> reference, ReadOnlySpan<long> current)
     {
         var k = reference.Length;
-        if (k < 2) return new TestResult(0, 1);
+        if (k < 2) return new TestStatistic(0, 1);
         double refTotal = 0, curTotal = 0;
         for (var i = 0; i < k; i++)
         {
@@ -173,7 +173,7 @@ public static class DriftStatistics
             statistic += Term(reference[i], refTotal * column / total, k == 2);
             statistic += Term(current[i], curTotal * column / total, k == 2);
         }
-        return new TestResult(statistic, SpecialFunctions.ChiSquareSurvival(statistic, k - 1));
+        return new TestStatistic(statistic, SpecialFunctions.ChiSquareSurvival(statistic, k - 1));
 
         static double Term(double observed, double expected, bool yates)
         {

@@ -3,7 +3,7 @@ namespace Cairn.Monitoring;
 /// <summary>A statistic and its p-value.</summary>
 /// <param name="Statistic">The test statistic.</param>
 /// <param name="PValue">Its p-value.</param>
-public readonly record struct TestResult(double Statistic, double PValue);
+public readonly record struct TestStatistic(double Statistic, double PValue);
 
 /// <summary>
 /// The two-sample Kolmogorov–Smirnov test, two-sided, as SciPy's <c>ks_2samp(method='auto')</c> defines it: D is the largest
@@ -18,17 +18,17 @@ public static class KolmogorovSmirnov
     public const int MaxExactSize = 10_000;
 
     /// <summary>Tests two samples, each sorted ascending without NaN; both must be non-empty.</summary>
-    public static TestResult Test(ReadOnlySpan<double> sortedReference, ReadOnlySpan<double> sortedCurrent)
+    public static TestStatistic Test(ReadOnlySpan<double> sortedReference, ReadOnlySpan<double> sortedCurrent)
     {
         int n1 = sortedReference.Length, n2 = sortedCurrent.Length;
         if (n1 == 0 || n2 == 0) throw new ArgumentException("Both samples need at least one value.");
         var d = Statistic(sortedReference, sortedCurrent);
         var g = Gcd(n1, n2);
         if (Math.Max(n1, n2) <= MaxExactSize && TryExact(n1, n2, g, d, out var exactD, out var exactP))
-            return new TestResult(exactD, exactP);
+            return new TestStatistic(exactD, exactP);
         double m = Math.Max(n1, n2), n = Math.Min(n1, n2);
         var en = (int)Math.Round(m * n / (m + n), MidpointRounding.ToEven);
-        return new TestResult(d, Math.Clamp(KolmogorovDistribution.Survival(Math.Max(en, 1), d), 0, 1));
+        return new TestStatistic(d, Math.Clamp(KolmogorovDistribution.Survival(Math.Max(en, 1), d), 0, 1));
     }
 
     /// <summary>max |F1(x) - F2(x)| over the observed values, one merge over the sorted samples.</summary>
