@@ -56,8 +56,8 @@ internal static class DriftCommand
             {
                 bar?.Indeterminate();
                 // The two files are read at the same time (each reader is one thread).
-                var readReference = Task.Run(() => CsvTable.ReadAny(referencePath), cancellationToken);
-                var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath), cancellationToken);
+                var readReference = Task.Run(() => CsvTable.ReadAny(referencePath, hash: false), cancellationToken);
+                var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath, hash: false), cancellationToken);
                 var (refTable, curTable) = (await readReference, await readCurrent);
                 var columns = Columns(refTable, curTable);
                 bar?.Start(columns.Count);

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Cairn.Monitoring;
 
 /// <summary>
@@ -23,28 +25,38 @@ public sealed class SortedSample
     /// <summary>Sorts the present values of <paramref name="column"/> (NaN dropped); the column itself is not changed.</summary>
     public static SortedSample From(ReadOnlySpan<double> column)
     {
-        var keys = new ulong[column.Length];
-        var count = 0;
-        foreach (var value in column)
+        // The two key buffers are pooled: a thread sorting column after column reuses them instead of faulting in fresh pages.
+        var keys = ArrayPool<ulong>.Shared.Rent(Math.Max(1, column.Length));
+        var scratch = ArrayPool<ulong>.Shared.Rent(Math.Max(1, column.Length));
+        try
         {
-            if (double.IsNaN(value)) continue;
-            var bits = (ulong)BitConverter.DoubleToInt64Bits(value);
-            keys[count++] = (bits & 0x8000_0000_0000_0000UL) != 0 ? ~bits : bits | 0x8000_0000_0000_0000UL;
+            var count = 0;
+            foreach (var value in column)
+            {
+                if (double.IsNaN(value)) continue;
+                var bits = (ulong)BitConverter.DoubleToInt64Bits(value);
+                keys[count++] = (bits & 0x8000_0000_0000_0000UL) != 0 ? ~bits : bits | 0x8000_0000_0000_0000UL;
+            }
+            var missing = column.Length - count;
+            var sorted = RadixSort(keys.AsSpan(0, count), scratch.AsSpan(0, count));
+            var values = GC.AllocateUninitializedArray<double>(count);
+            for (var i = 0; i < count; i++)
+            {
+                var key = sorted[i];
+                var bits = (key & 0x8000_0000_0000_0000UL) != 0 ? key & 0x7FFF_FFFF_FFFF_FFFFUL : ~key;
+                values[i] = BitConverter.Int64BitsToDouble((long)bits);
+            }
+            return new SortedSample(values, missing);
         }
-        var missing = column.Length - count;
-        var sorted = RadixSort(keys.AsSpan(0, count));
-        var values = new double[count];
-        for (var i = 0; i < count; i++)
+        finally
         {
-            var key = sorted[i];
-            var bits = (key & 0x8000_0000_0000_0000UL) != 0 ? key & 0x7FFF_FFFF_FFFF_FFFFUL : ~key;
-            values[i] = BitConverter.Int64BitsToDouble((long)bits);
+            ArrayPool<ulong>.Shared.Return(keys);
+            ArrayPool<ulong>.Shared.Return(scratch);
         }
-        return new SortedSample(values, missing);
     }
 
-    /// <summary>Sorts <paramref name="keys"/>; returns the span holding the result (the input or a scratch copy).</summary>
-    private static Span<ulong> RadixSort(Span<ulong> keys)
+    /// <summary>Sorts <paramref name="keys"/> using <paramref name="scratch"/>; returns the one of the two holding the result.</summary>
+    private static Span<ulong> RadixSort(Span<ulong> keys, Span<ulong> scratch)
     {
         if (keys.Length < 2) return keys;
         if (keys.Length < 4096)
@@ -61,7 +73,7 @@ public sealed class SortedSample
             counts[2 * buckets + (int)((key >> 32) & 0xFFFF)]++;
             counts[3 * buckets + (int)(key >> 48)]++;
         }
-        Span<ulong> source = keys, target = new ulong[keys.Length];
+        Span<ulong> source = keys, target = scratch;
         for (var pass = 0; pass < 4; pass++)
         {
             var histogram = counts.AsSpan(pass * buckets, buckets);
