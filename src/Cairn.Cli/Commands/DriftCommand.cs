@@ -117,7 +117,9 @@ internal static class DriftCommand
         var colon = rule.IndexOf(':', StringComparison.Ordinal);
         var methodText = colon < 0 ? rule : rule[..colon];
         DriftMethod? method = methodText.Length == 0 ? null : DriftOptions.ParseMethod(methodText, "--feature " + item);
-        double? value = colon < 0 ? null : DriftOptions.CheckThreshold(method ?? options.NumericMethod, Number(rule[(colon + 1)..], item, "--feature"), "--feature " + item);
+        // Without a method the threshold is checked against the column's method once its type is known.
+        double? value = colon < 0 ? null : Number(rule[(colon + 1)..], item, "--feature");
+        if (method is { } m && value is { } v) DriftOptions.CheckThreshold(m, v, "--feature " + item);
         options.Features[name] = new FeatureRule(method, value);
     }
 

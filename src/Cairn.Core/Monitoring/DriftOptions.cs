@@ -89,8 +89,9 @@ public sealed class DriftOptions
         if (!(DriftShare > 0 && DriftShare <= 1))
             throw new InvalidParameterValueException(string.Create(CultureInfo.InvariantCulture, $"Invalid value '{DriftShare}' for 'drift share': it must be greater than 0 and at most 1."));
         foreach (var (method, value) in Thresholds) CheckThreshold(method, value, $"threshold {NameOf(method)}");
+        // A feature threshold without a method is checked once the column's type, and so its method, is known (Rule).
         foreach (var (name, rule) in Features)
-            if (rule.Threshold is { } t) CheckThreshold(rule.Method ?? DriftMethod.Psi, t, $"feature {name}");
+            if (rule is { Method: { } m, Threshold: { } t }) CheckThreshold(m, t, $"feature {name}");
     }
 
     internal (DriftMethod Method, double Threshold) Rule(string feature, bool numeric)
@@ -104,6 +105,6 @@ public sealed class DriftOptions
         var threshold = rule?.Method == method && rule.Threshold is { } own ? own
             : rule is { Method: null, Threshold: { } any } ? any
             : Thresholds.TryGetValue(method, out var set) ? set : DefaultThreshold(method);
-        return (method, threshold);
+        return (method, CheckThreshold(method, threshold, $"feature {feature}"));
     }
 }

@@ -151,6 +151,13 @@ public sealed class DriftStatisticsTests
             Compare([new CategoricalDriftColumn("colour", ["a"], ["b"])], options));
         Assert.Contains("feature 'colour'", error.Message);
         Assert.Throws<InvalidParameterValueException>(() => new DriftOptions { NumericMethod = DriftMethod.Chi2 }.Validate());
+        // A threshold without a method is checked against the method the column's type gets: chi2 wants a p-value.
+        var noMethod = new DriftOptions { CategoricalMethod = DriftMethod.Chi2 };
+        noMethod.Features["colour"] = new FeatureRule(null, 5);
+        var refused = Assert.Throws<InvalidParameterValueException>(() =>
+            Compare([new CategoricalDriftColumn("colour", ["a"], ["b"])], noMethod));
+        Assert.Contains("feature colour", refused.Message);
+        Assert.Contains("between 0 and 1", refused.Message);
         Assert.Throws<InvalidParameterValueException>(() => new DriftOptions { DriftShare = 0 }.Validate());
     }
 
