@@ -8,6 +8,7 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- serve [--trials 3] [--seconds 10]   (build needed: src/Cairn.Cli; wrk on PATH)
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
 //   dotnet run -c Release --project bench/Cairn.Bench -- predlog [--rows 1000000] [--trials 5] [--postgres CONNSTR]
+//   dotnet run -c Release --project bench/Cairn.Bench -- drift --rows 1000000 [--trials 5]   (build needed: src/Cairn.Cli)
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
 {
@@ -17,5 +18,6 @@ return args.FirstOrDefault() switch
     "auth" => await AuthBench.RunAsync(options),
     "serve" => await ServeBench.RunAsync(options),
     "predlog" => await PredictionLogBench.RunAsync(options),
+    "drift" => await DriftBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };

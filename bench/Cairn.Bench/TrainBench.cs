@@ -119,7 +119,7 @@ internal static class TrainBench
     }
 
     /// <summary>Runs a program (a <c>.dll</c> through <c>dotnet</c>, anything else as an executable, such as a published apphost).</summary>
-    private static async Task<(double Seconds, string Output)> TimeAsync(string folder, Dictionary<string, string> environment, string program, params string[] args)
+    internal static async Task<(double Seconds, string Output)> TimeAsync(string folder, Dictionary<string, string> environment, string program, params string[] args)
     {
         var viaDotnet = program.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
         var start = new ProcessStartInfo(viaDotnet ? "dotnet" : program) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -136,13 +136,13 @@ internal static class TrainBench
         return (seconds, (await output).Trim());
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    internal static string Load() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private static double Normal(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());

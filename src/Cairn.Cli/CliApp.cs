@@ -25,6 +25,7 @@ internal static class CliApp
             TokensCommand.Create(app),
             TrainCommand.Create(app),
             PredictCommand.Create(app),
+            DriftCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),
             PipelineCommands.CreateRepro(app),

@@ -8,7 +8,7 @@ namespace Cairn.ML.Training;
 /// columns: a column whose every present value is a number is held as numbers (NaN where empty), parsed as the file
 /// streams by, and any other column as strings (null where empty). The file itself is never held: memory is what the
 /// columns take, whatever the file's size. A numeric column becomes strings only when asked for (<see cref="this[string]"/>),
-/// by reading the file again for it; <see cref="Read(string, IReadOnlyCollection{string}?)"/> takes the columns known to be
+/// by reading the file again for it; <see cref="Read(string, IReadOnlyCollection{string}?, bool)"/> takes the columns known to be
 /// wanted as strings (a label, a categorical feature) so the common case reads once.
 /// </summary>
 public sealed class CsvTable
@@ -111,25 +111,32 @@ public sealed class CsvTable
     /// <summary>A table from typed columns read elsewhere (a Parquet file); every column holds <paramref name="rows"/> rows.</summary>
     internal static CsvTable FromColumns(string path, IReadOnlyList<string> names, Column[] columns, int rows) => new(path, names, columns, rows, null);
 
-    /// <summary>Reads a data file by its extension: <c>.parquet</c> with <see cref="ParquetTable"/>, anything else as CSV.</summary>
-    public static CsvTable ReadAny(string path, IReadOnlyCollection<string>? textColumns = null) =>
-        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ParquetTable.Read(path) : Read(path, textColumns);
+    /// <summary>
+    /// Reads a data file by its extension: <c>.parquet</c> with <see cref="ParquetTable"/>, anything else as CSV (hashed only
+    /// when <paramref name="hash"/>: a caller that records no digest saves the hashing).
+    /// </summary>
+    public static CsvTable ReadAny(string path, IReadOnlyCollection<string>? textColumns = null, bool hash = true) =>
+        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ParquetTable.Read(path) : Read(path, textColumns, hash);
 
     /// <summary>
     /// Reads the CSV file <paramref name="path"/> (RFC 4180: quoted fields may hold commas, quotes and newlines), hashing its
-    /// bytes as they are read (<see cref="Sha256"/>). <paramref name="textColumns"/> are kept as strings from the start.
-    /// Errors name the file and line.
+    /// bytes as they are read (<see cref="Sha256"/>) unless <paramref name="hash"/> is false. <paramref name="textColumns"/>
+    /// are kept as strings from the start. Errors name the file and line.
     /// </summary>
-    public static CsvTable Read(string path, IReadOnlyCollection<string>? textColumns = null)
+    public static CsvTable Read(string path, IReadOnlyCollection<string>? textColumns = null, bool hash = true)
     {
-        using var hash = CsvReader.Sha256();
-        using var reader = CsvReader.Open(path, ',', hash);
+        using var sha256 = hash ? CsvReader.Sha256() : null;
+        using var reader = CsvReader.Open(path, ',', sha256);
         if (!reader.Read()) throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
         var names = reader.Record().Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n
             : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
             throw new InvalidParameterValueException($"{path}: the header names column '{duplicate.Key}' twice.");
-        var builders = names.Select(n => new ColumnBuilder(textColumns?.Contains(n) == true)).ToArray();
+        // Columns start at the file's line count less the header (a quick vectorized pass over bytes the page cache now
+        // holds): the arrays are then never grown nor trimmed, each page written once, instead of ten doublings and copies.
+        // Newlines inside quoted fields or blank lines only make the count too large, and the arrays are trimmed at the end.
+        var capacity = (int)Math.Clamp(RowsAtMost(path), 1024, Array.MaxLength);
+        var builders = names.Select(n => new ColumnBuilder(textColumns?.Contains(n) == true, capacity)).ToArray();
         var rows = 0;
         while (reader.Read())
         {
@@ -140,7 +147,7 @@ public sealed class CsvTable
         }
         if (rows == 0) throw new InvalidParameterValueException($"{path}: the file has a header but no data rows.");
         reader.Finish();
-        return new CsvTable(path, names, builders.Select(b => b.Build(rows)).ToArray(), rows, CsvReader.Hex(hash));
+        return new CsvTable(path, names, builders.Select(b => b.Build(rows)).ToArray(), rows, sha256 is null ? null : CsvReader.Hex(sha256));
     }
 
     /// <summary>
@@ -180,6 +187,29 @@ public sealed class CsvTable
         }
     }
 
+    /// <summary>An upper bound of a CSV file's data rows: its newlines, less the header's (or the last line's when the file ends without one).</summary>
+    private static long RowsAtMost(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long lines = 0;
+            var last = (byte)'\n';
+            int read;
+            while ((read = file.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                lines += buffer.AsSpan(0, read).Count((byte)'\n');
+                last = buffer[read - 1];
+            }
+            return last == (byte)'\n' ? lines - 1 : lines;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Rows [<paramref name="from"/>, from + <paramref name="count"/>) as a table of their own (text and numbers copied).</summary>
     internal CsvTable Slice(int from, int count)
     {
@@ -216,10 +246,10 @@ public sealed class CsvTable
     /// one only marks it), or strings. Not a <c>List&lt;T&gt;</c>: the arrays grow by doubling, and equal short strings (a
     /// category's values) share one instance.
     /// </summary>
-    private sealed class ColumnBuilder(bool text)
+    private sealed class ColumnBuilder(bool text, int capacity = 1024)
     {
-        private double[]? _numbers = text ? null : new double[1024];
-        private string?[]? _text = text ? new string?[1024] : null;
+        private double[]? _numbers = text ? null : new double[capacity];
+        private string?[]? _text = text ? new string?[capacity] : null;
         private int _badRow = -1;
         private bool _anyNumber;
         private Dictionary<string, string>? _pool;

@@ -171,6 +171,54 @@ public static class Plots
         Save(plot, path, Width, Math.Max(Height, 60 + 28 * entries.Count));
     }
 
+    /// <summary>
+    /// A feature's reference and current shares side by side (one pair of bars per bin or category), as PNG bytes for a
+    /// report to embed.
+    /// </summary>
+    public static byte[] SharesPng(string title, IReadOnlyList<string> labels, IReadOnlyList<double> reference, IReadOnlyList<double> current)
+    {
+        var plot = new Plot();
+        var bars = new List<Bar>(labels.Count * 2);
+        for (var i = 0; i < labels.Count; i++)
+        {
+            bars.Add(new Bar { Position = i - 0.2, Value = reference[i], Size = 0.4, FillColor = Colors.SteelBlue });
+            bars.Add(new Bar { Position = i + 0.2, Value = current[i], Size = 0.4, FillColor = Colors.OrangeRed });
+        }
+        plot.Add.Bars(bars);
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "reference", FillColor = Colors.SteelBlue });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "current", FillColor = Colors.OrangeRed });
+        plot.ShowLegend(Alignment.UpperRight);
+        // At most about 12 labels fit under the bars side by side; the others stay unlabelled.
+        var every = Math.Max(1, (labels.Count + 9) / 10);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, labels.Count).Where(i => i % every == 0).Select(i => new Tick(i, labels[i])).ToArray());
+        plot.Axes.Margins(bottom: 0);
+        plot.Title(title);
+        plot.YLabel("Share of rows");
+        using var png = Encode(plot, Width, 360);
+        return png.ToArray();
+    }
+
+    /// <summary>One bar per feature (its drift score), drifted features in red, as PNG bytes.</summary>
+    public static byte[] ScoresPng(string title, IReadOnlyList<(string Feature, double Score, bool Drifted)> scores)
+    {
+        var plot = new Plot();
+        var bars = scores.Select((s, i) => new Bar
+        {
+            Position = scores.Count - 1 - i,
+            Value = double.IsFinite(s.Score) ? s.Score : 0,
+            FillColor = s.Drifted ? Colors.OrangeRed : Colors.SteelBlue,
+            Orientation = Orientation.Horizontal,
+        }).ToList();
+        plot.Add.Bars(bars);
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            scores.Select((s, i) => new Tick(scores.Count - 1 - i, s.Feature)).ToArray());
+        plot.Title(title);
+        plot.Axes.Margins(left: 0, right: 0.1, bottom: 0.05, top: 0.05);
+        using var png = Encode(plot, Width, Math.Max(200, 60 + 24 * scores.Count));
+        return png.ToArray();
+    }
+
     /// <summary>A held-out metric against the number of trees.</summary>
     public static void LearningCurve(string path, IReadOnlyList<CurvePoint> points, string metric)
     {

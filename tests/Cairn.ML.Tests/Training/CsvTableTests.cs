@@ -38,6 +38,30 @@ public sealed class CsvTableTests : IDisposable
     }
 
     [Theory]
+    [InlineData(3000, false, false)]
+    [InlineData(3000, true, false)]
+    [InlineData(2500, false, true)]
+    public void Columns_hold_exactly_the_rows_whatever_the_newline_count_says(int rows, bool finalNewline, bool quotedNewlinesAndBlankLines)
+    {
+        // Columns are sized from the file's newline count: quoted newlines and blank lines make it too large, a missing final
+        // newline one less than the lines; every column must still hold exactly the rows, with the last one in place.
+        var text = new System.Text.StringBuilder("x,note\n");
+        for (var i = 0; i < rows; i++)
+        {
+            text.Append(i).Append(',').Append(quotedNewlinesAndBlankLines && i % 100 == 0 ? "\"a\nb\"" : "n").Append('\n');
+            if (quotedNewlinesAndBlankLines && i % 250 == 0) text.Append('\n');
+        }
+        var body = finalNewline ? text.ToString() : text.ToString().TrimEnd('\n');
+        var table = CsvTable.Read(Write(body), ["note"]);
+        Assert.Equal(rows, table.RowCount);
+        Assert.True(table.TryNumbers("x", out var numbers, out _));
+        Assert.Equal(rows, numbers.Length);
+        Assert.Equal(rows - 1, numbers[^1]);
+        Assert.Equal(rows, table["note"].Length);
+        Assert.Equal(quotedNewlinesAndBlankLines ? "a\nb" : "n", table["note"][0]);
+    }
+
+    [Theory]
     [InlineData("", "the file is empty")]
     [InlineData("a,b\n", "has a header but no data rows")]
     [InlineData("a,a\n1,2\n", "names column 'a' twice")]
