@@ -31,7 +31,16 @@ internal static class ScoringDashboard
     private static readonly GrafanaDatasource s_datasource = new("prometheus", "${datasource}");
 
     /// <summary>The dashboard as Grafana's JSON (indented), ready for Dashboards > Import.</summary>
-    public static string ToJson() => JsonSerializer.Serialize(Build(), GrafanaJson.Default.GrafanaDashboard);
+    public static string ToJson() => JsonSerializer.Serialize(Build(), s_json.GrafanaDashboard);
+
+    // PromQL is full of quotes and the file is no HTML page: written as they are, not as \u0022.
+    private static readonly GrafanaJson s_json = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
 
     public static GrafanaDashboard Build()
     {

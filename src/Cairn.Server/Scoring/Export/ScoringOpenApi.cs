@@ -13,7 +13,7 @@ namespace Cairn.Server.Scoring.Export;
 internal static class ScoringOpenApi
 {
     public static string ToJson(ServedModel model) =>
-        Build(model).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        Build(model).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     public static JsonObject Build(ServedModel model)
     {
