@@ -33,7 +33,8 @@ public sealed partial record PromQlReferences(IReadOnlyList<(string Metric, IRea
                 continue;
             }
             if (s_keywords.Contains(token)) continue;
-            if (next == "(" && token != "label_values") continue; // a function or aggregation
+            if (next == "(" && token != "label_values") continue; // a function or aggregation: rate(...), sum(...)
+            if (next is "by" or "without") continue; // an aggregation grouped before its operand: sum by (...) (...)
             if (token == "label_values")
             {
                 // label_values(metric{matchers}, label): the metric must carry the label.
