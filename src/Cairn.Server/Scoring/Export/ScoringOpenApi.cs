@@ -6,7 +6,7 @@ namespace Cairn.Server.Scoring.Export;
 
 /// <summary>
 /// The OpenAPI 3 document of one served model, from what the server checks requests against (<see cref="ServedModel.Inputs"/>,
-/// the signature's columns and types in its order) and answers (<see cref="ServedModel.Outputs"/>): <c>/invocations</c> with
+/// the columns the model reads in the signature's order, typed as the signature declares them, else as the model reads them) and answers (<see cref="ServedModel.Outputs"/>): <c>/invocations</c> with
 /// <c>dataframe_split</c>, <c>dataframe_records</c> and CSV bodies, the prediction records, MLflow's error body, the health
 /// probes and the Open Inference Protocol's <c>/v2/models/NAME/infer</c>.
 /// </summary>
@@ -18,12 +18,17 @@ internal static class ScoringOpenApi
     public static JsonObject Build(ServedModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var columns = model.Tensor is null ? model.Inputs : [];
+        // The signature's type where it names the column (a CSV column logged as double that ML.NET reads as float is a double
+        // to callers; the server parses either from a JSON number).
+        var declared = (model.Manifest?.Inputs ?? []).Where(c => c.Name is not null && !c.IsTensor)
+            .GroupBy(c => c.Name!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => TypeOf(g.First().Type), StringComparer.Ordinal);
+        var inputs = model.Inputs.Select(i => !i.IsTensor && declared.TryGetValue(i.Name, out var type) ? i with { Type = type } : i).ToList();
+        var columns = model.Tensor is null ? inputs : [];
         var record = new JsonObject
         {
             ["type"] = "object",
-            ["required"] = Strings(model.Inputs.Where(i => !i.IsTensor).Select(i => i.Name)),
-            ["properties"] = Properties(model.Inputs.Where(i => !i.IsTensor).Select(i => (i.Name, InputSchema(i)))),
+            ["required"] = Strings(inputs.Where(i => !i.IsTensor).Select(i => i.Name)),
+            ["properties"] = Properties(inputs.Where(i => !i.IsTensor).Select(i => (i.Name, InputSchema(i)))),
             ["additionalProperties"] = false,
         };
         var split = new JsonObject
@@ -182,7 +187,8 @@ internal static class ScoringOpenApi
                         ["required"] = Strings(["error_code", "message"]),
                         ["properties"] = new JsonObject { ["error_code"] = new JsonObject { ["type"] = "string" }, ["message"] = new JsonObject { ["type"] = "string" } },
                     },
-                    ["InferRequest"] = InferRequest(model),
+                    // The protocol's tensors as the model reads them, as /v2/models/NAME answers.
+                    ["InferRequest"] = InferRequest(model.Inputs),
                     ["InferResponse"] = InferResponse(model),
                 },
             },
@@ -229,9 +235,11 @@ internal static class ScoringOpenApi
         _ => ScoringType.String,
     };
 
-    private static JsonObject InferRequest(ServedModel model)
+    private static readonly string[] s_numeric = ["FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"];
+
+    private static JsonObject InferRequest(IReadOnlyList<ScoringInput> inputs)
     {
-        var tensors = model.Inputs.Select(input => (JsonNode)new JsonObject
+        var tensors = inputs.Select(input => (JsonNode)new JsonObject
         {
             ["type"] = "object",
             ["required"] = Strings(["name", "shape", "datatype", "data"]),
@@ -239,7 +247,10 @@ internal static class ScoringOpenApi
             {
                 ["name"] = new JsonObject { ["const"] = input.Name },
                 ["shape"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "integer" } },
-                ["datatype"] = new JsonObject { ["const"] = OpenInferenceProtocol.Datatype(input.Type) },
+                // Any numeric datatype feeds a numeric input; the model's own is the default.
+                ["datatype"] = input.Type is ScoringType.Bool or ScoringType.String
+                    ? new JsonObject { ["const"] = OpenInferenceProtocol.Datatype(input.Type) }
+                    : new JsonObject { ["enum"] = Strings(s_numeric), ["default"] = OpenInferenceProtocol.Datatype(input.Type) },
                 ["data"] = new JsonObject { ["type"] = "array", ["items"] = Scalar(input.Type) },
             },
         }).ToArray();
