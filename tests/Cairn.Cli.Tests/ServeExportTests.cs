@@ -133,6 +133,12 @@ public sealed class ServeExportTests
         Assert.Contains("'--output'", (await cli.RunAsync("serve", "m", "out", "--export", "bundle", "-o", "x")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
         Assert.Contains("not empty", (await cli.RunAsync("serve", "m", "full", "--export", "bundle")).FailedWith(ExitCodes.InvalidState), StringComparison.Ordinal);
         Assert.Equal("mine", File.ReadAllText(cli.Home.Combine("full", "keep.txt")));
+        Directory.CreateSymbolicLink(cli.Home.Combine("link"), cli.Home.Combine("full"));
+        Assert.Contains("symbolic link", (await cli.RunAsync("serve", "m", "link", "--export", "bundle", "--force")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
+        Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(cli.Home.Combine("full")).Select(Path.GetFileName));
+        // A model that does not resolve leaves no folder behind.
+        Assert.Contains("nope", (await cli.RunAsync("serve", "models:/nope/1", "--export", "bundle", "fresh")).FailedWith(ExitCodes.NotFound), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(cli.Home.Combine("fresh")));
         Assert.Contains("is a folder", (await cli.RunAsync("serve", "--export", "grafana", "-o", "full")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
         Assert.Contains("'--force'", (await cli.RunAsync("serve", "--export", "k8s", "--force")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
         // Serving still needs its model, and export-only flags alone are refused rather than ignored.

@@ -40,6 +40,7 @@ internal static class ServingBundle
             throw new InvalidStateException($"Cannot bundle the server: '{app}' does not hold cairn.dll (is cairn running from its published files?).");
         if (root == app || IsWithin(root, app) || IsWithin(app, root))
             throw new InvalidParameterValueException($"Invalid value for 'DIR': '{folder}' overlaps cairn's own application folder; choose a folder outside it.");
+        var created = !Directory.Exists(root);
         Prepare(root, folder, force);
 
         // The package is fetched beside its final place (same file system, so the move is a rename) and moved in whole.
@@ -73,6 +74,12 @@ internal static class ServingBundle
                                              UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             await File.WriteAllTextAsync(Path.Combine(root, ReadmeFile), ReadmeText(modelUri, modelName, location.Version?.Version), cancellationToken).ConfigureAwait(false);
             return new BundleResult(root, modelName, files, bytes);
+        }
+        catch when (created)
+        {
+            // A folder this call made holds nothing worth keeping after a failure (an unknown model, a full disk, Ctrl-C).
+            DeleteIfPresent(root);
+            throw;
         }
         finally
         {
