@@ -144,6 +144,7 @@ public sealed class ServeExportTests
         // Serving still needs its model, and export-only flags alone are refused rather than ignored.
         Assert.Contains("MODEL_URI", (await cli.RunAsync("serve")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
         Assert.Contains("--export", (await cli.RunAsync("serve", "m", "--image", "cairn:1")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
+        Assert.Contains("'--replicas' goes with --export", (await cli.RunAsync("serve", "m", "--replicas", "2")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
     }
 
     [Fact]

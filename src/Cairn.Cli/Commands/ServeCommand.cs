@@ -60,7 +60,7 @@ internal static class ServeCommand
                 throw new InvalidParameterValueException("Missing value for 'MODEL_URI': give the model to serve (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a folder).");
             if (parse.GetValue(dir) is { } extra)
                 throw new InvalidParameterValueException($"Unexpected argument '{extra}': cairn serve takes one MODEL_URI (a second argument is DIR, for --export bundle).");
-            foreach (var exportOnly in new Option[] { output, image, force })
+            foreach (var exportOnly in new Option[] { output, image, replicas, force })
                 if (parse.GetResult(exportOnly) is { Implicit: false })
                     throw new InvalidParameterValueException($"'{exportOnly.Name}' goes with --export; without it cairn serve serves the model.");
             if (parse.GetValue(port) is < 0 or > 65535)
