@@ -27,10 +27,13 @@ internal sealed record GrafanaTemplating(IReadOnlyList<GrafanaVariable> List);
 
 /// <summary>
 /// A templated variable: the Prometheus data source (<c>type: datasource</c>), or label values read from a metric
-/// (<c>type: query</c>, <c>label_values(metric, label)</c>), multi-valued with "All" meaning any value.
+/// (<c>type: query</c>, <c>label_values(metric, label)</c>), multi-valued with "All" meaning any value. The query is the plain
+/// string every Grafana version reads for Prometheus (newer ones migrate it to their query editor's object themselves).
 /// </summary>
-internal sealed record GrafanaVariable(string Name, string Label, string Type, object Query)
+internal sealed record GrafanaVariable(string Name, string Label, string Type, string Query)
 {
+    /// <summary>What the variables list shows for the query.</summary>
+    public string? Definition { get; init; }
     public GrafanaDatasource? Datasource { get; init; }
     public bool? Multi { get; init; }
     public bool? IncludeAll { get; init; }
@@ -40,12 +43,6 @@ internal sealed record GrafanaVariable(string Name, string Label, string Type, o
     public int? Refresh { get; init; }
     /// <summary>1: sort the values alphabetically.</summary>
     public int? Sort { get; init; }
-}
-
-/// <summary>A Prometheus variable's query object (what Grafana 10+ writes beside the query string).</summary>
-internal sealed record GrafanaVariableQuery(string Query, string RefId = "PrometheusVariableQueryEditor-VariableQuery")
-{
-    public int QryType => 1;
 }
 
 internal sealed record GrafanaCurrent(string Text, string Value)
@@ -93,7 +90,6 @@ internal sealed record GrafanaFieldDefaults(string Unit)
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     WriteIndented = true)]
 [JsonSerializable(typeof(GrafanaDashboard))]
-[JsonSerializable(typeof(GrafanaVariableQuery))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(bool))]

@@ -95,7 +95,7 @@ internal static class ScoringDashboard
     /// <summary>Every PromQL expression of the dashboard: the panels' queries and the variables' <c>label_values</c> queries.</summary>
     public static IReadOnlyList<string> Expressions(GrafanaDashboard dashboard) =>
         dashboard.Panels.SelectMany(p => p.Targets ?? []).Select(t => t.Expr)
-            .Concat(dashboard.Templating.List.Select(v => v.Query).OfType<GrafanaVariableQuery>().Select(q => q.Query))
+            .Concat(dashboard.Templating.List.Where(v => v.Type == "query").Select(v => v.Query))
             .ToList();
 
     /// <summary>OpenTelemetry's Prometheus exporter writes a tag's dots as underscores.</summary>
@@ -109,8 +109,9 @@ internal static class ScoringDashboard
             $"p{Math.Round(q * 100).ToString(System.Globalization.CultureInfo.InvariantCulture)} {{{{cairn_model_name}}}} v{{{{cairn_model_version}}}}");
 
     private static GrafanaVariable LabelVariable(string name, string label, string query) =>
-        new(name, label, "query", new GrafanaVariableQuery(query))
+        new(name, label, "query", query)
         {
+            Definition = query,
             Datasource = s_datasource,
             Multi = true,
             IncludeAll = true,

@@ -133,7 +133,7 @@ public sealed class ScoringDashboardTests : IDisposable
         foreach (var name in new[] { "deployment", "model", "version", "output" })
         {
             Assert.Equal("query", variables[name].GetProperty("type").GetString());
-            Assert.StartsWith("label_values(", variables[name].GetProperty("query").GetProperty("query").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith("label_values(", variables[name].GetProperty("query").GetString(), StringComparison.Ordinal);
         }
         var panels = root.GetProperty("panels").EnumerateArray().ToList();
         Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
