@@ -20,7 +20,8 @@ internal static class ServeCommand
 
     public static Command Create(CliContext app)
     {
-        var model = new Argument<string>("MODEL_URI") { Description = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a model folder." };
+        var model = new Argument<string?>("MODEL_URI") { Description = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a model folder.", Arity = ArgumentArity.ZeroOrOne };
+        var dir = new Argument<string?>("DIR") { Description = "With --export bundle: the folder to write (created; must be empty unless --force).", Arity = ArgumentArity.ZeroOrOne };
         var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0: every interface; needs --api-key or --insecure).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one).", DefaultValueFactory = _ => 5001 };
         var trackingUri = TrackingUriOption();
@@ -35,13 +36,33 @@ internal static class ServeCommand
         var sampleRate = new Option<double>("--log-sample-rate") { Description = "Share of requests logged with --log-predictions, 0 to 1 (by request id, so a request is logged whole or not at all).", DefaultValueFactory = _ => 1.0 };
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
+        var export = new Option<string?>("--export") { Description = "Write instead of serving: grafana (a dashboard of /metrics), bundle (MODEL_URI DIR: model, server, OpenAPI, run.sh) or k8s (Deployment and Service YAML)." };
+        export.AcceptOnlyFromAmong(ServeExport.Grafana, ServeExport.Bundle, ServeExport.Kubernetes);
+        var output = new Option<string?>("--output", "-o") { Description = "With --export grafana or k8s: the file to write (default: stdout)." };
+        var image = new Option<string?>("--image") { Description = $"With --export k8s: the container image (default {Cairn.Server.Scoring.Export.KubernetesOptions.DefaultImage}, what 'docker build -t cairn .' makes)." };
+        var replicas = new Option<int>("--replicas") { Description = "With --export k8s: pods to run.", DefaultValueFactory = _ => 1 };
+        var force = new Option<bool>("--force") { Description = "With --export bundle: write into a folder that is not empty (the bundle's own entries are replaced)." };
 
         var command = new Command("serve", "Serve a model over HTTP: MLflow's /invocations and the Open Inference Protocol v2 (/v2/models/NAME/infer).")
         {
-            model, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logPredictions, sampleRate, logFormat,
+            model, dir, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logPredictions, sampleRate, logFormat,
+            export, output, image, replicas, force,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
+            if (parse.GetValue(export) is { } kind)
+            {
+                return await ServeExport.RunAsync(ctx, kind, new ServeExport.Request(parse.GetValue(model), parse.GetValue(dir), parse.GetValue(output),
+                    parse.GetValue(image), parse.GetValue(replicas), parse.GetValue(port), parse.GetValue(name), parse.GetValue(flavor), parse.GetValue(trackingUri),
+                    parse.GetValue(force)), (c, t) => OpenAsync(ctx, parse, trackingUri, t), cancellationToken);
+            }
+            if (string.IsNullOrEmpty(parse.GetValue(model)))
+                throw new InvalidParameterValueException("Missing value for 'MODEL_URI': give the model to serve (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run_id>/model or a folder).");
+            if (parse.GetValue(dir) is { } extra)
+                throw new InvalidParameterValueException($"Unexpected argument '{extra}': cairn serve takes one MODEL_URI (a second argument is DIR, for --export bundle).");
+            foreach (var exportOnly in new Option[] { output, image, replicas, force })
+                if (parse.GetResult(exportOnly) is { Implicit: false })
+                    throw new InvalidParameterValueException($"'{exportOnly.Name}' goes with --export; without it cairn serve serves the model.");
             if (parse.GetValue(port) is < 0 or > 65535)
                 throw new InvalidParameterValueException("Invalid value for '--port': it must be between 0 and 65535.");
             if (parse.GetValue(maxRequest) <= 0)

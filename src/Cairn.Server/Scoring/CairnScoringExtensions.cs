@@ -162,21 +162,21 @@ public static class CairnScoringExtensions
             context.Response.ContentType = "application/json";
             OpenInferenceProtocol.WriteResponse(context.Response.BodyWriter, model, id, output, wanted);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-            ScoringMetrics.RecordBatch(model, output, output.RowCount);
+            ScoringMetrics.RecordBatch(model, deployment, output, output.RowCount);
             scoring.Log(requestId, model, deployment, time, Stopwatch.GetElapsedTime(start), input, output);
             return true;
         }
         catch (Exception e) when (!context.Response.HasStarted && scoring.Classify(e, context, timeout) is { } error)
         {
             status = error.Status;
-            ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "v2", status));
+            ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "v2", status));
             await OpenInferenceProtocol.WriteErrorAsync(context, error.Status, error.Message);
             return false;
         }
         finally
         {
-            ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, "v2", status));
-            ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, "v2", status));
+            ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, deployment, "v2", status));
+            ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, deployment, "v2", status));
         }
     }
 }

@@ -149,7 +149,7 @@ internal static class OpenInferenceProtocol
         return context.Response.WriteAsJsonAsync(new Dictionary<string, string> { ["error"] = message }, context.RequestAborted);
     }
 
-    private static string Datatype(ScoringType type) => type switch
+    internal static string Datatype(ScoringType type) => type switch
     {
         ScoringType.Float32 => "FP32",
         ScoringType.Float64 => "FP64",
@@ -159,7 +159,7 @@ internal static class OpenInferenceProtocol
         _ => "BYTES",
     };
 
-    private static string TensorDatatype(string? dtype) => dtype switch
+    internal static string TensorDatatype(string? dtype) => dtype switch
     {
         "float32" => "FP32",
         "float64" => "FP64",
@@ -169,7 +169,7 @@ internal static class OpenInferenceProtocol
         _ => "BYTES",
     };
 
-    private static string ColumnDatatype(string type) => type switch
+    internal static string ColumnDatatype(string type) => type switch
     {
         "float" => "FP32",
         "double" => "FP64",

@@ -7,7 +7,9 @@ namespace Cairn.Server.Scoring;
 
 /// <summary>
 /// The scoring instruments, on Cairn's one meter (<see cref="CairnTelemetry.Meter"/>), so <c>/metrics</c> exports them as
-/// <c>cairn_scoring_*</c>. Every instrument is tagged with the model's name and version.
+/// <c>cairn_scoring_*</c>. Every instrument is tagged with the model's name and version, and the request instruments with
+/// the deployment the request came through (under <c>cairn serve</c>, the model's name: the name its predictions are logged under),
+/// so a dashboard can filter by either (<c>Export/ScoringDashboard</c> queries exactly these names and labels).
 /// </summary>
 internal static class ScoringMetrics
 {
@@ -44,8 +46,9 @@ internal static class ScoringMetrics
     public static readonly Counter<long> ShadowsSkipped = CairnTelemetry.Meter.CreateCounter<long>(
         "cairn.scoring.shadow.skipped", "{request}", "Shadow scorings skipped because every shadow slot was busy, by deployment.");
 
-    public static TagList Tags(ServedModel model, string protocol, int status) => new()
+    public static TagList Tags(ServedModel model, string deployment, string protocol, int status) => new()
     {
+        { DeploymentTag, deployment },
         { ModelTag, model.Name },
         { VersionTag, model.Version ?? "" },
         { ProtocolTag, protocol },
@@ -53,15 +56,15 @@ internal static class ScoringMetrics
     };
 
     /// <summary>Records a scored batch: its size and (a sample of) every numeric scalar output's values.</summary>
-    public static void RecordBatch(ServedModel model, ColumnBatch outputs, int rows)
+    public static void RecordBatch(ServedModel model, string deployment, ColumnBatch outputs, int rows)
     {
-        var tags = new TagList { { ModelTag, model.Name }, { VersionTag, model.Version ?? "" } };
+        var tags = new TagList { { DeploymentTag, deployment }, { ModelTag, model.Name }, { VersionTag, model.Version ?? "" } };
         BatchSize.Record(rows, tags);
         if (!PredictionValues.Enabled || rows == 0) return;
         var step = Math.Max(1, rows / MaxValuesPerRequest);
         foreach (var (name, column) in outputs)
         {
-            var valueTags = new TagList { { ModelTag, model.Name }, { VersionTag, model.Version ?? "" }, { OutputTag, name } };
+            var valueTags = new TagList { { DeploymentTag, deployment }, { ModelTag, model.Name }, { VersionTag, model.Version ?? "" }, { OutputTag, name } };
             switch (column)
             {
                 case float[] f:

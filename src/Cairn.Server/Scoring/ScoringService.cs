@@ -223,7 +223,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             else
             {
                 status = 415;
-                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
+                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
                 await MlflowExceptionHandler.WriteErrorAsync(context, 415, nameof(ErrorCode.BAD_REQUEST),
                     $"Unsupported content type '{context.Request.ContentType}': send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.", context.RequestAborted);
                 return false;
@@ -234,21 +234,21 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             WritePredictions(context.Response.BodyWriter, model, output, shape);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
             var latency = Stopwatch.GetElapsedTime(start);
-            ScoringMetrics.RecordBatch(model, output, output.RowCount);
+            ScoringMetrics.RecordBatch(model, deployment, output, output.RowCount);
             Log(requestId, model, deployment, time, latency, input, output);
             return true;
         }
         catch (Exception e) when (!context.Response.HasStarted && Classify(e, context, timeout) is { } error)
         {
             status = error.Status;
-            ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
+            ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
             await MlflowExceptionHandler.WriteErrorAsync(context, error.Status, error.Code, error.Message, context.RequestAborted);
             return false;
         }
         finally
         {
-            ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, "mlflow", status));
-            ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, "mlflow", status));
+            ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
+            ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, deployment, "mlflow", status));
         }
     }
 
