@@ -1,0 +1,128 @@
+using Microsoft.ML;
+using Microsoft.ML.Trainers.FastTree;
+
+namespace Cairn.ML.Models;
+
+/// <summary>
+/// A trained tree ensemble (FastTree, LightGbm, FastForest) copied into arrays, scoring a feature vector as ML.NET's
+/// <c>Score</c> column does before calibration: a boosted ensemble adds its weighted trees to the bias, a forest averages
+/// them. Training walks it for learning curves and importances; serving scores batches with it (<see cref="TreeChainScorer"/>).
+/// </summary>
+internal sealed class TreeEnsemble
+{
+    private TreeEnsemble(FlatTree[] trees, double[] weights, double bias, bool averaged) => (Trees, Weights, Bias, Averaged) = (trees, weights, bias, averaged);
+
+    public FlatTree[] Trees { get; }
+
+    public double[] Weights { get; }
+
+    public double Bias { get; }
+
+    public bool Averaged { get; }
+
+    /// <summary>The last tree ensemble of a chain (a calibrator may follow it, or wrap it); null when there is none, or its trees have categorical splits (not walked here).</summary>
+    public static TreeEnsemble? From(ITransformer model)
+    {
+        foreach (var transformer in Flatten(model).Reverse())
+        {
+            if (transformer is not IPredictionTransformer<object> prediction) continue;
+            if (FromParameters(prediction.Model) is { } ensemble) return ensemble;
+        }
+        return null;
+    }
+
+    /// <summary>The ensemble of a trainer's model parameters (unwrapped from a calibrator); null for any other model or a tree with categorical splits.</summary>
+    public static TreeEnsemble? FromParameters(object parameters)
+    {
+        if (parameters.GetType().GetProperties().FirstOrDefault(p => p.Name == "SubModel")?.GetValue(parameters) is { } sub) parameters = sub;
+        var (trees, weights, bias, averaged) = parameters switch
+        {
+            TreeEnsembleModelParametersBasedOnRegressionTree boosted =>
+                (boosted.TrainedTreeEnsemble.Trees, boosted.TrainedTreeEnsemble.TreeWeights, boosted.TrainedTreeEnsemble.Bias, false),
+            TreeEnsembleModelParametersBasedOnQuantileRegressionTree forest =>
+                ((IReadOnlyList<RegressionTreeBase>)forest.TrainedTreeEnsemble.Trees, forest.TrainedTreeEnsemble.TreeWeights, forest.TrainedTreeEnsemble.Bias, true),
+            _ => ((IReadOnlyList<RegressionTreeBase>?)null, (IReadOnlyList<double>?)null, 0.0, false),
+        };
+        if (trees is not { Count: > 0 } || weights is null || trees.Any(t => t.CategoricalSplitFlags.Any(f => f))) return null;
+        return new TreeEnsemble([.. trees.Select(t => new FlatTree(t))], [.. weights], bias, averaged);
+    }
+
+    /// <summary>The transformers of a chain, nested chains unrolled, in order.</summary>
+    internal static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
+        transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
+
+    /// <summary>The largest feature slot any split reads, or -1 when no tree splits.</summary>
+    public int MaxSlot => Trees.Max(t => t.MaxSlot);
+
+    public double Score(ReadOnlySpan<float> features)
+    {
+        double sum = 0;
+        for (var t = 0; t < Trees.Length; t++) sum += Weights[t] * Trees[t].Output(features);
+        return Combine(sum);
+    }
+
+    /// <summary>The score from the weighted sum of all the trees' outputs, added in tree order.</summary>
+    public double Combine(double weightedSum) => Bias + (Averaged ? weightedSum / Trees.Length : weightedSum);
+}
+
+/// <summary>
+/// A tree copied once into one array of nodes (ML.NET exposes its nodes through read-only lists), walked per row: a
+/// node's slot, threshold and children sit together, so a step of the walk reads one place.
+/// </summary>
+internal sealed class FlatTree
+{
+    private readonly Node[] _nodes;
+    private readonly double[] _leaves;
+
+    public FlatTree(RegressionTreeBase tree)
+    {
+        _nodes = new Node[tree.LeftChild.Count];
+        for (var i = 0; i < _nodes.Length; i++)
+            _nodes[i] = new Node(tree.NumericalSplitFeatureIndexes[i], tree.NumericalSplitThresholds[i], tree.LeftChild[i], tree.RightChild[i]);
+        _leaves = [.. tree.LeafValues];
+    }
+
+    private readonly record struct Node(int Slot, float Threshold, int Left, int Right);
+
+    /// <summary>The largest slot a split reads, or -1 for a single leaf.</summary>
+    public int MaxSlot => _nodes.Length == 0 ? -1 : _nodes.Max(n => n.Slot);
+
+    /// <summary>Whether any split of the tree reads a slot in [<paramref name="start"/>, start + <paramref name="length"/>).</summary>
+    public bool SplitsOn(int start, int length) => Array.Exists(_nodes, n => n.Slot >= start && n.Slot < start + length);
+
+    /// <summary>The leaf value of a row: at each node, a value at or below the threshold goes left (as ML.NET's trees decide).</summary>
+    public double Output(ReadOnlySpan<float> features)
+    {
+        var nodes = _nodes;
+        if (nodes.Length == 0) return _leaves[0];
+        var next = 0;
+        do
+        {
+            var node = nodes[next];
+            next = features[node.Slot] <= node.Threshold ? node.Left : node.Right;
+        }
+        while (next >= 0);
+        return _leaves[~next];
+    }
+
+    /// <summary>
+    /// As <see cref="Output(ReadOnlySpan{float})"/>, and the features (bits of <paramref name="featureOfSlot"/>'s values,
+    /// each below 64) whose slots the row's path reads: a row whose path reads none of a feature's slots ends in the
+    /// same leaf whatever that feature's values are.
+    /// </summary>
+    public double Output(ReadOnlySpan<float> features, int[] featureOfSlot, out ulong read)
+    {
+        read = 0;
+        var nodes = _nodes;
+        if (nodes.Length == 0) return _leaves[0];
+        var next = 0;
+        do
+        {
+            var node = nodes[next];
+            read |= 1UL << featureOfSlot[node.Slot];
+            next = features[node.Slot] <= node.Threshold ? node.Left : node.Right;
+        }
+        while (next >= 0);
+        return _leaves[~next];
+    }
+}
