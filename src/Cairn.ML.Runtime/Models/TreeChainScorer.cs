@@ -201,17 +201,28 @@ internal sealed class TreeChainScorer
         return result;
     }
 
+    /// <summary>
+    /// Scores rows [<paramref name="from"/>, <paramref name="to"/>) in blocks: each tree in turn over the block's rows (its
+    /// nodes stay in cache), each row's tree outputs added in tree order, as ML.NET adds them.
+    /// </summary>
     private void Walk(float[] matrix, float[] scores, int from, int to)
     {
+        const int block = 256;
         var trees = _ensemble.Trees;
         var weights = _ensemble.Weights;
-        for (var r = from; r < to; r++)
+        Span<double> sums = stackalloc double[block];
+        for (var start = from; start < to; start += block)
         {
-            var features = new ReadOnlySpan<float>(matrix, r * _width, _width);
-            double sum = 0;
-            for (var t = 0; t < trees.Length; t++) sum += weights[t] * trees[t].Output(features);
-            // As ML.NET's model parameters map: the double sum to float, for a forest's regression divided by the tree count in float.
-            scores[r] = _mean ? (float)sum / trees.Length : (float)(_ensemble.Bias + sum);
+            var rows = Math.Min(block, to - start);
+            var part = sums[..rows];
+            part.Clear();
+            var features = new ReadOnlySpan<float>(matrix, start * _width, rows * _width);
+            for (var t = 0; t < trees.Length; t++) trees[t].Accumulate(features, _width, rows, part, weights[t]);
+            for (var r = 0; r < rows; r++)
+            {
+                // As ML.NET's model parameters map: the double sum to float, for a forest's regression divided by the tree count in float.
+                scores[start + r] = _mean ? (float)part[r] / trees.Length : (float)(_ensemble.Bias + part[r]);
+            }
         }
     }
 
