@@ -74,12 +74,32 @@ internal sealed class FlatTree
     private readonly Node[] _nodes;
     private readonly double[] _leaves;
 
+    // The same tree for walks without branches: leaves are nodes too (numbered after the splits, each its own two children),
+    // and a node's children sit at 2i (at or below the threshold) and 2i + 1.
+    private readonly int[] _slots;
+    private readonly float[] _thresholds;
+    private readonly int[] _children;
+
     public FlatTree(RegressionTreeBase tree)
     {
         _nodes = new Node[tree.LeftChild.Count];
         for (var i = 0; i < _nodes.Length; i++)
             _nodes[i] = new Node(tree.NumericalSplitFeatureIndexes[i], tree.NumericalSplitThresholds[i], tree.LeftChild[i], tree.RightChild[i]);
         _leaves = [.. tree.LeafValues];
+        var count = _nodes.Length + _leaves.Length;
+        _slots = new int[count];
+        _thresholds = new float[count];
+        _children = new int[2 * count];
+        for (var i = 0; i < count; i++)
+        {
+            if (i < _nodes.Length)
+            {
+                (_slots[i], _thresholds[i]) = (_nodes[i].Slot, _nodes[i].Threshold);
+                _children[2 * i] = _nodes[i].Left >= 0 ? _nodes[i].Left : _nodes.Length + ~_nodes[i].Left;
+                _children[2 * i + 1] = _nodes[i].Right >= 0 ? _nodes[i].Right : _nodes.Length + ~_nodes[i].Right;
+            }
+            else _children[2 * i] = _children[2 * i + 1] = i;
+        }
     }
 
     private readonly record struct Node(int Slot, float Threshold, int Left, int Right);
@@ -119,39 +139,28 @@ internal sealed class FlatTree
             for (var r = 0; r < rows; r++) sums[r] += weight * leaves[0];
             return;
         }
+        var slots = _slots;
+        var thresholds = _thresholds;
+        var children = _children;
+        var splits = nodes.Length;
         var row = 0;
         for (; row + 4 <= rows; row += 4)
         {
             int o0 = row * width, o1 = o0 + width, o2 = o1 + width, o3 = o2 + width;
             int a = 0, b = 0, c = 0, d = 0;
-            // Leaves are negative: the walks go on until all four have reached one.
-            while ((a & b & c & d) >= 0)
+            // A step without branches for each row (a leaf steps to itself) until the four have all reached a leaf. A value
+            // at or below the threshold goes to the first child; above it, or NaN, to the second, as Output decides.
+            while (Math.Min(Math.Min(a, b), Math.Min(c, d)) < splits)
             {
-                if (a >= 0)
-                {
-                    var n = nodes[a];
-                    a = matrix[o0 + n.Slot] <= n.Threshold ? n.Left : n.Right;
-                }
-                if (b >= 0)
-                {
-                    var n = nodes[b];
-                    b = matrix[o1 + n.Slot] <= n.Threshold ? n.Left : n.Right;
-                }
-                if (c >= 0)
-                {
-                    var n = nodes[c];
-                    c = matrix[o2 + n.Slot] <= n.Threshold ? n.Left : n.Right;
-                }
-                if (d >= 0)
-                {
-                    var n = nodes[d];
-                    d = matrix[o3 + n.Slot] <= n.Threshold ? n.Left : n.Right;
-                }
+                a = children[2 * a + (matrix[o0 + slots[a]] <= thresholds[a] ? 0 : 1)];
+                b = children[2 * b + (matrix[o1 + slots[b]] <= thresholds[b] ? 0 : 1)];
+                c = children[2 * c + (matrix[o2 + slots[c]] <= thresholds[c] ? 0 : 1)];
+                d = children[2 * d + (matrix[o3 + slots[d]] <= thresholds[d] ? 0 : 1)];
             }
-            sums[row] += weight * leaves[~a];
-            sums[row + 1] += weight * leaves[~b];
-            sums[row + 2] += weight * leaves[~c];
-            sums[row + 3] += weight * leaves[~d];
+            sums[row] += weight * leaves[a - splits];
+            sums[row + 1] += weight * leaves[b - splits];
+            sums[row + 2] += weight * leaves[c - splits];
+            sums[row + 3] += weight * leaves[d - splits];
         }
         for (; row < rows; row++) sums[row] += weight * Output(matrix.Slice(row * width, width));
     }
