@@ -11,7 +11,7 @@ namespace Cairn.Bench;
 /// Where a scoring request's time goes, in-process and without HTTP, on the serve bench's model (FastTree, 20 float
 /// columns): the JSON document, the typed columns, the prediction (tree walk and ML.NET's row engines side by side) and
 /// the answer's JSON, for a 10,000-row and a 1-row <c>dataframe_split</c> body; then single-row requests from 32
-/// concurrent callers scored one by one against micro-batched. Each figure is the median of the trials.
+/// concurrent callers scored one by one against micro-batched, for that model and for an ONNX graph of the same width. Each figure is the median of the trials.
 /// </summary>
 internal static class ServeProfileBench
 {
@@ -37,17 +37,26 @@ internal static class ServeProfileBench
         Console.WriteLine();
         var seconds = Math.Max(1, options.Seconds);
         var rows = Enumerable.Range(0, 64).Select(i => ScoringRequestParser.ParseJson(JsonDocument.Parse(ServeBench.Body(new Random(100 + i), 1)).RootElement, model).Batch).ToArray();
-        Console.WriteLine($"| single-row scoring, 32 callers, {seconds:0} s trials (median of {options.Trials}) | rows/s |");
-        Console.WriteLine("|---|---|");
+        // An ONNX graph of the same width (20 inputs, a 20x2 MatMul, Add, Softmax): ONNX Runtime's cost per Run call dominates.
+        var onnxPath = Path.Combine(work, "model.onnx");
+        var random = new Random(4);
+        var weights = new float[20, 2];
+        for (var i = 0; i < 20; i++) (weights[i, 0], weights[i, 1]) = ((float)random.NextDouble() - 0.5f, (float)random.NextDouble() - 0.5f);
+        await File.WriteAllBytesAsync(onnxPath, Cairn.Tests.Models.OnnxFixture.ClassifierModel(weights, [0.1f, -0.1f], "Softmax"));
+        using var onnx = new ServedModel(new OnnxPredictor(onnxPath), "onnx", null, onnxPath);
+        var tensors = rows.Select(row => new ColumnBatch().Add("X", new[] { Enumerable.Range(0, 20).Select(f => ((float[])row[$"f{f}"])[0]).ToArray() })).ToArray();
+        Console.WriteLine($"| single-row scoring, 32 callers, {seconds:0} s trials (median of {options.Trials}) | ML.NET FastTree rows/s | ONNX rows/s |");
+        Console.WriteLine("|---|---|---|");
         foreach (var max in new[] { 0, 16, 64 })
         {
             var rates = new List<double>();
+            var onnxRates = new List<double>();
             for (var trial = 0; trial < options.Trials; trial++)
             {
-                var batcher = max == 0 ? null : new MicroBatcher(model.Predict, max, TimeSpan.Zero, 4096);
-                rates.Add(await CallersAsync(model, batcher, rows, 32, seconds));
+                rates.Add(await CallersAsync(model, max == 0 ? null : new MicroBatcher(model.Predict, max, TimeSpan.Zero, 4096), rows, 32, seconds));
+                onnxRates.Add(await CallersAsync(onnx, max == 0 ? null : new MicroBatcher(onnx.Predict, max, TimeSpan.Zero, 4096), tensors, 32, seconds));
             }
-            Console.WriteLine($"| {(max == 0 ? "one by one" : $"micro-batched, up to {max} rows, no wait")} | {Median(rates):N0} |");
+            Console.WriteLine($"| {(max == 0 ? "one by one" : $"micro-batched, up to {max} rows, no wait")} | {Median(rates):N0} | {Median(onnxRates):N0} |");
         }
         Console.WriteLine($"load average after: {LoadAverage()}");
         return 0;
