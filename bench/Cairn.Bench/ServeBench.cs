@@ -65,7 +65,7 @@ internal static class ServeBench
         return 0;
     }
 
-    private static string Train(string folder, int rows)
+    internal static string Train(string folder, int rows)
     {
         var random = new Random(42);
         var weights = Enumerable.Range(0, Features).Select(_ => random.NextDouble() * 2 - 1).ToArray();
@@ -102,7 +102,7 @@ internal static class ServeBench
     }
 #pragma warning restore CS0649
 
-    private static string Body(Random random, int rows)
+    internal static string Body(Random random, int rows)
     {
         var text = new StringBuilder("{\"dataframe_split\":{\"columns\":[");
         text.AppendJoin(',', Enumerable.Range(0, Features).Select(f => $"\"f{f}\""));

@@ -108,5 +108,15 @@ public sealed class ServeCommandTests
         var shortKey = await cli.RunAsync("serve", "sk", "--api-key", "abc");
         Assert.NotEqual(0, shortKey.ExitCode);
         Assert.Contains("at least 16 characters", shortKey.Err);
+
+        // Micro-batching settings out of range: one line naming the flag and its bounds, before any model is loaded.
+        foreach (var (flag, value, rule) in new[] { ("--micro-batch-max", "-1", "between 0 (off) and 65536 rows"), ("--micro-batch-wait-us", "200000", "between 0 and 100000 microseconds"), ("--micro-batch-queue", "0", "between 1 and 1000000 requests") })
+        {
+            var bad = await cli.RunAsync("serve", "sk", "--port", "0", flag, value);
+            Assert.Equal(shortKey.ExitCode, bad.ExitCode);
+            Assert.Single(bad.ErrLines);
+            Assert.Contains(flag, bad.Err);
+            Assert.Contains(rule, bad.Err);
+        }
     }
 }

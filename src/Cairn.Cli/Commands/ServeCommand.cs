@@ -36,6 +36,9 @@ internal static class ServeCommand
         var sampleRate = new Option<double>("--log-sample-rate") { Description = "Share of requests logged with --log-predictions, 0 to 1 (by request id, so a request is logged whole or not at all).", DefaultValueFactory = _ => 1.0 };
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
+        var microBatchMax = new Option<int>("--micro-batch-max") { Description = "Score concurrent requests of fewer rows together, in batches of up to this many rows (0: off)." };
+        var microBatchWait = new Option<int>("--micro-batch-wait-us") { Description = "Microseconds a micro-batch waits for more rows (0: it takes what queued while the previous batch was scored)." };
+        var microBatchQueue = new Option<int>("--micro-batch-queue") { Description = "Most requests waiting for a micro-batch; more get 503.", DefaultValueFactory = _ => 4096 };
         var export = new Option<string?>("--export") { Description = "Write instead of serving: grafana (a dashboard of /metrics), bundle (MODEL_URI DIR: model, server, OpenAPI, run.sh) or k8s (Deployment and Service YAML)." };
         export.AcceptOnlyFromAmong(ServeExport.Grafana, ServeExport.Bundle, ServeExport.Kubernetes);
         var output = new Option<string?>("--output", "-o") { Description = "With --export grafana or k8s: the file to write (default: stdout)." };
@@ -46,7 +49,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve a model over HTTP: MLflow's /invocations and the Open Inference Protocol v2 (/v2/models/NAME/infer).")
         {
             model, dir, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logPredictions, sampleRate, logFormat,
-            export, output, image, replicas, force,
+            export, output, image, replicas, force, microBatchMax, microBatchWait, microBatchQueue,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -81,6 +84,10 @@ internal static class ServeCommand
                 [CairnLoggingOptions.Section + ":Format"] = parse.GetValue(logFormat),
                 [ScoringOptions.Section + ":MaxRequestBodyBytes"] = parse.GetValue(maxRequest).ToString(CultureInfo.InvariantCulture),
                 [ScoringOptions.Section + ":RequestTimeoutSeconds"] = parse.GetValue(timeout).ToString(CultureInfo.InvariantCulture),
+                // Checked with the other scoring options when the server starts; an error names the flag.
+                [ScoringOptions.Section + ":MicroBatchMaxRows"] = parse.GetValue(microBatchMax).ToString(CultureInfo.InvariantCulture),
+                [ScoringOptions.Section + ":MicroBatchWaitMicroseconds"] = parse.GetValue(microBatchWait).ToString(CultureInfo.InvariantCulture),
+                [ScoringOptions.Section + ":MicroBatchQueueLimit"] = parse.GetValue(microBatchQueue).ToString(CultureInfo.InvariantCulture),
             };
             if (!string.IsNullOrEmpty(key)) settings[ScoringOptions.Section + ":ApiKey"] = key;
             if (parse.GetValue(sampleRate) is not (>= 0 and <= 1))

@@ -9,7 +9,9 @@ namespace Cairn.ML.Models;
 /// columns the chain adds: <c>PredictedLabel</c>, <c>Score</c>, <c>Probability</c>. Thread-safe: when the chain maps row to
 /// row (every trained Cairn chain does), batches go row by row through a pool of engines, each with its own row mapper
 /// (what ML.NET's PredictionEngine does, without compile-time row classes), so a one-row request costs no view building;
-/// otherwise each call builds its own view.
+/// otherwise each call builds its own view. A chain ending in a tree ensemble (FastTree, LightGbm, FastForest; binary or
+/// regression) scores by walking its trees over the batch's feature vectors (<see cref="TreeChainScorer"/>), with the same
+/// outputs as ML.NET's scorer at a fraction of its cost.
 /// </summary>
 public sealed class MlNetPredictor : IModelPredictor
 {
@@ -19,6 +21,7 @@ public sealed class MlNetPredictor : IModelPredictor
     private readonly List<DataViewSchema.Column> _outputColumns;
     private readonly bool _rowMapping;
     private readonly System.Collections.Concurrent.ConcurrentBag<RowEngine> _engines = [];
+    private readonly TreeChainScorer? _trees;
 
     public MlNetPredictor(string modelZip, IReadOnlyList<ColumnSpec>? declaredInputs = null)
     {
@@ -34,7 +37,11 @@ public sealed class MlNetPredictor : IModelPredictor
         (_outputColumns, Outputs) = OutputsOf(_model, _inputSchema);
         _rowMapping = _model.IsRowToRowMapper && _inputSchema.All(c => c.Type is TextDataViewType or BooleanDataViewType
             || c.Type is NumberDataViewType { RawType: var raw } && raw == typeof(float));
+        _trees = TreeChainScorer.TryCreate(_model, _inputSchema, _outputColumns);
     }
+
+    /// <summary>The tree walk batches are scored with, or null when they go through ML.NET's scorer.</summary>
+    internal TreeChainScorer? Trees => _trees;
 
     /// <summary>
     /// The columns a chain adds to <paramref name="inputSchema"/> that a caller reads (the prediction columns ML.NET trainers
@@ -70,6 +77,14 @@ public sealed class MlNetPredictor : IModelPredictor
     }
 
     public ColumnBatch Predict(ColumnBatch input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (_trees?.TryScore(input, batch => ToDataView(batch)) is { } walked) return walked;
+        return PredictWithMlNet(input);
+    }
+
+    /// <summary>Scores through ML.NET's own scorer, whatever the chain: the reference the tree walk is compared with.</summary>
+    internal ColumnBatch PredictWithMlNet(ColumnBatch input)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (!_rowMapping) return ReadOutputs(_model.Transform(ToDataView(input)), input.RowCount);

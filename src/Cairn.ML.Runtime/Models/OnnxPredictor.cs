@@ -47,7 +47,10 @@ public sealed class OnnxPredictor : IModelPredictor
                 names.Add(name);
                 values.Add(ToOrtValue(name, meta, input, _session.InputMetadata.Count == 1));
             }
-            using var results = _session.Run(new RunOptions(), names, values, _session.OutputNames);
+            // Held (and disposed) past Run: an options object made inline can be finalized while the native Run still reads it,
+            // which under concurrent load made Run fail with an invalid log severity.
+            using var options = new RunOptions();
+            using var results = _session.Run(options, names, values, _session.OutputNames);
             var batch = new ColumnBatch();
             var i = 0;
             foreach (var outputName in _session.OutputNames) batch.Add(outputName, FromOrtValue(outputName, results[i++]));

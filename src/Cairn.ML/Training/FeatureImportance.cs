@@ -1,3 +1,4 @@
+using Cairn.ML.Models;
 using System.Text.Json;
 using Cairn.Metrics;
 using RegressionMetrics = Cairn.Metrics.RegressionMetrics;
@@ -72,9 +73,9 @@ public static class FeatureImportance
     /// transform before the trainer works row by row and slot by slot. A tree that never splits on the feature gives the
     /// same output as on the unshuffled row, and so does a tree whose path for that row reads none of the feature's slots;
     /// only the others are walked again. The outputs are added in tree order either way, so the scores are the ones
-    /// <see cref="LearningCurve.TreeScorer.Score"/> gives.
+    /// <see cref="TreeEnsemble.Score"/> gives.
     /// </summary>
-    internal static double[] ScoreBlocks(LearningCurve.TreeScorer scorer, FeatureRows vectors, (int Start, int Length)[] slots, int count,
+    internal static double[] ScoreBlocks(TreeEnsemble scorer, FeatureRows vectors, (int Start, int Length)[] slots, int count,
         IReadOnlyList<(int Feature, int[] Source)?> swaps)
     {
         var trees = scorer.Trees;

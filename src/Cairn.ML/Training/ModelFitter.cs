@@ -1,3 +1,4 @@
+using Cairn.ML.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -145,7 +146,7 @@ internal static class ModelFitter
         var dense = fitted.Replacements is { } replacements ? DenseRows.Build(data, recipe.Task, testRows, replacements) : null;
         var scored = dense is not null ? fitted.Predictor.Transform(dense.View()) : Score(testRows, [null]);
         // The tree ensemble, copied into arrays once: the learning curve, the importances and the scores all walk it.
-        var trees = recipe.Task == MlTask.Multiclass ? null : LearningCurve.TreeScorer.From(chain);
+        var trees = recipe.Task == MlTask.Multiclass ? null : TreeEnsemble.From(chain);
         Diagnostics Diagnose(FeatureRows? features, bool[]? binaryLabels, float[]? targets, LearningCurve.Checkpoints? walked = null)
         {
             // Independent of each other: the curve walks the trees (or reads the walk already done), the importances score

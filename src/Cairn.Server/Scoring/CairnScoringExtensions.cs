@@ -23,6 +23,15 @@ namespace Cairn.Server.Scoring;
 /// </summary>
 public static class CairnScoringExtensions
 {
+    /// <summary>Largest micro-batch, in rows.</summary>
+    public const int MaxMicroBatchRows = 65_536;
+
+    /// <summary>Longest micro-batch wait: 100 ms.</summary>
+    public const int MaxMicroBatchWaitMicroseconds = 100_000;
+
+    /// <summary>Most requests a micro-batch queue may hold.</summary>
+    public const int MaxMicroBatchQueue = 1_000_000;
+
     public static IServiceCollection AddCairnScoring(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -30,6 +39,9 @@ public static class CairnScoringExtensions
             .Bind(configuration.GetSection(ScoringOptions.Section))
             .Validate(o => o.MaxRequestBodyBytes > 0, $"{ScoringOptions.Section}:MaxRequestBodyBytes (--max-request-size) must be a positive number of bytes.")
             .Validate(o => o.RequestTimeoutSeconds > 0 && double.IsFinite(o.RequestTimeoutSeconds), $"{ScoringOptions.Section}:RequestTimeoutSeconds (--timeout) must be a positive number of seconds.")
+            .Validate(o => o.MicroBatchMaxRows is >= 0 and <= MaxMicroBatchRows, $"{ScoringOptions.Section}:MicroBatchMaxRows (--micro-batch-max) must be between 0 (off) and {MaxMicroBatchRows} rows.")
+            .Validate(o => o.MicroBatchWaitMicroseconds is >= 0 and <= MaxMicroBatchWaitMicroseconds, $"{ScoringOptions.Section}:MicroBatchWaitMicroseconds (--micro-batch-wait-us) must be between 0 and {MaxMicroBatchWaitMicroseconds} microseconds.")
+            .Validate(o => o.MicroBatchQueueLimit is >= 1 and <= MaxMicroBatchQueue, $"{ScoringOptions.Section}:MicroBatchQueueLimit (--micro-batch-queue) must be between 1 and {MaxMicroBatchQueue} requests.")
             .Validate(o => o.ApiKey is null || o.ApiKey.Length >= 16, $"{ScoringOptions.Section}:ApiKey (--api-key, CAIRN_SERVE_API_KEY) must be at least 16 characters.")
             .ValidateOnStart();
         services.TryAddSingleton<ScoringModels>();
@@ -158,7 +170,7 @@ public static class CairnScoringExtensions
                 (input, id, wanted) = OpenInferenceProtocol.Parse(document.RootElement, model);
             }
             timeout.Token.ThrowIfCancellationRequested();
-            var output = ScoringService.Score(model, input);
+            var output = await scoring.ScoreAsync(model, input, timeout.Token);
             context.Response.ContentType = "application/json";
             OpenInferenceProtocol.WriteResponse(context.Response.BodyWriter, model, id, output, wanted);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);

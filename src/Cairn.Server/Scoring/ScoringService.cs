@@ -28,6 +28,18 @@ public sealed class ScoringOptions
 
     /// <summary>When set, scoring requests must carry <c>Authorization: Bearer &lt;key&gt;</c> (health probes need not).</summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Micro-batching: concurrent requests of fewer rows than this are scored together in batches of up to this many rows
+    /// (<see cref="MicroBatcher"/>). 0 (the default) scores each request on its own.
+    /// </summary>
+    public int MicroBatchMaxRows { get; set; }
+
+    /// <summary>How long a micro-batch is held open for more rows, in microseconds; 0 (the default) takes what has queued while the previous batch was scored.</summary>
+    public int MicroBatchWaitMicroseconds { get; set; }
+
+    /// <summary>Most requests waiting for a micro-batch; past it requests get 503.</summary>
+    public int MicroBatchQueueLimit { get; set; } = 4096;
 }
 
 /// <summary>
@@ -113,6 +125,9 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
     private static readonly JsonEncodedText s_predictions = JsonEncodedText.Encode("predictions");
     private static readonly JsonEncodedText s_modelName = JsonEncodedText.Encode("model_name");
     private static readonly JsonEncodedText s_modelVersion = JsonEncodedText.Encode("model_version");
+
+    // One batcher per served model, made on its first request and gone with it.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ServedModel, MicroBatcher> _batchers = [];
 
     public ScoringModels Models => models;
 
@@ -229,7 +244,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
                 return false;
             }
             timeout.Token.ThrowIfCancellationRequested();
-            var output = Score(model, input);
+            var output = await ScoreAsync(model, input, timeout.Token);
             context.Response.ContentType = "application/json";
             WritePredictions(context.Response.BodyWriter, model, output, shape);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
@@ -255,6 +270,19 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
     /// <summary>The media type of a Content-Type header, or null.</summary>
     internal static string? MediaTypeOf(string? contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.MediaType.Value : null;
+
+    /// <summary>
+    /// Scores a request's rows: within a micro-batch of concurrent requests when micro-batching is on and the request is
+    /// smaller than a batch, else on its own (<see cref="Score"/>).
+    /// </summary>
+    public Task<ColumnBatch> ScoreAsync(ServedModel model, ColumnBatch input, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (settings.MicroBatchMaxRows <= 0 || input.RowCount >= settings.MicroBatchMaxRows) return Task.FromResult(Score(model, input));
+        var batcher = _batchers.GetValue(model, served => new MicroBatcher(served.Predict, settings.MicroBatchMaxRows,
+            TimeSpan.FromTicks(settings.MicroBatchWaitMicroseconds * TimeSpan.TicksPerMicrosecond), settings.MicroBatchQueueLimit));
+        return batcher.ScoreAsync(input, cancellationToken);
+    }
 
     /// <summary>Scores <paramref name="input"/>, insisting that the model answers one row per row.</summary>
     public static ColumnBatch Score(ServedModel model, ColumnBatch input)
@@ -309,6 +337,9 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
                 return (bad.StatusCode, nameof(ErrorCode.BAD_REQUEST), bad.Message);
             case JsonException json:
                 return (400, nameof(ErrorCode.BAD_REQUEST), $"Invalid input: the body is not valid JSON ({json.Message}).");
+            case CairnException { ErrorCode: ErrorCode.TEMPORARILY_UNAVAILABLE } busy:
+                context.Response.Headers.RetryAfter = "1";
+                return (503, nameof(ErrorCode.TEMPORARILY_UNAVAILABLE), busy.Message);
             case CairnException cairn when cairn.HttpStatus is >= 400 and < 500:
                 // MLflow's scoring server answers every input error as BAD_REQUEST.
                 return (400, nameof(ErrorCode.BAD_REQUEST), cairn.Message);

@@ -1,3 +1,4 @@
+using Cairn.ML.Models;
 using Cairn.ML.Training;
 
 namespace Cairn.Tests.Training;
@@ -88,7 +89,7 @@ public sealed class ShortcutTests : IDisposable
     {
         var (recipe, data) = Load("regression", "fasttree", SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 800));
         var fitted = ModelFitter.Fit(recipe, data);
-        var scorer = LearningCurve.TreeScorer.From(fitted.Model)!;
+        var scorer = TreeEnsemble.From(fitted.Model)!;
 
         var scored = fitted.Model.Transform(new Cairn.ML.Models.MlNetPredictor(SaveTo(fitted, data)).ToDataView(data.Batch));
         var features = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<Microsoft.ML.Data.VBuffer<float>>(scored, "Features").Select(v => v.DenseValues().ToArray()).ToArray();
@@ -106,7 +107,7 @@ public sealed class ShortcutTests : IDisposable
         // A model of two numbers; the vectors carry padding features the trees never read, so with 70 features the
         // per-path record (up to 64 features) gives way to walking every tree that splits on the shuffled feature.
         var (recipe, data) = Load("regression", "fasttree", SyntheticData.Regression(_dir.Combine("regression.csv"), rows: 600));
-        var scorer = LearningCurve.TreeScorer.From(ModelFitter.Fit(recipe, data).Model)!;
+        var scorer = TreeEnsemble.From(ModelFitter.Fit(recipe, data).Model)!;
         var random = new Random(11);
         const int count = 300;
         var vectors = new FeatureRows([.. Enumerable.Range(0, count * features).Select(_ => (float)(random.NextDouble() * 8 - 4))], features);
