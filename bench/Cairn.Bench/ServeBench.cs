@@ -84,6 +84,8 @@ internal static class ServeBench
                 var cpu = scenario.Server.CpuSeconds();
                 var result = await Wrk.RunAsync(Url(scenario.Server, scenario.Path), scenario.Script, scenario.Connections, duration);
                 (await drain.GetAsync(Url(scenario.Server, scenario.Drain))).EnsureSuccessStatusCode().Dispose();
+                if (result.Errors > 0)
+                    Console.WriteLine($"{scenario.Key}: {result.Errors:N0} of {result.Requests:N0} requests failed; one more now: {await ProbeAsync(drain, scenario)}");
                 // wrk keeps one request outstanding per connection: at its end those are in flight, and the drain waited for them.
                 return new Trial(result, (scenario.Server.CpuSeconds() - cpu) * 1000 / (result.Requests + scenario.Connections));
             }
@@ -111,6 +113,21 @@ internal static class ServeBench
         {
             foreach (var server in servers) await server.DisposeAsync();
         }
+    }
+
+    /// <summary>Sends the scenario's request once and describes the answer (status and the start of the body).</summary>
+    private static async Task<string> ProbeAsync(HttpClient http, Scenario scenario)
+    {
+        using var request = new HttpRequestMessage(scenario.Script is null ? HttpMethod.Get : HttpMethod.Post, Url(scenario.Server, scenario.Path));
+        if (scenario.Script is not null)
+        {
+            var script = File.ReadAllText(scenario.Script);
+            var body = script[(script.IndexOf("[==[", StringComparison.Ordinal) + 4)..script.LastIndexOf("]==]", StringComparison.Ordinal)];
+            request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        }
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return $"{(int)response.StatusCode} {text[..Math.Min(200, text.Length)]}";
     }
 
     private static ServerProcess Started(List<ServerProcess> servers, ServerProcess server)
@@ -157,10 +174,11 @@ internal static class ServeBench
         string CpuText(Scenario s) => s.RowsPerRequest > 1 ? $"{Cpu(s.Key) * 1000 / s.RowsPerRequest:0.00} µs/row" : $"{Cpu(s.Key) * 1000:0} µs/req";
 
         Console.WriteLine();
-        Console.WriteLine($"| scenario (median of {options.Trials} trials) | throughput | p99 | server CPU | trials |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine($"| scenario (median of {options.Trials} trials) | throughput | p99 | server CPU | trials | failed requests |");
+        Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var s in scenarios)
-            Console.WriteLine($"| {s.Label} | **{Throughput(s, Rps(s.Key))}** | {P99(s.Key):0.00} ms | {CpuText(s)} | {string.Join(" / ", results[s.Key].Select(r => Throughput(s, r.Rps)))} |");
+            Console.WriteLine($"| {s.Label} | **{Throughput(s, Rps(s.Key))}** | {P99(s.Key):0.00} ms | {CpuText(s)} | "
+                + $"{string.Join(" / ", results[s.Key].Select(r => Throughput(s, r.Rps)))} | {results[s.Key].Sum(r => r.Wrk.Errors):N0} |");
 
         Console.WriteLine();
         Console.WriteLine("| figure, same run (throughput of medians, paired: median of per-trial ratios; CPU: server CPU time per request) | value | target |");
