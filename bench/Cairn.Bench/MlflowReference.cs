@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace Cairn.Bench;
 
 /// <summary>
-/// MLflow's own scoring server as the reference: `mlflow models serve` (gunicorn, one sync worker per core, Flask app) of a
+/// MLflow's own scoring server as the reference: `mlflow models serve` (gunicorn, one sync worker per core with one OpenMP
+/// thread each, Flask app) of a
 /// scikit-learn HistGradientBoostingClassifier (100 iterations, at most 20 leaves) trained by <c>bench/mlflow_reference.py</c>
 /// on the same rows as the FastTree model. Runs from an MLflow source tree (MLFLOW_SRC) with the Python of MLFLOW_PYTHON
 /// (default python3), which needs scikit-learn, pandas, Flask and gunicorn; skipped with a message when MLFLOW_SRC is unset.
@@ -53,5 +54,8 @@ internal static class MlflowReference
     {
         ["PYTHONPATH"] = Environment.GetEnvironmentVariable("MLFLOW_SRC"),
         ["PYTHONWARNINGS"] = "ignore",
+        // One OpenMP thread per worker process (HistGradientBoosting predicts through OpenMP): with one worker per core,
+        // more threads only spin against each other; unset, every worker starts one per core.
+        ["OMP_NUM_THREADS"] = "1",
     };
 }

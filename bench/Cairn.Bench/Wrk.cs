@@ -5,9 +5,9 @@ namespace Cairn.Bench;
 
 /// <summary>
 /// What one wrk run measured: requests/s, the 99th percentile latency in ms, the requests completed and, of those, the
-/// answers that were not 2xx or 3xx plus socket errors and timeouts (<see cref="Errors"/>).
+/// answers that were not 2xx or 3xx plus socket errors and timeouts (<see cref="Errors"/>, wrk's lines in <see cref="ErrorText"/>).
 /// </summary>
-internal readonly record struct WrkResult(double Rps, double P99, long Requests, long Errors);
+internal readonly record struct WrkResult(double Rps, double P99, long Requests, long Errors, string ErrorText);
 
 /// <summary>wrk (2 threads, on the same cores as the servers) driving one URL, with a Lua script that sets a POST body.</summary>
 internal static class Wrk
@@ -40,15 +40,22 @@ internal static class Wrk
         if (process.ExitCode != 0) throw new InvalidOperationException($"wrk exited with code {process.ExitCode} on {url}: {(await stderr).Trim()}");
         var lines = output.Split('\n');
         long errors = 0;
+        var errorText = new List<string>();
         // "Non-2xx or 3xx responses: N"; "Socket errors: connect N, read N, write N, timeout N".
         if (lines.FirstOrDefault(l => l.Contains("Non-2xx", StringComparison.Ordinal)) is { } failures)
+        {
             errors += long.Parse(failures.Split(':')[1].Trim(), CultureInfo.InvariantCulture);
+            errorText.Add(failures.Trim());
+        }
         if (lines.FirstOrDefault(l => l.Contains("Socket errors", StringComparison.Ordinal)) is { } socket)
+        {
             errors += socket.Split(':')[1].Split(',').Sum(part => long.Parse(part.Trim().Split(' ')[1], CultureInfo.InvariantCulture));
+            errorText.Add(socket.Trim());
+        }
         var rps = double.Parse(lines.First(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal)).Split(':')[1].Trim(), CultureInfo.InvariantCulture);
         var p99 = Milliseconds(lines.First(l => l.TrimStart().StartsWith("99%", StringComparison.Ordinal)).Trim()[3..].Trim());
         var requests = long.Parse(lines.First(l => l.Contains(" requests in ", StringComparison.Ordinal)).Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        return new WrkResult(rps, p99, requests, errors);
+        return new WrkResult(rps, p99, requests, errors, string.Join("; ", errorText));
     }
 
     private static double Milliseconds(string text)
