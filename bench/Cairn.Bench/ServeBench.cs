@@ -6,8 +6,8 @@ namespace Cairn.Bench;
 /// `cairn serve` under wrk. Models (<see cref="ServeModels"/>): a FastTree binary classifier on 20 features trained on
 /// generated rows, and an ONNX MLP of similar cost. Servers, all started before the first trial: the FastTree model on
 /// `cairn serve` (single-row POST /invocations at 32 connections, GET /ping at 32 connections as the trivial-endpoint
-/// ceiling, 10,000-row batches at 4 connections), the same with --log-predictions (single rows), a `cairn server` with two
-/// deployments of it (<see cref="ServeDeployments"/>: one route; 90/10 A/B plus a shadow), the ONNX model on `cairn serve`
+/// ceiling, 10,000-row batches at 4 connections), the same with --log-predictions (single rows), a `cairn server` with three
+/// deployments of it (<see cref="ServeDeployments"/>: one route; 90/10 A/B; 90/10 A/B plus a shadow), the ONNX model on `cairn serve`
 /// (single rows and batches), and MLflow's scoring server when MLFLOW_SRC is set (<see cref="MlflowReference"/>). Each
 /// trial runs every scenario once, in an order rotated from trial to trial; figures are medians of the trials and every
 /// ratio is between scenarios of the same run (also given paired: the median of the per-trial ratios). wrk shares the
@@ -63,6 +63,7 @@ internal static class ServeBench
 
             var deployments = Started(servers, await ServeDeployments.StartAsync(options, Path.Combine(work, "server"), fastTree));
             scenarios.Add(new("route1", "FastTree single-row, deployment with one route", deployments, ServeDeployments.ScoringPath(ServeDeployments.Single), single, 32, 1, "health/live"));
+            scenarios.Add(new("split", "FastTree single-row, deployment 90/10 A/B", deployments, ServeDeployments.ScoringPath(ServeDeployments.Split), single, 32, 1, "health/live"));
             scenarios.Add(new("abshadow", "FastTree single-row, deployment 90/10 A/B + shadow", deployments, ServeDeployments.ScoringPath(ServeDeployments.AbShadow), single, 32, 1, "health/live"));
 
             var onnxServer = Started(servers, await ServerProcess.StartAsync(options.Cli, ["serve", onnx], "ping"));
@@ -189,6 +190,7 @@ internal static class ServeBench
         Console.WriteLine($"| prediction logging on vs off, single-row req/s | {Change("logged", "single")} | loss <= 10 % |");
         Console.WriteLine($"| rows logged / rows scored (logging server, warm-up included) | {log.Written:N0} / {log.Scored:N0} = {log.Written / Math.Max(1, log.Scored):0.0000}; requests dropped {log.Dropped:N0} | all logged |");
         Console.WriteLine($"| deployment A/B + shadow vs one route | {Change("abshadow", "route1")} | overhead <= 10 % |");
+        Console.WriteLine($"| deployment A/B (no shadow) vs one route | {Change("split", "route1")} | |");
         Console.WriteLine($"| deployment, one route vs plain `cairn serve` | {Change("route1", "single")} | |");
         Console.WriteLine($"| deployment A/B + shadow vs plain `cairn serve` | {Change("abshadow", "single")} | |");
         Console.WriteLine($"| shadow scorings skipped (all slots busy) / failed | {shadowsSkipped:N0} / {shadowFailures:N0} | |");
