@@ -86,7 +86,8 @@ internal static class ServeBench
                 var result = await Wrk.RunAsync(Url(scenario.Server, scenario.Path), scenario.Script, scenario.Connections, duration);
                 (await drain.GetAsync(Url(scenario.Server, scenario.Drain))).EnsureSuccessStatusCode().Dispose();
                 if (result.Errors > 0)
-                    Console.WriteLine($"{scenario.Key}: {result.Errors:N0} of {result.Requests:N0} requests failed ({result.ErrorText}); one more now: {await ProbeAsync(drain, scenario)}");
+                    Console.WriteLine($"{scenario.Key}: {result.Errors:N0} of {result.Requests:N0} requests failed ({result.ErrorText}); one more now: "
+                        + $"{await ProbeAsync(drain, scenario)}; the server's last stderr lines: {scenario.Server.LastErrors()}");
                 // wrk keeps one request outstanding per connection: at its end those are in flight, and the drain waited for them.
                 return new Trial(result, (scenario.Server.CpuSeconds() - cpu) * 1000 / (result.Requests + scenario.Connections));
             }

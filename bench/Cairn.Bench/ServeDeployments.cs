@@ -8,8 +8,8 @@ namespace Cairn.Bench;
 /// The routing scenario's `cairn server`: the FastTree package registered three times as model <c>bench</c> (versions 1-3,
 /// each its own copy of the files), a deployment <c>single</c> with one route (version 1 at 100%), a deployment <c>split</c>
 /// splitting 90/10 between versions 1 and 2, and a deployment <c>ab</c> with the same split plus version 3 as a shadow that
-/// scores a copy of every request off the request path. Prediction logging is off on this server (sample rate 0), as it is off on the plain `cairn serve` it is
-/// compared with, so the figures differ by routing alone.
+/// scores a copy of every request off the request path. Prediction logging is off on this server (sample rate 0), as it is
+/// off on the plain `cairn serve` it is compared with, so the figures differ by routing alone.
 /// </summary>
 internal static class ServeDeployments
 {
