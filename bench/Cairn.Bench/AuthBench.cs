@@ -86,9 +86,9 @@ internal static class AuthBench
         var home = Path.Combine(work, name);
         Directory.CreateDirectory(home);
         return auth
-            ? ServerProcess.StartAsync(options.Cli, home, Path.Combine(home, "artifacts"), ["--auth"],
-                new Dictionary<string, string> { ["CAIRN_HOME"] = home, ["CAIRN_ADMIN_PASSWORD"] = AdminPassword })
-            : ServerProcess.StartAsync(options.Cli, home, Path.Combine(home, "artifacts"));
+            ? ServerProcess.StartAsync(options.Cli, ServerProcess.ServerArgs(home, Path.Combine(home, "artifacts"), "--auth"),
+                environment: new Dictionary<string, string?> { ["CAIRN_HOME"] = home, ["CAIRN_ADMIN_PASSWORD"] = AdminPassword })
+            : ServerProcess.StartAsync(options.Cli, ServerProcess.ServerArgs(home, Path.Combine(home, "artifacts")));
     }
 
     /// <summary>Creates the member "bench" (as the admin) and answers a client that sends the member's Basic credentials.</summary>

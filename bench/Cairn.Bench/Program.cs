@@ -5,8 +5,9 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- store
 //   dotnet run -c Release --project bench/Cairn.Bench -- auth [--trials 5]   (log-metric with access control off, HTTP Basic, bearer token)
 //   dotnet run -c Release --project bench/Cairn.Bench -- registry [--postgres CONNSTR]
-//   dotnet run -c Release --project bench/Cairn.Bench -- serve [--trials 3] [--seconds 10]   (build needed: src/Cairn.Cli; wrk on PATH)
 //   dotnet run -c Release --project bench/Cairn.Bench -- serve-profile [--trials 5] [--seconds 3]   (in-process: stages of a scoring request, micro-batching)
+//   dotnet run -c Release --project bench/Cairn.Bench -- serve [--trials 3] [--seconds 10]   (build needed: src/Cairn.Cli; wrk on PATH;
+//                                                             MLFLOW_SRC [MLFLOW_PYTHON] add MLflow's scoring server as the reference)
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
 //   dotnet run -c Release --project bench/Cairn.Bench -- predlog [--rows 1000000] [--trials 5] [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- drift --rows 1000000 [--trials 5]   (build needed: src/Cairn.Cli)

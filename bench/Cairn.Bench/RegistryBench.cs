@@ -35,7 +35,7 @@ internal static class RegistryBench
         }
         Console.WriteLine($"populated {models:N0} models x {versions} versions in {populate.Elapsed.TotalSeconds:F1} s");
 
-        await using var server = await ServerProcess.StartAsync(options.Cli, backend, Path.Combine(options.Work, "registry-artifacts"));
+        await using var server = await ServerProcess.StartAsync(options.Cli, ServerProcess.ServerArgs(backend, Path.Combine(options.Work, "registry-artifacts")));
         using var http = new HttpClient { BaseAddress = server.BaseAddress };
         var api = "api/2.0/mlflow/";
         var target = $"{prefix}-model-{models / 2}";

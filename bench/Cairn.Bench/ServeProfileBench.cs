@@ -21,7 +21,7 @@ internal static class ServeProfileBench
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);
         Console.WriteLine($"# scoring profile ({Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load average {LoadAverage()})");
-        var folder = ServeBench.Train(Path.Combine(work, "model"), options.Rows);
+        var folder = ServeModels.TrainFastTree(Path.Combine(work, "model"), ServeModels.Rows(options.Rows));
         using var model = ServedModel.Load(folder, "bench", null, folder);
         var predictor = (MlNetPredictor)model.Predictor;
         Console.WriteLine($"tree walk: {(predictor.Trees is { } trees ? trees.Direct ? "yes, straight from the columns" : "yes, through the chain's featurization" : "no")}");
@@ -29,14 +29,14 @@ internal static class ServeProfileBench
         Console.WriteLine();
         Console.WriteLine("| stage (median of " + options.Trials + " trials) | 10,000 rows | per row | 1 row |");
         Console.WriteLine("|---|---|---|---|");
-        var big = Stages(model, predictor, Encoding.UTF8.GetBytes(ServeBench.Body(new Random(1), 10_000)), options.Trials, repeat: 10);
-        var one = Stages(model, predictor, Encoding.UTF8.GetBytes(ServeBench.Body(new Random(2), 1)), options.Trials, repeat: 20_000);
+        var big = Stages(model, predictor, Encoding.UTF8.GetBytes(ServeModels.Body(new Random(1), 10_000)), options.Trials, repeat: 10);
+        var one = Stages(model, predictor, Encoding.UTF8.GetBytes(ServeModels.Body(new Random(2), 1)), options.Trials, repeat: 20_000);
         foreach (var (name, ms) in big)
             Console.WriteLine($"| {name} | {ms:0.00} ms | {ms * 1000 / 10_000:0.000} µs | {one[name] * 1000:0.0} µs |");
 
         Console.WriteLine();
         var seconds = Math.Max(1, options.Seconds);
-        var rows = Enumerable.Range(0, 64).Select(i => ScoringRequestParser.ParseJson(JsonDocument.Parse(ServeBench.Body(new Random(100 + i), 1)).RootElement, model).Batch).ToArray();
+        var rows = Enumerable.Range(0, 64).Select(i => ScoringRequestParser.ParseJson(JsonDocument.Parse(ServeModels.Body(new Random(100 + i), 1)).RootElement, model).Batch).ToArray();
         // An ONNX graph of the same width (20 inputs, a 20x2 MatMul, Add, Softmax): ONNX Runtime's cost per Run call dominates.
         var onnxPath = Path.Combine(work, "model.onnx");
         var random = new Random(4);

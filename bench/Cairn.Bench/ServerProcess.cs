@@ -1,98 +1,154 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
 namespace Cairn.Bench;
 
-/// <summary>A `cairn server` child process on a free loopback port.</summary>
+/// <summary>
+/// A server child process on a free loopback port: the built `cairn` with any command (`server`, `serve FOLDER`), or
+/// another program (the MLflow reference), ready once a path answers 200. Disposing kills it with its children.
+/// </summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
-    private readonly Process _process;
+    private const int StderrLines = 20;
 
-    private ServerProcess(Process process, Uri baseAddress)
+    private readonly Process _process;
+    private readonly Queue<string> _stderr;
+
+    private ServerProcess(Process process, Queue<string> stderr, Uri baseAddress)
     {
         _process = process;
+        _stderr = stderr;
         BaseAddress = baseAddress;
     }
 
     public Uri BaseAddress { get; }
 
-    /// <summary>Starts `cairn server`; <paramref name="extraArgs"/> are added flags (e.g. --auth), <paramref name="environment"/> added variables.</summary>
-    public static async Task<ServerProcess> StartAsync(string? cliDll, string backend, string artifacts, IEnumerable<string>? extraArgs = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts `cairn ARGS --port P` with the built CLI (or <paramref name="cliDll"/>), e.g. <c>["serve", folder]</c> or
+    /// <see cref="ServerArgs"/>, and waits until <paramref name="readyPath"/> answers 200; <paramref name="environment"/> adds variables.
+    /// </summary>
+    public static Task<ServerProcess> StartAsync(string? cliDll, IEnumerable<string> args, string readyPath = "health",
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         cliDll ??= Path.Combine(RepoRoot(), "src", "Cairn.Cli", "bin", "Release", "net10.0", "cairn.dll");
         if (!File.Exists(cliDll))
             throw new FileNotFoundException($"{cliDll} not found: run `dotnet build -c Release src/Cairn.Cli` first.");
-        var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { cliDll, "server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--backend-store-uri", backend, "--artifacts-destination", artifacts },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in extraArgs ?? []) start.ArgumentList.Add(arg);
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var address = new Uri($"http://127.0.0.1:{port}/");
-        using var http = new HttpClient { BaseAddress = address };
-        for (var i = 0; i < 200; i++)
-        {
-            try
-            {
-                using var response = await http.GetAsync("health");
-                if (response.IsSuccessStatusCode) return new ServerProcess(process, address);
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-            if (process.HasExited) throw new InvalidOperationException($"the server exited with code {process.ExitCode}");
-            await Task.Delay(100);
-        }
-        process.Kill();
-        throw new TimeoutException("the server did not answer /health within 20 s");
+        return StartProgramAsync("dotnet", [cliDll, .. args], "--port", readyPath, environment, TimeSpan.FromSeconds(60));
     }
 
-    /// <summary>Starts `cairn ARGS --port P` (e.g. `serve FOLDER`) and waits until <paramref name="readyPath"/> answers 200.</summary>
-    public static async Task<ServerProcess> StartCommandAsync(string? cliDll, IEnumerable<string> args, string readyPath)
+    /// <summary>The arguments of `cairn server` over <paramref name="backend"/> and <paramref name="artifacts"/>, then <paramref name="extra"/> flags.</summary>
+    public static string[] ServerArgs(string backend, string artifacts, params string[] extra) =>
+        ["server", "--backend-store-uri", backend, "--artifacts-destination", artifacts, .. extra];
+
+    /// <summary>
+    /// Starts <c>PROGRAM ARGS PORT_FLAG P</c> and waits until <paramref name="readyPath"/> answers 200 within <paramref name="timeout"/>;
+    /// a program that exits first is reported with the last lines it wrote to stderr.
+    /// </summary>
+    public static async Task<ServerProcess> StartProgramAsync(string program, IEnumerable<string> args, string portFlag, string readyPath,
+        IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout)
     {
-        cliDll ??= Path.Combine(RepoRoot(), "src", "Cairn.Cli", "bin", "Release", "net10.0", "cairn.dll");
-        if (!File.Exists(cliDll))
-            throw new FileNotFoundException($"{cliDll} not found: run `dotnet build -c Release src/Cairn.Cli` first.");
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet") { ArgumentList = { cliDll }, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.ArgumentList.Add("--port");
-        start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start cairn");
+        start.ArgumentList.Add(portFlag);
+        start.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>()) start.Environment[name] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
+        var stderr = new Queue<string>();
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stderr)
+            {
+                stderr.Enqueue(e.Data);
+                if (stderr.Count > StderrLines) stderr.Dequeue();
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var address = new Uri($"http://127.0.0.1:{port}/");
-        using var http = new HttpClient { BaseAddress = address };
-        for (var i = 0; i < 600; i++)
+        var server = new ServerProcess(process, stderr, new Uri($"http://127.0.0.1:{port}/"));
+        try
+        {
+            await server.WaitReadyAsync(program, readyPath, timeout);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task WaitReadyAsync(string program, string readyPath, TimeSpan timeout)
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
         {
             try
             {
                 using var response = await http.GetAsync(readyPath);
-                if (response.IsSuccessStatusCode) return new ServerProcess(process, address);
+                if (response.IsSuccessStatusCode) return;
             }
             catch (HttpRequestException)
             {
                 // not listening yet
             }
-            if (process.HasExited) throw new InvalidOperationException($"cairn exited with code {process.ExitCode}");
+            catch (TaskCanceledException)
+            {
+                // listening, but not answering yet (a worker still loading)
+            }
+            if (_process.HasExited)
+            {
+                await _process.WaitForExitAsync(); // the last stderr lines are in
+                throw new InvalidOperationException($"{program} exited with code {_process.ExitCode}: {LastErrors()}");
+            }
             await Task.Delay(100);
         }
-        process.Kill();
-        throw new TimeoutException($"cairn did not answer {readyPath} within 60 s");
+        throw new TimeoutException($"{program} did not answer {readyPath} within {timeout.TotalSeconds:0} s: {LastErrors()}");
     }
+
+    /// <summary>The last lines the process wrote to stderr, joined.</summary>
+    public string LastErrors()
+    {
+        lock (_stderr) return _stderr.Count == 0 ? "(nothing on stderr)" : string.Join(" | ", _stderr);
+    }
+
+    /// <summary>
+    /// CPU seconds (user + system) used so far by the server and every process under it (MLflow's gunicorn workers), from
+    /// /proc: what a load costs the server, whatever else the machine is doing at the time.
+    /// </summary>
+    public double CpuSeconds()
+    {
+        var parents = new Dictionary<int, int>();
+        var ticks = new Dictionary<int, long>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; } // the process ended while the list was read
+            catch (UnauthorizedAccessException) { continue; }
+            // pid (comm) state ppid ... utime stime: fields 4, 14 and 15; comm may hold spaces and parentheses.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            parents[pid] = int.Parse(fields[1], CultureInfo.InvariantCulture);
+            ticks[pid] = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        }
+        var tree = new HashSet<int> { _process.Id };
+        for (var grew = true; grew;)
+        {
+            grew = false;
+            foreach (var (pid, parent) in parents)
+                if (tree.Contains(parent) && tree.Add(pid)) grew = true;
+        }
+        return tree.Sum(pid => ticks.GetValueOrDefault(pid)) / (double)ClockTicksPerSecond;
+    }
+
+    // USER_HZ: 100 on every Linux architecture .NET runs on.
+    private const int ClockTicksPerSecond = 100;
 
     /// <summary>Resident and peak resident memory of the server process, from /proc.</summary>
     public (double RssMb, double PeakMb) Memory()

@@ -34,7 +34,7 @@ internal static class TrackingBench
         var experimentId = await PopulateAsync(backend, options.Runs);
         Console.WriteLine($"populated {options.Runs:N0} runs (5 params, 5 metrics x 10 steps, 3 tags each) in {populate.Elapsed.TotalSeconds:F1} s");
 
-        await using var server = await ServerProcess.StartAsync(options.Cli, backend, Path.Combine(options.Work, "artifacts"));
+        await using var server = await ServerProcess.StartAsync(options.Cli, ServerProcess.ServerArgs(backend, Path.Combine(options.Work, "artifacts")));
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = server.BaseAddress };
         var api = "api/2.0/mlflow/";
 

@@ -82,6 +82,61 @@ public sealed class OnnxPackageTests : IDisposable
     }
 
     [Fact]
+    public void Mlp_graph_of_gemm_relu_and_softmax_predicts_what_the_same_arithmetic_gives()
+    {
+        var random = new Random(3);
+        float[,] Matrix(int rows, int columns)
+        {
+            var m = new float[rows, columns];
+            for (var i = 0; i < rows; i++)
+                for (var j = 0; j < columns; j++) m[i, j] = (float)(random.NextDouble() * 2 - 1);
+            return m;
+        }
+        float[] Vector(int length) => Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        (float[,] W, float[] B)[] layers = [(Matrix(4, 6), Vector(6)), (Matrix(6, 5), Vector(5)), (Matrix(5, 3), Vector(3))];
+        var folder = _dir.Combine("mlp");
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "model.onnx"), OnnxFixture.MlpModel(layers));
+        var manifest = new ModelManifest
+        {
+            Inputs = [new ColumnSpec("X", "tensor", "float32", [-1, 4])],
+            Outputs = [new ColumnSpec("probabilities", "tensor", "float32", [-1, 3])],
+        };
+        manifest.Flavors["onnx"] = new(StringComparer.Ordinal) { ["onnx_model"] = "model.onnx" };
+        manifest.Save(folder);
+        using var package = ModelPackage.Load(folder);
+        var x = Enumerable.Range(0, 5).Select(_ => Vector(4).Select(v => v * 4).ToArray()).ToArray();
+
+        var output = Assert.IsType<float[][]>(package.Predictor.Predict(new ColumnBatch().Add("X", x))["probabilities"]);
+
+        for (var r = 0; r < x.Length; r++)
+        {
+            var h = x[r].Select(v => (double)v).ToArray();
+            for (var l = 0; l < layers.Length; l++)
+            {
+                var (w, b) = layers[l];
+                var next = new double[b.Length];
+                for (var j = 0; j < b.Length; j++)
+                {
+                    next[j] = b[j];
+                    for (var i = 0; i < h.Length; i++) next[j] += h[i] * w[i, j];
+                    if (l < layers.Length - 1) next[j] = Math.Max(0, next[j]);
+                }
+                h = next;
+            }
+            var exp = h.Select(v => Math.Exp(v - h.Max())).ToArray();
+            for (var j = 0; j < 3; j++) Assert.Equal(exp[j] / exp.Sum(), output[r][j], 4);
+        }
+    }
+
+    [Fact]
+    public void Mlp_graph_with_layers_that_do_not_chain_is_refused_naming_the_layer()
+    {
+        var e = Assert.Throws<ArgumentException>(() => OnnxFixture.MlpModel([(new float[4, 6], new float[6]), (new float[5, 2], new float[2])]));
+        Assert.Contains("Layer 1 takes 5 inputs; layer 0 gives 6", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Manifest_round_trips_flavors_signature_and_run_id()
     {
         var folder = WritePythonPackage();
