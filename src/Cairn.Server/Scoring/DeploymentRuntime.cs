@@ -123,7 +123,9 @@ internal sealed partial class DeploymentRuntime : BackgroundService
         _options = options.Value;
         _scoring = scoring;
         _logger = logger;
-        var home = configuration["CAIRN_HOME"] is { Length: > 0 } h ? h : ".cairn";
+        // The server's home: CAIRN_HOME, else the folder its embedded store lives in, else .cairn.
+        var home = configuration["CAIRN_HOME"] is { Length: > 0 } h ? h
+            : storeOptions.Value.BackendStoreUri is { Length: > 0 } store && Directory.Exists(store) ? store : ".cairn";
         _cache = Path.GetFullPath(_options.CacheFolder ?? Path.Combine(home, "deployments-cache"));
         var destination = storeOptions.Value.ArtifactsDestination;
         _artifactsDestination = destination is not null && !destination.Contains("://", StringComparison.Ordinal) ? Path.GetFullPath(destination) : null;

@@ -115,7 +115,8 @@ internal static class ServingBundle
     private static async Task<(int Files, long Bytes)> CopyAppAsync(string source, string target, Action<long, long>? progress, CancellationToken cancellationToken)
     {
         DeleteIfPresent(target);
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false };
+        // Hidden entries (dot-folders such as a .cairn home left beside the application) are not the application's files.
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint | FileAttributes.Hidden, IgnoreInaccessible = false };
         var files = new DirectoryInfo(source).EnumerateFiles("*", options).ToList();
         var total = files.Sum(f => f.Length);
         long copied = 0;
