@@ -41,6 +41,8 @@ public sealed class PredictionLogTests : IDisposable
             return 0;
         }, Ct);
         await held.Task;
+        // A failed assertion must not leave the database's writer held: disposing the stores would wait for it forever.
+        using var release = new ReleaseOnDispose(gate);
 
         var log = PredictionLog.Open(stores, new PredictionLogOptions { QueueCapacity = 8 });
         var accepted = new List<string>();
@@ -175,5 +177,10 @@ public sealed class PredictionLogTests : IDisposable
 
         Assert.Contains("sample rate", Assert.Throws<InvalidParameterValueException>(() => PredictionLog.Open(stores, new PredictionLogOptions { SampleRate = 1.5 })).Message);
         Assert.Contains("queue capacity", Assert.Throws<InvalidParameterValueException>(() => PredictionLog.Open(stores, new PredictionLogOptions { QueueCapacity = 0 })).Message);
+    }
+
+    private sealed class ReleaseOnDispose(TaskCompletionSource gate) : IDisposable
+    {
+        public void Dispose() => gate.TrySetResult();
     }
 }
