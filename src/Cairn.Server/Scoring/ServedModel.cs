@@ -132,7 +132,8 @@ public sealed class ServedModel : IDisposable
         return ordered;
     }
 
-    private static ScoringType TypeOf(string? type) => type switch
+    /// <summary>The scoring type of an MLflow signature type name (string for anything else).</summary>
+    internal static ScoringType TypeOf(string? type) => type switch
     {
         "float" or "float32" => ScoringType.Float32,
         "double" or "float64" => ScoringType.Float64,

@@ -21,7 +21,7 @@ internal static class ScoringOpenApi
         // The signature's type where it names the column (a CSV column logged as double that ML.NET reads as float is a double
         // to callers; the server parses either from a JSON number).
         var declared = (model.Manifest?.Inputs ?? []).Where(c => c.Name is not null && !c.IsTensor)
-            .GroupBy(c => c.Name!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => TypeOf(g.First().Type), StringComparer.Ordinal);
+            .GroupBy(c => c.Name!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => ServedModel.TypeOf(g.First().Type), StringComparer.Ordinal);
         var inputs = model.Inputs.Select(i => !i.IsTensor && declared.TryGetValue(i.Name, out var type) ? i with { Type = type } : i).ToList();
         var columns = model.Tensor is null ? inputs : [];
         var record = new JsonObject
@@ -209,8 +209,8 @@ internal static class ScoringOpenApi
 
     private static JsonObject OutputSchema(ColumnSpec output)
     {
-        if (!output.IsTensor) return Scalar(TypeOf(output.Type));
-        var array = new JsonObject { ["type"] = "array", ["items"] = Scalar(TypeOf(output.TensorType)) };
+        if (!output.IsTensor) return Scalar(ServedModel.TypeOf(output.Type));
+        var array = new JsonObject { ["type"] = "array", ["items"] = Scalar(ServedModel.TypeOf(output.TensorType)) };
         if (output.Shape is [_, > 0 and var width]) (array["minItems"], array["maxItems"]) = (width, width);
         return array;
     }
@@ -223,16 +223,6 @@ internal static class ScoringOpenApi
         ScoringType.Int32 => new JsonObject { ["type"] = "integer", ["format"] = "int32" },
         ScoringType.Bool => new JsonObject { ["type"] = "boolean" },
         _ => new JsonObject { ["type"] = "string" },
-    };
-
-    private static ScoringType TypeOf(string? type) => type switch
-    {
-        "float" or "float32" => ScoringType.Float32,
-        "double" or "float64" => ScoringType.Float64,
-        "long" or "int64" => ScoringType.Int64,
-        "integer" or "int32" => ScoringType.Int32,
-        "boolean" or "bool" => ScoringType.Bool,
-        _ => ScoringType.String,
     };
 
     private static readonly string[] s_numeric = ["FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"];
