@@ -44,11 +44,16 @@ public sealed class DeploymentsCommandTests
         var updated = (await cli.RunAsync("deployments", "update", "churn", "--route", "models:/churn/1=50", "--route", "models:/churn/2=50", "--no-sticky", "--json")).Ok();
         Assert.False(Deployment(updated).TryGetProperty("sticky_header", out _));
 
+        Assert.Equal(0.1, Deployment((await cli.RunAsync("deployments", "update", "churn", "--log-sample-rate", "0.1", "--json")).Ok()).GetProperty("log_sample_rate").GetDouble());
+        Assert.Contains("keeps 0.1 of the requests", (await cli.RunAsync("deployments", "show", "churn")).Ok().Out, StringComparison.Ordinal);
+        Assert.False(Deployment((await cli.RunAsync("deployments", "update", "churn", "--log-sample-rate", "default", "--json")).Ok()).TryGetProperty("log_sample_rate", out _));
+        Assert.Contains("the server's sample rate", (await cli.RunAsync("deployments", "show", "churn")).Ok().Out, StringComparison.Ordinal);
+
         var listed = (await cli.RunAsync("deployments", "list")).Ok();
         Assert.Contains("churn", listed.Out, StringComparison.Ordinal);
         var history = JsonDocument.Parse((await cli.RunAsync("deployments", "history", "churn", "--json")).Ok().Out).RootElement.GetProperty("revisions");
-        Assert.Equal(["update", "rollback", "promote", "canary", "create"], history.EnumerateArray().Select(r => r.GetProperty("action").GetString()));
-        Assert.Equal("bob", history[3].GetProperty("user_id").GetString());
+        Assert.Equal(["update", "update", "update", "rollback", "promote", "canary", "create"], history.EnumerateArray().Select(r => r.GetProperty("action").GetString()));
+        Assert.Equal("bob", history[5].GetProperty("user_id").GetString());
         Assert.Contains("rollback to 2", (await cli.RunAsync("deployments", "history", "churn")).Ok().Out, StringComparison.Ordinal);
 
         (await cli.RunAsync("deployments", "delete", "churn")).Ok();
@@ -65,6 +70,9 @@ public sealed class DeploymentsCommandTests
     [InlineData(2, "may only contain", "deployments", "create", "a/b", "--route", "models:/churn/1=100")]
     [InlineData(2, "'--percent'", "deployments", "canary", "d", "models:/churn/2", "--percent", "100%")]
     [InlineData(2, "sets nothing", "deployments", "update", "d")]
+    [InlineData(2, "'--log-sample-rate'", "deployments", "create", "d", "--route", "models:/churn/1=100", "--log-sample-rate", "1.5")]
+    [InlineData(2, "'--log-sample-rate'", "deployments", "create", "d", "--route", "models:/churn/1=100", "--log-sample-rate", "default")]
+    [InlineData(2, "'--log-sample-rate'", "deployments", "update", "d", "--log-sample-rate", "half")]
     [InlineData(3, "'ghost'", "deployments", "create", "d", "--route", "models:/ghost@champion=100")]
     [InlineData(3, "'nope'", "deployments", "rollback", "nope")]
     [InlineData(3, "'nope'", "deployments", "delete", "nope")]

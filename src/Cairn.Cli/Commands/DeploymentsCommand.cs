@@ -32,6 +32,10 @@ internal static class DeploymentsCommand
         Option<string?> StickyHeaderOption() => new("--sticky-header") { Description = "Route by a hash of this request header, so one key always gets the same model." };
         Option<string?> StickyFieldOption() => new("--sticky-field") { Description = "Route by a hash of this JSON field of the request." };
         Option<string?> DescriptionOption() => new("--description") { Description = "What the deployment is for." };
+        Option<string?> LogRateOption(string more) => new("--log-sample-rate")
+        {
+            Description = "The share of this deployment's requests the prediction log keeps, 0 (none) to 1 (all); unset follows the server's rate" + more + ".",
+        };
 
         var create = new Command("create", "Create a deployment, e.g. cairn deployments create churn --route models:/churn@champion=100 --shadow models:/churn@challenger --sticky-header X-User-Id");
         var createName = new Argument<string>("NAME");
@@ -40,17 +44,20 @@ internal static class DeploymentsCommand
         var createHeader = StickyHeaderOption();
         var createField = StickyFieldOption();
         var createDescription = DescriptionOption();
+        var createRate = LogRateOption("");
         create.Arguments.Add(createName);
         create.Options.Add(createRoutes);
         create.Options.Add(createShadows);
         create.Options.Add(createHeader);
         create.Options.Add(createField);
         create.Options.Add(createDescription);
+        create.Options.Add(createRate);
         create.SetHandler(app, async (parse, ctx, ct) =>
         {
             // Everything is checked before the store is opened: a typo costs nothing and exits 2.
             var spec = new DeploymentSpec(parse.GetValue(createName)!, Routes(parse.GetValue(createRoutes), parse.GetValue(createShadows)) ?? [],
-                DeploymentWire.Sticky(parse.GetValue(createHeader), parse.GetValue(createField)), parse.GetValue(createDescription));
+                DeploymentWire.Sticky(parse.GetValue(createHeader), parse.GetValue(createField)), parse.GetValue(createDescription),
+                LogRate(parse.GetValue(createRate), allowDefault: false).Rate);
             DeploymentValidator.ValidateSpec(spec);
             using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
             var deployment = await client.Deployments.CreateDeploymentAsync(spec, UserOf(parse, user), ct);
@@ -66,6 +73,7 @@ internal static class DeploymentsCommand
         var updateField = StickyFieldOption();
         var noSticky = new Option<bool>("--no-sticky") { Description = "Remove the sticky key: requests are split at random." };
         var updateDescription = DescriptionOption();
+        var updateRate = LogRateOption(" (\"default\" goes back to it)");
         update.Arguments.Add(updateName);
         update.Options.Add(updateRoutes);
         update.Options.Add(updateShadows);
@@ -73,12 +81,14 @@ internal static class DeploymentsCommand
         update.Options.Add(updateField);
         update.Options.Add(noSticky);
         update.Options.Add(updateDescription);
+        update.Options.Add(updateRate);
         update.SetHandler(app, async (parse, ctx, ct) =>
         {
             var name = parse.GetValue(updateName)!;
             DeploymentValidator.ValidateName(name, "NAME");
+            var (rate, clearRate) = LogRate(parse.GetValue(updateRate), allowDefault: true);
             var change = new DeploymentUpdate(Routes(parse.GetValue(updateRoutes), parse.GetValue(updateShadows)), parse.GetValue(updateDescription),
-                DeploymentWire.Sticky(parse.GetValue(updateHeader), parse.GetValue(updateField)), parse.GetValue(noSticky));
+                DeploymentWire.Sticky(parse.GetValue(updateHeader), parse.GetValue(updateField)), parse.GetValue(noSticky), rate, clearRate);
             DeploymentValidator.ValidateUpdate(change);
             using var client = await CliCommon.OpenAsync(ctx, parse, trackingUri, ct);
             var deployment = await client.Deployments.UpdateDeploymentAsync(name, change, UserOf(parse, user), ct);
@@ -120,6 +130,7 @@ internal static class DeploymentsCommand
             }
             ctx.Console.MarkupLine($"[bold]{Markup.Escape(d.Name)}[/]  revision {d.Revision}  {Markup.Escape(d.Description ?? "")}");
             ctx.Console.MarkupLine($"Sticky key: {Markup.Escape(StickyText(d.Sticky))}");
+            ctx.Console.MarkupLine($"Prediction log: {(d.LogSampleRate is { } r ? $"keeps {r.ToString("0.###", CultureInfo.InvariantCulture)} of the requests" : "the server's sample rate")}");
             ctx.Console.Write(RoutesTable(d.Routes));
             return ExitCodes.Ok;
         });
@@ -244,6 +255,16 @@ internal static class DeploymentsCommand
     private static string RouteText(DeploymentRoute r) => r.Role == RouteRole.Shadow
         ? $"{r.ModelUri} (shadow)"
         : $"{r.ModelUri}={r.Weight}%{(r.Canary ? " (canary)" : "")}";
+
+    /// <summary>The <c>--log-sample-rate</c> value: a number 0..1, or (on update) <c>default</c> to follow the server again.</summary>
+    private static (double? Rate, bool Clear) LogRate(string? text, bool allowDefault)
+    {
+        if (text is null) return (null, false);
+        if (allowDefault && text == "default") return (null, true);
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate is >= 0 and <= 1) return (rate, false);
+        throw new InvalidParameterValueException(
+            $"Invalid value for option '--log-sample-rate': '{text}' is not a number from 0 to 1{(allowDefault ? " or 'default'" : "")}.");
+    }
 
     private static string StickyText(StickyKey? sticky) => sticky switch
     {

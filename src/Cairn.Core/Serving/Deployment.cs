@@ -58,6 +58,12 @@ public sealed record Deployment(
     long LastUpdatedTime,
     string? UpdatedBy)
 {
+    /// <summary>
+    /// The share (0 to 1) of this deployment's requests the prediction log keeps, decided per request id so a request's
+    /// primary and shadow answers are kept or left out together; null follows the server's <c>Cairn:PredictionLog:SampleRate</c>.
+    /// </summary>
+    public double? LogSampleRate { get; init; }
+
     /// <summary>The routes that answer requests.</summary>
     public IEnumerable<DeploymentRoute> PrimaryRoutes => Routes.Where(r => r.Role == RouteRole.Primary);
 
@@ -65,14 +71,17 @@ public sealed record Deployment(
     public IEnumerable<DeploymentRoute> ShadowRoutes => Routes.Where(r => r.Role == RouteRole.Shadow);
 }
 
-/// <summary>What was asked to create a deployment.</summary>
-public sealed record DeploymentSpec(string Name, IReadOnlyList<DeploymentRoute> Routes, StickyKey? Sticky = null, string? Description = null);
+/// <summary>What was asked to create a deployment; <paramref name="LogSampleRate"/> as <see cref="Deployment.LogSampleRate"/>.</summary>
+public sealed record DeploymentSpec(string Name, IReadOnlyList<DeploymentRoute> Routes, StickyKey? Sticky = null, string? Description = null,
+    double? LogSampleRate = null);
 
 /// <summary>
 /// A change of a deployment: each field that is set replaces the current value; <paramref name="ClearSticky"/> removes the
-/// sticky key (requests are then split at random).
+/// sticky key (requests are then split at random); <paramref name="ClearLogSampleRate"/> makes the deployment follow the server's
+/// sample rate again.
 /// </summary>
-public sealed record DeploymentUpdate(IReadOnlyList<DeploymentRoute>? Routes = null, string? Description = null, StickyKey? Sticky = null, bool ClearSticky = false);
+public sealed record DeploymentUpdate(IReadOnlyList<DeploymentRoute>? Routes = null, string? Description = null, StickyKey? Sticky = null, bool ClearSticky = false,
+    double? LogSampleRate = null, bool ClearLogSampleRate = false);
 
 /// <summary>What made a revision.</summary>
 public static class DeploymentAction

@@ -38,6 +38,9 @@ internal sealed class DeploymentMessage
     public long LastUpdatedTimestamp { get; set; }
 
     public string? UpdatedBy { get; set; }
+
+    /// <summary>The share of requests the prediction log keeps; absent when the server's rate applies.</summary>
+    public double? LogSampleRate { get; set; }
 }
 
 /// <summary>The body of create (POST) and update (PATCH /{name}); update replaces only what it sets.</summary>
@@ -55,6 +58,12 @@ internal sealed class DeploymentRequest
 
     /// <summary>Update only: remove the sticky key.</summary>
     public bool? ClearSticky { get; set; }
+
+    /// <summary>The share (0 to 1) of requests the prediction log keeps.</summary>
+    public double? LogSampleRate { get; set; }
+
+    /// <summary>Update only: follow the server's sample rate again.</summary>
+    public bool? ClearLogSampleRate { get; set; }
 }
 
 /// <summary>The body of POST /{name}/canary.</summary>
@@ -141,6 +150,7 @@ internal static class DeploymentWire
         CreatedBy = d.CreatedBy,
         LastUpdatedTimestamp = d.LastUpdatedTime,
         UpdatedBy = d.UpdatedBy,
+        LogSampleRate = d.LogSampleRate,
     };
 
     public static DeploymentRevisionMessage ToWire(this DeploymentRevision r) => new()
@@ -172,7 +182,7 @@ internal static class DeploymentWire
 
     public static Deployment ToDomain(this DeploymentMessage m) => new(
         m.Name, m.Description, m.Routes.ToDomain() ?? [], Sticky(m.StickyHeader, m.StickyField), m.Revision,
-        m.CreationTimestamp, m.CreatedBy, m.LastUpdatedTimestamp, m.UpdatedBy);
+        m.CreationTimestamp, m.CreatedBy, m.LastUpdatedTimestamp, m.UpdatedBy) { LogSampleRate = m.LogSampleRate };
 
     public static DeploymentRevision ToDomain(this DeploymentRevisionMessage m, string name) => new(
         name, m.Revision, m.Action, m.Routes.ToDomain() ?? [], Sticky(m.StickyHeader, m.StickyField), m.RestoredRevision, m.UserId, m.Timestamp);
@@ -194,6 +204,7 @@ internal static class DeploymentWire
         Routes = spec.Routes.ToWire(),
         StickyHeader = spec.Sticky is { Source: StickyKeySource.Header } h ? h.Name : null,
         StickyField = spec.Sticky is { Source: StickyKeySource.Field } f ? f.Name : null,
+        LogSampleRate = spec.LogSampleRate,
     };
 
     public static DeploymentRequest ToRequest(this DeploymentUpdate update) => new()
@@ -203,11 +214,13 @@ internal static class DeploymentWire
         StickyHeader = update.Sticky is { Source: StickyKeySource.Header } h ? h.Name : null,
         StickyField = update.Sticky is { Source: StickyKeySource.Field } f ? f.Name : null,
         ClearSticky = update.ClearSticky ? true : null,
+        LogSampleRate = update.LogSampleRate,
+        ClearLogSampleRate = update.ClearLogSampleRate ? true : null,
     };
 
     public static DeploymentSpec ToSpec(this DeploymentRequest r) =>
-        new(r.Name ?? "", r.Routes.ToDomain() ?? [], Sticky(r.StickyHeader, r.StickyField), r.Description);
+        new(r.Name ?? "", r.Routes.ToDomain() ?? [], Sticky(r.StickyHeader, r.StickyField), r.Description, r.LogSampleRate);
 
     public static DeploymentUpdate ToUpdate(this DeploymentRequest r) =>
-        new(r.Routes.ToDomain(), r.Description, Sticky(r.StickyHeader, r.StickyField), r.ClearSticky ?? false);
+        new(r.Routes.ToDomain(), r.Description, Sticky(r.StickyHeader, r.StickyField), r.ClearSticky ?? false, r.LogSampleRate, r.ClearLogSampleRate ?? false);
 }

@@ -149,6 +149,7 @@ public static partial class DeploymentValidator
         ValidateRoutes(spec.Routes);
         ValidateSticky(spec.Sticky);
         ValidateDescription(spec.Description);
+        ValidateLogSampleRate(spec.LogSampleRate);
     }
 
     public static void ValidateUpdate(DeploymentUpdate? update)
@@ -159,8 +160,18 @@ public static partial class DeploymentValidator
         ValidateDescription(update.Description);
         if (update.ClearSticky && update.Sticky is not null)
             throw new InvalidParameterValueException("Invalid value for parameter 'sticky': a change either sets the sticky key or clears it, not both.");
-        if (update.Routes is null && update.Description is null && update.Sticky is null && !update.ClearSticky)
-            throw new InvalidParameterValueException("Missing value for required parameter 'routes': the change sets nothing (give routes, description or a sticky key).");
+        ValidateLogSampleRate(update.LogSampleRate);
+        if (update.ClearLogSampleRate && update.LogSampleRate is not null)
+            throw new InvalidParameterValueException("Invalid value for parameter 'log_sample_rate': a change either sets the log sample rate or clears it, not both.");
+        if (update.Routes is null && update.Description is null && update.Sticky is null && !update.ClearSticky && update.LogSampleRate is null && !update.ClearLogSampleRate)
+            throw new InvalidParameterValueException("Missing value for required parameter 'routes': the change sets nothing (give routes, description, a sticky key or a log sample rate).");
+    }
+
+    /// <summary>A prediction log sample rate: a number from 0 (log nothing) to 1 (log every request).</summary>
+    public static void ValidateLogSampleRate(double? rate)
+    {
+        if (rate is { } r && !(r is >= 0 and <= 1))
+            throw new InvalidParameterValueException($"Invalid value for parameter 'log_sample_rate': {r.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not between 0 and 1.");
     }
 
     /// <summary>A canary percentage: 1..99 (0 is no canary; 100 is <c>promote</c>).</summary>

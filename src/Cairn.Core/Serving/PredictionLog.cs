@@ -87,7 +87,7 @@ public sealed partial class PredictionLog : IPredictionLog, IAsyncDisposable, ID
     public bool TryAppend(PredictionBatch batch)
     {
         Storage.SqlPredictionStore.Validate(batch);
-        if (!IsSampled(batch.RequestId, _options.SampleRate))
+        if (!IsSampled(batch.RequestId, batch.SampleRate ?? _options.SampleRate))
         {
             Interlocked.Increment(ref _sampledOut);
             return false;

@@ -16,6 +16,7 @@ namespace Cairn.Serving;
 /// <param name="Inputs">The request's input columns, after checking against the signature.</param>
 /// <param name="Outputs">The model's output columns.</param>
 /// <param name="Shadow">True for a shadow route's answer (logged, never returned).</param>
+/// <param name="SampleRate">The share of requests its deployment keeps, replacing the log's own rate for this batch; null: the log's rate.</param>
 public sealed record PredictionBatch(
     string RequestId,
     string Deployment,
@@ -26,7 +27,8 @@ public sealed record PredictionBatch(
     int Rows,
     IReadOnlyList<KeyValuePair<string, Array>> Inputs,
     IReadOnlyList<KeyValuePair<string, Array>> Outputs,
-    bool Shadow = false);
+    bool Shadow = false,
+    double? SampleRate = null);
 
 /// <summary>
 /// Where scored rows go, off the request path. <see cref="TryAppend"/> never blocks and never grows memory without bound:

@@ -286,6 +286,9 @@ internal static class Migrations
             );
             CREATE INDEX ix_deployment_permissions_user ON deployment_permissions (user_id, name);
             """),
+        new(11, "a deployment's own prediction log sample rate", f => $"""
+            ALTER TABLE deployments ADD COLUMN log_sample_rate {f.Double};
+            """),
     ];
 
     public static int Latest => All[^1].Version;

@@ -17,14 +17,15 @@ namespace Cairn.Storage;
 internal sealed class SqlDeploymentStore(SqlDatabase database) : IDeploymentStore
 {
     private sealed record DeploymentRow(string Name, string? Description, string Routes, string? StickySource, string? StickyName, long Revision,
-        long CreationTime, string? CreatedBy, long LastUpdatedTime, string? UpdatedBy);
+        long CreationTime, string? CreatedBy, long LastUpdatedTime, string? UpdatedBy, double? LogSampleRate);
 
     private sealed record RevisionRow(string Name, long Revision, string Action, string Routes, string? StickySource, string? StickyName,
         long? RestoredRevision, string UserId, long Timestamp);
 
     private const string Columns =
         "name AS Name, description AS Description, routes AS Routes, sticky_source AS StickySource, sticky_name AS StickyName, revision AS Revision, " +
-        "creation_time AS CreationTime, created_by AS CreatedBy, last_updated_time AS LastUpdatedTime, updated_by AS UpdatedBy";
+        "creation_time AS CreationTime, created_by AS CreatedBy, last_updated_time AS LastUpdatedTime, updated_by AS UpdatedBy, " +
+        "log_sample_rate AS LogSampleRate";
 
     private const string RevisionColumns =
         "name AS Name, revision AS Revision, action AS Action, routes AS Routes, sticky_source AS StickySource, sticky_name AS StickyName, " +
@@ -47,13 +48,13 @@ internal sealed class SqlDeploymentStore(SqlDatabase database) : IDeploymentStor
             if (existing is not null) throw new ResourceAlreadyExistsException(alreadyExists);
             await RequireModelsAsync(c, tx, spec.Routes, cancellationToken).ConfigureAwait(false);
             var now = Database.NowMs();
-            var deployment = new Deployment(spec.Name, spec.Description, spec.Routes, spec.Sticky, 1, now, who, now, who);
+            var deployment = new Deployment(spec.Name, spec.Description, spec.Routes, spec.Sticky, 1, now, who, now, who) { LogSampleRate = spec.LogSampleRate };
             await c.ExecuteAsync(new CommandDefinition(
                 """
-                INSERT INTO deployments (name, description, routes, sticky_source, sticky_name, revision, creation_time, created_by, last_updated_time, updated_by)
-                VALUES (@name, @description, @routes, @source, @sticky, 1, @now, @who, @now, @who)
+                INSERT INTO deployments (name, description, routes, sticky_source, sticky_name, revision, creation_time, created_by, last_updated_time, updated_by, log_sample_rate)
+                VALUES (@name, @description, @routes, @source, @sticky, 1, @now, @who, @now, @who, @rate)
                 """,
-                new { name = spec.Name, description = spec.Description, routes = RoutesJson(spec.Routes), source = Source(spec.Sticky), sticky = spec.Sticky?.Name, now, who },
+                new { name = spec.Name, description = spec.Description, routes = RoutesJson(spec.Routes), source = Source(spec.Sticky), sticky = spec.Sticky?.Name, now, who, rate = spec.LogSampleRate },
                 tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             await InsertRevisionAsync(c, tx, deployment, DeploymentAction.Create, null, who, now, cancellationToken).ConfigureAwait(false);
             return deployment;
@@ -86,7 +87,10 @@ internal sealed class SqlDeploymentStore(SqlDatabase database) : IDeploymentStor
             update.Routes ?? current.Routes,
             update.ClearSticky ? null : update.Sticky ?? current.Sticky,
             update.Description ?? current.Description,
-            null)), cancellationToken);
+            null)
+        {
+            LogSampleRate = rate => update.ClearLogSampleRate ? null : update.LogSampleRate ?? rate,
+        }), cancellationToken);
     }
 
     public Task<Deployment> CanaryAsync(string name, string modelUri, int percent, string? user = null, CancellationToken cancellationToken = default)
@@ -148,7 +152,11 @@ internal sealed class SqlDeploymentStore(SqlDatabase database) : IDeploymentStor
 
     // ---- The one write path of every change -------------------------------------------------------------------------
 
-    private sealed record Change(string Action, IReadOnlyList<DeploymentRoute> Routes, StickyKey? Sticky, string? Description, long? RestoredRevision);
+    /// <summary>A change's outcome; the log sample rate is the deployment's setting, not part of its routing, so only an update moves it.</summary>
+    private sealed record Change(string Action, IReadOnlyList<DeploymentRoute> Routes, StickyKey? Sticky, string? Description, long? RestoredRevision)
+    {
+        public Func<double?, double?> LogSampleRate { get; init; } = current => current;
+    }
 
     /// <summary>Locks the deployment's row, computes the change from what is stored, checks it and writes it as the next revision.</summary>
     private Task<Deployment> ChangeAsync(string name, string? user, Func<DbConnection, DbTransaction, Deployment, Task<Change>> plan, CancellationToken cancellationToken)
@@ -166,15 +174,19 @@ internal sealed class SqlDeploymentStore(SqlDatabase database) : IDeploymentStor
             var next = current with
             {
                 Routes = change.Routes, Sticky = change.Sticky, Description = change.Description, Revision = current.Revision + 1,
-                LastUpdatedTime = now, UpdatedBy = who,
+                LastUpdatedTime = now, UpdatedBy = who, LogSampleRate = change.LogSampleRate(current.LogSampleRate),
             };
             await c.ExecuteAsync(new CommandDefinition(
                 """
                 UPDATE deployments SET description = @description, routes = @routes, sticky_source = @source, sticky_name = @sticky,
-                    revision = @revision, last_updated_time = @now, updated_by = @who
+                    revision = @revision, last_updated_time = @now, updated_by = @who, log_sample_rate = @rate
                 WHERE name = @name
                 """,
-                new { name, description = next.Description, routes = RoutesJson(next.Routes), source = Source(next.Sticky), sticky = next.Sticky?.Name, revision = next.Revision, now, who },
+                new
+                {
+                    name, description = next.Description, routes = RoutesJson(next.Routes), source = Source(next.Sticky), sticky = next.Sticky?.Name,
+                    revision = next.Revision, now, who, rate = next.LogSampleRate,
+                },
                 tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             await InsertRevisionAsync(c, tx, next, change.Action, change.RestoredRevision, who, now, cancellationToken).ConfigureAwait(false);
             return next;
@@ -242,7 +254,7 @@ internal sealed class SqlDeploymentStore(SqlDatabase database) : IDeploymentStor
     };
 
     private static Deployment ToDomain(DeploymentRow r) => new(r.Name, r.Description, Routes(r.Routes), Sticky(r.StickySource, r.StickyName), r.Revision,
-        r.CreationTime, r.CreatedBy, r.LastUpdatedTime, r.UpdatedBy);
+        r.CreationTime, r.CreatedBy, r.LastUpdatedTime, r.UpdatedBy) { LogSampleRate = r.LogSampleRate };
 
     private static DeploymentRevision ToDomain(RevisionRow r) =>
         new(r.Name, r.Revision, r.Action, Routes(r.Routes), Sticky(r.StickySource, r.StickyName), r.RestoredRevision, r.UserId, r.Timestamp);

@@ -144,10 +144,11 @@ public static class CairnScoringExtensions
 
     /// <summary>
     /// Answers one Open Inference Protocol infer request with <paramref name="model"/>; the body is read from the request when
-    /// <paramref name="body"/> is null. The rows are logged under <paramref name="deployment"/>. True when the model answered 200.
+    /// <paramref name="body"/> is null. The rows are logged under <paramref name="deployment"/> at <paramref name="logSampleRate"/>
+    /// (null: the log's own rate). True when the model answered 200.
     /// </summary>
     internal static async Task<bool> InferAsync(HttpContext context, ScoringService scoring, string requestId, ServedModel model, string deployment,
-        byte[]? body, CancellationTokenSource timeout)
+        byte[]? body, CancellationTokenSource timeout, double? logSampleRate = null)
     {
         ScoringService.NameModel(context, model);
         var time = DateTimeOffset.UtcNow;
@@ -175,7 +176,7 @@ public static class CairnScoringExtensions
             OpenInferenceProtocol.WriteResponse(context.Response.BodyWriter, model, id, output, wanted);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
             ScoringMetrics.RecordBatch(model, deployment, output, output.RowCount);
-            scoring.Log(requestId, model, deployment, time, Stopwatch.GetElapsedTime(start), input, output);
+            scoring.Log(requestId, model, deployment, time, Stopwatch.GetElapsedTime(start), input, output, sampleRate: logSampleRate);
             return true;
         }
         catch (Exception e) when (!context.Response.HasStarted && scoring.Classify(e, context, timeout) is { } error)

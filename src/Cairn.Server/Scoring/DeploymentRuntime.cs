@@ -145,7 +145,8 @@ internal sealed partial class DeploymentRuntime : BackgroundService
                 {
                     var input = parse(shadow.Model);
                     var output = ScoringService.Score(shadow.Model, input);
-                    _scoring.Log(requestId, shadow.Model, name, time, System.Diagnostics.Stopwatch.GetElapsedTime(start), input, output, shadow: true);
+                    _scoring.Log(requestId, shadow.Model, name, time, System.Diagnostics.Stopwatch.GetElapsedTime(start), input, output, shadow: true,
+                        sampleRate: snapshot.Deployment.LogSampleRate);
                 }
                 catch (Exception e)
                 {

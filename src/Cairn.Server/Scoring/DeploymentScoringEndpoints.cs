@@ -100,9 +100,10 @@ internal static class DeploymentScoringEndpoints
             var model = snapshot.Primaries[Pick(context, snapshot, body)].Model;
             var mediaType = ScoringService.MediaTypeOf(context.Request.ContentType);
             var stickyField = snapshot.Deployment.Sticky is { Source: StickyKeySource.Field } sticky ? sticky.Name : null;
+            var rate = snapshot.Deployment.LogSampleRate;
             var answered = oip
-                ? await CairnScoringExtensions.InferAsync(context, scoring, requestId, model, name, body, timeout)
-                : await scoring.InvocationsAsync(context, requestId, model, name, body, timeout, stickyField);
+                ? await CairnScoringExtensions.InferAsync(context, scoring, requestId, model, name, body, timeout, rate)
+                : await scoring.InvocationsAsync(context, requestId, model, name, body, timeout, stickyField, rate);
             if (answered && snapshot.Shadows.Length > 0) runtime.RunShadows(snapshot, requestId, shadow => Parse(shadow, body, mediaType, oip, stickyField));
         }
         finally

@@ -195,10 +195,11 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
     /// <summary>
     /// Answers one <c>/invocations</c> request with <paramref name="model"/> (the host's model, or the route a deployment
     /// picked): the body is read from the request when <paramref name="body"/> is null. The rows are logged under
-    /// <paramref name="deployment"/>; a JSON body may carry <paramref name="stickyField"/> beside its input. True when the model answered 200.
+    /// <paramref name="deployment"/> at <paramref name="logSampleRate"/> (null: the log's own rate); a JSON body may carry
+    /// <paramref name="stickyField"/> beside its input. True when the model answered 200.
     /// </summary>
     internal async Task<bool> InvocationsAsync(HttpContext context, string requestId, ServedModel model, string deployment, byte[]? body, CancellationTokenSource timeout,
-        string? stickyField = null)
+        string? stickyField = null, double? logSampleRate = null)
     {
         NameModel(context, model);
         var time = DateTimeOffset.UtcNow;
@@ -250,7 +251,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
             var latency = Stopwatch.GetElapsedTime(start);
             ScoringMetrics.RecordBatch(model, deployment, output, output.RowCount);
-            Log(requestId, model, deployment, time, latency, input, output);
+            Log(requestId, model, deployment, time, latency, input, output, sampleRate: logSampleRate);
             return true;
         }
         catch (Exception e) when (!context.Response.HasStarted && Classify(e, context, timeout) is { } error)
@@ -293,14 +294,18 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
         return output;
     }
 
-    /// <summary>Hands the request's rows to the prediction log, when one is registered; it never blocks.</summary>
-    public void Log(string requestId, ServedModel model, string deployment, DateTimeOffset time, TimeSpan latency, ColumnBatch input, ColumnBatch output, bool shadow = false)
+    /// <summary>
+    /// Hands the request's rows to the prediction log, when one is registered; it never blocks. <paramref name="sampleRate"/>
+    /// is the deployment's own share of requests to keep (null: the log's rate).
+    /// </summary>
+    public void Log(string requestId, ServedModel model, string deployment, DateTimeOffset time, TimeSpan latency, ColumnBatch input, ColumnBatch output,
+        bool shadow = false, double? sampleRate = null)
     {
         if (log is null) return;
         try
         {
             log.TryAppend(new PredictionBatch(requestId, deployment, model.Version is null ? null : model.Name, model.Version, time,
-                latency.TotalMilliseconds, output.RowCount, input.ToList(), output.ToList(), shadow));
+                latency.TotalMilliseconds, output.RowCount, input.ToList(), output.ToList(), shadow, sampleRate));
         }
         catch (Exception e)
         {

@@ -82,6 +82,37 @@ public sealed class DeploymentMigrationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_version_8_deployment_gains_a_log_sample_rate_that_follows_the_server_until_set()
+    {
+        CreateVersion6Database();
+        using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            c.Open();
+            foreach (var migration in Migrations.All.Where(m => m.Version is 7 or 8))
+            {
+                Execute(c, migration.Sql(SqlFlavor.Sqlite));
+                Execute(c, $"INSERT INTO schema_version (version, description, applied_time) VALUES ({migration.Version}, 'old', 1)");
+            }
+            Execute(c, """
+                INSERT INTO deployments (name, description, routes, revision, creation_time, created_by, last_updated_time, updated_by)
+                    VALUES ('churn-api', 'old', '[{"model_uri":"models:/churn/1","weight":100}]', 1, 1, 'ann', 1, 'ann');
+                INSERT INTO deployment_revisions (name, revision, action, routes, user_id, timestamp)
+                    VALUES ('churn-api', 1, 'create', '[{"model_uri":"models:/churn/1","weight":100}]', 'ann', 1);
+                """);
+        }
+        using (var stores = await CairnStores.OpenAsync(DatabasePath, new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts") }, Ct))
+        {
+            var old = await stores.Deployments.GetDeploymentAsync("churn-api", Ct);
+            Assert.Equal(("old", "models:/churn/1", (double?)null), (old.Description, old.Routes.Single().ModelUri, old.LogSampleRate));
+            var set = await stores.Deployments.UpdateDeploymentAsync("churn-api", new DeploymentUpdate(LogSampleRate: 0.25), "ann", Ct);
+            Assert.Equal((0.25, 2L), (set.LogSampleRate, set.Revision));
+        }
+        Assert.Equal(Migrations.All.Select(m => (long)m.Version), SchemaVersions());
+        using var again = await CairnStores.OpenAsync(DatabasePath, new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts") }, Ct);
+        Assert.Equal(0.25, (await again.Deployments.GetDeploymentAsync("churn-api", Ct)).LogSampleRate);
+    }
+
+    [Fact]
     public async Task A_migration_missing_below_an_applied_one_is_applied_and_the_applied_one_is_not_repeated()
     {
         // Migration numbers are reserved per branch, so a database may have 8 before 6 (or 7) exists in its Cairn.

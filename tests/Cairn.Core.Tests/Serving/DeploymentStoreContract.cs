@@ -182,6 +182,34 @@ public abstract class DeploymentStoreContract : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_log_sample_rate_is_kept_by_routing_changes_and_rollbacks_until_an_update_sets_or_clears_it()
+    {
+        var store = (await SeededAsync()).Deployments;
+        var created = await store.CreateDeploymentAsync(new DeploymentSpec("d", [DeploymentRoute.Primary("models:/churn/1", 100)], LogSampleRate: 0.5), cancellationToken: Ct);
+        Assert.Equal(0.5, created.LogSampleRate);
+        Assert.Equal(0.5, (await store.GetDeploymentAsync("d", Ct)).LogSampleRate);
+
+        // Routing changes and a rollback move routes, never the logging setting.
+        await store.CanaryAsync("d", "models:/churn/2", 10, cancellationToken: Ct);
+        Assert.Equal(0.5, (await store.RollbackAsync("d", cancellationToken: Ct)).LogSampleRate);
+        var off = await store.UpdateDeploymentAsync("d", new DeploymentUpdate(LogSampleRate: 0), cancellationToken: Ct);
+        Assert.Equal((0.0, "models:/churn/1"), (off.LogSampleRate, off.Routes.Single().ModelUri));
+        Assert.Null((await store.UpdateDeploymentAsync("d", new DeploymentUpdate(ClearLogSampleRate: true), cancellationToken: Ct)).LogSampleRate);
+        Assert.Null((Assert.Single(await store.ListDeploymentsAsync(Ct))).LogSampleRate);
+
+        foreach (var rate in new[] { -0.1, 1.5, double.NaN })
+        {
+            var bad = await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.UpdateDeploymentAsync("d", new DeploymentUpdate(LogSampleRate: rate), cancellationToken: Ct));
+            Assert.Contains("'log_sample_rate'", bad.Message, StringComparison.Ordinal);
+        }
+        await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.CreateDeploymentAsync(
+            new DeploymentSpec("e", [DeploymentRoute.Primary("models:/churn/1", 100)], LogSampleRate: 2), cancellationToken: Ct));
+        await Assert.ThrowsAsync<InvalidParameterValueException>(() => store.UpdateDeploymentAsync("d",
+            new DeploymentUpdate(LogSampleRate: 0.5, ClearLogSampleRate: true), cancellationToken: Ct));
+        Assert.Equal(5, (await store.GetDeploymentAsync("d", Ct)).Revision);
+    }
+
+    [Fact]
     public async Task Concurrent_changes_take_turns_and_revision_numbers_never_collide()
     {
         var store = (await SeededAsync()).Deployments;

@@ -120,6 +120,25 @@ public sealed class PredictionLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_carrying_its_deployments_rate_is_sampled_at_that_rate_instead_of_the_logs()
+    {
+        using var stores = await OpenAsync();
+        var ids = Enumerable.Range(0, 400).Select(i => $"d{i}").ToList();
+        await using (var log = PredictionLog.Open(stores, new PredictionLogOptions { SampleRate = 0.25 }))
+        {
+            foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+            {
+                // Even ids come from a deployment that keeps everything, odd ones from one that keeps nothing.
+                var batch = PredictionStoreContract.Batch(id, T0.AddMilliseconds(i), 1, i) with { SampleRate = i % 2 == 0 ? 1 : 0 };
+                Assert.Equal(i % 2 == 0, log.TryAppend(batch));
+            }
+            await log.FlushAsync(Ct);
+            Assert.Equal(200, log.SampledOut);
+        }
+        Assert.Equal(ids.Where((_, i) => i % 2 == 0).Order(StringComparer.Ordinal), (await LoggedIdsAsync(stores)).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_failed_write_is_counted_and_shown_and_the_log_goes_on()
     {
         var stores = await OpenAsync();

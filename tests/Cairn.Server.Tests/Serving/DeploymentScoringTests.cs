@@ -1,3 +1,4 @@
+using System.Net;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
@@ -222,6 +223,64 @@ public sealed class DeploymentScoringTests
         Assert.All(shadow, r => Assert.Equal(("churn", "2"), (r.ModelName, r.ModelVersion)));
         Assert.Equal(requestIds.Order(), shadow.SelectMany(r => r.RequestIds).Distinct().Order());
         Assert.True(shadow.All(r => r.Outputs.Count > 0));
+    }
+
+    [Fact]
+    public async Task A_deployments_own_log_sample_rate_set_over_rest_decides_which_requests_and_their_shadows_are_logged()
+    {
+        await using var server = await RunningServer.StartAsync(settings: s_fastRefresh);
+        await SeedAsync(server);
+        await CreateAsync(server, "quiet", null, DeploymentRoute.Primary("models:/churn@champion", 100), DeploymentRoute.Shadow("models:/churn@challenger"));
+
+        async Task<HttpResponseMessage> PatchAsync(string body) =>
+            await server.Http.PatchAsync("api/cairn/v1/deployments/quiet", new StringContent(body, Encoding.UTF8, "application/json"), Ct);
+        using (var bad = await PatchAsync("""{"log_sample_rate": 1.5}"""))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            var error = JsonDocument.Parse(await bad.Content.ReadAsStringAsync(Ct)).RootElement;
+            Assert.Equal("INVALID_PARAMETER_VALUE", error.GetProperty("error_code").GetString());
+            Assert.Contains("'log_sample_rate'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+        using (var off = await PatchAsync("""{"log_sample_rate": 0}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+            Assert.Equal(0, JsonDocument.Parse(await off.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("deployment").GetProperty("log_sample_rate").GetDouble());
+        }
+        var unlogged = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            var (status, _, body, response) = await ScoreAsync(server.Http, "quiet");
+            Assert.True(status == 200, body.ToString());
+            unlogged.Add(response.Headers.GetValues("X-Request-Id").Single());
+            response.Dispose();
+        }
+        using (var on = await PatchAsync("""{"log_sample_rate": 1}""")) Assert.Equal(HttpStatusCode.OK, on.StatusCode);
+        var logged = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            var (status, _, body, response) = await ScoreAsync(server.Http, "quiet");
+            Assert.True(status == 200, body.ToString());
+            logged.Add(response.Headers.GetValues("X-Request-Id").Single());
+            response.Dispose();
+        }
+
+        var log = server.Server.Services.GetRequiredService<ServerPredictionLog>();
+        var rows = new List<PredictionRows>();
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            await log.Log.FlushAsync(Ct);
+            rows.Clear();
+            await foreach (var part in Stores(server).Predictions!.ReadAsync("quiet", null, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(1), cancellationToken: Ct))
+                rows.Add(part);
+            if (rows.Where(r => r.Shadow).Sum(r => r.Count) >= 20) break;
+            await Task.Delay(50, Ct);
+        }
+        // Exactly the requests made while the rate was 1, each with its primary and its shadow answer (2 rows each).
+        Assert.Equal(logged.Order(), rows.Where(r => !r.Shadow).SelectMany(r => r.RequestIds).Distinct().Order());
+        Assert.Equal(logged.Order(), rows.Where(r => r.Shadow).SelectMany(r => r.RequestIds).Distinct().Order());
+        Assert.Equal(40, rows.Sum(r => r.Count));
+        Assert.Empty(rows.SelectMany(r => r.RequestIds).Intersect(unlogged));
+        Assert.Equal(20, log.Log.SampledOut);
     }
 
     [Fact]
