@@ -179,6 +179,23 @@ public sealed class DeploymentScoringTests
         Assert.Fail($"Deployment {name} did not reach revision {revision}.");
     }
 
+    /// <summary>The deployment's logged rows of the last hour, read again until <paramref name="shadowRows"/> shadow rows are there (shadows score off the request path).</summary>
+    private static async Task<List<PredictionRows>> LoggedRowsAsync(RunningServer server, string deployment, int shadowRows)
+    {
+        var log = server.Server.Services.GetRequiredService<ServerPredictionLog>();
+        var rows = new List<PredictionRows>();
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            await log.Log.FlushAsync(Ct);
+            rows.Clear();
+            await foreach (var part in Stores(server).Predictions!.ReadAsync(deployment, null, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(1), cancellationToken: Ct))
+                rows.Add(part);
+            if (rows.Where(r => r.Shadow).Sum(r => r.Count) >= shadowRows) break;
+            await Task.Delay(50, Ct);
+        }
+        return rows;
+    }
+
     [Fact]
     public async Task A_shadow_that_throws_never_touches_answers_and_a_working_shadow_logs_its_rows_as_shadow()
     {
@@ -203,17 +220,7 @@ public sealed class DeploymentScoringTests
         Assert.Equal(0, runtime.ShadowsSkipped);
         Assert.Equal(30, runtime.ShadowFailures);
 
-        var log = server.Server.Services.GetRequiredService<ServerPredictionLog>();
-        var rows = new List<PredictionRows>();
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            await log.Log.FlushAsync(Ct);
-            rows.Clear();
-            await foreach (var part in Stores(server).Predictions!.ReadAsync("shadowed", null, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(1), cancellationToken: Ct))
-                rows.Add(part);
-            if (rows.Where(r => r.Shadow).Sum(r => r.Count) >= 60) break;
-            await Task.Delay(50, Ct);
-        }
+        var rows = await LoggedRowsAsync(server, "shadowed", shadowRows: 60);
         var primary = rows.Where(r => !r.Shadow).ToList();
         var shadow = rows.Where(r => r.Shadow).ToList();
         Assert.Equal(60, primary.Sum(r => r.Count));
@@ -264,17 +271,8 @@ public sealed class DeploymentScoringTests
             response.Dispose();
         }
 
+        var rows = await LoggedRowsAsync(server, "quiet", shadowRows: 20);
         var log = server.Server.Services.GetRequiredService<ServerPredictionLog>();
-        var rows = new List<PredictionRows>();
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            await log.Log.FlushAsync(Ct);
-            rows.Clear();
-            await foreach (var part in Stores(server).Predictions!.ReadAsync("quiet", null, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(1), cancellationToken: Ct))
-                rows.Add(part);
-            if (rows.Where(r => r.Shadow).Sum(r => r.Count) >= 20) break;
-            await Task.Delay(50, Ct);
-        }
         // Exactly the requests made while the rate was 1, each with its primary and its shadow answer (2 rows each).
         Assert.Equal(logged.Order(), rows.Where(r => !r.Shadow).SelectMany(r => r.RequestIds).Distinct().Order());
         Assert.Equal(logged.Order(), rows.Where(r => r.Shadow).SelectMany(r => r.RequestIds).Distinct().Order());
