@@ -76,6 +76,11 @@ public sealed class CairnStores : IDisposable
 
     private SqlPredictionStore? _predictions;
 
+    /// <summary>Stored monitoring windows; null over HTTP.</summary>
+    internal SqlMonitorStore? Monitoring => Database is null ? null : _monitoring ??= new SqlMonitorStore(Database);
+
+    private SqlMonitorStore? _monitoring;
+
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
 
