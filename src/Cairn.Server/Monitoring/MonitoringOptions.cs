@@ -34,7 +34,7 @@ internal sealed class MonitoringConfigSource(IOptions<MonitoringOptions> options
 }
 
 /// <summary>Checks the numbers and reads the file at start, so a bad monitoring file stops the server before it listens.</summary>
-internal sealed class MonitoringOptionsValidation(MonitoringConfigSource source) : IValidateOptions<MonitoringOptions>
+internal sealed class MonitoringOptionsValidation(IEnumerable<Cairn.Monitoring.IMonitorReferenceReader> readers) : IValidateOptions<MonitoringOptions>
 {
     public ValidateOptionsResult Validate(string? name, MonitoringOptions options)
     {
@@ -49,8 +49,8 @@ internal sealed class MonitoringOptionsValidation(MonitoringConfigSource source)
         {
             try
             {
-                var config = source.Config;
-                if (source.Reader is null && config.Monitors.FirstOrDefault(m => m.ReferencePath is not null) is { } needs)
+                var config = options.File is { Length: > 0 } file ? MonitoringConfig.Load(file) : MonitoringConfig.Empty;
+                if (!readers.Any() && config.Monitors.FirstOrDefault(m => m.ReferencePath is not null) is { } needs)
                     errors.Add($"Invalid monitoring file {options.File}: the monitor of '{needs.Deployment}' names a reference file, and this host has no reader for CSV or Parquet files (run it as `cairn server`).");
             }
             catch (InvalidParameterValueException e)
