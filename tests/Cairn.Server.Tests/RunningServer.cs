@@ -38,7 +38,8 @@ public sealed class RunningServer : IAsyncDisposable
     /// Starts a server; <paramref name="configure"/> may change the options (paths already point into <see cref="Root"/>), and
     /// <paramref name="settings"/> adds configuration keys (CAIRN_HOME, CAIRN_ADMIN_PASSWORD, ...) over them.
     /// </summary>
-    public static async Task<RunningServer> StartAsync(Action<CairnServerOptions>? configure = null, IReadOnlyDictionary<string, string?>? settings = null)
+    public static async Task<RunningServer> StartAsync(Action<CairnServerOptions>? configure = null, IReadOnlyDictionary<string, string?>? settings = null,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var dir = new TempDirectory();
         var options = new CairnServerOptions { Port = 0, BackendStoreUri = dir.Path, ArtifactsDestination = dir.Combine("artifacts"), LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning };
@@ -49,7 +50,7 @@ public sealed class RunningServer : IAsyncDisposable
             // CAIRN_HOME is the temp folder too (the first admin's password file goes there).
             all["CAIRN_HOME"] = dir.Path;
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) all[key] = value;
-            return new RunningServer(dir, await CairnServer.StartAsync(all, options.S3, TestContext.Current.CancellationToken), options);
+            return new RunningServer(dir, await CairnServer.StartAsync(all, options.S3, services, TestContext.Current.CancellationToken), options);
         }
         catch
         {

@@ -21,12 +21,13 @@ internal static class ServerCommand
         var logFormat = new Option<string>("--log-format") { Description = "console or json (one JSON object per line).", DefaultValueFactory = _ => "console" };
         logFormat.AcceptOnlyFromAmong("console", "json");
         var auth = new Option<bool>("--auth") { Description = "Require users to log in (HTTP Basic or access tokens); the first start creates an admin (CAIRN_ADMIN_USERNAME, CAIRN_ADMIN_PASSWORD)." };
+        var monitoring = new Option<string?>("--monitoring") { Description = "A monitoring YAML file: monitors (deployment, cron schedule, window, reference, drift rules) and alerts (docs/MONITORING.md)." };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --host without --auth (anyone who reaches the port can change everything)." };
 
         var command = new Command("server", "Run the tracking server (MLflow REST API) on the embedded default or a shared database.")
         {
             host, port, backend, artifacts, maxRequest, logFormat, auth, insecure,
-            maxArtifact, allowedRoots, allowedHosts, corsOrigins,
+            maxArtifact, allowedRoots, allowedHosts, corsOrigins, monitoring,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -54,13 +55,16 @@ internal static class ServerCommand
                 settings[ServerStoreOptions.Section + ":AllowedArtifactRoots"] = string.Join(',', Cairn.Artifacts.ArtifactStores.SplitRoots(roots).Select(ctx.AbsoluteUri));
             Flag(allowedHosts, CairnHttpOptions.Section + ":AllowedHosts");
             Flag(corsOrigins, CairnHttpOptions.Section + ":CorsAllowedOrigins");
+            if (parse.GetValue(monitoring) is { } monitoringFile) settings[Cairn.Server.Monitoring.MonitoringOptions.Section + ":File"] = ctx.FullPath(monitoringFile);
             // CAIRN_HOME as this command sees it (tests give commands their own environment).
             settings["CAIRN_HOME"] = ctx.CairnHome;
 
             CairnServer server;
             try
             {
-                server = await CairnServer.StartAsync(settings, Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable), cancellationToken);
+                // This host reads reference files (CSV, Parquet) for the monitor through the training side's one table reader.
+                server = await CairnServer.StartAsync(settings, Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable),
+                    services => services.AddSingleton<Cairn.Monitoring.IMonitorReferenceReader, Cairn.ML.Monitoring.TableReferenceReader>(), cancellationToken);
             }
             catch (OptionsValidationException e)
             {

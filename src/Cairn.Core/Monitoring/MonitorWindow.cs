@@ -8,6 +8,9 @@ namespace Cairn.Monitoring;
 /// </summary>
 public sealed record MonitorWindow
 {
+    /// <summary>The stored window's id (assigned when it is stored; 0 before).</summary>
+    public long Id { get; init; }
+
     /// <summary>The deployment whose logged rows were read.</summary>
     public required string Deployment { get; init; }
 
@@ -16,6 +19,12 @@ public sealed record MonitorWindow
 
     /// <summary>The model version that answered, or null when the window spans every version.</summary>
     public string? ModelVersion { get; init; }
+
+    /// <summary>True when the window holds a shadow route's answers (monitored as their own model version).</summary>
+    public bool Shadow { get; init; }
+
+    /// <summary>What the inputs were compared with (a file name, or <c>models:/name/version</c> for a package's reference sample); null without a reference.</summary>
+    public string? Reference { get; init; }
 
     /// <summary>The window's first instant (inclusive), by prediction time.</summary>
     public required DateTimeOffset Start { get; init; }

@@ -76,6 +76,16 @@ public sealed class CairnStores : IDisposable
 
     private SqlPredictionStore? _predictions;
 
+    /// <summary>A server's monitoring windows over REST; null on a database.</summary>
+    internal Cairn.Monitoring.HttpMonitorClient? MonitorClient => _owned is MlflowHttpTransport transport ? _monitorClient ??= new Cairn.Monitoring.HttpMonitorClient(transport) : null;
+
+    private Cairn.Monitoring.HttpMonitorClient? _monitorClient;
+
+    /// <summary>Stored monitoring windows; null over HTTP.</summary>
+    internal SqlMonitorStore? Monitoring => Database is null ? null : _monitoring ??= new SqlMonitorStore(Database);
+
+    private SqlMonitorStore? _monitoring;
+
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
 

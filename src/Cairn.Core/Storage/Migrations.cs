@@ -286,6 +286,24 @@ internal static class Migrations
             );
             CREATE INDEX ix_deployment_permissions_user ON deployment_permissions (user_id, name);
             """),
+        new(9, "monitoring windows: what each window of a deployment found", f => $"""
+            CREATE TABLE monitor_windows (
+                window_id {f.IdentityKey},
+                deployment TEXT NOT NULL,
+                model_name TEXT,
+                model_version TEXT,
+                shadow SMALLINT NOT NULL,
+                start_ms BIGINT NOT NULL,
+                end_ms BIGINT NOT NULL,
+                row_count BIGINT NOT NULL,
+                labeled_rows BIGINT NOT NULL,
+                drift_share {f.Double},
+                dataset_drift SMALLINT,
+                evaluated_ms BIGINT NOT NULL,
+                result TEXT NOT NULL
+            );
+            CREATE INDEX ix_monitor_windows_deployment ON monitor_windows (deployment, start_ms, window_id);
+            """),
         new(11, "a deployment's own prediction log sample rate", f => $"""
             ALTER TABLE deployments ADD COLUMN log_sample_rate {f.Double};
             """),

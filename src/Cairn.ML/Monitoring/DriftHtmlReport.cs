@@ -27,15 +27,27 @@ public static class DriftHtmlReport
     public static string Render(DriftReport report, string referenceName, string currentName)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var drifted = report.Features.Count(f => f.Drifted);
         var page = new StringBuilder();
-        page.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Drift report</title><style>")
+        Head(page, "Drift report");
+        page.Append("<h1>Drift report</h1>\n<p>Reference: <code>").Append(Encode(referenceName)).Append("</code><br>Current: <code>")
+            .Append(Encode(currentName)).Append("</code></p>\n");
+        AppendReport(page, report);
+        page.Append("</body></html>\n");
+        return page.ToString();
+    }
+
+    /// <summary>The page's head (title, style) and the opening body tag.</summary>
+    internal static void Head(StringBuilder page, string title) =>
+        page.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(Encode(title)).Append("</title><style>")
             .Append("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}")
             .Append("td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
             .Append("tr.drifted{background:#fde2dc;font-weight:bold}section.feature{margin-top:2em}img{max-width:100%}")
             .Append("</style></head><body>\n");
-        page.Append("<h1>Drift report</h1>\n<p>Reference: <code>").Append(Encode(referenceName)).Append("</code><br>Current: <code>")
-            .Append(Encode(currentName)).Append("</code></p>\n");
+
+    /// <summary>A drift report's part of a page: summary, score per feature, statistics, and each feature's picture.</summary>
+    internal static void AppendReport(StringBuilder page, DriftReport report)
+    {
+        var drifted = report.Features.Count(f => f.Drifted);
         page.Append(CultureInfo.InvariantCulture, $"<p id=\"summary\">{drifted} of {report.Features.Count} features drifted (share {report.DriftShare:0.###}, threshold {report.DriftShareThreshold:0.###}): ")
             .Append(report.DatasetDrift ? "<strong>dataset drift</strong>" : "no dataset drift").Append(".</p>\n");
         var scored = report.Features.Where(f => f.Score is not null).ToList();
@@ -70,17 +82,15 @@ public static class DriftHtmlReport
             else page.Append("<p>").Append(Encode(f.Note ?? "no values")).Append("</p>\n");
             page.Append("</section>\n");
         }
-        page.Append("</body></html>\n");
-        return page.ToString();
     }
 
-    private static void Image(StringBuilder page, string kind, byte[] png) =>
+    internal static void Image(StringBuilder page, string kind, byte[] png) =>
         page.Append("<img class=\"").Append(kind).Append("\" alt=\"").Append(kind).Append("\" src=\"data:image/png;base64,")
             .Append(Convert.ToBase64String(png)).Append("\">\n");
 
-    private static string Encode(string text) => WebUtility.HtmlEncode(text);
+    internal static string Encode(string text) => WebUtility.HtmlEncode(text);
 
-    private static string Count(int value) => value.ToString("N0", CultureInfo.InvariantCulture);
+    internal static string Count(int value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-    private static string Number(double? value) => value is { } v ? v.ToString("G4", CultureInfo.InvariantCulture) : "-";
+    internal static string Number(double? value) => value is { } v ? v.ToString("G4", CultureInfo.InvariantCulture) : "-";
 }

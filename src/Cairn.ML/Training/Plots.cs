@@ -231,4 +231,27 @@ public static class Plots
         plot.YLabel(metric);
         Save(plot, path, Width, Height);
     }
+
+    /// <summary>
+    /// Lines over time (one per series, x in Unix milliseconds, drawn on a date axis), as PNG bytes for a report to embed: a
+    /// deployment's drift scores or performance window by window.
+    /// </summary>
+    public static byte[] SeriesOverTimePng(string title, string yLabel, IReadOnlyList<(string Name, IReadOnlyList<long> TimesMs, IReadOnlyList<double> Values)> series)
+    {
+        var plot = new Plot();
+        foreach (var (name, times, values) in series)
+        {
+            var x = times.Select(t => DateTimeOffset.FromUnixTimeMilliseconds(t).UtcDateTime.ToOADate()).ToArray();
+            var line = plot.Add.Scatter(x, values.Select(v => double.IsFinite(v) ? v : double.NaN).ToArray());
+            line.LegendText = name;
+            line.MarkerSize = 4;
+            line.LineWidth = 2;
+        }
+        plot.Axes.DateTimeTicksBottom();
+        if (series.Count > 1) plot.ShowLegend(Alignment.UpperLeft);
+        plot.Title(title);
+        plot.YLabel(yLabel);
+        using var png = Encode(plot, Width, 360);
+        return png.ToArray();
+    }
 }

@@ -85,13 +85,13 @@ internal static class PredictionEndpoints
     private static ResourceDoesNotExistException NotLogged(string deployment, string requestId) =>
         new($"No logged prediction with request_id={requestId} in deployment {deployment}.");
 
-    private static void CheckName(string value, string field)
+    internal static void CheckName(string value, string field)
     {
         if (value.Length > MaxNameLength || value.Any(char.IsControl))
             throw new InvalidParameterValueException($"Invalid value for parameter '{field}': at most {MaxNameLength} characters and no control characters.");
     }
 
-    private static DateTimeOffset Time(string text, string field)
+    internal static DateTimeOffset Time(string text, string field)
     {
         if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var ms))
         {

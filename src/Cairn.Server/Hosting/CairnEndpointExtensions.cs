@@ -51,6 +51,7 @@ public static class CairnEndpointExtensions
         app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
         app.MapRunArtifactDownload();
         app.MapPredictionEndpoints();
+        app.MapMonitoringEndpoints();
         app.MapDeploymentScoringEndpoints();
 
         // Unknown API paths answer in MLflow's error format rather than an empty 404.

@@ -35,9 +35,17 @@ public sealed class CairnServer : IAsyncDisposable
     /// Opens the stores and starts listening. <paramref name="settings"/> are configuration keys (<c>Cairn:Server:Port</c>, ...)
     /// that override appsettings.json and the environment: the command line's flags. Bad options fail here, naming the key and the rule.
     /// </summary>
-    public static async Task<CairnServer> StartAsync(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3 = null, CancellationToken cancellationToken = default)
+    public static Task<CairnServer> StartAsync(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3 = null, CancellationToken cancellationToken = default) =>
+        StartAsync(settings, s3, null, cancellationToken);
+
+    /// <summary>
+    /// Starts a server as <see cref="StartAsync(IReadOnlyDictionary{string, string?}, S3ConnectionOptions?, CancellationToken)"/> does, with
+    /// <paramref name="services"/> adding to its services (the <c>cairn</c> command adds the monitor's reference file reader).
+    /// </summary>
+    public static async Task<CairnServer> StartAsync(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3, Action<IServiceCollection>? services,
+        CancellationToken cancellationToken = default)
     {
-        var app = Build(settings, s3);
+        var app = Build(settings, s3, services);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -50,7 +58,7 @@ public sealed class CairnServer : IAsyncDisposable
         }
     }
 
-    private static WebApplication Build(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3)
+    private static WebApplication Build(IReadOnlyDictionary<string, string?> settings, S3ConnectionOptions? s3, Action<IServiceCollection>? services)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         // HTTPS endpoints from Kestrel's configuration (Kestrel:Endpoints:*:Certificate, Kestrel:Certificates:Default), which the slim builder leaves out.
@@ -59,6 +67,7 @@ public sealed class CairnServer : IAsyncDisposable
         builder.AddCairnLogging();
         builder.AddCairnListener();
         builder.Services.AddCairnServer(builder.Configuration, s3);
+        services?.Invoke(builder.Services);
         var exposed = Cairn.Server.Auth.ExposureGuard.Check(builder.Configuration);
 
         var app = builder.Build();

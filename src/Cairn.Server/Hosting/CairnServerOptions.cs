@@ -50,8 +50,12 @@ public sealed class CairnServerOptions
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; set; } = Microsoft.Extensions.Logging.LogLevel.Information;
 
     /// <summary>These options as configuration keys and values.</summary>
+    /// <summary>The monitoring YAML file (<c>--monitoring</c>); null for none.</summary>
+    public string? MonitoringFile { get; set; }
+
     public Dictionary<string, string?> ToSettings() => new()
     {
+        [Cairn.Server.Monitoring.MonitoringOptions.Section + ":File"] = MonitoringFile,
         [CairnListenOptions.Section + ":Host"] = Host,
         [CairnListenOptions.Section + ":Port"] = Port.ToString(CultureInfo.InvariantCulture),
         [ServerStoreOptions.Section + ":BackendStoreUri"] = BackendStoreUri,

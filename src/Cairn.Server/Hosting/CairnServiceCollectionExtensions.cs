@@ -4,6 +4,7 @@ using Cairn.Registry;
 using Cairn.Server.Auth;
 using Cairn.Server.Diagnostics;
 using Cairn.Server.Health;
+using Cairn.Server.Monitoring;
 using Cairn.Server.Scoring;
 using Cairn.Tracking;
 using Microsoft.Extensions.Configuration;
@@ -52,6 +53,7 @@ public static class CairnServiceCollectionExtensions
         services.AddCairnPermissions();
         services.AddCairnPredictionLog(configuration);
         services.AddCairnDeploymentScoring(configuration);
+        services.AddCairnMonitoring(configuration);
 
         services.AddCairnRequestGuards(configuration);
         services.AddExceptionHandler<MlflowExceptionHandler>();

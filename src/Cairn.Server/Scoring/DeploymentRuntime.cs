@@ -67,6 +67,12 @@ internal sealed partial class DeploymentRuntime : BackgroundService
         _shadowSlots = new SemaphoreSlim(_options.MaxShadowsInFlight, _options.MaxShadowsInFlight);
     }
 
+    /// <summary>Where fetched model packages go (the monitor fetches into it too).</summary>
+    internal string CacheFolder => _cache;
+
+    /// <summary>The artifacts destination when it is a local folder (packages there are used in place), else null.</summary>
+    internal string? ArtifactsDestination => _artifactsDestination;
+
     /// <summary>Shadow scorings that failed (logged, never seen by callers).</summary>
     public long ShadowFailures => Interlocked.Read(ref _shadowFailures);
 
