@@ -286,6 +286,43 @@ internal static class Migrations
             );
             CREATE INDEX ix_deployment_permissions_user ON deployment_permissions (user_id, name);
             """),
+        // 9 is the monitor's windows (another branch); numbers are reserved per piece of work and the runner applies any missing one.
+        new(10, "alert rules' state per rule, deployment and model version, and their incidents", f => $"""
+            CREATE TABLE alert_states (
+                rule TEXT NOT NULL,
+                deployment TEXT NOT NULL,
+                model_name TEXT NOT NULL,
+                model_version TEXT NOT NULL,
+                true_streak INTEGER NOT NULL,
+                false_streak INTEGER NOT NULL,
+                incident_id BIGINT,
+                last_window_end_ms BIGINT NOT NULL,
+                updated_ms BIGINT NOT NULL,
+                PRIMARY KEY (rule, deployment, model_name, model_version)
+            );
+            CREATE TABLE alert_incidents (
+                incident_id {f.IdentityKey},
+                rule TEXT NOT NULL,
+                deployment TEXT NOT NULL,
+                model_name TEXT,
+                model_version TEXT,
+                condition_text TEXT NOT NULL,
+                status TEXT NOT NULL,
+                opened_ms BIGINT NOT NULL,
+                resolved_ms BIGINT,
+                window_start_ms BIGINT NOT NULL,
+                window_end_ms BIGINT NOT NULL,
+                last_window_end_ms BIGINT NOT NULL,
+                window_count INTEGER NOT NULL,
+                opening_values TEXT NOT NULL,
+                webhook_status TEXT,
+                retrain_status TEXT,
+                retrain_run_id TEXT,
+                retrain_message TEXT
+            );
+            CREATE INDEX ix_alert_incidents_status ON alert_incidents (status, incident_id);
+            CREATE INDEX ix_alert_incidents_deployment ON alert_incidents (deployment, incident_id);
+            """),
     ];
 
     public static int Latest => All[^1].Version;
