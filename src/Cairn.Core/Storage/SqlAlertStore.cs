@@ -9,12 +9,12 @@ namespace Cairn.Storage;
 /// Alert rules' state and incidents over SQL (tables <c>alert_states</c> and <c>alert_incidents</c>, migration 10), on the
 /// shared <see cref="SqlDatabase"/>. A window's outcome for one rule (the state, and the incident it opens, continues or
 /// resolves) is written in one transaction, so a restart finds an open incident open and never opens it twice. Resolved
-/// incidents beyond <see cref="KeepResolved"/> are deleted, oldest first.
+/// incidents beyond <c>keepResolved</c> (default <see cref="DefaultKeepResolved"/>) are deleted, oldest first.
 /// </summary>
-internal sealed class SqlAlertStore(SqlDatabase database)
+internal sealed class SqlAlertStore(SqlDatabase database, int keepResolved = SqlAlertStore.DefaultKeepResolved)
 {
-    /// <summary>Resolved incidents kept; older ones are deleted as new ones resolve.</summary>
-    public const int KeepResolved = 5000;
+    /// <summary>Resolved incidents kept by default; older ones are deleted as new ones resolve.</summary>
+    public const int DefaultKeepResolved = 5000;
 
     /// <summary>The most incidents one list returns.</summary>
     public const int MaxResults = 1000;
@@ -22,12 +22,41 @@ internal sealed class SqlAlertStore(SqlDatabase database)
     /// <summary>The most state rows loaded at start (rules x deployments x versions).</summary>
     public const int MaxStates = 100_000;
 
-    private sealed record StateRow(string Rule, string Deployment, string ModelName, string ModelVersion, long TrueStreak, long FalseStreak,
-        long? IncidentId, long LastWindowEndMs);
+    // Rows are classes with setters, not positional records: PostgreSQL answers int4 for the INTEGER columns and SQLite Int64
+    // (or, for an empty result, no type at all), and Dapper converts only when it sets properties.
+    private sealed class StateRow
+    {
+        public string Rule { get; set; } = "";
+        public string Deployment { get; set; } = "";
+        public string ModelName { get; set; } = "";
+        public string ModelVersion { get; set; } = "";
+        public long TrueStreak { get; set; }
+        public long FalseStreak { get; set; }
+        public long? IncidentId { get; set; }
+        public long LastWindowEndMs { get; set; }
+    }
 
-    private sealed record IncidentRow(long IncidentId, string Rule, string Deployment, string? ModelName, string? ModelVersion, string ConditionText,
-        string Status, long OpenedMs, long? ResolvedMs, long WindowStartMs, long WindowEndMs, long LastWindowEndMs, long WindowCount,
-        string OpeningValues, string? WebhookStatus, string? RetrainStatus, string? RetrainRunId, string? RetrainMessage);
+    private sealed class IncidentRow
+    {
+        public long IncidentId { get; set; }
+        public string Rule { get; set; } = "";
+        public string Deployment { get; set; } = "";
+        public string? ModelName { get; set; }
+        public string? ModelVersion { get; set; }
+        public string ConditionText { get; set; } = "";
+        public string Status { get; set; } = "";
+        public long OpenedMs { get; set; }
+        public long? ResolvedMs { get; set; }
+        public long WindowStartMs { get; set; }
+        public long WindowEndMs { get; set; }
+        public long LastWindowEndMs { get; set; }
+        public long WindowCount { get; set; }
+        public string OpeningValues { get; set; } = "{}";
+        public string? WebhookStatus { get; set; }
+        public string? RetrainStatus { get; set; }
+        public string? RetrainRunId { get; set; }
+        public string? RetrainMessage { get; set; }
+    }
 
     private const string IncidentColumns =
         "incident_id AS IncidentId, rule AS Rule, deployment AS Deployment, model_name AS ModelName, model_version AS ModelVersion, " +
@@ -95,7 +124,7 @@ internal sealed class SqlAlertStore(SqlDatabase database)
                 await c.ExecuteAsync(new CommandDefinition(
                     $"""
                     DELETE FROM alert_incidents WHERE status = 'resolved' AND incident_id <= (
-                        SELECT incident_id FROM alert_incidents WHERE status = 'resolved' ORDER BY incident_id DESC LIMIT 1 OFFSET {KeepResolved})
+                        SELECT incident_id FROM alert_incidents WHERE status = 'resolved' ORDER BY incident_id DESC LIMIT 1 OFFSET {keepResolved})
                     """, transaction: tx, cancellationToken: cancellationToken)).ConfigureAwait(false);
             }
             await c.ExecuteAsync(new CommandDefinition(
