@@ -68,6 +68,7 @@ internal sealed class RetrainLauncher(SqlAlertStore store, ILogger logger) : IAs
                 Recorder = new JsonLinesRunRecorder(Path.Combine(repo.CairnDir, "runs", "runs.jsonl")),
             }, cancellationToken).ConfigureAwait(false);
             runId = result.RunId;
+            if (!result.Succeeded && cancellationToken.IsCancellationRequested) throw new OperationCanceledException(cancellationToken);
             var bad = result.Stages.FirstOrDefault(s => s.Kind is StageOutcomeKind.Failed or StageOutcomeKind.Skipped or StageOutcomeKind.Cancelled);
             (status, message) = result.Succeeded
                 ? ("succeeded", string.Join(", ", result.Stages.Select(s => $"{s.Stage}: {s.Kind.ToString().ToLowerInvariant()}")))
