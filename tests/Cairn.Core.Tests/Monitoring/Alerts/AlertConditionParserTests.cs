@@ -14,19 +14,19 @@ public sealed class AlertConditionParserTests
     [Fact]
     public void The_issue_examples_parse_and_evaluate()
     {
-        var drifting = Windows.Window(0, features: [Windows.Feature("tenure", 0.3), Windows.Feature("plan", 0.02, numeric: false)]);
-        var calm = Windows.Window(1);
+        var drifting = AlertWindows.Window(0, features: [AlertWindows.Feature("tenure", 0.3), AlertWindows.Feature("plan", 0.02, numeric: false)]);
+        var calm = AlertWindows.Window(1);
         Assert.True(Eval("drift.share > 0.3", drifting));   // 1 of 2 features drifted: 0.5
         Assert.False(Eval("drift.share > 0.3", calm));      // 0
         Assert.True(Eval("psi(feature=tenure) > 0.2", drifting));
         Assert.False(Eval("psi(feature=tenure) > 0.2", calm));
-        Assert.True(Eval("prediction_log.drops > 0", Windows.Window(2, drops: 3)));
+        Assert.True(Eval("prediction_log.drops > 0", AlertWindows.Window(2, drops: 3)));
         Assert.False(Eval("prediction_log.drops > 0", calm));
 
         var parsed = AlertConditionParser.Parse("alert rule 'r'", "accuracy < 0.8 for 2 windows");
         Assert.Equal(2, parsed.ForWindows);
-        Assert.True(parsed.Condition.Evaluate(Windows.Window(3, performance: new Dictionary<string, double> { ["accuracy"] = 0.7 })));
-        Assert.False(parsed.Condition.Evaluate(Windows.Window(3, performance: new Dictionary<string, double> { ["accuracy"] = 0.85 })));
+        Assert.True(parsed.Condition.Evaluate(AlertWindows.Window(3, performance: new Dictionary<string, double> { ["accuracy"] = 0.7 })));
+        Assert.False(parsed.Condition.Evaluate(AlertWindows.Window(3, performance: new Dictionary<string, double> { ["accuracy"] = 0.85 })));
         Assert.Null(AlertConditionParser.Parse("alert rule 'r'", "drift.share > 0.3").ForWindows);
         Assert.Equal(1, AlertConditionParser.Parse("alert rule 'r'", "rows > 0 for 1 window").ForWindows);
     }
@@ -48,10 +48,10 @@ public sealed class AlertConditionParserTests
     [InlineData("labeled_rows == 0", true)]
     public void Per_feature_and_dataset_statistics_read_the_window(string condition, bool expected)
     {
-        var window = Windows.Window(0, features:
+        var window = AlertWindows.Window(0, features:
         [
-            Windows.Feature("tenure", 0.3, ksP: 0.001),
-            Windows.Feature("plan", 0.4, numeric: false, chi2P: 0.01),
+            AlertWindows.Feature("tenure", 0.3, ksP: 0.001),
+            AlertWindows.Feature("plan", 0.4, numeric: false, chi2P: 0.01),
         ]);
         Assert.Equal(expected, Eval(condition, window));
     }
@@ -64,9 +64,9 @@ public sealed class AlertConditionParserTests
     [InlineData("prediction.drifted == 1", true)]
     public void Prediction_drift_statistics_read_the_prediction(string condition, bool expected)
     {
-        var window = Windows.Window(0, prediction: Windows.Feature("prediction", 0.25, ksP: 0.01));
+        var window = AlertWindows.Window(0, prediction: AlertWindows.Feature("prediction", 0.25, ksP: 0.01));
         Assert.Equal(expected, Eval(condition, window));
-        Assert.Null(Eval(condition, Windows.Window(1))); // no prediction drift in the window: unknown
+        Assert.Null(Eval(condition, AlertWindows.Window(1))); // no prediction drift in the window: unknown
     }
 
     [Theory]
@@ -80,23 +80,23 @@ public sealed class AlertConditionParserTests
     [InlineData("r2")]
     public void Every_performance_metric_is_known_and_unknown_until_labels_arrive(string metric)
     {
-        var labelled = Windows.Window(0, performance: new Dictionary<string, double> { [metric] = 0.75 });
+        var labelled = AlertWindows.Window(0, performance: new Dictionary<string, double> { [metric] = 0.75 });
         Assert.True(Eval($"{metric} < 0.8", labelled));
         Assert.False(Eval($"{metric} > 0.8", labelled));
-        Assert.Null(Eval($"{metric} < 0.8", Windows.Window(1)));
+        Assert.Null(Eval($"{metric} < 0.8", AlertWindows.Window(1)));
     }
 
     [Fact]
     public void Training_metrics_can_be_compared_too()
     {
-        Assert.True(Eval("training.accuracy >= 0.9", Windows.Window(0)));
-        Assert.Null(Eval("training.auc > 0", Windows.Window(0)));
+        Assert.True(Eval("training.accuracy >= 0.9", AlertWindows.Window(0)));
+        Assert.Null(Eval("training.auc > 0", AlertWindows.Window(0)));
     }
 
     [Fact]
     public void And_or_and_parentheses_follow_three_valued_logic()
     {
-        var window = Windows.Window(0, drops: 2); // no labels: accuracy is unknown
+        var window = AlertWindows.Window(0, drops: 2); // no labels: accuracy is unknown
         Assert.True(Eval("prediction_log.drops > 0 or accuracy < 0.8", window));   // true or unknown
         Assert.Null(Eval("prediction_log.drops > 5 or accuracy < 0.8", window));   // false or unknown
         Assert.False(Eval("prediction_log.drops > 5 and accuracy < 0.8", window)); // false and unknown
@@ -108,17 +108,17 @@ public sealed class AlertConditionParserTests
     [Fact]
     public void A_signal_absent_from_the_window_is_unknown()
     {
-        Assert.Null(Eval("drift.share > 0.3", Windows.Window(0, noDrift: true)));
-        Assert.Null(Eval("psi(feature=age) > 0.2", Windows.Window(0)));
-        Assert.Null(Eval("ks.p_value(feature=plan) < 0.05", Windows.Window(0))); // categorical: no KS
-        Assert.Null(Eval("chi2.p_value(feature=tenure) < 0.05", Windows.Window(0))); // numeric: no chi-square
+        Assert.Null(Eval("drift.share > 0.3", AlertWindows.Window(0, noDrift: true)));
+        Assert.Null(Eval("psi(feature=age) > 0.2", AlertWindows.Window(0)));
+        Assert.Null(Eval("ks.p_value(feature=plan) < 0.05", AlertWindows.Window(0))); // categorical: no KS
+        Assert.Null(Eval("chi2.p_value(feature=tenure) < 0.05", AlertWindows.Window(0))); // numeric: no chi-square
     }
 
     [Fact]
     public void The_values_of_a_condition_name_each_signal()
     {
         var condition = AlertConditionParser.Parse("alert rule 'r'", "psi(feature=tenure) > 0.2 and accuracy < 0.8").Condition;
-        var values = condition.Values(Windows.Psi(0, 0.35));
+        var values = condition.Values(AlertWindows.Psi(0, 0.35));
         Assert.Equal(0.35, values["psi(feature=tenure)"]);
         Assert.Null(values["accuracy"]);
     }
@@ -157,8 +157,8 @@ public sealed class AlertConditionParserTests
         var many = string.Join(" or ", Enumerable.Range(0, 33).Select(i => $"rows > {i}"));
         Assert.Contains("more than 32 comparisons", Refusal(many), StringComparison.Ordinal);
         var fine = string.Join(" or ", Enumerable.Range(0, 32).Select(i => $"rows > {i}"));
-        Assert.True(Eval(fine, Windows.Window(0)));
+        Assert.True(Eval(fine, AlertWindows.Window(0)));
         Assert.Contains("nest deeper than 8", Refusal(new string('(', 9) + "rows > 1" + new string(')', 9)), StringComparison.Ordinal);
-        Assert.True(Eval(new string('(', 8) + "rows > 1" + new string(')', 8), Windows.Window(0)));
+        Assert.True(Eval(new string('(', 8) + "rows > 1" + new string(')', 8), AlertWindows.Window(0)));
     }
 }

@@ -52,7 +52,7 @@ public sealed class RetrainActionTests : IDisposable
         using var _ = stores;
         await using (engine)
         {
-            await engine.OnWindowAsync(Windows.Psi(0, 0.3), Ct);
+            await engine.OnWindowAsync(AlertWindows.Psi(0, 0.3), Ct);
             await WaitAsync(engine);
         }
         Assert.Equal("3", File.ReadAllText(Path.Combine(Pipeline, "model", "rows.txt")).Trim());
@@ -72,7 +72,7 @@ public sealed class RetrainActionTests : IDisposable
         using var _ = stores;
         await using (engine)
         {
-            await engine.OnWindowAsync(Windows.Psi(0, 0.3), Ct);
+            await engine.OnWindowAsync(AlertWindows.Psi(0, 0.3), Ct);
             await WaitAsync(engine);
         }
         var incident = Assert.Single(await store.ListIncidentsAsync(null, false, 10, Ct));
@@ -90,9 +90,9 @@ public sealed class RetrainActionTests : IDisposable
         using var _ = stores;
         await using (engine)
         {
-            await engine.OnWindowAsync(Windows.Psi(0, 0.3, "churn-api"), Ct);
+            await engine.OnWindowAsync(AlertWindows.Psi(0, 0.3, "churn-api"), Ct);
             Assert.NotNull(engine.Actions.Retrains.Running("tenure"));
-            await engine.OnWindowAsync(Windows.Psi(0, 0.3, "fraud-api"), Ct); // the same rule on another deployment
+            await engine.OnWindowAsync(AlertWindows.Psi(0, 0.3, "fraud-api"), Ct); // the same rule on another deployment
             File.WriteAllText(Path.Combine(Pipeline, "release"), "");
             await WaitAsync(engine);
         }
@@ -109,7 +109,7 @@ public sealed class RetrainActionTests : IDisposable
     {
         var (stores, store, engine) = await StartAsync("sleep 30; mkdir -p model && date > model/at.txt");
         using var _ = stores;
-        await engine.OnWindowAsync(Windows.Psi(0, 0.3), Ct);
+        await engine.OnWindowAsync(AlertWindows.Psi(0, 0.3), Ct);
         var started = DateTime.UtcNow;
         await engine.DisposeAsync();
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(20), "stopping waited for the stage instead of cancelling it");

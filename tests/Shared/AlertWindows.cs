@@ -3,7 +3,7 @@ using Cairn.Monitoring;
 namespace Cairn.Tests.Monitoring.Alerts;
 
 /// <summary>Monitoring windows built for the alert tests: one per hour from a fixed start.</summary>
-internal static class Windows
+internal static class AlertWindows
 {
     public static readonly DateTimeOffset Origin = new(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
 
