@@ -29,9 +29,12 @@ public sealed class CairnStores : IDisposable
 
     private readonly IDeploymentStore? _deployments;
 
+    private readonly MlflowHttpTransport? _transport;
+
     private CairnStores(string uri, ITrackingStore tracking, IRegistryStore? registry, IDisposable owned, SqlDatabase? database, string? localArtifacts,
-        IUserStore? users = null, IDeploymentStore? deployments = null)
+        IUserStore? users = null, IDeploymentStore? deployments = null, MlflowHttpTransport? transport = null)
     {
+        _transport = transport;
         _users = users;
         _deployments = deployments;
         Uri = uri;
@@ -76,6 +79,14 @@ public sealed class CairnStores : IDisposable
 
     private SqlPredictionStore? _predictions;
 
+    /// <summary>Alert incidents: the database's (<see cref="SqlAlertStore"/>) or a server's over the shared transport.</summary>
+    internal Cairn.Monitoring.Alerts.IAlertIncidentSource Alerts => _alerts ??= Database is not null
+        ? new SqlAlertStore(Database)
+        : _transport is not null ? new Cairn.Monitoring.Alerts.HttpAlertIncidents(_transport)
+        : throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{SecretRedaction.StoreUri(Uri)}' has no alert incidents.");
+
+    private Cairn.Monitoring.Alerts.IAlertIncidentSource? _alerts;
+
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
 
@@ -102,7 +113,7 @@ public sealed class CairnStores : IDisposable
             var transport = new MlflowHttpTransport(uri, options.Http);
             return new CairnStores(uri, new HttpTrackingStore(transport, ownsTransport: false, timeProvider),
                 new HttpRegistryStore(transport, ownsTransport: false), transport, null, null,
-                deployments: new HttpDeploymentStore(transport, ownsTransport: false));
+                deployments: new HttpDeploymentStore(transport, ownsTransport: false), transport: transport);
         }
 
         var backend = StoreUri.Backend(uri);

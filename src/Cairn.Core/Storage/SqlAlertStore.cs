@@ -11,7 +11,7 @@ namespace Cairn.Storage;
 /// resolves) is written in one transaction, so a restart finds an open incident open and never opens it twice. Resolved
 /// incidents beyond <c>keepResolved</c> (default <see cref="DefaultKeepResolved"/>) are deleted, oldest first.
 /// </summary>
-internal sealed class SqlAlertStore(SqlDatabase database, int keepResolved = SqlAlertStore.DefaultKeepResolved)
+internal sealed class SqlAlertStore(SqlDatabase database, int keepResolved = SqlAlertStore.DefaultKeepResolved) : IAlertIncidentSource
 {
     /// <summary>Resolved incidents kept by default; older ones are deleted as new ones resolve.</summary>
     public const int DefaultKeepResolved = 5000;
