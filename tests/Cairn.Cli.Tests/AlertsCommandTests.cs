@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Cairn.Cli;
 using Cairn.Monitoring;
@@ -100,5 +103,72 @@ public sealed class AlertsCommandTests
 
         Assert.Contains("--max-results", (await cli.RunAsync("alerts", "list", "--tracking-uri", uri, "--max-results", "0")).FailedWith(ExitCodes.InvalidInput), StringComparison.Ordinal);
         Assert.Contains("No alert incidents.", (await cli.RunAsync("alerts", "list", "--tracking-uri", uri, "--deployment", "other-api")).Ok().Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_firing_rule_retrains_through_a_pipeline_stage_that_trains_and_registers_a_new_model_version()
+    {
+        using var cli = new CliHarness();
+        var pipeline = cli.Home.Combine("churn");
+        Directory.CreateDirectory(pipeline);
+        var random = new Random(7);
+        var csv = new StringBuilder("tenure,spend,churned\n");
+        for (var i = 0; i < 200; i++)
+        {
+            double tenure = random.NextDouble() * 60, spend = random.NextDouble() * 100;
+            csv.Append(CultureInfo.InvariantCulture, $"{tenure:0.##},{spend:0.##},{(tenure < 12 && spend > 30 ? 1 : 0)}\n");
+        }
+        File.WriteAllText(Path.Combine(pipeline, "train.csv"), csv.ToString());
+        File.WriteAllText(Path.Combine(pipeline, "recipe.yaml"), """
+            experiment: retrain
+            task: binary
+            data: train.csv
+            label: churned
+            trainer: {name: fasttree, hyperparameters: {number_of_trees: 5}}
+            """);
+        var settings = new CairnServerOptions
+        {
+            Port = 0, BackendStoreUri = cli.Home.Combine("server"), ArtifactsDestination = cli.Home.Combine("server", "artifacts"),
+            LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
+        }.ToSettings();
+        settings["CAIRN_HOME"] = cli.Home.Combine("server");
+        var rules = cli.Home.Combine("monitoring.yaml");
+        settings[AlertOptions.Section + ":File"] = rules;
+        // The stage's command is the real cairn: it trains on the pipeline's data and registers into the server it names.
+        var cairn = Path.Combine(AppContext.BaseDirectory, "cairn.dll");
+        File.WriteAllText(Path.Combine(pipeline, "cairn.yaml"), "stages:\n  train:\n    cmd: dotnet \"" + cairn +
+            "\" train --recipe recipe.yaml --register churn --tracking-uri \"$CAIRN_RETRAIN_SERVER\"\n    deps: [train.csv, recipe.yaml]\n");
+        File.WriteAllText(rules, "alerts:\n  - name: tenure\n    condition: psi(feature=tenure) > 0.2\n    actions:\n      - retrain: {folder: churn, stage: train}\n");
+
+        await using var server = await CairnServer.StartAsync(settings, cancellationToken: Ct);
+        var uri = server.Address.ToString();
+        Environment.SetEnvironmentVariable("CAIRN_RETRAIN_SERVER", uri); // the stage inherits the server's environment
+        try
+        {
+            await server.Services.GetRequiredService<IMonitorWindowObserver>().OnWindowAsync(AlertWindows.Psi(0, 0.3, "churn-api"), Ct);
+            var clock = Stopwatch.StartNew();
+            JsonElement incident;
+            while (true)
+            {
+                var listed = JsonDocument.Parse((await cli.RunAsync("alerts", "list", "--tracking-uri", uri, "--json")).Ok().Out).RootElement;
+                incident = Assert.Single(listed.GetProperty("incidents").EnumerateArray().ToList());
+                if (incident.TryGetProperty("retrain_status", out var status) && status.GetString() is "succeeded" or "failed") break;
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"the retrain did not finish: {incident}");
+                await Task.Delay(250, Ct);
+            }
+            Assert.True(incident.GetProperty("retrain_status").GetString() == "succeeded", incident.ToString());
+            Assert.False(string.IsNullOrEmpty(incident.GetProperty("retrain_run_id").GetString()));
+
+            var models = (await cli.RunAsync("models", "show", "churn", "--tracking-uri", uri)).Ok().Out;
+            Assert.Contains("churn", models, StringComparison.Ordinal);
+            using var stores = await Cairn.Storage.CairnStores.OpenAsync(uri, cancellationToken: Ct);
+            var version = await stores.Registry.GetModelVersionAsync("churn", "1", Ct);
+            Assert.Equal("churn", version.Name);
+            Assert.False(string.IsNullOrEmpty(version.RunId));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CAIRN_RETRAIN_SERVER", null);
+        }
     }
 }
