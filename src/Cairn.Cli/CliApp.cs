@@ -27,6 +27,7 @@ internal static class CliApp
             PredictCommand.Create(app),
             DriftCommand.Create(app),
             MonitorCommand.Create(app),
+            AlertsCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),
             PipelineCommands.CreateRepro(app),

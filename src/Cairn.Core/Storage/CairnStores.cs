@@ -29,9 +29,12 @@ public sealed class CairnStores : IDisposable
 
     private readonly IDeploymentStore? _deployments;
 
+    private readonly MlflowHttpTransport? _transport;
+
     private CairnStores(string uri, ITrackingStore tracking, IRegistryStore? registry, IDisposable owned, SqlDatabase? database, string? localArtifacts,
-        IUserStore? users = null, IDeploymentStore? deployments = null)
+        IUserStore? users = null, IDeploymentStore? deployments = null, MlflowHttpTransport? transport = null)
     {
+        _transport = transport;
         _users = users;
         _deployments = deployments;
         Uri = uri;
@@ -77,7 +80,7 @@ public sealed class CairnStores : IDisposable
     private SqlPredictionStore? _predictions;
 
     /// <summary>A server's monitoring windows over REST; null on a database.</summary>
-    internal Cairn.Monitoring.HttpMonitorClient? MonitorClient => _owned is MlflowHttpTransport transport ? _monitorClient ??= new Cairn.Monitoring.HttpMonitorClient(transport) : null;
+    internal Cairn.Monitoring.HttpMonitorClient? MonitorClient => _transport is { } transport ? _monitorClient ??= new Cairn.Monitoring.HttpMonitorClient(transport) : null;
 
     private Cairn.Monitoring.HttpMonitorClient? _monitorClient;
 
@@ -85,6 +88,14 @@ public sealed class CairnStores : IDisposable
     internal SqlMonitorStore? Monitoring => Database is null ? null : _monitoring ??= new SqlMonitorStore(Database);
 
     private SqlMonitorStore? _monitoring;
+
+    /// <summary>Alert incidents: the database's (<see cref="SqlAlertStore"/>) or a server's over the shared transport.</summary>
+    internal Cairn.Monitoring.Alerts.IAlertIncidentSource Alerts => _alerts ??= Database is not null
+        ? new SqlAlertStore(Database)
+        : _transport is not null ? new Cairn.Monitoring.Alerts.HttpAlertIncidents(_transport)
+        : throw new CairnException(ErrorCode.NOT_IMPLEMENTED, $"The store behind '{SecretRedaction.StoreUri(Uri)}' has no alert incidents.");
+
+    private Cairn.Monitoring.Alerts.IAlertIncidentSource? _alerts;
 
     /// <summary>The artifacts folder beside an opened database (the default artifact root); null over HTTP.</summary>
     internal string? LocalArtifactsFolder { get; }
@@ -112,7 +123,7 @@ public sealed class CairnStores : IDisposable
             var transport = new MlflowHttpTransport(uri, options.Http);
             return new CairnStores(uri, new HttpTrackingStore(transport, ownsTransport: false, timeProvider),
                 new HttpRegistryStore(transport, ownsTransport: false), transport, null, null,
-                deployments: new HttpDeploymentStore(transport, ownsTransport: false));
+                deployments: new HttpDeploymentStore(transport, ownsTransport: false), transport: transport);
         }
 
         var backend = StoreUri.Backend(uri);

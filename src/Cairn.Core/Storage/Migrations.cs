@@ -304,6 +304,42 @@ internal static class Migrations
             );
             CREATE INDEX ix_monitor_windows_deployment ON monitor_windows (deployment, start_ms, window_id);
             """),
+        new(10, "alert rules' state per rule, deployment and model version, and their incidents", f => $"""
+            CREATE TABLE alert_states (
+                rule TEXT NOT NULL,
+                deployment TEXT NOT NULL,
+                model_name TEXT NOT NULL,
+                model_version TEXT NOT NULL,
+                true_streak INTEGER NOT NULL,
+                false_streak INTEGER NOT NULL,
+                incident_id BIGINT,
+                last_window_end_ms BIGINT NOT NULL,
+                updated_ms BIGINT NOT NULL,
+                PRIMARY KEY (rule, deployment, model_name, model_version)
+            );
+            CREATE TABLE alert_incidents (
+                incident_id {f.IdentityKey},
+                rule TEXT NOT NULL,
+                deployment TEXT NOT NULL,
+                model_name TEXT,
+                model_version TEXT,
+                condition_text TEXT NOT NULL,
+                status TEXT NOT NULL,
+                opened_ms BIGINT NOT NULL,
+                resolved_ms BIGINT,
+                window_start_ms BIGINT NOT NULL,
+                window_end_ms BIGINT NOT NULL,
+                last_window_end_ms BIGINT NOT NULL,
+                window_count INTEGER NOT NULL,
+                opening_values TEXT NOT NULL,
+                webhook_status TEXT,
+                retrain_status TEXT,
+                retrain_run_id TEXT,
+                retrain_message TEXT
+            );
+            CREATE INDEX ix_alert_incidents_status ON alert_incidents (status, incident_id);
+            CREATE INDEX ix_alert_incidents_deployment ON alert_incidents (deployment, incident_id);
+            """),
         new(11, "a deployment's own prediction log sample rate", f => $"""
             ALTER TABLE deployments ADD COLUMN log_sample_rate {f.Double};
             """),

@@ -48,6 +48,7 @@ public static class CairnEndpointExtensions
             app.MapGroup(prefix).MapArtifactProxyEndpoints();
         app.MapGroup("/api/cairn/v1/registry").MapCairnRegistryEndpoints();
         app.MapGroup("/api/cairn/v1/deployments").MapDeploymentEndpoints();
+        app.MapGroup("/api/cairn/v1/monitoring/alerts").MapAlertEndpoints();
         app.MapGroup("/api/cairn/v1/tokens").WithoutCairnResource().MapTokenEndpoints();
         app.MapRunArtifactDownload();
         app.MapPredictionEndpoints();
