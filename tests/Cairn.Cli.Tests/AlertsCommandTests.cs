@@ -80,7 +80,7 @@ public sealed class AlertsCommandTests
             LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
         }.ToSettings();
         settings["CAIRN_HOME"] = cli.Home.Combine("server");
-        settings[AlertOptions.Section + ":File"] = rules;
+        settings[Cairn.Server.Monitoring.MonitoringOptions.Section + ":File"] = rules;
         await using var server = await CairnServer.StartAsync(settings, cancellationToken: Ct);
         var observer = server.Services.GetRequiredService<IMonitorWindowObserver>();
         await observer.OnWindowAsync(AlertWindows.Psi(0, 0.3, "churn-api"), Ct);
@@ -133,7 +133,7 @@ public sealed class AlertsCommandTests
         }.ToSettings();
         settings["CAIRN_HOME"] = cli.Home.Combine("server");
         var rules = cli.Home.Combine("monitoring.yaml");
-        settings[AlertOptions.Section + ":File"] = rules;
+        settings[Cairn.Server.Monitoring.MonitoringOptions.Section + ":File"] = rules;
         // The stage's command is the real cairn: it trains on the pipeline's data and registers into the server it names.
         var cairn = Path.Combine(AppContext.BaseDirectory, "cairn.dll");
         File.WriteAllText(Path.Combine(pipeline, "cairn.yaml"), "stages:\n  train:\n    cmd: dotnet \"" + cairn +

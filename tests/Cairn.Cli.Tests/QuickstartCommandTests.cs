@@ -42,5 +42,17 @@ public sealed class QuickstartCommandTests
         using var revisions = JsonDocument.Parse(history.Out);
         Assert.Equal(["rollback", "canary", "create"],
             revisions.RootElement.GetProperty("revisions").EnumerateArray().Select(r => r.GetProperty("action").GetString()));
+
+        // Monitoring: the traffic from the training distribution does not drift, the newer customers' does, the rule fires
+        // once and its retrain trains on the newest data and registers version 3.
+        Assert.Matches(@"Monitor window 1 \(the traffic above, [\d,]+ rows of version 1\): drift share 0\.\d\d of the features against the training data: no drift", result.Out);
+        Assert.Contains("the dataset drifted", result.Out, StringComparison.Ordinal);
+        Assert.Contains("Alert churn-drift fired", result.Out, StringComparison.Ordinal);
+        Assert.Contains("The retrain registered quickstart-churn version 3", result.Out, StringComparison.Ordinal);
+        var alerts = JsonDocument.Parse((await cli.RunAsync("alerts", "list", "--json")).Ok().Out).RootElement;
+        var incident = Assert.Single(alerts.GetProperty("incidents").EnumerateArray());
+        Assert.Equal(("churn-drift", "succeeded"), (incident.GetProperty("rule").GetString(), incident.GetProperty("retrain_status").GetString()));
+        // Version 3's lineage names the retrain recipe's run.
+        Assert.Contains("churn-retrain", (await cli.RunAsync("models", "show", "quickstart-churn", "3", "--json")).Ok().Out, StringComparison.Ordinal);
     }
 }

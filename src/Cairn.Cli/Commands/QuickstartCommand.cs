@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Cairn.Client;
 using Cairn.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Cairn.Tracking;
 using Spectre.Console;
 
@@ -25,14 +26,21 @@ internal static class QuickstartCommand
         {
             var home = ctx.CairnHome;
             var console = ctx.Console;
-            await using var server = await CairnServer.StartAsync(new CairnServerOptions
+            // The monitoring file names the retrain pipeline, which names the server: written again once the port is known.
+            var monitoring = QuickstartMonitoring.Prepare(home, $"http://127.0.0.1:{parse.GetValue(port)}");
+            var options = new CairnServerOptions
             {
                 Port = parse.GetValue(port),
                 BackendStoreUri = home,
                 ArtifactsDestination = Path.Combine(home, "artifacts"),
                 LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
-            }, cancellationToken);
+                MonitoringFile = monitoring,
+            };
+            // As `cairn server`, the monitor reads its reference file through the training side's one table reader.
+            await using var server = await CairnServer.StartAsync(options.ToSettings(), options.S3,
+                services => services.AddSingleton<Cairn.Monitoring.IMonitorReferenceReader, Cairn.ML.Monitoring.TableReferenceReader>(), cancellationToken);
             var url = server.Address.ToString().TrimEnd('/');
+            QuickstartMonitoring.WritePipeline(home, url);
             console.MarkupLine($"[green]Cairn server[/] listening on [bold]{url}[/] (SQLite and artifacts in [bold]{Markup.Escape(home)}[/])");
 
             using var client = await ctx.OpenClientAsync(url, cancellationToken);
@@ -87,7 +95,10 @@ internal static class QuickstartCommand
             console.WriteLine();
             await QuickstartModel.RunAsync(console, client, home, cancellationToken);
             console.WriteLine();
+            var trafficStart = DateTimeOffset.UtcNow;
             await QuickstartServing.RunAsync(console, client, url, home, cancellationToken);
+            console.WriteLine();
+            await QuickstartMonitoring.RunAsync(console, client, url, home, trafficStart, cancellationToken);
             console.WriteLine();
             console.MarkupLine("[bold]Where to look[/]");
             console.MarkupLine($"  database   {Markup.Escape(Path.Combine(home, "cairn.db"))}");
@@ -97,6 +108,7 @@ internal static class QuickstartCommand
             console.MarkupLine($"  lineage    cairn models show {QuickstartModel.ModelName} 1   (and: cairn models history {QuickstartModel.ModelName})");
             console.MarkupLine($"  gate       cairn evaluate --model models:/{QuickstartModel.ModelName}@champion --data {Markup.Escape(QuickstartModel.TestDataPath(home))} --require \"auc >= 0.8\"");
             console.MarkupLine($"  deployment cairn deployments show {QuickstartServing.DeploymentName}   (and: cairn deployments history {QuickstartServing.DeploymentName})");
+            console.MarkupLine($"  alerts     cairn alerts list   (windows, with cairn server running: cairn monitor windows --deployment {QuickstartServing.DeploymentName} --tracking-uri http://127.0.0.1:5000)");
             console.MarkupLine($"  score      cairn serve models:/{QuickstartModel.ModelName}@champion --port 5001   (POST /invocations, /v2/models/{QuickstartModel.ModelName}/infer)");
             console.MarkupLine("  track      cairn server   (then point any MLflow client at it: MLFLOW_TRACKING_URI=http://127.0.0.1:5000)");
             if (parse.GetValue(keepRunning))

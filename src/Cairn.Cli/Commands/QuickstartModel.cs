@@ -80,18 +80,21 @@ internal static class QuickstartModel
     private static string Metric(TrainResult result, string key) =>
         result.Metrics.TryGetValue(key, out var value) ? value.ToString("0.000", CultureInfo.InvariantCulture) : "-";
 
-    /// <summary>A churn table whose label depends on tenure, charges, plan and support calls, plus noise; the same on every run.</summary>
-    internal static void WriteChurnData(string path, int rows, int seed)
+    /// <summary>
+    /// A churn table whose label depends on tenure, charges, plan and support calls, plus noise; the same on every run.
+    /// <paramref name="shifted"/> draws later customers: newer (tenure up to two years), on dearer plans, calling support more.
+    /// </summary>
+    internal static void WriteChurnData(string path, int rows, int seed, bool shifted = false)
     {
         var random = new Random(seed);
         string[] plans = ["basic", "standard", "premium"];
         var text = new StringBuilder("tenure_months,monthly_charges,plan,support_calls,churned\n");
         for (var i = 0; i < rows; i++)
         {
-            var tenure = random.Next(1, 73);
-            var plan = plans[random.Next(plans.Length)];
-            var charges = Math.Round(20 + random.NextDouble() * 80 + (plan == "premium" ? 25 : 0), 2);
-            var calls = random.Next(0, 8);
+            var tenure = random.Next(1, shifted ? 25 : 73);
+            var plan = plans[shifted ? random.Next(1, plans.Length) : random.Next(plans.Length)];
+            var charges = Math.Round(20 + random.NextDouble() * 80 + (plan == "premium" ? 25 : 0) + (shifted ? 15 : 0), 2);
+            var calls = random.Next(shifted ? 2 : 0, shifted ? 10 : 8);
             var logit = 1.2 - 0.06 * tenure + 0.025 * (charges - 60) + 0.45 * calls - (plan == "basic" ? 0 : 0.6) + Gaussian(random);
             text.Append(CultureInfo.InvariantCulture, $"{tenure},{charges},{plan},{calls},{(logit > 0 ? "yes" : "no")}\n");
         }

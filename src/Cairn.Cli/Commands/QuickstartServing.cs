@@ -84,11 +84,11 @@ internal static class QuickstartServing
                 Markup.Escape(string.Join(", ", revision.Routes.Select(r => $"{r.ModelUri} {r.Weight}%"))));
     }
 
-    private sealed record Row(string Tenure, string Charges, string Plan, string Calls);
+    internal sealed record Row(string Tenure, string Charges, string Plan, string Calls);
 
-    private sealed record Answer(bool Label, double Probability, string Version);
+    internal sealed record Answer(bool Label, double Probability, string Version);
 
-    private static async Task<Answer> ScoreAsync(HttpClient http, string path, Row row, CancellationToken cancellationToken)
+    internal static async Task<Answer> ScoreAsync(HttpClient http, string path, Row row, CancellationToken cancellationToken)
     {
         var body = $$$"""{"dataframe_split": {"columns": ["tenure_months", "monthly_charges", "plan", "support_calls"], "data": [[{{{row.Tenure}}}, {{{row.Charges}}}, "{{{row.Plan}}}", {{{row.Calls}}}]]}}""";
         using var content = new StringContent(body, Encoding.UTF8);
@@ -119,7 +119,7 @@ internal static class QuickstartServing
         return versions;
     }
 
-    private static List<Row> ReadRows(string csv)
+    internal static List<Row> ReadRows(string csv)
     {
         var table = CsvTable.Read(csv, textColumns: ["plan"]);
         string?[] Column(string name) => table.Columns[table.IndexOf(name)];

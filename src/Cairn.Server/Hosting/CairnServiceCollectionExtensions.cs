@@ -52,7 +52,7 @@ public static class CairnServiceCollectionExtensions
         services.AddCairnAuth(configuration);
         services.AddCairnPermissions();
         services.AddCairnPredictionLog(configuration);
-        services.AddCairnAlerts(configuration);
+        services.AddCairnAlerts();
         services.AddCairnDeploymentScoring(configuration);
         services.AddCairnMonitoring(configuration);
 

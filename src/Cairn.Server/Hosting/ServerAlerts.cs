@@ -1,7 +1,6 @@
 using Cairn.Monitoring;
 using Cairn.Monitoring.Alerts;
 using Cairn.Storage;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,23 +8,13 @@ using Microsoft.Extensions.Options;
 
 namespace Cairn.Server.Hosting;
 
-/// <summary>Where the server's monitoring file is: section <c>Cairn:Monitoring</c> (<c>cairn server --monitoring FILE</c>).</summary>
-public sealed class AlertOptions
-{
-    /// <summary>The configuration section.</summary>
-    public const string Section = "Cairn:Monitoring";
-
-    /// <summary>The monitoring YAML file whose <c>alerts:</c> section holds the alert rules; none when unset.</summary>
-    public string? File { get; set; }
-}
-
 /// <summary>
-/// The server's alert rules: read from the monitoring file's <c>alerts:</c> section when the host starts (after the stores
+/// The server's alert rules: read from the <c>alerts:</c> section of the monitoring file (<see cref="Cairn.Server.Monitoring.MonitoringOptions.File"/>) when the host starts (after the stores
 /// opened; a bad rule or a retrain folder without its stage fails the start with one line naming the rule), evaluated on
 /// every window the monitor hands to <see cref="IMonitorWindowObserver"/>, their state and incidents kept in the server's
 /// database. Stopped (webhooks given a moment, retrains cancelled) before <see cref="ServerStores"/> closes the database.
 /// </summary>
-internal sealed class ServerAlerts(ServerStores stores, IOptions<AlertOptions> options, ILogger<AlertEngine> logger)
+internal sealed class ServerAlerts(ServerStores stores, IOptions<Cairn.Server.Monitoring.MonitoringOptions> options, ILogger<AlertEngine> logger)
     : IMonitorWindowObserver, IHostedLifecycleService, IAsyncDisposable
 {
     private AlertEngine? _engine;
@@ -73,9 +62,8 @@ internal sealed class ServerAlerts(ServerStores stores, IOptions<AlertOptions> o
 /// <summary>Registers the alert rules as a monitor window observer.</summary>
 internal static class ServerAlertsExtensions
 {
-    public static IServiceCollection AddCairnAlerts(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddCairnAlerts(this IServiceCollection services)
     {
-        services.AddOptions<AlertOptions>().Bind(configuration.GetSection(AlertOptions.Section));
         services.AddSingleton<ServerAlerts>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerAlerts>());
         services.AddSingleton<IMonitorWindowObserver>(sp => sp.GetRequiredService<ServerAlerts>());

@@ -81,6 +81,7 @@ internal sealed partial class MonitorService(
     {
         var spec = config.Find(deployment);
         var settings = spec?.Settings ?? new MonitorSettings();
+        if (end > Time.GetUtcNow() - FlushHorizon) await FlushLogAsync(cancellationToken).ConfigureAwait(false);
         var rows = await Evaluator.ReadAsync(deployment, start, end, cancellationToken).ConfigureAwait(false);
         var reference = spec?.ReferencePath is { } path ? await ReferenceAsync(path, cancellationToken).ConfigureAwait(false) : null;
         var known = new Dictionary<(string?, string?), MonitorModel>();
@@ -105,6 +106,27 @@ internal sealed partial class MonitorService(
                 }
             }
         return stored;
+    }
+
+    /// <summary>How recent a window's end must be for rows of it to be still in the prediction log's queue.</summary>
+    private static readonly TimeSpan FlushHorizon = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Gives the prediction log's writer a moment (at most 2 s: under steady traffic the queue is never empty) to write what
+    /// was queued, so a window ending now holds the requests answered just before it.
+    /// </summary>
+    private async Task FlushLogAsync(CancellationToken cancellationToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await predictionLog.Log.FlushAsync(bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Still busy after 2 s: the window is read with what has been written.
+        }
     }
 
     private async Task<MonitorReference> ReferenceAsync(string path, CancellationToken cancellationToken)

@@ -47,7 +47,7 @@ public sealed class AlertEndpointTests
         var file = RulesFile(Rules);
         try
         {
-            await using var server = await RunningServer.StartAsync(settings: new Dictionary<string, string?> { [AlertOptions.Section + ":File"] = file });
+            await using var server = await RunningServer.StartAsync(settings: new Dictionary<string, string?> { [Cairn.Server.Monitoring.MonitoringOptions.Section + ":File"] = file });
             var observer = Observer(server.Server.Services);
             await observer.OnWindowAsync(AlertWindows.Psi(0, 0.3, "churn-api"), Ct);
             await observer.OnWindowAsync(AlertWindows.Psi(0, 0.25, "fraud-api"), Ct);
@@ -100,7 +100,7 @@ public sealed class AlertEndpointTests
         try
         {
             var e = await Assert.ThrowsAsync<InvalidParameterValueException>(() =>
-                RunningServer.StartAsync(settings: new Dictionary<string, string?> { [AlertOptions.Section + ":File"] = file }));
+                RunningServer.StartAsync(settings: new Dictionary<string, string?> { [Cairn.Server.Monitoring.MonitoringOptions.Section + ":File"] = file }));
             Assert.Contains("alert rule 'broken': condition at position", e.Message, StringComparison.Ordinal);
         }
         finally

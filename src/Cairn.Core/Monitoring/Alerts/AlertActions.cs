@@ -31,7 +31,8 @@ internal sealed class AlertActions : IAsyncDisposable
             switch (action)
             {
                 case LogAlertAction:
-                    AlertLog.Fired(_logger, rule.Name, incident.Deployment, incident.ModelName, incident.ModelVersion, incident.Condition,
+                    AlertLog.Fired(_logger, rule.Name, incident.Deployment,
+                        incident.ModelName is null ? "every model version" : $"model {incident.ModelName} version {incident.ModelVersion}", incident.Condition,
                         incident.WindowStart, incident.WindowEnd, incident.Id, AlertEngine.Describe(incident.Values));
                     break;
                 case WebhookAlertAction webhook:

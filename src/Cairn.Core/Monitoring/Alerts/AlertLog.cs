@@ -6,8 +6,8 @@ namespace Cairn.Monitoring.Alerts;
 internal static partial class AlertLog
 {
     [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
-        Message = "Alert {Rule} fired on deployment {Deployment} (model {ModelName} version {ModelVersion}): {Condition} held in window {WindowStart:o}..{WindowEnd:o}; incident {IncidentId}; values {Values}")]
-    public static partial void Fired(ILogger logger, string rule, string deployment, string? modelName, string? modelVersion, string condition,
+        Message = "Alert {Rule} fired on deployment {Deployment} ({Model}): {Condition} held in window {WindowStart:o}..{WindowEnd:o}; incident {IncidentId}; values {Values}")]
+    public static partial void Fired(ILogger logger, string rule, string deployment, string model, string condition,
         DateTimeOffset windowStart, DateTimeOffset windowEnd, long incidentId, string values);
 
     [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "Alert {Rule} resolved on deployment {Deployment}: incident {IncidentId}")]
