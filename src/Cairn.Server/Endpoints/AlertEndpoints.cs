@@ -1,11 +1,10 @@
+using Cairn.Contracts;
 using Cairn.Monitoring.Alerts;
 using Cairn.Server.Auth;
 using Cairn.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Cairn.Access;
-using Cairn.Contracts;
 using static Cairn.Server.Endpoints.MlflowRequest;
 
 namespace Cairn.Server.Endpoints;

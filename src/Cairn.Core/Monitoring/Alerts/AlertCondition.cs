@@ -36,8 +36,8 @@ internal sealed record AlertSignal(SignalKind Kind, string Text, DriftStat Stat 
 {
     public double? Read(MonitorWindow window) => Kind switch
     {
-        SignalKind.DriftShare => window.InputDrift is { } d && d.Features.Count > 0 ? d.DriftShare : null,
-        SignalKind.DatasetDrift => window.InputDrift is { } d && d.Features.Count > 0 ? (d.DatasetDrift ? 1 : 0) : null,
+        SignalKind.DriftShare => HasCompared(window.InputDrift) ? window.InputDrift!.DriftShare : null, // checked by HasCompared
+        SignalKind.DatasetDrift => HasCompared(window.InputDrift) ? (window.InputDrift!.DatasetDrift ? 1 : 0) : null,
         SignalKind.Feature => window.InputDrift?.Features.FirstOrDefault(f => string.Equals(f.Name, Feature, StringComparison.Ordinal)) is { } f ? ReadStat(f, Stat) : null,
         SignalKind.Prediction => window.PredictionDrift is { } p ? ReadStat(p, Stat) : null,
         SignalKind.Performance => window.Performance.TryGetValue(Metric!, out var v) ? v : null,
@@ -47,6 +47,9 @@ internal sealed record AlertSignal(SignalKind Kind, string Text, DriftStat Stat 
         SignalKind.PredictionLogDrops => window.PredictionLogDrops,
         _ => null,
     };
+
+    /// <summary>Whether the report compared any feature: the share counts only features with values on both sides.</summary>
+    private static bool HasCompared(DriftReport? report) => report is not null && report.Features.Any(f => f.ReferenceCount > 0 && f.CurrentCount > 0);
 
     private static double? ReadStat(FeatureDrift f, DriftStat stat)
     {

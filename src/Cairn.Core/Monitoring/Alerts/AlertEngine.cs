@@ -175,7 +175,9 @@ internal sealed class AlertEngine : IMonitorWindowObserver, IAsyncDisposable
         var seen = new Dictionary<(string, string), int>();
         foreach (var engine in Live.Keys)
         {
-            foreach (var state in engine._states.Values)
+            var configured = engine._rules.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+            // A rule taken out of the file keeps its stored state (and open incident) but no longer has a gauge.
+            foreach (var state in engine._states.Values.Where(s => configured.Contains(s.Rule)))
             {
                 var k = (state.Rule, state.Deployment);
                 seen[k] = Math.Max(seen.GetValueOrDefault(k), state.IncidentId is null ? 0 : 1);

@@ -109,6 +109,10 @@ public sealed class AlertConditionParserTests
     public void A_signal_absent_from_the_window_is_unknown()
     {
         Assert.Null(Eval("drift.share > 0.3", AlertWindows.Window(0, noDrift: true)));
+        var empty = AlertWindows.Feature("tenure", 0.5) with { CurrentCount = 0 }; // no current values: nothing compared
+        Assert.Null(Eval("drift.share >= 0", AlertWindows.Window(0, features: [empty])));
+        Assert.Null(Eval("drift.dataset == false", AlertWindows.Window(0, features: [empty])));
+        Assert.Null(Eval("psi(feature=tenure) > 0", AlertWindows.Window(0, features: [empty])));
         Assert.Null(Eval("psi(feature=age) > 0.2", AlertWindows.Window(0)));
         Assert.Null(Eval("ks.p_value(feature=plan) < 0.05", AlertWindows.Window(0))); // categorical: no KS
         Assert.Null(Eval("chi2.p_value(feature=tenure) < 0.05", AlertWindows.Window(0))); // numeric: no chi-square

@@ -174,32 +174,48 @@ public sealed class AlertEngineTests : IDisposable
         Assert.Empty(await third.Store.ListIncidentsAsync(null, true, 10, Ct));
     }
 
+    private static int? ReadGauge(string rule, string deployment)
+    {
+        int? value = null;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Cairn" && instrument.Name == "cairn.alert.firing") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((_, measurement, tags, _) =>
+        {
+            var t = tags.ToArray().ToDictionary(k => k.Key, k => k.Value as string);
+            if (t["deployment"] == deployment && t["rule"] == rule) value = measurement;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value;
+    }
+
     [Fact]
     public async Task The_firing_gauge_is_one_while_an_incident_is_open_and_zero_after_it_resolved()
     {
         await using var alerts = await StartAsync(Rules(PsiRule));
         var deployment = "gauge-" + Guid.NewGuid().ToString("N")[..8];
-        int? Read()
-        {
-            int? value = null;
-            using var listener = new MeterListener();
-            listener.InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Name == "Cairn" && instrument.Name == "cairn.alert.firing") l.EnableMeasurementEvents(instrument);
-            };
-            listener.SetMeasurementEventCallback<int>((_, measurement, tags, _) =>
-            {
-                var t = tags.ToArray().ToDictionary(k => k.Key, k => k.Value as string);
-                if (t["deployment"] == deployment && t["rule"] == "tenure") value = measurement;
-            });
-            listener.Start();
-            listener.RecordObservableInstruments();
-            return value;
-        }
-        Assert.Null(Read());
+        Assert.Null(ReadGauge("tenure", deployment));
         await alerts.Window(AlertWindows.Psi(0, 0.3, deployment));
-        Assert.Equal(1, Read());
+        Assert.Equal(1, ReadGauge("tenure", deployment));
         await alerts.Window(AlertWindows.Psi(1, 0.1, deployment));
-        Assert.Equal(0, Read());
+        Assert.Equal(0, ReadGauge("tenure", deployment));
+    }
+
+    [Fact]
+    public async Task A_rule_taken_out_of_the_file_loses_its_gauge_but_its_incident_stays_listed()
+    {
+        var deployment = "gauge-" + Guid.NewGuid().ToString("N")[..8];
+        await using (var before = await StartAsync(Rules(PsiRule)))
+        {
+            await before.Window(AlertWindows.Psi(0, 0.3, deployment));
+            Assert.Equal(1, ReadGauge("tenure", deployment));
+        }
+        await using var after = await StartAsync(Rules("  - {name: drops, condition: 'prediction_log.drops > 0', actions: [log]}\n"));
+        await after.Engine.LoadAsync(Ct);
+        Assert.Null(ReadGauge("tenure", deployment));
+        Assert.Equal("tenure", Assert.Single(await after.Store.ListIncidentsAsync(null, true, 10, Ct)).Rule);
     }
 }
