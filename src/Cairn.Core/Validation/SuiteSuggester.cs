@@ -6,10 +6,11 @@ namespace Cairn.Validation;
 /// <summary>
 /// Suggests a suite from a data set's column profiles (<see cref="ColumnProfiler"/>), with bounds meant to generalise: new
 /// data from the same distribution passes, broken data fails. Per column: it exists; its type; missing values (none when
-/// none were seen, else the seen share with slack); for numbers the range widened by a fifth of it on each side, and the
+/// none were seen, else the seen share with slack); for numbers the range widened by three tenths of it on each side, and the
 /// mean, standard deviation and median each within a margin of a tenth of a standard deviation plus several standard
 /// errors; for a low-cardinality column the set of seen values; uniqueness only for a column that is unique, complete, not
-/// fractional and named like a key.
+/// fractional and named like a key
+/// (such a column gets no range or statistics: new data brings new keys).
 /// </summary>
 public static partial class SuiteSuggester
 {
@@ -44,9 +45,16 @@ public static partial class SuiteSuggester
         if (profile.Count == 0) return;
         var whole = numbers.All(v => double.IsNaN(v) || (double.IsFinite(v) && v == Math.Floor(v)));
         Add(list, new ColumnTypeExpectation { Index = 0, Column = column, Type = whole ? ColumnType.Integer : ColumnType.Numeric });
+        // The profile counts distinct values only up to a cap, so a key candidate is checked in full.
+        if (whole && profile.Missing == 0 && KeyName().IsMatch(column) && new HashSet<double>(numbers).Count == numbers.Length)
+        {
+            // A key: new data brings new keys, so its range and statistics say nothing; only uniqueness carries over.
+            Add(list, new UniqueExpectation { Index = 0, Column = column });
+            return;
+        }
         var (min, max, mean, std, n) = (profile.Min!.Value, profile.Max!.Value, profile.Mean!.Value, profile.Std!.Value, (double)profile.Count);
-        // A fifth of the range on each side: the extremes of a new sample of the same size rarely move further.
-        var pad = max > min ? 0.2 * (max - min) : Math.Max(Math.Abs(min) * 0.1, 1);
+        // Three tenths of the range on each side: the extremes of a new sample of the same size rarely move further.
+        var pad = max > min ? 0.3 * (max - min) : Math.Max(Math.Abs(min) * 0.1, 1);
         var low = min - pad;
         var high = max + pad;
         if (whole) (low, high) = (Math.Floor(low), Math.Ceiling(high));
@@ -56,8 +64,6 @@ public static partial class SuiteSuggester
             var seen = numbers.Where(v => !double.IsNaN(v)).Distinct().Order().Select(v => ExpectationText.Number(v)).ToList();
             Add(list, new InSetExpectation { Index = 0, Column = column, Values = seen });
         }
-        if (whole && profile.Missing == 0 && profile.Distinct == profile.Count && !profile.DistinctCapped!.Value && KeyName().IsMatch(column))
-            Add(list, new UniqueExpectation { Index = 0, Column = column });
         if (!(std > 0)) return;
         // A tenth of a standard deviation for what one sample cannot tell, plus standard errors of the statistic.
         var meanMargin = 0.1 * std + 4 * std / Math.Sqrt(n);

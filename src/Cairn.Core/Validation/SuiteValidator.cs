@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Text.RegularExpressions;
 using Cairn.Data;
 using Cairn.Monitoring;
@@ -32,11 +33,20 @@ public static class SuiteValidator
         IColumnSource Reference(string path) => references.GetOrAdd(path, p => new Lazy<IColumnSource>(() =>
             (readReference ?? throw new InvalidParameterValueException($"{suite.Source}: distribution_close needs a reference file, and none can be read here."))(p))).Value;
         var results = new ExpectationResult[suite.Expectations.Count];
-        Parallel.For(0, results.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        try
         {
-            results[i] = Check(suite, suite.Expectations[i], data, Reference);
-            progress?.Report(1);
-        });
+            Parallel.For(0, results.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                results[i] = Check(suite, suite.Expectations[i], data, Reference);
+                progress?.Report(1);
+            });
+        }
+        catch (AggregateException e)
+        {
+            // The first error as itself (a bad pattern, a reference that cannot be read), not wrapped.
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
         return new ValidationReport(results, data.RowCount);
     }
 
