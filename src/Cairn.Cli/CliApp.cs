@@ -26,6 +26,7 @@ internal static class CliApp
             TrainCommand.Create(app),
             PredictCommand.Create(app),
             DriftCommand.Create(app),
+            ValidateCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),
             PipelineCommands.CreateRepro(app),

@@ -6,7 +6,7 @@ namespace Cairn.Validation;
 /// <summary>
 /// Suggests a suite from a data set's column profiles (<see cref="ColumnProfiler"/>), with bounds meant to generalise: new
 /// data from the same distribution passes, broken data fails. Per column: it exists; its type; missing values (none when
-/// none were seen, else the seen share with slack); for numbers the range widened by three tenths of it on each side, and the
+/// none were seen, else the seen share with slack); for numbers the range widened by three tenths of it on each side (never below 0 for a column without negative values), and the
 /// mean, standard deviation and median each within a margin of a tenth of a standard deviation plus several standard
 /// errors; for a low-cardinality column the set of seen values; uniqueness only for a column that is unique, complete, not
 /// fractional and named like a key
@@ -55,7 +55,8 @@ public static partial class SuiteSuggester
         var (min, max, mean, std, n) = (profile.Min!.Value, profile.Max!.Value, profile.Mean!.Value, profile.Std!.Value, (double)profile.Count);
         // Three tenths of the range on each side: the extremes of a new sample of the same size rarely move further.
         var pad = max > min ? 0.3 * (max - min) : Math.Max(Math.Abs(min) * 0.1, 1);
-        var low = min - pad;
+        // A column never below zero (counts, amounts, ages) stays so: a negative value is a broken one.
+        var low = min >= 0 ? Math.Max(0, min - pad) : min - pad;
         var high = max + pad;
         if (whole) (low, high) = (Math.Floor(low), Math.Ceiling(high));
         Add(list, new BetweenExpectation { Index = 0, Column = column, Bounds = new Bounds(Down(low), Up(high)) });
