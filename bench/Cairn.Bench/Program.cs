@@ -11,6 +11,7 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- train [--trials 5]   (builds needed: src/Cairn.Cli, bench/Cairn.Bench.BareMlNet)
 //   dotnet run -c Release --project bench/Cairn.Bench -- predlog [--rows 1000000] [--trials 5] [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- drift --rows 1000000 [--trials 5]   (build needed: src/Cairn.Cli)
+//   dotnet run -c Release --project bench/Cairn.Bench -- validate --rows 1000000 [--trials 5]   (build needed: src/Cairn.Cli)
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
 {
@@ -22,5 +23,6 @@ return args.FirstOrDefault() switch
     "serve-profile" => await ServeProfileBench.RunAsync(options),
     "predlog" => await PredictionLogBench.RunAsync(options),
     "drift" => await DriftBench.RunAsync(options),
+    "validate" => await ValidateBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };
