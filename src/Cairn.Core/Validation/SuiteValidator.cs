@@ -260,29 +260,37 @@ public static class SuiteValidator
     {
         if (!data.TryNumbers(e.Column!, out var numbers))
             return new ExpectationResult(e, false) { Observed = "not numeric", Note = $"column '{e.Column}' holds values that are not numbers" };
-        var present = new double[numbers.Length];
         var count = 0;
+        double sum = 0;
         foreach (var v in numbers)
-            if (!double.IsNaN(v)) present[count++] = v;
+        {
+            if (double.IsNaN(v)) continue;
+            count++;
+            sum += v;
+        }
         if (count == 0) return new ExpectationResult(e, false) { Observed = "no values", Note = $"column '{e.Column}' has no values" };
         double value;
         if (e.Statistic == ColumnStatistic.Quantile)
         {
-            Array.Resize(ref present, count);
+            // A copy of the present values (the column belongs to the source), the two ranks the quantile reads put in place.
+            var present = new double[count];
+            var at = 0;
+            foreach (var v in numbers)
+                if (!double.IsNaN(v)) present[at++] = v;
             var low = (int)Math.Floor(e.Quantile * (count - 1));
             ColumnProfiler.SelectRanks(present, 0, count - 1, [low, Math.Min(low + 1, count - 1)], 0, low + 1 < count ? 2 : 1);
             value = ColumnProfiler.Quantile(present, e.Quantile);
         }
         else
         {
-            double sum = 0;
-            for (var i = 0; i < count; i++) sum += present[i];
             var mean = sum / count;
             if (e.Statistic == ColumnStatistic.Mean) value = mean;
             else
             {
+                // Two passes: the squares of the deviations, stable where the sum of squares less the squared sum is not.
                 double squares = 0;
-                for (var i = 0; i < count; i++) squares += (present[i] - mean) * (present[i] - mean);
+                foreach (var v in numbers)
+                    if (!double.IsNaN(v)) squares += (v - mean) * (v - mean);
                 value = Math.Sqrt(squares / count);
             }
         }

@@ -1,9 +1,13 @@
+using System.Collections.Concurrent;
 using Cairn.ML.Training;
 using Cairn.Validation;
 
 namespace Cairn.ML.Validation;
 
-/// <summary>A data file read by <see cref="CsvTable"/> (CSV or Parquet) as the columns an expectation suite checks.</summary>
+/// <summary>
+/// A data file read by <see cref="CsvTable"/> (CSV or Parquet) as the columns an expectation suite checks. Whether a column is
+/// numbers is asked once per column (a text column would be tried again on every ask).
+/// </summary>
 /// <param name="table">The table.</param>
 public sealed class TableColumns(CsvTable table) : IColumnSource
 {
@@ -22,8 +26,15 @@ public sealed class TableColumns(CsvTable table) : IColumnSource
     /// <inheritdoc/>
     public bool Has(string name) => Table.IndexOf(name) >= 0;
 
+    private readonly ConcurrentDictionary<string, double[]?> _numbers = new(StringComparer.Ordinal);
+
     /// <inheritdoc/>
-    public bool TryNumbers(string name, out double[] numbers) => Table.TryNumbers(name, out numbers, out _);
+    public bool TryNumbers(string name, out double[] numbers)
+    {
+        var found = _numbers.GetOrAdd(name, n => Table.TryNumbers(n, out var parsed, out _) ? parsed : null);
+        numbers = found ?? [];
+        return found is not null;
+    }
 
     /// <inheritdoc/>
     public string?[] Strings(string name) => Table[name];
