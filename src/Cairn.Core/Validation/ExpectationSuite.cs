@@ -31,6 +31,9 @@ public sealed record ExpectationSuite(string? Name, IReadOnlyList<Expectation> E
     /// <summary>How long one value may take to match a pattern before the validation stops with an error.</summary>
     public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How long a pattern the non-backtracking engine cannot run may take over one column before the validation stops with an error.</summary>
+    public static readonly TimeSpan RegexBudget = TimeSpan.FromSeconds(30);
+
     private static readonly string[] TopFields = ["name", "expectations"];
     private static readonly string[] Common = ["kind", "severity"];
 

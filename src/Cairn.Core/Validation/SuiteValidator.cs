@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Text.RegularExpressions;
@@ -208,10 +209,15 @@ public static class SuiteValidator
         var unexpected = new Unexpected();
         var values = data.Strings(e.Column!);
         long present = 0;
+        // The backtracking engine (a pattern the linear one cannot run) is bounded per value by the timeout and per column by a budget.
+        var budget = (e.Regex.Options & RegexOptions.NonBacktracking) == 0 ? Stopwatch.StartNew() : null;
         for (var r = 0; r < values.Length; r++)
         {
             if (values[r] is not { } v) continue;
             present++;
+            if (budget is not null && (present & 1023) == 0 && budget.Elapsed > ExpectationSuite.RegexBudget)
+                throw new InvalidParameterValueException(
+                    $"{suite.Source}: expectation {e.Index} (matches_regex): field 'pattern' took longer than {ExpectationSuite.RegexBudget.TotalSeconds:0} s for the first {present - 1} values; simplify the pattern.");
             bool match;
             try
             {
