@@ -95,6 +95,15 @@ public sealed class ServeValidationTests : IDisposable
             Assert.Equal("INVALID_PARAMETER_VALUE", error.RootElement.GetProperty("error_code").GetString());
             Assert.Equal("Input failed validation (input.yaml): expectation 1 (between) on column 'x3': 0 <= value <= 2; 1 of 2 values unexpected (row 2: '5').",
                 error.RootElement.GetProperty("message").GetString());
+            // The Open Inference Protocol route checks the same suite and answers in its own error shape.
+            static string Infer(double x3) =>
+                $$"""{"inputs": [{"name": "x1", "shape": [1], "datatype": "FP32", "data": [0.5]}, {"name": "x2", "shape": [1], "datatype": "FP32", "data": [0.5]}, {"name": "x3", "shape": [1], "datatype": "FP32", "data": [{{x3.ToString(CultureInfo.InvariantCulture)}}]}]}""";
+            using var inferGood = await http.PostAsync("v2/models/churn/infer", new StringContent(Infer(1), Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, inferGood.StatusCode);
+            using var inferBad = await http.PostAsync("v2/models/churn/infer", new StringContent(Infer(-1), Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.BadRequest, inferBad.StatusCode);
+            using var inferError = JsonDocument.Parse(await inferBad.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+            Assert.StartsWith("Input failed validation (input.yaml): expectation 1 (between) on column 'x3'", inferError.RootElement.GetProperty("error").GetString());
         });
         await ServeAsync(["--validate", "input.yaml", "--on-invalid", "flag"], async http =>
         {

@@ -170,6 +170,13 @@ public static class CairnScoringExtensions
                 using var document = JsonDocument.Parse(body);
                 (input, id, wanted) = OpenInferenceProtocol.Parse(document.RootElement, model);
             }
+            if (scoring.CheckInput(context, requestId, model, deployment, input) is { } rejected)
+            {
+                status = 400;
+                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "v2", status));
+                await OpenInferenceProtocol.WriteErrorAsync(context, 400, rejected);
+                return false;
+            }
             timeout.Token.ThrowIfCancellationRequested();
             var output = await scoring.ScoreAsync(model, input, timeout.Token);
             context.Response.ContentType = "application/json";

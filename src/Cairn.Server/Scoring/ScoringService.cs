@@ -255,19 +255,12 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
                     $"Unsupported content type '{context.Request.ContentType}': send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.", context.RequestAborted);
                 return false;
             }
-            if (_validation?.Check(input) is { } invalid)
+            if (CheckInput(context, requestId, model, deployment, input) is { } rejected)
             {
-                var message = _validation.Describe(invalid);
-                ScoringMetrics.InvalidInputs.Add(1, ScoringMetrics.InvalidTags(model, deployment, _validation.Reject ? "reject" : "flag"));
-                if (_validation.Reject)
-                {
-                    status = 400;
-                    ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
-                    await MlflowExceptionHandler.WriteErrorAsync(context, 400, nameof(ErrorCode.INVALID_PARAMETER_VALUE), message, context.RequestAborted);
-                    return false;
-                }
-                LogFlagged(logger, requestId, message);
-                context.Response.Headers[ValidationHeader] = "failed";
+                status = 400;
+                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
+                await MlflowExceptionHandler.WriteErrorAsync(context, 400, nameof(ErrorCode.INVALID_PARAMETER_VALUE), rejected, context.RequestAborted);
+                return false;
             }
             timeout.Token.ThrowIfCancellationRequested();
             var output = await ScoreAsync(model, input, timeout.Token);
@@ -291,6 +284,22 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
             ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, deployment, "mlflow", status));
         }
+    }
+
+    /// <summary>
+    /// Checks a request's rows against the serving suite, when there is one: returns the sentence to answer 400 with when the
+    /// input fails and the suite rejects; a flagged request is counted, logged and marked (<see cref="ValidationHeader"/>) and
+    /// goes on to be scored (null).
+    /// </summary>
+    internal string? CheckInput(HttpContext context, string requestId, ServedModel model, string deployment, ColumnBatch input)
+    {
+        if (_validation?.Check(input) is not { } invalid) return null;
+        var message = _validation.Describe(invalid);
+        ScoringMetrics.InvalidInputs.Add(1, ScoringMetrics.InvalidTags(model, deployment, _validation.Reject ? "reject" : "flag"));
+        if (_validation.Reject) return message;
+        LogFlagged(logger, requestId, message);
+        context.Response.Headers[ValidationHeader] = "failed";
+        return null;
     }
 
     /// <summary>The media type of a Content-Type header, or null.</summary>
