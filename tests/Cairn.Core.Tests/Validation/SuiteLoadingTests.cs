@@ -57,6 +57,21 @@ public sealed class SuiteLoadingTests : IDisposable
         Assert.Equal(suite.Name, again.Name);
     }
 
+    [Fact]
+    public void Names_and_values_with_yaml_syntax_in_them_survive_the_writer()
+    {
+        string[] odd = ["a: b", "#not a comment", "quote \" and 'single'", "- dash", "{x}", "line\nbreak", "ünïcödé", "null", "true", "1e5"];
+        var data = new ColumnSet(40);
+        foreach (var name in odd) data.Add(name, Enumerable.Range(0, 40).Select(i => odd[i % 2]).ToArray());
+        var suite = SuiteSuggester.Suggest(data, "odd: name");
+        var again = Parse(SuiteWriter.ToYaml(suite));
+        Assert.Equal("odd: name", again.Name);
+        Assert.Equal(suite.Expectations.Select(e => e.Column), again.Expectations.Select(e => e.Column));
+        var set = Assert.IsType<InSetExpectation>(again.Expectations.First(e => e is InSetExpectation));
+        Assert.Equal([odd[1], odd[0]], set.Values);
+        Assert.True(SuiteValidator.Validate(again, data, cancellationToken: TestContext.Current.CancellationToken).Success);
+    }
+
     [Theory]
     [InlineData("expectations:\n  - {kind: between, column: age, min: 0, maximum: 3}", "s.yaml: expectation 0 (between): field 'maximum' is not a field of between (allowed: kind, severity, column, min, max, min_inclusive, max_inclusive).")]
     [InlineData("expectations: []\nowner: me", "s.yaml: unknown top-level field 'owner' (allowed: name, expectations).")]
