@@ -21,6 +21,9 @@ public static class SuiteValidator
     /// <summary>Characters kept of an unexpected value.</summary>
     public const int MaxExampleLength = 100;
 
+    /// <summary>Rows times expectations below which a validation runs on one thread.</summary>
+    private const long SmallWork = 100_000;
+
     /// <summary>
     /// Validates <paramref name="data"/>; <paramref name="readReference"/> reads a <c>distribution_close</c> reference file
     /// (by full path; each file is read once per call).
@@ -36,7 +39,9 @@ public static class SuiteValidator
         var results = new ExpectationResult[suite.Expectations.Count];
         try
         {
-            Parallel.For(0, results.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            // A small data set (a scoring request's rows) is checked on the calling thread: handing it out costs more than it saves.
+            var small = (long)data.RowCount * results.Length < SmallWork;
+            Parallel.For(0, results.Length, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = small ? 1 : -1 }, i =>
             {
                 results[i] = Check(suite, suite.Expectations[i], data, Reference);
                 progress?.Report(1);
