@@ -13,7 +13,7 @@ internal sealed record BenchOptions(int Runs, string? Postgres, double Seconds, 
         {
             switch (args[i])
             {
-                case "tracking" or "store" or "registry" or "train" or "auth" or "serve" or "serve-profile" or "predlog" or "drift" or "monitor": break;
+                case "tracking" or "store" or "registry" or "train" or "auth" or "serve" or "serve-profile" or "predlog" or "drift" or "monitor" or "validate": break;
                 case "--runs": runs = int.Parse(args[++i]); break;
                 case "--postgres": postgres = args[++i]; break;
                 case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;

@@ -12,6 +12,7 @@ using Cairn.Bench;
 //   dotnet run -c Release --project bench/Cairn.Bench -- predlog [--rows 1000000] [--trials 5] [--postgres CONNSTR]
 //   dotnet run -c Release --project bench/Cairn.Bench -- drift --rows 1000000 [--trials 5]   (build needed: src/Cairn.Cli)
 //   dotnet run -c Release --project bench/Cairn.Bench -- monitor --rows 100000 [--trials 5]   (one monitoring window: read vs score)
+//   dotnet run -c Release --project bench/Cairn.Bench -- validate --rows 1000000 [--trials 5]   (build needed: src/Cairn.Cli)
 var options = BenchOptions.Parse(args);
 return args.FirstOrDefault() switch
 {
@@ -24,5 +25,6 @@ return args.FirstOrDefault() switch
     "predlog" => await PredictionLogBench.RunAsync(options),
     "drift" => await DriftBench.RunAsync(options),
     "monitor" => await MonitorBench.RunAsync(options),
+    "validate" => await ValidateBench.RunAsync(options),
     _ => await TrackingBench.RunAsync(options),
 };

@@ -28,6 +28,7 @@ internal static class CliApp
             DriftCommand.Create(app),
             MonitorCommand.Create(app),
             AlertsCommand.Create(app),
+            ValidateCommand.Create(app),
             EvaluateCommand.Create(app),
             DataCommands.Create(app),
             PipelineCommands.CreateRepro(app),

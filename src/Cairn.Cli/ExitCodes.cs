@@ -24,7 +24,7 @@ internal static class ExitCodes
     /// <summary>The server or store cannot be reached, timed out or is busy (TEMPORARILY_UNAVAILABLE, connection refused); try again later.</summary>
     public const int Unavailable = 5;
 
-    /// <summary>A gate or requirement failed: <c>evaluate --require</c>, <c>models promote --require</c>, and <c>drift --fail-on-drift</c> when the dataset drifted.</summary>
+    /// <summary>A gate or requirement failed: <c>evaluate --require</c>, <c>models promote --require</c>, <c>drift --fail-on-drift</c> when the dataset drifted, and <c>validate</c> when an error-severity expectation failed.</summary>
     public const int GateFailed = 6;
 
     /// <summary>A bug or an unexpected failure (INTERNAL_ERROR, NOT_IMPLEMENTED, an I/O error); <c>--verbose</c> shows the stack trace.</summary>

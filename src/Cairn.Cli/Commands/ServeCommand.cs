@@ -39,6 +39,8 @@ internal static class ServeCommand
         var microBatchMax = new Option<int>("--micro-batch-max") { Description = "Score concurrent requests of fewer rows together, in batches of up to this many rows (0: off)." };
         var microBatchWait = new Option<int>("--micro-batch-wait-us") { Description = "Microseconds a micro-batch waits for more rows (0: it takes what queued while the previous batch was scored)." };
         var microBatchQueue = new Option<int>("--micro-batch-queue") { Description = "Most requests waiting for a micro-batch; more get 503.", DefaultValueFactory = _ => 4096 };
+        var validate = new Option<string?>("--validate") { Description = "An expectation suite (YAML) every /invocations request's input must meet (docs/VALIDATION.md)." };
+        var onInvalid = new Option<string>("--on-invalid") { Description = "With --validate: reject (400 naming the expectation and column) or flag (score it, count it in cairn_scoring_invalid_inputs, log it).", DefaultValueFactory = _ => "reject" };
         var export = new Option<string?>("--export") { Description = "Write instead of serving: grafana (a dashboard of /metrics), bundle (MODEL_URI DIR: model, server, OpenAPI, run.sh) or k8s (Deployment and Service YAML)." };
         export.AcceptOnlyFromAmong(ServeExport.Grafana, ServeExport.Bundle, ServeExport.Kubernetes);
         var output = new Option<string?>("--output", "-o") { Description = "With --export grafana or k8s: the file to write (default: stdout)." };
@@ -49,7 +51,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve a model over HTTP: MLflow's /invocations and the Open Inference Protocol v2 (/v2/models/NAME/infer).")
         {
             model, dir, host, port, trackingUri, flavor, apiKey, maxRequest, timeout, name, insecure, logPredictions, sampleRate, logFormat,
-            export, output, image, replicas, force, microBatchMax, microBatchWait, microBatchQueue,
+            export, output, image, replicas, force, microBatchMax, microBatchWait, microBatchQueue, validate, onInvalid,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -90,6 +92,16 @@ internal static class ServeCommand
                 [ScoringOptions.Section + ":MicroBatchQueueLimit"] = parse.GetValue(microBatchQueue).ToString(CultureInfo.InvariantCulture),
             };
             if (!string.IsNullOrEmpty(key)) settings[ScoringOptions.Section + ":ApiKey"] = key;
+            if (parse.GetValue(validate) is { } suitePath)
+            {
+                // The suite is read here first so a bad one is one error (exit 2) before the server starts.
+                var fullSuitePath = ctx.FullPath(suitePath);
+                InputValidation.LoadSuite(fullSuitePath);
+                settings[ScoringOptions.Section + ":ValidationSuite"] = fullSuitePath;
+                settings[ScoringOptions.Section + ":OnInvalid"] = InputValidation.ParseAction(parse.GetValue(onInvalid)) ? "reject" : "flag";
+            }
+            else if (parse.GetResult(onInvalid) is { Implicit: false })
+                throw new InvalidParameterValueException("'--on-invalid' goes with --validate SUITE.");
             if (parse.GetValue(sampleRate) is not (>= 0 and <= 1))
                 throw new InvalidParameterValueException("Invalid value for '--log-sample-rate': it must be between 0 and 1.");
 

@@ -199,6 +199,30 @@ public static class Plots
         return png.ToArray();
     }
 
+    /// <summary>
+    /// One bar per bin or category (a column's distribution), the <paramref name="flagged"/> ones (values an expectation
+    /// refuses) in red, as PNG bytes for a report to embed.
+    /// </summary>
+    public static byte[] BarsPng(string title, IReadOnlyList<string> labels, IReadOnlyList<double> values, IReadOnlyList<bool> flagged, string yLabel)
+    {
+        var plot = new Plot();
+        plot.Add.Bars(labels.Select((_, i) => new Bar
+        {
+            Position = i,
+            Value = values[i],
+            Size = 0.8,
+            FillColor = flagged[i] ? Colors.OrangeRed : Colors.SteelBlue,
+        }).ToList());
+        var every = Math.Max(1, (labels.Count + 9) / 10);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, labels.Count).Where(i => i % every == 0).Select(i => new Tick(i, labels[i])).ToArray());
+        plot.Axes.Margins(bottom: 0);
+        plot.Title(title);
+        plot.YLabel(yLabel);
+        using var png = Encode(plot, Width, 320);
+        return png.ToArray();
+    }
+
     /// <summary>One bar per feature (its drift score), drifted features in red, as PNG bytes.</summary>
     public static byte[] ScoresPng(string title, IReadOnlyList<(string Feature, double Score, bool Drifted)> scores)
     {

@@ -43,6 +43,7 @@ public static class CairnScoringExtensions
             .Validate(o => o.MicroBatchWaitMicroseconds is >= 0 and <= MaxMicroBatchWaitMicroseconds, $"{ScoringOptions.Section}:MicroBatchWaitMicroseconds (--micro-batch-wait-us) must be between 0 and {MaxMicroBatchWaitMicroseconds} microseconds.")
             .Validate(o => o.MicroBatchQueueLimit is >= 1 and <= MaxMicroBatchQueue, $"{ScoringOptions.Section}:MicroBatchQueueLimit (--micro-batch-queue) must be between 1 and {MaxMicroBatchQueue} requests.")
             .Validate(o => o.ApiKey is null || o.ApiKey.Length >= 16, $"{ScoringOptions.Section}:ApiKey (--api-key, CAIRN_SERVE_API_KEY) must be at least 16 characters.")
+            .Validate(o => o.OnInvalid is "reject" or "flag", $"{ScoringOptions.Section}:OnInvalid (--on-invalid) must be reject or flag.")
             .ValidateOnStart();
         services.TryAddSingleton<ScoringModels>();
         services.TryAddSingleton(sp => new ScoringService(
@@ -169,6 +170,13 @@ public static class CairnScoringExtensions
             {
                 using var document = JsonDocument.Parse(body);
                 (input, id, wanted) = OpenInferenceProtocol.Parse(document.RootElement, model);
+            }
+            if (scoring.CheckInput(context, requestId, model, deployment, input) is { } rejected)
+            {
+                status = 400;
+                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "v2", status));
+                await OpenInferenceProtocol.WriteErrorAsync(context, 400, rejected);
+                return false;
             }
             timeout.Token.ThrowIfCancellationRequested();
             var output = await scoring.ScoreAsync(model, input, timeout.Token);

@@ -46,6 +46,17 @@ internal static class ScoringMetrics
     public static readonly Counter<long> ShadowsSkipped = CairnTelemetry.Meter.CreateCounter<long>(
         "cairn.scoring.shadow.skipped", "{request}", "Shadow scorings skipped because every shadow slot was busy, by deployment.");
 
+    public static readonly Counter<long> InvalidInputs = CairnTelemetry.Meter.CreateCounter<long>(
+        "cairn.scoring.invalid_inputs", "{request}", "Scoring requests whose input failed the serving suite (--validate), by deployment, model, version and action (reject or flag).");
+
+    public static TagList InvalidTags(ServedModel model, string deployment, string action) => new()
+    {
+        { DeploymentTag, deployment },
+        { ModelTag, model.Name },
+        { VersionTag, model.Version ?? "" },
+        { "cairn.validation.action", action },
+    };
+
     public static TagList Tags(ServedModel model, string deployment, string protocol, int status) => new()
     {
         { DeploymentTag, deployment },

@@ -40,6 +40,12 @@ public sealed class ScoringOptions
 
     /// <summary>Most requests waiting for a micro-batch; past it requests get 503.</summary>
     public int MicroBatchQueueLimit { get; set; } = 4096;
+
+    /// <summary>An expectation suite (YAML file) every <c>/invocations</c> request's input must meet (<see cref="InputValidation"/>); null: none.</summary>
+    public string? ValidationSuite { get; set; }
+
+    /// <summary>What a request failing <see cref="ValidationSuite"/> gets: <c>reject</c> (400, the default) or <c>flag</c> (scored, counted and logged).</summary>
+    public string OnInvalid { get; set; } = "reject";
 }
 
 /// <summary>
@@ -118,9 +124,15 @@ public sealed class ScoringModels : IDisposable
 /// </summary>
 internal sealed partial class ScoringService(ScoringModels models, IOptions<ScoringOptions> options, ILogger<ScoringService> logger, IPredictionLog? log = null)
 {
+    /// <summary>The suite requests are checked against, read once when the service is made; null: none.</summary>
+    private readonly InputValidation? _validation = InputValidation.From(options.Value);
+
     public const string RequestIdHeader = "X-Request-Id";
     public const string ModelNameHeader = "X-Cairn-Model-Name";
     public const string ModelVersionHeader = "X-Cairn-Model-Version";
+
+    /// <summary>Set to <c>failed</c> on the answer to a request that broke the input suite and was flagged, not rejected.</summary>
+    public const string ValidationHeader = "X-Cairn-Validation";
 
     private static readonly JsonEncodedText s_predictions = JsonEncodedText.Encode("predictions");
     private static readonly JsonEncodedText s_modelName = JsonEncodedText.Encode("model_name");
@@ -244,6 +256,13 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
                     $"Unsupported content type '{context.Request.ContentType}': send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv.", context.RequestAborted);
                 return false;
             }
+            if (CheckInput(context, requestId, model, deployment, input) is { } rejected)
+            {
+                status = 400;
+                ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
+                await MlflowExceptionHandler.WriteErrorAsync(context, 400, nameof(ErrorCode.INVALID_PARAMETER_VALUE), rejected, context.RequestAborted);
+                return false;
+            }
             timeout.Token.ThrowIfCancellationRequested();
             var output = await ScoreAsync(model, input, timeout.Token);
             context.Response.ContentType = "application/json";
@@ -266,6 +285,22 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             ScoringMetrics.Requests.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
             ScoringMetrics.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, ScoringMetrics.Tags(model, deployment, "mlflow", status));
         }
+    }
+
+    /// <summary>
+    /// Checks a request's rows against the serving suite, when there is one: returns the sentence to answer 400 with when the
+    /// input fails and the suite rejects; a flagged request is counted, logged and marked (<see cref="ValidationHeader"/>) and
+    /// goes on to be scored (null).
+    /// </summary>
+    internal string? CheckInput(HttpContext context, string requestId, ServedModel model, string deployment, ColumnBatch input)
+    {
+        if (_validation?.Check(input) is not { } invalid) return null;
+        var message = _validation.Describe(invalid);
+        ScoringMetrics.InvalidInputs.Add(1, ScoringMetrics.InvalidTags(model, deployment, _validation.Reject ? "reject" : "flag"));
+        if (_validation.Reject) return message;
+        LogFlagged(logger, requestId, message);
+        context.Response.Headers[ValidationHeader] = "failed";
+        return null;
     }
 
     /// <summary>The media type of a Content-Type header, or null.</summary>
@@ -455,4 +490,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "The prediction log refused request {RequestId}")]
     private static partial void LogFailed(ILogger logger, Exception exception, string requestId);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Request {RequestId} was scored though its input failed validation: {Reason}")]
+    private static partial void LogFlagged(ILogger logger, string requestId, string reason);
 }
