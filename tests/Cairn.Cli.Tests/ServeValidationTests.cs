@@ -92,7 +92,7 @@ public sealed class ServeValidationTests : IDisposable
             using var bad = await PostAsync(http, "[[0.9, 0.9, 0.1], [0.1, 0.1, 5]]");
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
             using var error = JsonDocument.Parse(await bad.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-            Assert.Equal("INVALID_PARAMETER_VALUE", error.RootElement.GetProperty("error_code").GetString());
+            Assert.Equal("BAD_REQUEST", error.RootElement.GetProperty("error_code").GetString());
             Assert.Equal("Input failed validation (input.yaml): expectation 1 (between) on column 'x3': 0 <= value <= 2; 1 of 2 values unexpected (row 2: '5').",
                 error.RootElement.GetProperty("message").GetString());
             // The Open Inference Protocol route checks the same suite and answers in its own error shape.

@@ -260,7 +260,7 @@ internal sealed partial class ScoringService(ScoringModels models, IOptions<Scor
             {
                 status = 400;
                 ScoringMetrics.Errors.Add(1, ScoringMetrics.Tags(model, deployment, "mlflow", status));
-                await MlflowExceptionHandler.WriteErrorAsync(context, 400, nameof(ErrorCode.INVALID_PARAMETER_VALUE), rejected, context.RequestAborted);
+                await MlflowExceptionHandler.WriteErrorAsync(context, 400, nameof(ErrorCode.BAD_REQUEST), rejected, context.RequestAborted);
                 return false;
             }
             timeout.Token.ThrowIfCancellationRequested();
