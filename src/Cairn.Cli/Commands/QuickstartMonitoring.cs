@@ -48,7 +48,7 @@ internal static class QuickstartMonitoring
             alerts:
               - name: {RuleName}
                 deployment: {QuickstartServing.DeploymentName}
-                condition: drift.share > 0.3
+                condition: drift.share > 0.3 and rows >= 300   # PSI over a few hundred rows is too noisy to act on
                 actions:
                   - log
                   - retrain: {"{"}folder: retrain, stage: train, force: true{"}"}   # force: train again even if the data is unchanged
@@ -78,12 +78,18 @@ internal static class QuickstartMonitoring
             """);
     }
 
-    /// <summary>How a stage runs this same cairn: the installed command, or <c>dotnet cairn.dll</c> when run through dotnet.</summary>
+    /// <summary>
+    /// How a stage runs this same cairn: the installed command when this process is it, else <c>dotnet cairn.dll</c> (run
+    /// through dotnet, or hosted by another program such as a test runner).
+    /// </summary>
     private static string CairnCommand()
     {
-        var process = Environment.ProcessPath ?? "cairn";
-        var quoted = Quote(process);
-        return Path.GetFileNameWithoutExtension(process) == "dotnet" ? $"{quoted} {Quote(typeof(QuickstartMonitoring).Assembly.Location)}" : quoted;
+        var cli = typeof(QuickstartMonitoring).Assembly;
+        var process = Environment.ProcessPath;
+        var isDotnet = process is not null && Path.GetFileNameWithoutExtension(process) == "dotnet";
+        if (process is not null && !isDotnet && System.Reflection.Assembly.GetEntryAssembly() == cli) return Quote(process);
+        var dotnet = isDotnet ? process! : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        return $"{Quote(dotnet)} {Quote(cli.Location)}";
     }
 
     private static string YamlString(string text) =>
