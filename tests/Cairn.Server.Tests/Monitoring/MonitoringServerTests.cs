@@ -199,6 +199,36 @@ public sealed class MonitoringServerTests
             $"{name} {labelsAndValue} not in:\n" + string.Join("\n", metrics.Split('\n').Where(l => l.StartsWith("cairn_monitor", StringComparison.Ordinal))));
 
     [Fact]
+    public async Task Without_a_reference_file_the_packages_reference_sample_is_the_reference()
+    {
+        await using var server = await RunningServer.StartAsync(services: s => s.AddSingleton<IMonitorReferenceReader, TableReferenceReader>());
+        await DeployAsync(server, "churn-api");
+        // What `cairn train` leaves beside the model: reference_sample.parquet with the training columns.
+        var version = await Stores(server).Registry.GetModelVersionAsync("churn", "1", Ct);
+        var columns = new[] { "a", "b", "c" }.Select(n => new Parquet.Schema.DataField<double>(n)).ToArray();
+        await using (var stream = File.Create(Path.Combine(version.Source, MonitorModels.ReferenceSampleFile)))
+        await using (var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(columns), stream, cancellationToken: Ct))
+        {
+            using var group = writer.CreateRowGroup();
+            var random = new Random(5);
+            foreach (var column in columns)
+                await group.WriteAsync<double>(column, Enumerable.Range(0, 200).Select(_ => random.NextDouble()).ToArray(), cancellationToken: Ct);
+        }
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await ScoreAsync(server, "churn-api", [[0.5, 0.5, 0.5], [0.4, 0.6, 0.2], [0.3, 0.3, 0.3]]);
+        await FlushAsync(server);
+        var (status, body) = await SendAsync(server, HttpMethod.Post, "api/cairn/v1/monitoring/deployments/churn-api/windows/run",
+            $$"""{"start": {{start.ToUnixTimeMilliseconds()}}, "end": {{DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds()}}}""");
+        Assert.True(status == 200, body.ToString());
+        var window = body.GetProperty("windows")[0];
+        Assert.Equal("models:/churn/1", window.GetProperty("reference").GetString());
+        var features = window.GetProperty("input_drift").GetProperty("features").EnumerateArray().ToList();
+        Assert.Equal(["a", "b", "c"], features.Select(f => f.GetProperty("name").GetString()));
+        Assert.All(features, f => Assert.Equal(200, f.GetProperty("n_ref").GetInt32()));
+        Assert.All(features, f => Assert.Equal(3, f.GetProperty("n_cur").GetInt32()));
+    }
+
+    [Fact]
     public async Task Bad_requests_get_one_clear_error_naming_the_field()
     {
         await using var server = await RunningServer.StartAsync();
