@@ -12,6 +12,7 @@ using Cairn.Serving;
 using Cairn.Storage;
 using Cairn.Tests.Auth;
 using Cairn.Tests.Scoring;
+using Cairn.Tracking;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cairn.Tests.Monitoring;
@@ -58,12 +59,21 @@ public sealed class MonitoringServerTests
     }
 
     /// <summary>Registers churn version 1 (a FastTree classifier on a, b, c) and deploys it as <paramref name="deployment"/>.</summary>
-    private static async Task DeployAsync(RunningServer server, string deployment)
+    /// <remarks>With <paramref name="trainingMetrics"/>, the version comes from a run that logged them.</remarks>
+    private static async Task DeployAsync(RunningServer server, string deployment, IReadOnlyDictionary<string, double>? trainingMetrics = null)
     {
         var registry = Stores(server).Registry;
         await registry.CreateRegisteredModelAsync("churn", cancellationToken: Ct);
         var package = ScoringModelsForTests.TrainClassifier(Path.Combine(server.Home, "packages", "churn"));
-        await registry.CreateModelVersionAsync(new CreateModelVersionRequest("churn", package), Ct);
+        string? runId = null;
+        if (trainingMetrics is not null)
+        {
+            var tracking = Stores(server).Tracking;
+            var experiment = await tracking.CreateExperimentAsync("training", cancellationToken: Ct);
+            runId = (await tracking.CreateRunAsync(new CreateRunRequest(experiment), Ct)).Info.RunId;
+            foreach (var (key, value) in trainingMetrics) await tracking.LogMetricAsync(runId, key, value, cancellationToken: Ct);
+        }
+        await registry.CreateModelVersionAsync(new CreateModelVersionRequest("churn", package, runId), Ct);
         await Stores(server).Deployments.CreateDeploymentAsync(new DeploymentSpec(deployment, [DeploymentRoute.Primary("models:/churn/1", 100)]), "test", Ct);
     }
 
@@ -202,7 +212,7 @@ public sealed class MonitoringServerTests
     public async Task Without_a_reference_file_the_packages_reference_sample_is_the_reference()
     {
         await using var server = await RunningServer.StartAsync(services: s => s.AddSingleton<IMonitorReferenceReader, TableReferenceReader>());
-        await DeployAsync(server, "churn-api");
+        await DeployAsync(server, "churn-api", new Dictionary<string, double> { ["accuracy"] = 0.93, ["auc"] = 0.97, ["custom_loss"] = 4 });
         // What `cairn train` leaves beside the model: reference_sample.parquet with the training columns.
         var version = await Stores(server).Registry.GetModelVersionAsync("churn", "1", Ct);
         var columns = new[] { "a", "b", "c" }.Select(n => new Parquet.Schema.DataField<double>(n)).ToArray();
@@ -226,6 +236,11 @@ public sealed class MonitoringServerTests
         Assert.Equal(["a", "b", "c"], features.Select(f => f.GetProperty("name").GetString()));
         Assert.All(features, f => Assert.Equal(200, f.GetProperty("n_ref").GetInt32()));
         Assert.All(features, f => Assert.Equal(3, f.GetProperty("n_cur").GetInt32()));
+        // The training run's evaluation metrics, for comparison (only those a window reports).
+        var training = window.GetProperty("training_performance");
+        Assert.Equal(0.93, training.GetProperty("accuracy").GetDouble());
+        Assert.Equal(0.97, training.GetProperty("auc").GetDouble());
+        Assert.False(training.TryGetProperty("custom_loss", out _));
     }
 
     [Fact]
