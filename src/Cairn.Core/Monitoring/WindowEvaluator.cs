@@ -289,7 +289,10 @@ internal sealed class WindowEvaluator(SqlPredictionStore store)
                 }
                 var truthIndexes = matched.Select(m => Index(MonitorValues.TruthText(m.Json))).ToArray();
                 var predictedIndexes = matched.Select(m => Index(predictedTexts[m.Index])).ToArray();
-                var multi = MulticlassMetrics.FromPredictions(truthIndexes, predictedIndexes, Math.Max(1, order.Count));
+                // The model's classes when the package names them (a label outside them is a class the model does not know: a miss,
+                // left out of the macro average, as the metrics module defines it); else every class seen on either side.
+                var classCount = classes is { Count: > 0 } ? classes.Count : Math.Max(1, order.Count);
+                var multi = MulticlassMetrics.FromPredictions(truthIndexes, predictedIndexes, classCount);
                 metrics["accuracy"] = multi.MicroAccuracy;
                 metrics["micro_accuracy"] = multi.MicroAccuracy;
                 metrics["macro_accuracy"] = multi.MacroAccuracy;

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -110,17 +109,4 @@ internal sealed partial class MonitorScheduler(MonitorService monitor, Monitorin
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Critical, Message = "The monitor loop stopped; scheduled windows are no longer evaluated")]
     private static partial void LogLoopDied(ILogger logger, Exception exception);
-}
-
-/// <summary>Readiness of the monitor: unhealthy when its loop died, degraded while a monitor's last evaluation failed.</summary>
-internal sealed class MonitorHealthCheck(MonitorScheduler scheduler) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        if (scheduler.Problem is { } problem) return Task.FromResult(HealthCheckResult.Unhealthy(problem));
-        var failures = scheduler.Failures;
-        if (failures.Count > 0)
-            return Task.FromResult(HealthCheckResult.Degraded(string.Join("; ", failures.Take(5).Select(f => $"monitor of {f.Key}: {f.Value}"))));
-        return Task.FromResult(HealthCheckResult.Healthy());
-    }
 }

@@ -148,6 +148,28 @@ public abstract class MonitorWindowContract : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_multiclass_model_is_scored_by_class_names_with_micro_and_macro_accuracy()
+    {
+        var (log, _, evaluator) = await OpenAsync();
+        string[] predicted = ["cat", "dog", "dog", "bird", "cat"];
+        await log.AppendAsync([new PredictionBatch("m1", "zoo", "zoo-model", "1", T0.AddSeconds(5), 1, 5,
+            [new("weight", new[] { 4.0, 20, 25, 0.1, 3 })], [new("PredictedLabel", predicted)])], Ct);
+        // Truth: cat, dog, cat, bird, fish (fish is a class the model never predicts).
+        await log.RecordFeedbackAsync("zoo", "m1", null, ["\"cat\"", "\"dog\"", "\"cat\"", "\"bird\"", "\"fish\""], Ct);
+        var models = new Dictionary<(string?, string?), MonitorModel>
+        {
+            [("zoo-model", "1")] = new("multiclass", "animal", ["bird", "cat", "dog"], new Dictionary<string, double>(), null),
+        };
+        var window = Assert.Single(WindowEvaluator.Compute(await evaluator.ReadAsync("zoo", T0, T0.AddHours(1), Ct), new MonitorSettings(), models, 0, T0, Ct));
+        Assert.Equal(5, window.LabeledRows);
+        Assert.Equal(3.0 / 5, window.Performance["accuracy"]);
+        Assert.Equal(3.0 / 5, window.Performance["micro_accuracy"]);
+        // Per known class present among the labels: bird 1/1, cat 1/2, dog 1/1; fish, a class the model does not know, is a
+        // miss in the micro accuracy and left out of the macro average.
+        Assert.Equal((1 + 0.5 + 1) / 3, window.Performance["macro_accuracy"], 12);
+    }
+
+    [Fact]
     public async Task Each_version_and_shadow_gets_its_own_window_and_a_version_without_reference_has_no_drift()
     {
         var (log, _, evaluator) = await OpenAsync();

@@ -12,6 +12,7 @@ using Cairn.Serving;
 using Cairn.Storage;
 using Cairn.Tests.Auth;
 using Cairn.Tests.Scoring;
+using Cairn.Tracking;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cairn.Tests.Monitoring;
@@ -58,12 +59,21 @@ public sealed class MonitoringServerTests
     }
 
     /// <summary>Registers churn version 1 (a FastTree classifier on a, b, c) and deploys it as <paramref name="deployment"/>.</summary>
-    private static async Task DeployAsync(RunningServer server, string deployment)
+    /// <remarks>With <paramref name="trainingMetrics"/>, the version comes from a run that logged them.</remarks>
+    private static async Task DeployAsync(RunningServer server, string deployment, IReadOnlyDictionary<string, double>? trainingMetrics = null)
     {
         var registry = Stores(server).Registry;
         await registry.CreateRegisteredModelAsync("churn", cancellationToken: Ct);
         var package = ScoringModelsForTests.TrainClassifier(Path.Combine(server.Home, "packages", "churn"));
-        await registry.CreateModelVersionAsync(new CreateModelVersionRequest("churn", package), Ct);
+        string? runId = null;
+        if (trainingMetrics is not null)
+        {
+            var tracking = Stores(server).Tracking;
+            var experiment = await tracking.CreateExperimentAsync("training", cancellationToken: Ct);
+            runId = (await tracking.CreateRunAsync(new CreateRunRequest(experiment), Ct)).Info.RunId;
+            foreach (var (key, value) in trainingMetrics) await tracking.LogMetricAsync(runId, key, value, cancellationToken: Ct);
+        }
+        await registry.CreateModelVersionAsync(new CreateModelVersionRequest("churn", package, runId), Ct);
         await Stores(server).Deployments.CreateDeploymentAsync(new DeploymentSpec(deployment, [DeploymentRoute.Primary("models:/churn/1", 100)]), "test", Ct);
     }
 
@@ -197,6 +207,41 @@ public sealed class MonitoringServerTests
     private static void AssertMetric(string metrics, string name, string labelsAndValue) =>
         Assert.True(metrics.Split('\n').Any(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains(labelsAndValue, StringComparison.Ordinal)),
             $"{name} {labelsAndValue} not in:\n" + string.Join("\n", metrics.Split('\n').Where(l => l.StartsWith("cairn_monitor", StringComparison.Ordinal))));
+
+    [Fact]
+    public async Task Without_a_reference_file_the_packages_reference_sample_is_the_reference()
+    {
+        await using var server = await RunningServer.StartAsync(services: s => s.AddSingleton<IMonitorReferenceReader, TableReferenceReader>());
+        await DeployAsync(server, "churn-api", new Dictionary<string, double> { ["accuracy"] = 0.93, ["auc"] = 0.97, ["custom_loss"] = 4 });
+        // What `cairn train` leaves beside the model: reference_sample.parquet with the training columns.
+        var version = await Stores(server).Registry.GetModelVersionAsync("churn", "1", Ct);
+        var columns = new[] { "a", "b", "c" }.Select(n => new Parquet.Schema.DataField<double>(n)).ToArray();
+        await using (var stream = File.Create(Path.Combine(version.Source, MonitorModels.ReferenceSampleFile)))
+        await using (var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(columns), stream, cancellationToken: Ct))
+        {
+            using var group = writer.CreateRowGroup();
+            var random = new Random(5);
+            foreach (var column in columns)
+                await group.WriteAsync<double>(column, Enumerable.Range(0, 200).Select(_ => random.NextDouble()).ToArray(), cancellationToken: Ct);
+        }
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await ScoreAsync(server, "churn-api", [[0.5, 0.5, 0.5], [0.4, 0.6, 0.2], [0.3, 0.3, 0.3]]);
+        await FlushAsync(server);
+        var (status, body) = await SendAsync(server, HttpMethod.Post, "api/cairn/v1/monitoring/deployments/churn-api/windows/run",
+            $$"""{"start": {{start.ToUnixTimeMilliseconds()}}, "end": {{DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds()}}}""");
+        Assert.True(status == 200, body.ToString());
+        var window = body.GetProperty("windows")[0];
+        Assert.Equal("models:/churn/1", window.GetProperty("reference").GetString());
+        var features = window.GetProperty("input_drift").GetProperty("features").EnumerateArray().ToList();
+        Assert.Equal(["a", "b", "c"], features.Select(f => f.GetProperty("name").GetString()));
+        Assert.All(features, f => Assert.Equal(200, f.GetProperty("n_ref").GetInt32()));
+        Assert.All(features, f => Assert.Equal(3, f.GetProperty("n_cur").GetInt32()));
+        // The training run's evaluation metrics, for comparison (only those a window reports).
+        var training = window.GetProperty("training_performance");
+        Assert.Equal(0.93, training.GetProperty("accuracy").GetDouble());
+        Assert.Equal(0.97, training.GetProperty("auc").GetDouble());
+        Assert.False(training.TryGetProperty("custom_loss", out _));
+    }
 
     [Fact]
     public async Task Bad_requests_get_one_clear_error_naming_the_field()
