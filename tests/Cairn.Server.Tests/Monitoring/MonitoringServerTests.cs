@@ -137,7 +137,9 @@ public sealed class MonitoringServerTests
                   numeric_method: psi
                   thresholds: {psi: 0.2}
             alerts:
-              - name: ignored-here
+              - name: never-fires             # the alert rules read this section; the monitor leaves it to them
+                condition: rows > 100000000
+                actions: [log]
             """);
         var recording = new RecordingObserver();
         var failing = new FailingObserver();
