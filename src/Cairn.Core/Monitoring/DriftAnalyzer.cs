@@ -72,8 +72,8 @@ public static class DriftAnalyzer
             Threshold = threshold,
         };
         if (r.Length == 0 || c.Length == 0) return result with { Note = EmptyNote(r.Length, c.Length) };
-        var ks = KolmogorovSmirnov.Test(r, c);
-        var wasserstein = DriftStatistics.Wasserstein(r, c);
+        var (d, wasserstein) = DriftStatistics.KsAndWasserstein(r, c);
+        var ks = KolmogorovSmirnov.FromStatistic(r.Length, c.Length, d);
         var std = DriftStatistics.StandardDeviation(r);
         var normalized = std > 0 ? wasserstein / std : wasserstein;
         var edges = DriftStatistics.QuantileEdges(r);
