@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 
 namespace Cairn.Monitoring;
@@ -57,17 +58,33 @@ public static class DriftAnalyzer
     /// <summary>One numeric feature: KS, Wasserstein (raw and normalised), PSI and JS over the reference's quantile bins.</summary>
     public static FeatureDrift Numeric(NumericDriftColumn column, DriftMethod method, double threshold)
     {
-        var reference = SortedSample.From(column.Reference);
-        var current = SortedSample.From(column.Current);
-        var (r, c) = (reference.Values, current.Values);
+        ArgumentNullException.ThrowIfNull(column);
+        // The sorted copies live in pooled buffers: a thread comparing column after column reuses them (no fresh pages).
+        var referenceBuffer = ArrayPool<double>.Shared.Rent(Math.Max(1, column.Reference.Length));
+        var currentBuffer = ArrayPool<double>.Shared.Rent(Math.Max(1, column.Current.Length));
+        try
+        {
+            var r = referenceBuffer.AsSpan(0, SortedSample.Sort(column.Reference, referenceBuffer));
+            var c = currentBuffer.AsSpan(0, SortedSample.Sort(column.Current, currentBuffer));
+            return Numeric(column.Name, r, c, column.Reference.Length - r.Length, column.Current.Length - c.Length, method, threshold);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(referenceBuffer);
+            ArrayPool<double>.Shared.Return(currentBuffer);
+        }
+    }
+
+    private static FeatureDrift Numeric(string name, ReadOnlySpan<double> r, ReadOnlySpan<double> c, int referenceMissing, int currentMissing, DriftMethod method, double threshold)
+    {
         var result = new FeatureDrift
         {
-            Name = column.Name,
+            Name = name,
             Type = FeatureType.Numeric,
             ReferenceCount = r.Length,
             CurrentCount = c.Length,
-            ReferenceMissing = reference.Missing,
-            CurrentMissing = current.Missing,
+            ReferenceMissing = referenceMissing,
+            CurrentMissing = currentMissing,
             Method = method,
             Threshold = threshold,
         };
@@ -170,7 +187,7 @@ public static class DriftAnalyzer
     }
 
     /// <summary>Equal-width bins over the pooled range (one bin when the range is 0 or not finite).</summary>
-    private static Histogram NumericHistogram(double[] reference, double[] current)
+    private static Histogram NumericHistogram(ReadOnlySpan<double> reference, ReadOnlySpan<double> current)
     {
         var low = Math.Min(reference[0], current[0]);
         var high = Math.Max(reference[^1], current[^1]);
@@ -181,7 +198,8 @@ public static class DriftAnalyzer
         var refCounts = DriftStatistics.BinCounts(reference, edges);
         var curCounts = DriftStatistics.BinCounts(current, edges);
         var labels = Enumerable.Range(0, HistogramBins).Select(b => Label(low + b * width)).ToArray();
-        return new Histogram(labels, refCounts.Select(c => (double)c / reference.Length).ToArray(), curCounts.Select(c => (double)c / current.Length).ToArray());
+        var (refTotal, curTotal) = ((double)reference.Length, (double)current.Length);
+        return new Histogram(labels, refCounts.Select(c => c / refTotal).ToArray(), curCounts.Select(c => c / curTotal).ToArray());
     }
 
     private static Histogram CategoryHistogram(string[] categories, long[] reference, long[] current, int refTotal, int curTotal)

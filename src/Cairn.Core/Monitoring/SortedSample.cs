@@ -28,29 +28,42 @@ public sealed class SortedSample
     /// <summary>Sorts the present values of <paramref name="column"/> (NaN dropped); the column itself is not changed.</summary>
     public static SortedSample From(ReadOnlySpan<double> column)
     {
-        if (column.Length >= 4096 && TryDecimal(column) is { } decimals) return decimals;
+        var present = 0;
+        foreach (var value in column) if (!double.IsNaN(value)) present++;
+        var values = GC.AllocateUninitializedArray<double>(present);
+        Sort(column, values);
+        return new SortedSample(values, column.Length - present);
+    }
+
+    /// <summary>
+    /// Writes the present values of <paramref name="column"/> (NaN dropped) ascending to the start of <paramref name="target"/>
+    /// (at least as long as the present values) and returns how many there are; a caller with a pooled buffer sorts column
+    /// after column without new arrays.
+    /// </summary>
+    public static int Sort(ReadOnlySpan<double> column, Span<double> target)
+    {
+        if (column.Length >= 4096 && TryDecimal(column, target) is var count and >= 0) return count;
         // The two key buffers are pooled: a thread sorting column after column reuses them instead of faulting in fresh pages.
         var keys = ArrayPool<ulong>.Shared.Rent(Math.Max(1, column.Length));
         var scratch = ArrayPool<ulong>.Shared.Rent(Math.Max(1, column.Length));
         try
         {
-            var count = 0;
+            count = 0;
             foreach (var value in column)
             {
                 if (double.IsNaN(value)) continue;
                 var bits = (ulong)BitConverter.DoubleToInt64Bits(value);
                 keys[count++] = (bits & 0x8000_0000_0000_0000UL) != 0 ? ~bits : bits | 0x8000_0000_0000_0000UL;
             }
-            var missing = column.Length - count;
             var sorted = RadixSort(keys.AsSpan(0, count), scratch.AsSpan(0, count));
-            var values = GC.AllocateUninitializedArray<double>(count);
+            var values = target[..count];
             for (var i = 0; i < count; i++)
             {
                 var key = sorted[i];
                 var bits = (key & 0x8000_0000_0000_0000UL) != 0 ? key & 0x7FFF_FFFF_FFFF_FFFFUL : ~key;
                 values[i] = BitConverter.Int64BitsToDouble((long)bits);
             }
-            return new SortedSample(values, missing);
+            return count;
         }
         finally
         {
@@ -72,8 +85,8 @@ public sealed class SortedSample
         return -1;
     }
 
-    /// <summary>The sort over decimal keys (see the class); null when some value is not such a decimal or their span is too wide.</summary>
-    private static SortedSample? TryDecimal(ReadOnlySpan<double> column)
+    /// <summary>The sort over decimal keys (see the class) into <paramref name="target"/>; -1 when some value is not such a decimal or their span is too wide.</summary>
+    private static int TryDecimal(ReadOnlySpan<double> column, Span<double> target)
     {
         // The decimals are guessed from 64 values spread over the column, then every value is checked.
         var decimals = 0;
@@ -82,7 +95,7 @@ public sealed class SortedSample
         {
             if (double.IsNaN(column[i])) continue;
             var d = Decimals(column[i]);
-            if (d < 0) return null;
+            if (d < 0) return -1;
             decimals = Math.Max(decimals, d);
         }
         var scale = PowersOfTen[decimals];
@@ -101,25 +114,25 @@ public sealed class SortedSample
                 // counted, to be put back before the +0s.
                 var bits = BitConverter.DoubleToInt64Bits(value);
                 if (bits == long.MinValue) negativeZeros++;
-                else if (!(Math.Abs(k) < 9e15) || BitConverter.DoubleToInt64Bits(k / scale) != bits) return null;
+                else if (!(Math.Abs(k) < 9e15) || BitConverter.DoubleToInt64Bits(k / scale) != bits) return -1;
                 var key = (long)k;
                 keys[count++] = key;
                 if (key < min) min = key;
                 if (key > max) max = key;
             }
-            if (count == 0 || max - min > uint.MaxValue) return null;
+            if (count == 0 || max - min > uint.MaxValue) return -1;
             var offsets = sortedKeys.AsSpan(0, count);
             for (var i = 0; i < count; i++) offsets[i] = (uint)(keys[i] - min);
             var sorted = RadixSort(offsets, scratch.AsSpan(0, count), (ulong)(max - min));
-            var values = GC.AllocateUninitializedArray<double>(count);
+            var values = target[..count];
             for (var i = 0; i < count; i++) values[i] = (min + sorted[i]) / scale;
             if (negativeZeros > 0)
             {
-                var zero = Array.BinarySearch(values, 0.0);
+                var zero = values.BinarySearch(0.0);
                 while (zero > 0 && values[zero - 1] == 0) zero--;
                 for (var i = 0; i < negativeZeros; i++) values[zero + i] = -0.0;
             }
-            return new SortedSample(values, column.Length - count);
+            return count;
         }
         finally
         {
