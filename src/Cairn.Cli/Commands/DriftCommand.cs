@@ -18,7 +18,12 @@ internal static class DriftCommand
 {
     public static Command Create(CliContext app)
     {
-        var reference = new Argument<string>("REF") { Description = "The reference data: a .csv or .parquet file (e.g. the training data)." };
+        var reference = new Argument<string>("REF")
+        {
+            Description = "The reference data: a .csv or .parquet file (e.g. the training data), or models:/NAME/VERSION or models:/NAME@ALIAS " +
+                          "(the training rows `cairn train` keeps with the model package).",
+        };
+        var trackingUri = TrackingUriOption();
         var current = new Argument<string>("CUR") { Description = "The current data: a .csv or .parquet file." };
         var json = new Option<bool>("--json") { Description = "Write only one JSON object to stdout: features, drift_share, dataset_drift." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (histograms per feature) to this file." };
@@ -30,7 +35,7 @@ internal static class DriftCommand
         var driftShare = new Option<double>("--drift-share") { Description = "The dataset drifts when at least this share of the features drifted.", DefaultValueFactory = _ => 0.5 };
         var command = new Command("drift", "Compare the distributions of two data files column by column (KS, Wasserstein, PSI, JS, chi-square) and report drift.")
         {
-            reference, current, json, html, failOnDrift, numericMethod, categoricalMethod, threshold, feature, driftShare,
+            reference, current, json, html, failOnDrift, numericMethod, categoricalMethod, threshold, feature, driftShare, trackingUri,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -45,39 +50,79 @@ internal static class DriftCommand
             foreach (var item in parse.GetValue(feature) ?? []) ParseFeature(options, item);
             options.Validate();
             var referenceArgument = parse.GetValue(reference)!;
-            if (referenceArgument.StartsWith("models:/", StringComparison.OrdinalIgnoreCase))
-                throw new InvalidParameterValueException($"Invalid value '{referenceArgument}' for 'REF': a model's stored reference sample cannot be read yet; pass the reference data as a .csv or .parquet file.");
-            var referencePath = ctx.FullPath(referenceArgument);
             var currentPath = ctx.FullPath(parse.GetValue(current)!);
             var htmlPath = parse.GetValue(html) is { } h ? ctx.FullPath(h) : null;
             var asJson = parse.GetValue(json);
-
-            var report = await CliProgress.RunAsync(ctx, $"Reading {Path.GetFileName(referencePath)} and {Path.GetFileName(currentPath)}", async bar =>
+            DirectoryInfo? scratch = null;
+            try
             {
-                bar?.Indeterminate();
-                // The two files are read at the same time (each reader is one thread).
-                var readReference = Task.Run(() => CsvTable.ReadAny(referencePath, hash: false), cancellationToken);
-                var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath, hash: false), cancellationToken);
-                var (refTable, curTable) = (await readReference, await readCurrent);
-                var columns = Columns(refTable, curTable);
-                bar?.Start(columns.Count);
-                bar?.Describe($"Comparing {columns.Count} columns");
-                var progress = bar is null ? null : new Progress(bar);
-                return (Report: DriftAnalyzer.Compare(columns, options, progress, cancellationToken), refTable, curTable);
-            }, enabled: !asJson);
-
-            var (result, refData, curData) = report;
-            if (htmlPath is not null) DriftHtmlReport.Write(htmlPath, result, Path.GetFileName(referencePath), Path.GetFileName(currentPath));
-            var onlyReference = refData.Names.Where(n => curData.IndexOf(n) < 0).ToList();
-            var onlyCurrent = curData.Names.Where(n => refData.IndexOf(n) < 0).ToList();
-            if (asJson) WriteJson(ctx, w => Write(w, result, onlyReference, onlyCurrent));
-            else Print(ctx, result, onlyReference, onlyCurrent, htmlPath);
-            if (parse.GetValue(failOnDrift) && result.DatasetDrift)
-                throw new GateFailedException(string.Create(CultureInfo.InvariantCulture,
-                    $"dataset drift: {result.Features.Count(f => f.Drifted)} of {result.Features.Count} features drifted (share {result.DriftShare:0.###} >= {result.DriftShareThreshold:0.###})."));
-            return 0;
+                string referencePath, referenceName;
+                if (IsModelUri(referenceArgument))
+                {
+                    // The model package is fetched through the tracking store, as `cairn serve` fetches it; its reference sample is the reference.
+                    scratch = Directory.CreateTempSubdirectory("cairn-drift-");
+                    using (var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken))
+                        referencePath = await ReferenceOfModelAsync(client, referenceArgument, scratch.FullName, cancellationToken);
+                    referenceName = referenceArgument;
+                }
+                else
+                {
+                    referencePath = ctx.FullPath(referenceArgument);
+                    referenceName = Path.GetFileName(referencePath);
+                }
+                var report = await CliProgress.RunAsync(ctx, $"Reading {referenceName} and {Path.GetFileName(currentPath)}", async bar =>
+                {
+                    bar?.Indeterminate();
+                    // The two files are read at the same time (and each large CSV file in parallel chunks).
+                    var readReference = Task.Run(() => CsvTable.ReadAny(referencePath, hash: false), cancellationToken);
+                    var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath, hash: false), cancellationToken);
+                    var (refTable, curTable) = (await readReference, await readCurrent);
+                    var columns = Columns(refTable, curTable);
+                    bar?.Start(columns.Count);
+                    bar?.Describe($"Comparing {columns.Count} columns");
+                    var progress = bar is null ? null : new Progress(bar);
+                    return (Report: DriftAnalyzer.Compare(columns, options, progress, cancellationToken), refTable, curTable);
+                }, enabled: !asJson);
+                return Finish(ctx, parse, report, referenceName, currentPath, htmlPath, asJson, failOnDrift);
+            }
+            finally
+            {
+                try { scratch?.Delete(recursive: true); } catch (IOException) { /* a leftover in the temp folder is harmless */ }
+            }
         });
         return command;
+    }
+
+    private static bool IsModelUri(string argument) =>
+        argument.StartsWith("models:/", StringComparison.OrdinalIgnoreCase) || argument.StartsWith("runs:/", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The path of the reference sample of the model <paramref name="uri"/> names (fetched into <paramref name="scratch"/> unless
+    /// it is a local folder); a package without one (a model logged outside <c>cairn train</c>) is refused with what to do instead.
+    /// </summary>
+    internal static async Task<string> ReferenceOfModelAsync(Cairn.Client.CairnClient client, string uri, string scratch, CancellationToken cancellationToken)
+    {
+        var location = await client.LocateModelAsync(uri, scratch, "REF", cancellationToken);
+        var path = Path.Combine(location.Folder, ReferenceSample.FileName);
+        if (!File.Exists(path))
+            throw new InvalidParameterValueException($"Invalid value '{uri}' for 'REF': the model package has no {ReferenceSample.FileName} (`cairn train` keeps one; " +
+                                                     "a model logged another way, e.g. from Python, has none); pass the reference data as a .csv or .parquet file.");
+        return path;
+    }
+
+    private static int Finish(CliContext ctx, ParseResult parse, (DriftReport Report, CsvTable refTable, CsvTable curTable) report, string referenceName,
+        string currentPath, string? htmlPath, bool asJson, Option<bool> failOnDrift)
+    {
+        var (result, refData, curData) = report;
+        if (htmlPath is not null) DriftHtmlReport.Write(htmlPath, result, referenceName, Path.GetFileName(currentPath));
+        var onlyReference = refData.Names.Where(n => curData.IndexOf(n) < 0).ToList();
+        var onlyCurrent = curData.Names.Where(n => refData.IndexOf(n) < 0).ToList();
+        if (asJson) WriteJson(ctx, w => Write(w, result, onlyReference, onlyCurrent));
+        else Print(ctx, result, onlyReference, onlyCurrent, htmlPath);
+        if (parse.GetValue(failOnDrift) && result.DatasetDrift)
+            throw new GateFailedException(string.Create(CultureInfo.InvariantCulture,
+                $"dataset drift: {result.Features.Count(f => f.Drifted)} of {result.Features.Count} features drifted (share {result.DriftShare:0.###} >= {result.DriftShareThreshold:0.###})."));
+        return 0;
     }
 
     /// <summary>
