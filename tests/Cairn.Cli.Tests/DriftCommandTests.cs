@@ -263,4 +263,28 @@ public sealed class DriftCommandTests : IDisposable
         var unknown = (await _cli.RunAsync("drift", "models:/nope/1", current)).FailedWith(ExitCodes.NotFound);
         Assert.Contains("'REF'", unknown);
     }
+
+    [Fact]
+    public async Task Sketch_compares_numeric_columns_approximately_and_says_so()
+    {
+        var (reference, current) = Files();
+
+        var exact = (await _cli.RunAsync("drift", reference, current, "--json")).Ok();
+        var sketched = (await _cli.RunAsync("drift", reference, current, "--json", "--sketch", "--sketch-size", "16")).Ok();
+        var table = (await _cli.RunAsync("drift", reference, current, "--sketch")).Ok();
+        var bad = (await _cli.RunAsync("drift", reference, current, "--sketch", "--sketch-size", "8")).FailedWith(ExitCodes.InvalidInput);
+
+        using var e = JsonDocument.Parse(exact.Out);
+        using var s = JsonDocument.Parse(sketched.Out);
+        var x = s.RootElement.GetProperty("features")[0];
+        Assert.Equal("x", x.GetProperty("name").GetString());
+        Assert.StartsWith("approximate: quantile sketches", x.GetProperty("note").GetString());
+        // 100 values in a sketch of 16 per level: compacted, yet D stays within both sides' rank error of the exact 0.51.
+        var d = x.GetProperty("ks").GetProperty("statistic").GetDouble();
+        Assert.InRange(d, 0.51 - 2 * 3 / 16.0, 0.51 + 2 * 3 / 16.0);
+        Assert.Equal(0.51, e.RootElement.GetProperty("features")[0].GetProperty("ks").GetProperty("statistic").GetDouble(), 1e-12);
+        Assert.False(e.RootElement.GetProperty("features")[0].TryGetProperty("note", out _));
+        Assert.Contains("compared through quantile sketches", table.Out);
+        Assert.Contains("'sketch size'", bad);
+    }
 }

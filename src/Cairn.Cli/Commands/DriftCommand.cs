@@ -24,6 +24,12 @@ internal static class DriftCommand
                           "(the training rows `cairn train` keeps with the model package).",
         };
         var trackingUri = TrackingUriOption();
+        var sketch = new Option<bool>("--sketch")
+        {
+            Description = "Compare numeric columns through quantile sketches instead of sorting them (approximate, for data too large to sort; " +
+                          "the rank error bound is in each feature's note).",
+        };
+        var sketchSize = new Option<int>("--sketch-size") { Description = "Values per level of a sketch (16 to 1048576): larger is more exact.", DefaultValueFactory = _ => QuantileSketch.DefaultK };
         var current = new Argument<string>("CUR") { Description = "The current data: a .csv or .parquet file." };
         var json = new Option<bool>("--json") { Description = "Write only one JSON object to stdout: features, drift_share, dataset_drift." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (histograms per feature) to this file." };
@@ -35,7 +41,7 @@ internal static class DriftCommand
         var driftShare = new Option<double>("--drift-share") { Description = "The dataset drifts when at least this share of the features drifted.", DefaultValueFactory = _ => 0.5 };
         var command = new Command("drift", "Compare the distributions of two data files column by column (KS, Wasserstein, PSI, JS, chi-square) and report drift.")
         {
-            reference, current, json, html, failOnDrift, numericMethod, categoricalMethod, threshold, feature, driftShare, trackingUri,
+            reference, current, json, html, failOnDrift, numericMethod, categoricalMethod, threshold, feature, driftShare, trackingUri, sketch, sketchSize,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -45,6 +51,7 @@ internal static class DriftCommand
                 NumericMethod = DriftOptions.ParseMethod(parse.GetValue(numericMethod)!, "--numeric-method"),
                 CategoricalMethod = DriftOptions.ParseMethod(parse.GetValue(categoricalMethod)!, "--categorical-method"),
                 DriftShare = parse.GetValue(driftShare),
+                SketchK = parse.GetValue(sketch) ? parse.GetValue(sketchSize) : null,
             };
             foreach (var item in parse.GetValue(threshold) ?? []) ParseThreshold(options, item);
             foreach (var item in parse.GetValue(feature) ?? []) ParseFeature(options, item);
@@ -182,7 +189,7 @@ internal static class DriftCommand
                 f.Name, f.Type == FeatureType.Numeric ? "numeric" : "categorical", Count(f.ReferenceCount), Count(f.CurrentCount),
                 $"{Count(f.ReferenceMissing)} / {Count(f.CurrentMissing)}", Short(f.Ks?.PValue), Short(f.Wasserstein), Short(f.Psi), Short(f.Js),
                 Short(f.Chi2?.PValue), $"{DriftOptions.NameOf(f.Method)} {(DriftOptions.IsTest(f.Method) ? "<" : ">=")} {Short(f.Threshold)}", Short(f.Score),
-                f.Drifted ? "DRIFT" : f.Note ?? "no",
+                f.Drifted ? "DRIFT" : f.Note is { } note && !note.StartsWith("approximate", StringComparison.Ordinal) ? note : "no",
             ];
             table.AddRow(cells.Select(c => f.Drifted ? new Markup($"[bold red]{Markup.Escape(c)}[/]") : new Markup(Markup.Escape(c))));
         }
@@ -190,6 +197,8 @@ internal static class DriftCommand
         var drifted = report.Features.Count(f => f.Drifted);
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{drifted} of {report.Features.Count} features drifted (share {report.DriftShare:0.###}, threshold {report.DriftShareThreshold:0.###}): {(report.DatasetDrift ? "dataset drift" : "no dataset drift")}."));
+        if (report.Features.FirstOrDefault(f => f.Note?.StartsWith("approximate", StringComparison.Ordinal) == true) is { } sketched)
+            ctx.Out.WriteLine($"Numeric columns were compared through quantile sketches ({sketched.Note}).");
         if (onlyReference.Count > 0) ctx.Out.WriteLine($"Only in the reference (not compared): {string.Join(", ", onlyReference)}");
         if (onlyCurrent.Count > 0) ctx.Out.WriteLine($"Only in the current data (not compared): {string.Join(", ", onlyCurrent)}");
         if (htmlPath is not null) ctx.Out.WriteLine($"HTML report: {htmlPath}");
