@@ -27,7 +27,7 @@ internal static class DriftCommand
         var sketch = new Option<bool>("--sketch")
         {
             Description = "Compare numeric columns through quantile sketches instead of sorting them (approximate, for data too large to sort; " +
-                          "the rank error bound is in each feature's note).",
+                          "the rank error bound is in each feature's note); with models:/ and a reference_sketch.json in the package, against the sketches of all training rows.",
         };
         var sketchSize = new Option<int>("--sketch-size") { Description = "Values per level of a sketch (16 to 1048576): larger is more exact.", DefaultValueFactory = _ => QuantileSketch.DefaultK };
         var current = new Argument<string>("CUR") { Description = "The current data: a .csv or .parquet file." };
@@ -64,6 +64,7 @@ internal static class DriftCommand
             try
             {
                 string referencePath, referenceName;
+                Dictionary<string, QuantileSketch>? referenceSketches = null;
                 if (IsModelUri(referenceArgument))
                 {
                     // The model package is fetched through the tracking store, as `cairn serve` fetches it; its reference sample is the reference.
@@ -71,6 +72,9 @@ internal static class DriftCommand
                     using (var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken))
                         referencePath = await ReferenceOfModelAsync(client, referenceArgument, scratch.FullName, cancellationToken);
                     referenceName = referenceArgument;
+                    // With --sketch, numeric features compare against the sketches of all training rows when the package has them.
+                    var sketchPath = Path.Combine(Path.GetDirectoryName(referencePath)!, ReferenceSample.SketchFileName);
+                    if (options.SketchK is not null && File.Exists(sketchPath)) referenceSketches = ReferenceSample.ReadSketches(sketchPath);
                 }
                 else
                 {
@@ -85,6 +89,8 @@ internal static class DriftCommand
                     var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath, hash: false), cancellationToken);
                     var (refTable, curTable) = (await readReference, await readCurrent);
                     var columns = Columns(refTable, curTable);
+                    if (referenceSketches is not null)
+                        columns = columns.Select(c => c is NumericDriftColumn n && referenceSketches.TryGetValue(n.Name, out var s) ? new SketchedDriftColumn(n.Name, s, n.Current) : c).ToList();
                     bar?.Start(columns.Count);
                     bar?.Describe($"Comparing {columns.Count} columns");
                     var progress = bar is null ? null : new Progress(bar);

@@ -13,6 +13,12 @@ public abstract record DriftColumn(string Name);
 /// <param name="Current">The current sample's values.</param>
 public sealed record NumericDriftColumn(string Name, double[] Reference, double[] Current) : DriftColumn(Name);
 
+/// <summary>A numeric column whose reference is a quantile sketch (of data too large to keep); compared through sketches.</summary>
+/// <param name="Name">The column name.</param>
+/// <param name="Reference">The reference's sketch.</param>
+/// <param name="Current">The current sample's values, NaN where missing.</param>
+public sealed record SketchedDriftColumn(string Name, QuantileSketch Reference, double[] Current) : DriftColumn(Name);
+
 /// <summary>A categorical column, null where a cell is missing.</summary>
 /// <param name="Name">The column name.</param>
 /// <param name="Reference">The reference's values.</param>
@@ -38,12 +44,13 @@ public static class DriftAnalyzer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         // Rules are resolved (and refused) before any work starts.
-        var rules = columns.Select(c => options.Rule(c.Name, c is NumericDriftColumn)).ToArray();
+        var rules = columns.Select(c => options.Rule(c.Name, c is NumericDriftColumn or SketchedDriftColumn)).ToArray();
         var results = new FeatureDrift[columns.Count];
         Parallel.For(0, columns.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
             results[i] = columns[i] switch
             {
+                SketchedDriftColumn sketched => Sketched(sketched, rules[i].Method, rules[i].Threshold),
                 NumericDriftColumn numeric when options.SketchK is { } k => Sketched(numeric, k, rules[i].Method, rules[i].Threshold),
                 NumericDriftColumn numeric => Numeric(numeric, rules[i].Method, rules[i].Threshold),
                 CategoricalDriftColumn categorical => Categorical(categorical, rules[i].Method, rules[i].Threshold),
@@ -117,6 +124,13 @@ public static class DriftAnalyzer
             Drifted = Decide(method, score, threshold),
             Histogram = NumericHistogram(r, c),
         };
+    }
+
+    private static FeatureDrift Sketched(SketchedDriftColumn column, DriftMethod method, double threshold)
+    {
+        var current = new QuantileSketch(column.Reference.K);
+        current.AddRange(column.Current);
+        return Sketched(column.Name, column.Reference, current, method, threshold) with { CurrentMissing = (int)(column.Current.Length - current.Count) };
     }
 
     private static FeatureDrift Sketched(NumericDriftColumn column, int k, DriftMethod method, double threshold)

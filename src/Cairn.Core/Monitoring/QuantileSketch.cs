@@ -281,7 +281,7 @@ public sealed class QuantileSketch
             if (weight != sketch.Count) throw new FormatException($"its values stand for {weight} values, not its count {sketch.Count}");
             return sketch;
         }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or OverflowException or InvalidCastException)
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or OverflowException or InvalidCastException or InvalidParameterValueException)
         {
             throw new InvalidParameterValueException($"{source}: not a quantile sketch ({e.Message}).");
         }

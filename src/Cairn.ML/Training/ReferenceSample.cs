@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Cairn.Monitoring;
 using Parquet;
 using Parquet.Schema;
 
@@ -9,12 +11,17 @@ namespace Cairn.ML.Training;
 /// <see cref="MaxRows"/> rows: all of them when the data is that small, otherwise a uniform sample without replacement drawn
 /// with the recipe's seed (the same rows for the same data and seed), kept in file order. Numeric features are doubles (NaN
 /// where missing), other features strings (null where missing), the label as written. <c>cairn drift models:/...</c> and the
-/// server's monitor read it as their reference (docs/MONITORING.md).
+/// server's monitor read it as their reference (docs/MONITORING.md). When the recipe asks (<c>reference_sketch: true</c>) and
+/// the data has more rows than the sample, <c>reference_sketch.json</c> beside it holds a <see cref="QuantileSketch"/> of every
+/// numeric feature over all rows, which <c>cairn drift models:/... --sketch</c> compares against.
 /// </summary>
 public static class ReferenceSample
 {
     /// <summary>The file's name in the model package.</summary>
     public const string FileName = "reference_sample.parquet";
+
+    /// <summary>The file of per-feature quantile sketches over all training rows (recipe field <c>reference_sketch</c>).</summary>
+    public const string SketchFileName = "reference_sketch.json";
 
     /// <summary>The most rows the sample keeps.</summary>
     public const int MaxRows = 100_000;
@@ -65,6 +72,42 @@ public static class ReferenceSample
             if (values is double[] d) await group.WriteAsync<double>((DataField<double>)field, d.AsMemory(), null, null, cancellationToken).ConfigureAwait(false);
             else await group.WriteAsync((DataField<string>)field, (IReadOnlyCollection<string>)values, null).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Writes <c>{"rows", "k", "features": {name: sketch}}</c> to <paramref name="path"/>: a <see cref="QuantileSketch"/> of every
+    /// numeric feature over all rows of <paramref name="data"/> (NaN left out), features sketched in parallel.
+    /// </summary>
+    public static void WriteSketches(string path, TrainingData data, int k = QuantileSketch.DefaultK)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var numeric = data.Features.Where(f => data.Batch[f.Name] is double[]).ToArray();
+        var sketches = new QuantileSketch[numeric.Length];
+        Parallel.For(0, numeric.Length, i =>
+        {
+            var sketch = new QuantileSketch(k);
+            sketch.AddRange((double[])data.Batch[numeric[i].Name]);
+            sketches[i] = sketch;
+        });
+        var features = new JsonObject();
+        for (var i = 0; i < numeric.Length; i++) features[numeric[i].Name] = sketches[i].ToJson();
+        File.WriteAllText(path, new JsonObject { ["rows"] = data.RowCount, ["k"] = k, ["features"] = features }.ToJsonString());
+    }
+
+    /// <summary>Reads the sketches <see cref="WriteSketches"/> wrote, by feature name; <paramref name="path"/> names the file in errors.</summary>
+    public static Dictionary<string, QuantileSketch> ReadSketches(string path)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidParameterValueException($"{path}: not JSON ({e.Message}).");
+        }
+        if (root?["features"] is not JsonObject features) throw new InvalidParameterValueException($"{path}: no 'features' object.");
+        return features.ToDictionary(f => f.Key, f => QuantileSketch.FromJson(f.Value, $"{path}: feature '{f.Key}'"), StringComparer.Ordinal);
     }
 
     private static T[] Gather<T>(T[] values, int[] rows)

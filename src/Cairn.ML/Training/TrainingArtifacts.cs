@@ -59,6 +59,7 @@ internal static class TrainingArtifacts
     {
         Directory.CreateDirectory(modelFolder);
         await ReferenceSample.WriteAsync(Path.Combine(modelFolder, ReferenceSample.FileName), data, recipe.Label, recipe.Seed, cancellationToken).ConfigureAwait(false);
+        if (recipe.ReferenceSketch && data.RowCount > ReferenceSample.MaxRows) ReferenceSample.WriteSketches(Path.Combine(modelFolder, ReferenceSample.SketchFileName), data);
     }
 
     /// <summary>The ML.NET model package of a fitted chain, with the task, label and class order the scorers need.</summary>
