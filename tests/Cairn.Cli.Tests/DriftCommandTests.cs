@@ -198,10 +198,93 @@ public sealed class DriftCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_model_reference_is_refused_with_what_to_do_instead()
+    public async Task A_trained_models_reference_sample_is_the_reference_by_version_and_by_alias()
+    {
+        // A real tiny `cairn train`: 300 rows, so the sample is every training row and the drift against the model equals the
+        // drift against the training file itself.
+        var random = new Random(4);
+        var train = new StringBuilder("x1,x2,colour,y\n");
+        var current = new StringBuilder("x1,x2,colour,y\n");
+        for (var i = 0; i < 300; i++)
+        {
+            double x1 = random.NextDouble(), x2 = random.NextDouble();
+            train.Append(CultureInfo.InvariantCulture, $"{x1:0.####},{x2:0.####},{(i % 3 == 0 ? "red" : "blue")},{(x1 + x2 > 1 ? 1 : 0)}\n");
+            current.Append(CultureInfo.InvariantCulture, $"{x1 + 0.3:0.####},{x2:0.####},{(i % 2 == 0 ? "red" : "blue")},{(x1 > 0.5 ? 1 : 0)}\n");
+        }
+        var trainPath = Write("train.csv", train.ToString());
+        var currentPath = Write("current.csv", current.ToString());
+        Write("recipe.yaml", """
+            experiment: drift
+            task: binary
+            data: train.csv
+            label: y
+            trainer: {name: fasttree, hyperparameters: {number_of_trees: 5}}
+            """);
+        (await _cli.RunAsync("train", "--recipe", "recipe.yaml", "--register", "churn")).Ok();
+        (await _cli.RunAsync("models", "promote", "churn", "1", "--alias", "champion")).Ok();
+
+        var byFile = (await _cli.RunAsync("drift", trainPath, currentPath, "--json")).Ok();
+        var byVersion = (await _cli.RunAsync("drift", "models:/churn/1", currentPath, "--json")).Ok();
+        var byAlias = (await _cli.RunAsync("drift", "models:/churn@champion", currentPath, "--json")).Ok();
+
+        using var expected = JsonDocument.Parse(byFile.Out);
+        using var version = JsonDocument.Parse(byVersion.Out);
+        using var alias = JsonDocument.Parse(byAlias.Out);
+        var features = expected.RootElement.GetProperty("features");
+        Assert.Equal(["x1", "x2", "colour", "y"], features.EnumerateArray().Select(f => f.GetProperty("name").GetString()));
+        Assert.Equal(300, features[0].GetProperty("n_ref").GetInt32());
+        Assert.True(features[0].GetProperty("drifted").GetBoolean()); // x1 moved by 0.3
+        Assert.Equal(features.GetRawText(), version.RootElement.GetProperty("features").GetRawText());
+        Assert.Equal(features.GetRawText(), alias.RootElement.GetProperty("features").GetRawText());
+        Assert.Empty(version.RootElement.GetProperty("only_in_reference").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_model_without_a_reference_sample_fails_with_one_line_saying_to_pass_a_file()
     {
         var (_, current) = Files();
-        var line = (await _cli.RunAsync("drift", "models:/churn/3", current)).FailedWith(ExitCodes.InvalidInput);
+        // A package logged another way (as from Python): a folder with an MLmodel file and no reference sample.
+        var package = Directory.CreateDirectory(_cli.Home.Combine("python-model")).FullName;
+        File.WriteAllText(Path.Combine(package, "MLmodel"), "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n");
+        using (var stores = await Cairn.Storage.CairnStores.OpenAsync(_cli.Home.Path, new Cairn.Storage.CairnStoreOptions { DefaultArtifactRoot = _cli.Home.Combine("artifacts") },
+                   TestContext.Current.CancellationToken))
+        {
+            await stores.Registry.CreateRegisteredModelAsync("pymodel", cancellationToken: TestContext.Current.CancellationToken);
+            await stores.Registry.CreateModelVersionAsync(new("pymodel", package), TestContext.Current.CancellationToken);
+        }
+
+        var result = await _cli.RunAsync("drift", "models:/pymodel/1", current);
+        var line = result.FailedWith(ExitCodes.InvalidInput);
+
+        Assert.Equal("", result.Out);
+        Assert.Contains("models:/pymodel/1", line);
+        Assert.Contains("has no reference_sample.parquet", line);
         Assert.Contains("pass the reference data as a .csv or .parquet file", line);
+        var unknown = (await _cli.RunAsync("drift", "models:/nope/1", current)).FailedWith(ExitCodes.NotFound);
+        Assert.Contains("'REF'", unknown);
+    }
+
+    [Fact]
+    public async Task Sketch_compares_numeric_columns_approximately_and_says_so()
+    {
+        var (reference, current) = Files();
+
+        var exact = (await _cli.RunAsync("drift", reference, current, "--json")).Ok();
+        var sketched = (await _cli.RunAsync("drift", reference, current, "--json", "--sketch", "--sketch-size", "16")).Ok();
+        var table = (await _cli.RunAsync("drift", reference, current, "--sketch")).Ok();
+        var bad = (await _cli.RunAsync("drift", reference, current, "--sketch", "--sketch-size", "8")).FailedWith(ExitCodes.InvalidInput);
+
+        using var e = JsonDocument.Parse(exact.Out);
+        using var s = JsonDocument.Parse(sketched.Out);
+        var x = s.RootElement.GetProperty("features")[0];
+        Assert.Equal("x", x.GetProperty("name").GetString());
+        Assert.StartsWith("approximate: quantile sketches", x.GetProperty("note").GetString());
+        // 100 values in a sketch of 16 per level: compacted, yet D stays within both sides' rank error of the exact 0.51.
+        var d = x.GetProperty("ks").GetProperty("statistic").GetDouble();
+        Assert.InRange(d, 0.51 - 2 * 3 / 16.0, 0.51 + 2 * 3 / 16.0);
+        Assert.Equal(0.51, e.RootElement.GetProperty("features")[0].GetProperty("ks").GetProperty("statistic").GetDouble(), 1e-12);
+        Assert.False(e.RootElement.GetProperty("features")[0].TryGetProperty("note", out _));
+        Assert.Contains("compared through quantile sketches", table.Out);
+        Assert.Contains("'sketch size'", bad);
     }
 }

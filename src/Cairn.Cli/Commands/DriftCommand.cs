@@ -18,7 +18,18 @@ internal static class DriftCommand
 {
     public static Command Create(CliContext app)
     {
-        var reference = new Argument<string>("REF") { Description = "The reference data: a .csv or .parquet file (e.g. the training data)." };
+        var reference = new Argument<string>("REF")
+        {
+            Description = "The reference data: a .csv or .parquet file (e.g. the training data), or models:/NAME/VERSION or models:/NAME@ALIAS " +
+                          "(the training rows `cairn train` keeps with the model package).",
+        };
+        var trackingUri = TrackingUriOption();
+        var sketch = new Option<bool>("--sketch")
+        {
+            Description = "Compare numeric columns through quantile sketches instead of sorting them (approximate, for data too large to sort; " +
+                          "the rank error bound is in each feature's note); with models:/ and a reference_sketch.json in the package, against the sketches of all training rows.",
+        };
+        var sketchSize = new Option<int>("--sketch-size") { Description = "Values per level of a sketch (16 to 1048576): larger is more exact.", DefaultValueFactory = _ => QuantileSketch.DefaultK };
         var current = new Argument<string>("CUR") { Description = "The current data: a .csv or .parquet file." };
         var json = new Option<bool>("--json") { Description = "Write only one JSON object to stdout: features, drift_share, dataset_drift." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (histograms per feature) to this file." };
@@ -30,7 +41,7 @@ internal static class DriftCommand
         var driftShare = new Option<double>("--drift-share") { Description = "The dataset drifts when at least this share of the features drifted.", DefaultValueFactory = _ => 0.5 };
         var command = new Command("drift", "Compare the distributions of two data files column by column (KS, Wasserstein, PSI, JS, chi-square) and report drift.")
         {
-            reference, current, json, html, failOnDrift, numericMethod, categoricalMethod, threshold, feature, driftShare,
+            reference, current, json, html, failOnDrift, numericMethod, categoricalMethod, threshold, feature, driftShare, trackingUri, sketch, sketchSize,
         };
         command.SetHandler(app, async (parse, ctx, cancellationToken) =>
         {
@@ -40,44 +51,91 @@ internal static class DriftCommand
                 NumericMethod = DriftOptions.ParseMethod(parse.GetValue(numericMethod)!, "--numeric-method"),
                 CategoricalMethod = DriftOptions.ParseMethod(parse.GetValue(categoricalMethod)!, "--categorical-method"),
                 DriftShare = parse.GetValue(driftShare),
+                SketchK = parse.GetValue(sketch) ? parse.GetValue(sketchSize) : null,
             };
             foreach (var item in parse.GetValue(threshold) ?? []) ParseThreshold(options, item);
             foreach (var item in parse.GetValue(feature) ?? []) ParseFeature(options, item);
             options.Validate();
             var referenceArgument = parse.GetValue(reference)!;
-            if (referenceArgument.StartsWith("models:/", StringComparison.OrdinalIgnoreCase))
-                throw new InvalidParameterValueException($"Invalid value '{referenceArgument}' for 'REF': a model's stored reference sample cannot be read yet; pass the reference data as a .csv or .parquet file.");
-            var referencePath = ctx.FullPath(referenceArgument);
             var currentPath = ctx.FullPath(parse.GetValue(current)!);
             var htmlPath = parse.GetValue(html) is { } h ? ctx.FullPath(h) : null;
             var asJson = parse.GetValue(json);
-
-            var report = await CliProgress.RunAsync(ctx, $"Reading {Path.GetFileName(referencePath)} and {Path.GetFileName(currentPath)}", async bar =>
+            DirectoryInfo? scratch = null;
+            try
             {
-                bar?.Indeterminate();
-                // The two files are read at the same time (each reader is one thread).
-                var readReference = Task.Run(() => CsvTable.ReadAny(referencePath, hash: false), cancellationToken);
-                var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath, hash: false), cancellationToken);
-                var (refTable, curTable) = (await readReference, await readCurrent);
-                var columns = Columns(refTable, curTable);
-                bar?.Start(columns.Count);
-                bar?.Describe($"Comparing {columns.Count} columns");
-                var progress = bar is null ? null : new Progress(bar);
-                return (Report: DriftAnalyzer.Compare(columns, options, progress, cancellationToken), refTable, curTable);
-            }, enabled: !asJson);
-
-            var (result, refData, curData) = report;
-            if (htmlPath is not null) DriftHtmlReport.Write(htmlPath, result, Path.GetFileName(referencePath), Path.GetFileName(currentPath));
-            var onlyReference = refData.Names.Where(n => curData.IndexOf(n) < 0).ToList();
-            var onlyCurrent = curData.Names.Where(n => refData.IndexOf(n) < 0).ToList();
-            if (asJson) WriteJson(ctx, w => Write(w, result, onlyReference, onlyCurrent));
-            else Print(ctx, result, onlyReference, onlyCurrent, htmlPath);
-            if (parse.GetValue(failOnDrift) && result.DatasetDrift)
-                throw new GateFailedException(string.Create(CultureInfo.InvariantCulture,
-                    $"dataset drift: {result.Features.Count(f => f.Drifted)} of {result.Features.Count} features drifted (share {result.DriftShare:0.###} >= {result.DriftShareThreshold:0.###})."));
-            return 0;
+                string referencePath, referenceName;
+                Dictionary<string, QuantileSketch>? referenceSketches = null;
+                if (IsModelUri(referenceArgument))
+                {
+                    // The model package is fetched through the tracking store, as `cairn serve` fetches it; its reference sample is the reference.
+                    scratch = Directory.CreateTempSubdirectory("cairn-drift-");
+                    using (var client = await OpenAsync(ctx, parse, trackingUri, cancellationToken))
+                        referencePath = await ReferenceOfModelAsync(client, referenceArgument, scratch.FullName, cancellationToken);
+                    referenceName = referenceArgument;
+                    // With --sketch, numeric features compare against the sketches of all training rows when the package has them.
+                    var sketchPath = Path.Combine(Path.GetDirectoryName(referencePath)!, ReferenceSample.SketchFileName);
+                    if (options.SketchK is not null && File.Exists(sketchPath)) referenceSketches = ReferenceSample.ReadSketches(sketchPath);
+                }
+                else
+                {
+                    referencePath = ctx.FullPath(referenceArgument);
+                    referenceName = Path.GetFileName(referencePath);
+                }
+                var report = await CliProgress.RunAsync(ctx, $"Reading {referenceName} and {Path.GetFileName(currentPath)}", async bar =>
+                {
+                    bar?.Indeterminate();
+                    // The two files are read at the same time (and each large CSV file in parallel chunks).
+                    var readReference = Task.Run(() => CsvTable.ReadAny(referencePath, hash: false), cancellationToken);
+                    var readCurrent = Task.Run(() => CsvTable.ReadAny(currentPath, hash: false), cancellationToken);
+                    var (refTable, curTable) = (await readReference, await readCurrent);
+                    var columns = Columns(refTable, curTable);
+                    if (referenceSketches is not null)
+                        columns = columns.Select(c => c is NumericDriftColumn n && referenceSketches.TryGetValue(n.Name, out var s) ? new SketchedDriftColumn(n.Name, s, n.Current) : c).ToList();
+                    bar?.Start(columns.Count);
+                    bar?.Describe($"Comparing {columns.Count} columns");
+                    var progress = bar is null ? null : new Progress(bar);
+                    return (Report: DriftAnalyzer.Compare(columns, options, progress, cancellationToken), refTable, curTable);
+                }, enabled: !asJson);
+                return Finish(ctx, parse, report, referenceName, currentPath, htmlPath, asJson, failOnDrift);
+            }
+            finally
+            {
+                try { scratch?.Delete(recursive: true); } catch (IOException) { /* a leftover in the temp folder is harmless */ }
+            }
         });
         return command;
+    }
+
+    private static bool IsModelUri(string argument) =>
+        argument.StartsWith("models:/", StringComparison.OrdinalIgnoreCase) || argument.StartsWith("runs:/", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The path of the reference sample of the model <paramref name="uri"/> names (fetched into <paramref name="scratch"/> unless
+    /// it is a local folder); a package without one (a model logged outside <c>cairn train</c>) is refused with what to do instead.
+    /// </summary>
+    internal static async Task<string> ReferenceOfModelAsync(Cairn.Client.CairnClient client, string uri, string scratch, CancellationToken cancellationToken)
+    {
+        var location = await client.LocateModelAsync(uri, scratch, "REF", cancellationToken);
+        var path = Path.Combine(location.Folder, ReferenceSample.FileName);
+        if (!File.Exists(path))
+            throw new InvalidParameterValueException($"Invalid value '{uri}' for 'REF': the model package has no {ReferenceSample.FileName} (`cairn train` keeps one; " +
+                                                     "a model logged another way, e.g. from Python, has none); pass the reference data as a .csv or .parquet file.");
+        return path;
+    }
+
+    private static int Finish(CliContext ctx, ParseResult parse, (DriftReport Report, CsvTable refTable, CsvTable curTable) report, string referenceName,
+        string currentPath, string? htmlPath, bool asJson, Option<bool> failOnDrift)
+    {
+        var (result, refData, curData) = report;
+        if (htmlPath is not null) DriftHtmlReport.Write(htmlPath, result, referenceName, Path.GetFileName(currentPath));
+        var onlyReference = refData.Names.Where(n => curData.IndexOf(n) < 0).ToList();
+        var onlyCurrent = curData.Names.Where(n => refData.IndexOf(n) < 0).ToList();
+        if (asJson) WriteJson(ctx, w => Write(w, result, onlyReference, onlyCurrent));
+        else Print(ctx, result, onlyReference, onlyCurrent, htmlPath);
+        if (parse.GetValue(failOnDrift) && result.DatasetDrift)
+            throw new GateFailedException(string.Create(CultureInfo.InvariantCulture,
+                $"dataset drift: {result.Features.Count(f => f.Drifted)} of {result.Features.Count} features drifted (share {result.DriftShare:0.###} >= {result.DriftShareThreshold:0.###})."));
+        return 0;
     }
 
     /// <summary>
@@ -137,7 +195,7 @@ internal static class DriftCommand
                 f.Name, f.Type == FeatureType.Numeric ? "numeric" : "categorical", Count(f.ReferenceCount), Count(f.CurrentCount),
                 $"{Count(f.ReferenceMissing)} / {Count(f.CurrentMissing)}", Short(f.Ks?.PValue), Short(f.Wasserstein), Short(f.Psi), Short(f.Js),
                 Short(f.Chi2?.PValue), $"{DriftOptions.NameOf(f.Method)} {(DriftOptions.IsTest(f.Method) ? "<" : ">=")} {Short(f.Threshold)}", Short(f.Score),
-                f.Drifted ? "DRIFT" : f.Note ?? "no",
+                f.Drifted ? "DRIFT" : f.Note is { } note && !note.StartsWith("approximate", StringComparison.Ordinal) ? note : "no",
             ];
             table.AddRow(cells.Select(c => f.Drifted ? new Markup($"[bold red]{Markup.Escape(c)}[/]") : new Markup(Markup.Escape(c))));
         }
@@ -145,6 +203,8 @@ internal static class DriftCommand
         var drifted = report.Features.Count(f => f.Drifted);
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{drifted} of {report.Features.Count} features drifted (share {report.DriftShare:0.###}, threshold {report.DriftShareThreshold:0.###}): {(report.DatasetDrift ? "dataset drift" : "no dataset drift")}."));
+        if (report.Features.FirstOrDefault(f => f.Note?.StartsWith("approximate", StringComparison.Ordinal) == true) is { } sketched)
+            ctx.Out.WriteLine($"Numeric columns were compared through quantile sketches ({sketched.Note}).");
         if (onlyReference.Count > 0) ctx.Out.WriteLine($"Only in the reference (not compared): {string.Join(", ", onlyReference)}");
         if (onlyCurrent.Count > 0) ctx.Out.WriteLine($"Only in the current data (not compared): {string.Join(", ", onlyCurrent)}");
         if (htmlPath is not null) ctx.Out.WriteLine($"HTML report: {htmlPath}");

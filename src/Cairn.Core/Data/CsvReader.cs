@@ -16,12 +16,14 @@ public sealed class CsvReader : IDisposable
 {
     private readonly SepReader _reader;
     private readonly HashingStream? _hashing;
+    private readonly int _linesBefore;
     private string?[] _unquoted = new string?[64];
 
-    private CsvReader(SepReader reader, string name, HashingStream? hashing)
+    private CsvReader(SepReader reader, string name, HashingStream? hashing, int linesBefore = 0)
     {
         _reader = reader;
         _hashing = hashing;
+        _linesBefore = linesBefore;
         Name = name;
     }
 
@@ -48,6 +50,23 @@ public sealed class CsvReader : IDisposable
         // UTF-8 unless a byte order mark says otherwise (UTF-16 and UTF-32 files are honoured; a UTF-8 mark is dropped).
         var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, 1 << 16);
         return new CsvReader(Options(separator).From(text), path, hashing);
+    }
+
+    /// <summary>
+    /// Opens the bytes [<paramref name="start"/>, start + <paramref name="length"/>) of a UTF-8 file, a range that starts at
+    /// the beginning of a line and ends after a newline (or at the end of the file), with <paramref name="linesBefore"/> lines
+    /// before it, so <see cref="Line"/> counts in the whole file. Several readers over the ranges of one file parse it in
+    /// parallel; the caller makes sure no quoted field holds a newline (a file without quotes), since a range cannot know.
+    /// </summary>
+    internal static CsvReader OpenRange(string path, long start, long length, int linesBefore, char separator = ',')
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) throw new ResourceDoesNotExistException($"Data file '{path}' does not exist.");
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        file.Position = start;
+        // Only the first range may start with a byte order mark; later ranges are plain UTF-8 from a line's start.
+        var text = new StreamReader(new RangeStream(file, length), Encoding.UTF8, detectEncodingFromByteOrderMarks: start == 0, 1 << 16);
+        return new CsvReader(Options(separator).From(text), path, null, linesBefore);
     }
 
     /// <summary>Reads delimited text already in memory; <paramref name="name"/> names it in errors.</summary>
@@ -85,7 +104,7 @@ public sealed class CsvReader : IDisposable
             }
             var row = _reader.Current;
             // The first record starts on line 1 (Sep reports the line after it for a reader without a header).
-            Line = row.RowIndex == 0 ? 1 : row.LineNumberFrom;
+            Line = _linesBefore + (row.RowIndex == 0 ? 1 : row.LineNumberFrom);
             FieldCount = row.ColCount;
             if (FieldCount == 1 && row[0].Span.IsWhiteSpace()) continue; // blank line
             // Sized by the widest record so far (itself bounded by the parser's largest row).
@@ -194,6 +213,40 @@ public sealed class CsvReader : IDisposable
         {
             var buffer = new byte[1 << 16];
             while (Read(buffer) > 0) { }
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>A read-only stream of the next <c>length</c> bytes of another (which it owns).</summary>
+    private sealed class RangeStream(Stream inner, long length) : Stream
+    {
+        private long _read;
+        private long Left => length - _read;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (Left <= 0) return 0;
+            var read = inner.Read(buffer[..(int)Math.Min(buffer.Length, Left)]);
+            _read += read;
+            return read;
         }
 
         public override void Flush() { }

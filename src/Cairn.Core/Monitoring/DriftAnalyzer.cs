@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 
 namespace Cairn.Monitoring;
@@ -11,6 +12,12 @@ public abstract record DriftColumn(string Name);
 /// <param name="Reference">The reference's values.</param>
 /// <param name="Current">The current sample's values.</param>
 public sealed record NumericDriftColumn(string Name, double[] Reference, double[] Current) : DriftColumn(Name);
+
+/// <summary>A numeric column whose reference is a quantile sketch (of data too large to keep); compared through sketches.</summary>
+/// <param name="Name">The column name.</param>
+/// <param name="Reference">The reference's sketch.</param>
+/// <param name="Current">The current sample's values, NaN where missing.</param>
+public sealed record SketchedDriftColumn(string Name, QuantileSketch Reference, double[] Current) : DriftColumn(Name);
 
 /// <summary>A categorical column, null where a cell is missing.</summary>
 /// <param name="Name">The column name.</param>
@@ -37,12 +44,14 @@ public static class DriftAnalyzer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         // Rules are resolved (and refused) before any work starts.
-        var rules = columns.Select(c => options.Rule(c.Name, c is NumericDriftColumn)).ToArray();
+        var rules = columns.Select(c => options.Rule(c.Name, c is NumericDriftColumn or SketchedDriftColumn)).ToArray();
         var results = new FeatureDrift[columns.Count];
         Parallel.For(0, columns.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
             results[i] = columns[i] switch
             {
+                SketchedDriftColumn sketched => Sketched(sketched, rules[i].Method, rules[i].Threshold),
+                NumericDriftColumn numeric when options.SketchK is { } k => Sketched(numeric, k, rules[i].Method, rules[i].Threshold),
                 NumericDriftColumn numeric => Numeric(numeric, rules[i].Method, rules[i].Threshold),
                 CategoricalDriftColumn categorical => Categorical(categorical, rules[i].Method, rules[i].Threshold),
                 _ => throw new ArgumentException($"Unknown column kind {columns[i].GetType().Name}."),
@@ -57,23 +66,39 @@ public static class DriftAnalyzer
     /// <summary>One numeric feature: KS, Wasserstein (raw and normalised), PSI and JS over the reference's quantile bins.</summary>
     public static FeatureDrift Numeric(NumericDriftColumn column, DriftMethod method, double threshold)
     {
-        var reference = SortedSample.From(column.Reference);
-        var current = SortedSample.From(column.Current);
-        var (r, c) = (reference.Values, current.Values);
+        ArgumentNullException.ThrowIfNull(column);
+        // The sorted copies live in pooled buffers: a thread comparing column after column reuses them (no fresh pages).
+        var referenceBuffer = ArrayPool<double>.Shared.Rent(Math.Max(1, column.Reference.Length));
+        var currentBuffer = ArrayPool<double>.Shared.Rent(Math.Max(1, column.Current.Length));
+        try
+        {
+            var r = referenceBuffer.AsSpan(0, SortedSample.Sort(column.Reference, referenceBuffer));
+            var c = currentBuffer.AsSpan(0, SortedSample.Sort(column.Current, currentBuffer));
+            return Numeric(column.Name, r, c, column.Reference.Length - r.Length, column.Current.Length - c.Length, method, threshold);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(referenceBuffer);
+            ArrayPool<double>.Shared.Return(currentBuffer);
+        }
+    }
+
+    private static FeatureDrift Numeric(string name, ReadOnlySpan<double> r, ReadOnlySpan<double> c, int referenceMissing, int currentMissing, DriftMethod method, double threshold)
+    {
         var result = new FeatureDrift
         {
-            Name = column.Name,
+            Name = name,
             Type = FeatureType.Numeric,
             ReferenceCount = r.Length,
             CurrentCount = c.Length,
-            ReferenceMissing = reference.Missing,
-            CurrentMissing = current.Missing,
+            ReferenceMissing = referenceMissing,
+            CurrentMissing = currentMissing,
             Method = method,
             Threshold = threshold,
         };
         if (r.Length == 0 || c.Length == 0) return result with { Note = EmptyNote(r.Length, c.Length) };
-        var ks = KolmogorovSmirnov.Test(r, c);
-        var wasserstein = DriftStatistics.Wasserstein(r, c);
+        var (d, wasserstein) = DriftStatistics.KsAndWasserstein(r, c);
+        var ks = KolmogorovSmirnov.FromStatistic(r.Length, c.Length, d);
         var std = DriftStatistics.StandardDeviation(r);
         var normalized = std > 0 ? wasserstein / std : wasserstein;
         var edges = DriftStatistics.QuantileEdges(r);
@@ -99,6 +124,112 @@ public static class DriftAnalyzer
             Drifted = Decide(method, score, threshold),
             Histogram = NumericHistogram(r, c),
         };
+    }
+
+    private static FeatureDrift Sketched(SketchedDriftColumn column, DriftMethod method, double threshold)
+    {
+        var current = new QuantileSketch(column.Reference.K);
+        current.AddRange(column.Current);
+        return Sketched(column.Name, column.Reference, current, method, threshold) with { CurrentMissing = (int)(column.Current.Length - current.Count) };
+    }
+
+    private static FeatureDrift Sketched(NumericDriftColumn column, int k, DriftMethod method, double threshold)
+    {
+        var (reference, current) = (new QuantileSketch(k), new QuantileSketch(k));
+        reference.AddRange(column.Reference);
+        current.AddRange(column.Current);
+        return Sketched(column.Name, reference, current, method, threshold) with
+        {
+            ReferenceMissing = (int)(column.Reference.Length - reference.Count),
+            CurrentMissing = (int)(column.Current.Length - current.Count),
+        };
+    }
+
+    /// <summary>
+    /// One numeric feature from two quantile sketches (approximate; the note states the rank error): KS D as the largest gap
+    /// between the sketches' step CDFs (p-value asymptotic), Wasserstein-1 as the area between them, PSI and JS over the
+    /// deciles of the reference sketch. Missing values are not in a sketch: the counts of missing cells are 0 here.
+    /// </summary>
+    public static FeatureDrift Sketched(string name, QuantileSketch reference, QuantileSketch current, DriftMethod method, double threshold)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(current);
+        var result = new FeatureDrift
+        {
+            Name = name,
+            Type = FeatureType.Numeric,
+            ReferenceCount = (int)Math.Min(reference.Count, int.MaxValue),
+            CurrentCount = (int)Math.Min(current.Count, int.MaxValue),
+            ReferenceMissing = 0,
+            CurrentMissing = 0,
+            Method = method,
+            Threshold = threshold,
+        };
+        if (reference.Count == 0 || current.Count == 0) return result with { Note = EmptyNote(result.ReferenceCount, result.CurrentCount) };
+        var (rv, rc) = reference.Steps();
+        var (cv, cc) = current.Steps();
+        double n1 = reference.Count, n2 = current.Count;
+        // One merge over both step functions: the gap after each value (KS) and the area up to the next value (Wasserstein).
+        int i = 0, j = 0;
+        double d = 0, area = 0, previous = Math.Min(rv[0], cv[0]), gap = 0;
+        while (i < rv.Length || j < cv.Length)
+        {
+            var v = i < rv.Length && (j >= cv.Length || rv[i] <= cv[j]) ? rv[i] : cv[j];
+            area += gap * (v - previous);
+            if (i < rv.Length && rv[i] == v) i++;
+            if (j < cv.Length && cv[j] == v) j++;
+            gap = Math.Abs((i == 0 ? 0 : rc[i - 1]) / n1 - (j == 0 ? 0 : cc[j - 1]) / n2);
+            d = Math.Max(d, gap);
+            previous = v;
+        }
+        var en = (int)Math.Max(1, Math.Round(n1 * n2 / (n1 + n2), MidpointRounding.ToEven));
+        var ks = new TestStatistic(d, Math.Clamp(KolmogorovDistribution.Survival(en, d), 0, 1));
+        var std = reference.StandardDeviation;
+        var normalized = std > 0 ? area / std : area;
+        var edges = new List<double>(9);
+        for (var k = 1; k <= 9; k++)
+        {
+            var e = reference.Quantile(k / 10.0);
+            if (edges.Count == 0 || e != edges[^1]) edges.Add(e);
+        }
+        var refShares = DriftStatistics.Shares(SketchBins(reference, edges));
+        var curShares = DriftStatistics.Shares(SketchBins(current, edges));
+        var psi = DriftStatistics.Psi(refShares, curShares);
+        var js = DriftStatistics.JensenShannon(refShares, curShares);
+        var score = method switch
+        {
+            DriftMethod.Ks => ks.PValue,
+            DriftMethod.Wasserstein => normalized,
+            DriftMethod.Js => js,
+            _ => psi,
+        };
+        var error = Math.Max(reference.RankError, current.RankError);
+        return result with
+        {
+            Ks = ks,
+            Wasserstein = area,
+            WassersteinNormalized = normalized,
+            Psi = psi,
+            Js = js,
+            Score = score,
+            Drifted = Decide(method, score, threshold),
+            Note = string.Create(CultureInfo.InvariantCulture, $"approximate: quantile sketches, rank error at most {error:P2} of each side"),
+        };
+    }
+
+    /// <summary>Estimated counts in the bins (-inf, e1), [e1, e2), ..., [em, +inf), rounded to whole values.</summary>
+    private static long[] SketchBins(QuantileSketch sketch, List<double> edges)
+    {
+        var counts = new long[edges.Count + 1];
+        var before = 0L;
+        for (var b = 0; b < edges.Count; b++)
+        {
+            var below = (long)Math.Round(sketch.CountBelow(edges[b]));
+            counts[b] = below - before;
+            before = below;
+        }
+        counts[edges.Count] = sketch.Count - before;
+        return counts;
     }
 
     /// <summary>One categorical feature: chi-square, PSI and JS over the sorted union of categories, unseen categories counted.</summary>
@@ -170,7 +301,7 @@ public static class DriftAnalyzer
     }
 
     /// <summary>Equal-width bins over the pooled range (one bin when the range is 0 or not finite).</summary>
-    private static Histogram NumericHistogram(double[] reference, double[] current)
+    private static Histogram NumericHistogram(ReadOnlySpan<double> reference, ReadOnlySpan<double> current)
     {
         var low = Math.Min(reference[0], current[0]);
         var high = Math.Max(reference[^1], current[^1]);
@@ -181,7 +312,8 @@ public static class DriftAnalyzer
         var refCounts = DriftStatistics.BinCounts(reference, edges);
         var curCounts = DriftStatistics.BinCounts(current, edges);
         var labels = Enumerable.Range(0, HistogramBins).Select(b => Label(low + b * width)).ToArray();
-        return new Histogram(labels, refCounts.Select(c => (double)c / reference.Length).ToArray(), curCounts.Select(c => (double)c / current.Length).ToArray());
+        var (refTotal, curTotal) = ((double)reference.Length, (double)current.Length);
+        return new Histogram(labels, refCounts.Select(c => c / refTotal).ToArray(), curCounts.Select(c => c / curTotal).ToArray());
     }
 
     private static Histogram CategoryHistogram(string[] categories, long[] reference, long[] current, int refTotal, int curTotal)

@@ -44,6 +44,12 @@ public sealed class DriftOptions
     /// <summary>The dataset drifts when the share of drifted features is at least this (default 0.5).</summary>
     public double DriftShare { get; set; } = 0.5;
 
+    /// <summary>
+    /// When set, numeric columns are compared through a <see cref="QuantileSketch"/> of this K per side instead of sorting:
+    /// approximate (the KS D, the CDFs and the bins are within the sketches' stated rank error), for data too large to sort.
+    /// </summary>
+    public int? SketchK { get; set; }
+
     /// <summary>The built-in threshold of a method.</summary>
     public static double DefaultThreshold(DriftMethod method) => method switch
     {
@@ -82,6 +88,8 @@ public sealed class DriftOptions
     /// <summary>Checks every setting once; errors name the setting and the rule.</summary>
     public void Validate()
     {
+        if (SketchK is { } k && k is < 16 or > 1 << 20)
+            throw new InvalidParameterValueException($"Invalid value '{k}' for 'sketch size': it must be between 16 and 1048576.");
         if (NumericMethod is DriftMethod.Chi2)
             throw new InvalidParameterValueException("Invalid value 'chi2' for 'numeric method': chi2 applies to categorical columns; use psi, js, ks or wasserstein.");
         if (CategoricalMethod is DriftMethod.Ks or DriftMethod.Wasserstein)

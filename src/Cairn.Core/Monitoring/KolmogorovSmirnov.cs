@@ -22,7 +22,12 @@ public static class KolmogorovSmirnov
     {
         int n1 = sortedReference.Length, n2 = sortedCurrent.Length;
         if (n1 == 0 || n2 == 0) throw new ArgumentException("Both samples need at least one value.");
-        var d = Statistic(sortedReference, sortedCurrent);
+        return FromStatistic(n1, n2, Statistic(sortedReference, sortedCurrent));
+    }
+
+    /// <summary>The test of samples of <paramref name="n1"/> and <paramref name="n2"/> values whose statistic D (as <see cref="Statistic"/>) is known.</summary>
+    internal static TestStatistic FromStatistic(int n1, int n2, double d)
+    {
         var g = Gcd(n1, n2);
         if (Math.Max(n1, n2) <= MaxExactSize && TryExact(n1, n2, g, d, out var exactD, out var exactP))
             return new TestStatistic(exactD, exactP);

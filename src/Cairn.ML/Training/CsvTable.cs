@@ -123,15 +123,44 @@ public sealed class CsvTable
     /// bytes as they are read (<see cref="Sha256"/>) unless <paramref name="hash"/> is false. <paramref name="textColumns"/>
     /// are kept as strings from the start. Errors name the file and line.
     /// </summary>
-    public static CsvTable Read(string path, IReadOnlyCollection<string>? textColumns = null, bool hash = true)
+    public static CsvTable Read(string path, IReadOnlyCollection<string>? textColumns = null, bool hash = true) =>
+        Read(path, textColumns, hash, ParallelChunkBytes);
+
+    /// <summary>Files of at least two chunks of this size are parsed in parallel (see <see cref="TryReadParallel"/>).</summary>
+    internal const int ParallelChunkBytes = 4 << 20;
+
+    /// <summary><see cref="Read(string, IReadOnlyCollection{string}?, bool)"/> with the parallel path's chunk size (tests make it small).</summary>
+    internal static CsvTable Read(string path, IReadOnlyCollection<string>? textColumns, bool hash, int chunkBytes)
     {
-        using var sha256 = hash ? CsvReader.Sha256() : null;
-        using var reader = CsvReader.Open(path, ',', sha256);
+        var header = ReadHeader(path, out var headerLine);
+        // Parallel when the file is large, UTF-8, without quotes and its header is its first line; otherwise one stream.
+        if (headerLine == 1 && TryReadParallel(path, header, textColumns, hash, chunkBytes) is { } table) return table;
+        return ReadSequential(path, header, textColumns, hash);
+    }
+
+    /// <summary>The header's names (checked: present, trimmed, unique) and the line it is on.</summary>
+    private static List<string> ReadHeader(string path, out int line)
+    {
+        using var reader = CsvReader.Open(path);
+        return Header(reader, path, out line);
+    }
+
+    private static List<string> Header(CsvReader reader, string path, out int line)
+    {
         if (!reader.Read()) throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
+        line = reader.Line;
         var names = reader.Record().Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n
             : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
             throw new InvalidParameterValueException($"{path}: the header names column '{duplicate.Key}' twice.");
+        return names;
+    }
+
+    private static CsvTable ReadSequential(string path, List<string> names, IReadOnlyCollection<string>? textColumns, bool hash)
+    {
+        using var sha256 = hash ? CsvReader.Sha256() : null;
+        using var reader = CsvReader.Open(path, ',', sha256);
+        reader.Read(); // the header, read above
         // Columns start at the file's line count less the header (a quick vectorized pass over bytes the page cache now
         // holds): the arrays are then never grown nor trimmed, each page written once, instead of ten doublings and copies.
         // Newlines inside quoted fields or blank lines only make the count too large, and the arrays are trimmed at the end.
@@ -151,19 +180,216 @@ public sealed class CsvTable
     }
 
     /// <summary>
+    /// The parallel read: the file is cut at newlines into chunks of about <paramref name="chunkBytes"/> (at most four per core),
+    /// each chunk parsed by its own <see cref="CsvReader"/> over its byte range on the thread pool, straight into the columns'
+    /// final arrays at the chunk's place (sized from a first pass that counts each chunk's newlines, so nothing is copied
+    /// unless blank lines leave gaps to close). The typing rule is the sequential read's, decided over all chunks: numbers when
+    /// every chunk kept numbers, strings when every chunk that has values began with one that is not a number, and otherwise
+    /// (numbers, then not) a column whose strings are read again when asked for. Null when the file cannot be cut this way:
+    /// smaller than two chunks, a UTF-16/32 byte order mark, or a quote anywhere (a quoted field may hold a newline).
+    /// </summary>
+    private static CsvTable? TryReadParallel(string path, List<string> names, IReadOnlyCollection<string>? textColumns, bool hash, int chunkBytes)
+    {
+        var length = new FileInfo(path).Length;
+        var chunks = (int)Math.Min(length / chunkBytes, Environment.ProcessorCount * 4L);
+        if (chunks < 2) return null;
+        var starts = ChunkStarts(path, length, chunks);
+        if (starts is null) return null;
+        chunks = starts.Length - 1;
+        // First pass, in parallel: each chunk's newlines, and whether a quote is anywhere.
+        var newlines = new long[chunks];
+        var quoted = 0;
+        var lastByte = (byte)'\n';
+        Parallel.For(0, chunks, k =>
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            file.Position = starts[k];
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                long count = 0, left = starts[k + 1] - starts[k];
+                while (left > 0 && Volatile.Read(ref quoted) == 0)
+                {
+                    var read = file.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                    if (read == 0) break;
+                    var span = buffer.AsSpan(0, read);
+                    count += span.Count((byte)'\n');
+                    if (span.Contains((byte)'"')) Volatile.Write(ref quoted, 1);
+                    left -= read;
+                    if (left == 0 && k == chunks - 1) lastByte = span[^1];
+                }
+                newlines[k] = count;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        });
+        if (quoted != 0) return null;
+        // A chunk holds at most its newlines' rows (the last one more when the file does not end with one, the first one
+        // less for the header); the columns' arrays hold the chunks back to back at those places.
+        var capacities = new int[chunks];
+        var places = new int[chunks + 1];
+        var linesBefore = new int[chunks];
+        long lines = 0, total = 0;
+        for (var k = 0; k < chunks; k++)
+        {
+            var capacity = newlines[k] + (k == chunks - 1 && lastByte != (byte)'\n' ? 1 : 0) - (k == 0 ? 1 : 0);
+            if (lines > int.MaxValue || total + capacity > Array.MaxLength) return null;
+            capacities[k] = (int)Math.Max(0, capacity);
+            linesBefore[k] = (int)lines;
+            places[k] = (int)total;
+            lines += newlines[k];
+            total += capacities[k];
+        }
+        places[chunks] = (int)total;
+        var texts = names.Select(n => textColumns?.Contains(n) == true).ToArray();
+        var numberArrays = texts.Select(t => t ? null : GC.AllocateUninitializedArray<double>((int)total)).ToArray();
+        var textArrays = texts.Select(t => t ? new string?[total] : null).ToArray();
+        var digest = hash ? Task.Run(() => HashFile(path)) : null;
+        var builders = new ColumnBuilder[chunks][];
+        var rows = new int[chunks];
+        var errors = new Exception?[chunks];
+        var firstFailure = int.MaxValue;
+        Parallel.For(0, chunks, k =>
+        {
+            try
+            {
+                using var reader = CsvReader.OpenRange(path, starts[k], starts[k + 1] - starts[k], linesBefore[k]);
+                if (k == 0) reader.Read(); // the header
+                var chunk = builders[k] = names.Select((_, c) => new ColumnBuilder(numberArrays[c], textArrays[c], places[k], capacities[k])).ToArray();
+                var row = 0;
+                while (reader.Read())
+                {
+                    if (reader.FieldCount != names.Count)
+                        throw new InvalidParameterValueException($"{path}: line {reader.Line} has {reader.FieldCount} fields but the header has {names.Count}.");
+                    if (row == capacities[k]) throw new InvalidStateException($"{path}: the file changed while it was being read (line {reader.Line}).");
+                    for (var c = 0; c < chunk.Length; c++) chunk[c].Add(reader, c, row);
+                    row++;
+                    // A chunk after one that failed stops: only the first error in the file is reported.
+                    if ((row & 8191) == 0 && Volatile.Read(ref firstFailure) < k) return;
+                }
+                rows[k] = row;
+            }
+            catch (Exception e) when (e is CairnException or IOException)
+            {
+                errors[k] = e;
+                InterlockedMin(ref firstFailure, k);
+            }
+        });
+        if (errors.FirstOrDefault(e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        var rowCount = rows.Sum();
+        if (rowCount == 0) throw new InvalidParameterValueException($"{path}: the file has a header but no data rows.");
+        var firsts = new int[chunks];
+        for (var k = 1; k < chunks; k++) firsts[k] = firsts[k - 1] + rows[k - 1];
+        var columns = new Column[names.Count];
+        for (var c = 0; c < names.Count; c++)
+        {
+            var parts = builders.Select(b => b[c]).ToArray();
+            if (texts[c]) columns[c] = new Column { Text = Close(textArrays[c]!, places, firsts, rows, rowCount) };
+            else if (parts.All(p => p.IsNumbers)) columns[c] = new Column { Numbers = Close(numberArrays[c]!, places, firsts, rows, rowCount) };
+            else if (parts.All(p => p.IsText || !p.AnyNumber))
+            {
+                // Every chunk with values began with a non-number: strings, as the sequential read holds them.
+                var text = new string?[rowCount];
+                for (var k = 0; k < chunks; k++)
+                    if (parts[k].IsText) Array.Copy(parts[k].ChunkText!, 0, text, firsts[k], rows[k]);
+                columns[c] = new Column { Text = text };
+            }
+            else
+            {
+                var bad = Enumerable.Range(0, chunks).Where(k => parts[k].FirstNonNumber >= 0).Select(k => firsts[k] + parts[k].FirstNonNumber).Min();
+                columns[c] = new Column { BadRow = bad };
+            }
+        }
+        return new CsvTable(path, names, columns, rowCount, digest?.GetAwaiter().GetResult());
+    }
+
+    /// <summary>Moves the chunks' rows from their places to their final rows (closing the gaps blank lines left) and trims.</summary>
+    private static T[] Close<T>(T[] values, int[] places, int[] firsts, int[] rows, int rowCount)
+    {
+        for (var k = 0; k < rows.Length; k++)
+            if (places[k] != firsts[k]) Array.Copy(values, places[k], values, firsts[k], rows[k]);
+        if (values.Length != rowCount) Array.Resize(ref values, rowCount);
+        return values;
+    }
+
+    /// <summary>
+    /// The byte offsets the chunks start at: the first after the next newline at or after each of <paramref name="chunks"/>
+    /// equal cuts, then the file's length; null for a UTF-16/32 file (its newlines are not single bytes).
+    /// </summary>
+    private static long[]? ChunkStarts(string path, long length, int chunks)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        Span<byte> buffer = stackalloc byte[4096];
+        var head = buffer[..file.Read(buffer)];
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || head.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || head.StartsWith((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]))
+            return null;
+        var starts = new List<long> { 0 };
+        for (var k = 1; k < chunks; k++)
+        {
+            var at = Math.Max(length * k / chunks, starts[^1]);
+            file.Position = at;
+            while (true)
+            {
+                var read = file.Read(buffer);
+                if (read == 0)
+                {
+                    at = length;
+                    break;
+                }
+                var newline = buffer[..read].IndexOf((byte)'\n');
+                if (newline >= 0)
+                {
+                    at += newline + 1;
+                    break;
+                }
+                at += read;
+            }
+            if (at > starts[^1] && at < length) starts.Add(at);
+        }
+        starts.Add(length);
+        return starts.Count > 2 ? [.. starts] : null;
+    }
+
+    private static string HashFile(string path)
+    {
+        using var sha256 = CsvReader.Sha256();
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            int read;
+            while ((read = file.Read(buffer, 0, buffer.Length)) > 0) sha256.AppendData(buffer, 0, read);
+            return CsvReader.Hex(sha256);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void InterlockedMin(ref int target, int value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value < seen)
+        {
+            var was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen) return;
+            seen = was;
+        }
+    }
+
+    /// <summary>
     /// Streams the CSV file <paramref name="path"/> as tables of at most <paramref name="chunkRows"/> rows (the same reader and
-    /// rules as <see cref="Read"/>), so a file of any size is read in bounded memory. Every column is held as its text (a chunk
+    /// rules as <see cref="Read(string, IReadOnlyCollection{string}?, bool)"/>), so a file of any size is read in bounded memory. Every column is held as its text (a chunk
     /// cannot read the file again for it); <see cref="TryNumbers"/> parses on demand, and <see cref="FirstRow"/> places a chunk.
     /// </summary>
     public static IEnumerable<CsvTable> ReadChunks(string path, int chunkRows)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
         using var reader = CsvReader.Open(path);
-        if (!reader.Read()) throw new InvalidParameterValueException($"{path}: the file is empty; expected a header row and data rows.");
-        var names = reader.Record().Select((h, i) => (h ?? "").Trim() is { Length: > 0 } n ? n
-            : throw new InvalidParameterValueException($"{path}: column {i + 1} of the header has no name.")).ToList();
-        if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
-            throw new InvalidParameterValueException($"{path}: the header names column '{duplicate.Key}' twice.");
+        var names = Header(reader, path, out _);
         long before = 0;
         while (true)
         {
@@ -244,32 +470,66 @@ public sealed class CsvTable
     /// <summary>
     /// A column as it streams in: numbers until a present value is not one (a first row that is not makes it strings; a later
     /// one only marks it), or strings. Not a <c>List&lt;T&gt;</c>: the arrays grow by doubling, and equal short strings (a
-    /// category's values) share one instance.
+    /// category's values) share one instance. A chunk's builder (the parallel read) writes into the column's shared arrays at
+    /// the chunk's place and never grows them; strings it starts on its own are its own (<see cref="ChunkText"/>).
     /// </summary>
-    private sealed class ColumnBuilder(bool text, int capacity = 1024)
+    private sealed class ColumnBuilder
     {
-        private double[]? _numbers = text ? null : new double[capacity];
-        private string?[]? _text = text ? new string?[capacity] : null;
+        private double[]? _numbers;
+        private string?[]? _text;
+        private readonly int _numbersAt;
+        private int _textAt;
+        private readonly bool _chunk;
+        private readonly int _capacity;
         private int _badRow = -1;
         private bool _anyNumber;
         private Dictionary<string, string>? _pool;
+
+        public ColumnBuilder(bool text, int capacity = 1024)
+        {
+            _numbers = text ? null : new double[capacity];
+            _text = text ? new string?[capacity] : null;
+            _capacity = capacity;
+        }
+
+        /// <summary>A chunk's builder over the column's arrays (one of them null), writing rows from <paramref name="at"/> on.</summary>
+        public ColumnBuilder(double[]? numbers, string?[]? text, int at, int capacity)
+        {
+            (_numbers, _text, _numbersAt, _textAt, _chunk, _capacity) = (numbers, text, at, at, true, capacity);
+        }
+
+        /// <summary>Every present value so far was a number (or there was none).</summary>
+        public bool IsNumbers => _numbers is not null;
+
+        /// <summary>The chunk began with a value that is not a number and holds its strings itself.</summary>
+        public bool IsText => _numbers is null && _text is not null && _badRow < 0 && FirstNonNumber >= 0;
+
+        /// <summary>A present number was seen.</summary>
+        public bool AnyNumber => _anyNumber;
+
+        /// <summary>The first row (of this builder) whose value is not a number; -1 when none.</summary>
+        public int FirstNonNumber { get; private set; } = -1;
+
+        /// <summary>The strings a chunk's builder holds itself (when <see cref="IsText"/>).</summary>
+        public string?[]? ChunkText => _text;
 
         public void Add(CsvReader reader, int index, int row)
         {
             if (_numbers is not null)
             {
-                if (row == _numbers.Length) Array.Resize(ref _numbers, _numbers.Length * 2);
+                if (!_chunk && row == _numbers.Length) Array.Resize(ref _numbers, _numbers.Length * 2);
                 if (!reader.TryField(index, out var value))
                 {
-                    _numbers[row] = double.NaN;
+                    _numbers[_numbersAt + row] = double.NaN;
                     return;
                 }
-                if (TryNumber(value, out _numbers[row]))
+                if (TryNumber(value, out _numbers[_numbersAt + row]))
                 {
                     _anyNumber = true;
                     return;
                 }
                 _numbers = null;
+                FirstNonNumber = row;
                 // Not a number before any number was seen: a column of strings (the rows before were empty). After one:
                 // numbers no more, and the strings, if anyone asks, come from reading the file again.
                 if (_anyNumber)
@@ -277,11 +537,12 @@ public sealed class CsvTable
                     _badRow = row;
                     return;
                 }
-                _text = new string?[Math.Max(1024, row + 1)];
+                _text = new string?[_chunk ? _capacity : Math.Max(1024, row + 1)];
+                _textAt = 0;
             }
             if (_text is null) return;
-            if (row == _text.Length) Array.Resize(ref _text, _text.Length * 2);
-            _text[row] = Intern(reader, index);
+            if (!_chunk && row == _text.Length) Array.Resize(ref _text, _text.Length * 2);
+            _text[_textAt + row] = Intern(reader, index);
         }
 
         private string? Intern(CsvReader reader, int index)

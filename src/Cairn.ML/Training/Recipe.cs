@@ -44,6 +44,12 @@ public sealed class Recipe
     public string? RunName { get; init; }
     /// <summary>Compute permutation feature importances on the held-out rows (recipe field <c>feature_importance</c>).</summary>
     public bool FeatureImportance { get; init; } = true;
+
+    /// <summary>
+    /// With more rows than the reference sample keeps, also store a quantile sketch of every numeric feature over all rows
+    /// (recipe field <c>reference_sketch</c>, default false; see <see cref="ReferenceSample"/>).
+    /// </summary>
+    public bool ReferenceSketch { get; init; }
     /// <summary>A hyperparameter sweep over this recipe (null: one training).</summary>
     public SweepSpec? Sweep { get; init; }
 
@@ -52,14 +58,14 @@ public sealed class Recipe
     {
         Source = Source, Experiment = Experiment, Task = Task, Data = Data, Label = Label, Features = Features,
         TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName, FeatureImportance = FeatureImportance,
-        Trainer = trainer, Hyperparameters = hyperparameters, Sweep = null,
+        ReferenceSketch = ReferenceSketch, Trainer = trainer, Hyperparameters = hyperparameters, Sweep = null,
     };
 
     private Recipe WithSweep(SweepSpec sweep) => new()
     {
         Source = Source, Experiment = Experiment, Task = Task, Data = Data, Label = Label, Features = Features,
         TestFraction = TestFraction, Folds = Folds, Seed = Seed, RunName = RunName, FeatureImportance = FeatureImportance,
-        Trainer = Trainer, Hyperparameters = Hyperparameters, Sweep = sweep,
+        ReferenceSketch = ReferenceSketch, Trainer = Trainer, Hyperparameters = Hyperparameters, Sweep = sweep,
     };
 
     /// <summary>Reads and validates a YAML recipe; <see cref="Data"/> becomes a full path relative to the recipe's folder.</summary>
@@ -82,7 +88,7 @@ public sealed class Recipe
         {
             throw new InvalidParameterValueException($"{source}: invalid YAML at line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
         }
-        var known = new[] { "experiment", "task", "data", "label", "features", "split", "cv", "trainer", "run_name", "sweep", "feature_importance" };
+        var known = new[] { "experiment", "task", "data", "label", "features", "split", "cv", "trainer", "run_name", "sweep", "feature_importance", "reference_sketch" };
         foreach (var key in root.Keys.Select(k => k.ToString()!))
             if (!known.Contains(key)) throw Bad(source, key, $"unknown field; expected one of {string.Join(", ", known)}");
 
@@ -136,6 +142,12 @@ public sealed class Recipe
                 null => true,
                 string flag when bool.TryParse(flag, out var on) => on,
                 var other => throw Bad(source, "feature_importance", $"'{other}' is not true or false"),
+            },
+            ReferenceSketch = root.GetValueOrDefault("reference_sketch") switch
+            {
+                null => false,
+                string flag when bool.TryParse(flag, out var on) => on,
+                var other => throw Bad(source, "reference_sketch", $"'{other}' is not true or false"),
             },
         };
         recipe.Validate();

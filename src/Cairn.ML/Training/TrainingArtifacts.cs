@@ -6,7 +6,7 @@ using static Cairn.ML.Training.ModelFitter;
 namespace Cairn.ML.Training;
 
 /// <summary>
-/// A training run's artifacts: the model package (with <c>data_profile.json</c>) as <c>model/</c>, the evaluation plots as
+/// A training run's artifacts: the model package (with <c>data_profile.json</c> and <c>reference_sample.parquet</c>) as <c>model/</c>, the evaluation plots as
 /// <c>plots/</c> and the permutation importances as <c>feature_importance.json</c>.
 /// </summary>
 internal static class TrainingArtifacts
@@ -39,7 +39,8 @@ internal static class TrainingArtifacts
                 profile,
                 modelSaved ?? Task.Run(() => SaveModel(modelFolder, recipe, data, fitted.Model, fitted.ScoreOrder, run.RunId), cancellationToken),
                 Task.Run(() => WritePlots(plots, recipe.Task, data.Classes, fitted.Holdout, fitted.Metrics), cancellationToken),
-                Task.Run(async () => WriteDiagnosticPlots(plots, recipe.Task, await fitted.PendingDiagnostics.ConfigureAwait(false)), cancellationToken))
+                Task.Run(async () => WriteDiagnosticPlots(plots, recipe.Task, await fitted.PendingDiagnostics.ConfigureAwait(false)), cancellationToken),
+                Task.Run(() => WriteReferenceAsync(modelFolder, recipe, data, cancellationToken), cancellationToken))
                 .ConfigureAwait(false);
             DataProfile.Write(Path.Combine(modelFolder, DataProfile.FileName), await profile.ConfigureAwait(false));
             if (fitted.Diagnostics.Importance.Count > 0)
@@ -51,6 +52,14 @@ internal static class TrainingArtifacts
         {
             try { work?.Delete(recursive: true); } catch (IOException) { /* a temp folder left behind is harmless */ }
         }
+    }
+
+    /// <summary>The reference sample (<see cref="ReferenceSample"/>) beside the model files (the folder is shared with the model's save).</summary>
+    private static async Task WriteReferenceAsync(string modelFolder, Recipe recipe, TrainingData data, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(modelFolder);
+        await ReferenceSample.WriteAsync(Path.Combine(modelFolder, ReferenceSample.FileName), data, recipe.Label, recipe.Seed, cancellationToken).ConfigureAwait(false);
+        if (recipe.ReferenceSketch && data.RowCount > ReferenceSample.MaxRows) ReferenceSample.WriteSketches(Path.Combine(modelFolder, ReferenceSample.SketchFileName), data);
     }
 
     /// <summary>The ML.NET model package of a fitted chain, with the task, label and class order the scorers need.</summary>

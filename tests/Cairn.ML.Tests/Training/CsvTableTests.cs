@@ -149,4 +149,58 @@ public sealed class CsvTableTests : IDisposable
         Assert.Equal(1, bad);
         Assert.Equal(new string?[] { null, "red" }, table["a"].AsEnumerable());
     }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public void The_parallel_read_gives_what_the_sequential_read_gives(bool finalNewline, bool utf8Mark)
+    {
+        // Chunks of 512 bytes: many chunks, each parsed on its own, with blank lines (gaps to close), a column that is numbers
+        // and then not (late in the file), one that is strings only from a later chunk on, one empty in whole chunks, a text
+        // column, a missing final newline and a byte order mark.
+        var random = new Random(3);
+        var text = new System.Text.StringBuilder("x, late ,words,sparse,label\n");
+        const int rows = 4000;
+        for (var i = 0; i < rows; i++)
+        {
+            var value = Math.Round((random.NextDouble() - 0.5) * 1000, random.Next(6)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var late = i == 3217 ? "oops" : (i % 7).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var words = i < 1500 ? "" : "w" + (i % 13);
+            var present = i % 900 < 450 ? "" : "2.5";
+            text.Append(value).Append(',').Append(late).Append(',').Append(words).Append(',').Append(present).Append(",l").Append(i % 3).Append('\n');
+            if (i % 333 == 0) text.Append("\n  \n");
+        }
+        var path = Write(finalNewline ? text.ToString() : text.ToString().TrimEnd('\n'), utf8Mark);
+
+        var sequential = CsvTable.Read(path, ["label"], hash: true, chunkBytes: int.MaxValue);
+        var parallel = CsvTable.Read(path, ["label"], hash: true, chunkBytes: 512);
+
+        Assert.Equal(["x", "late", "words", "sparse", "label"], parallel.Names);
+        Assert.Equal(rows, sequential.RowCount);
+        Assert.Equal(rows, parallel.RowCount);
+        Assert.Equal(TrainingData.HashFile(path), parallel.Sha256);
+        Assert.True(parallel.TryNumbers("x", out var x, out _));
+        Assert.True(sequential.TryNumbers("x", out var expectedX, out _));
+        Assert.Equal(expectedX.Select(BitConverter.DoubleToInt64Bits), x.Select(BitConverter.DoubleToInt64Bits));
+        Assert.True(parallel.TryNumbers("sparse", out var sparse, out _));
+        Assert.Equal(4 * 450, sparse.Count(v => !double.IsNaN(v))); // rows 450-899 of every 900, none of the last 400
+        Assert.False(parallel.TryNumbers("late", out _, out var badRow));
+        Assert.Equal(3217, badRow);
+        Assert.False(parallel.TryNumbers("words", out _, out var firstWord));
+        Assert.Equal(1500, firstWord);
+        foreach (var name in parallel.Names) Assert.Equal(sequential[name].AsEnumerable(), parallel[name].AsEnumerable());
+    }
+
+    [Fact]
+    public void The_parallel_read_names_the_line_of_a_bad_row_in_a_later_chunk()
+    {
+        var text = new System.Text.StringBuilder("a,b\n");
+        for (var i = 0; i < 3000; i++) text.Append(i).Append(i == 2500 ? "\n" : ",1\n");
+        var path = Write(text.ToString());
+
+        var error = Assert.Throws<InvalidParameterValueException>(() => CsvTable.Read(path, null, hash: false, chunkBytes: 512));
+
+        Assert.Equal($"{path}: line 2502 has 1 fields but the header has 2.", error.Message);
+    }
 }

@@ -53,7 +53,8 @@ public sealed class TrainerTests : StoreTests
         Assert.Contains(input.Tags, t => t is { Key: "mlflow.data.context", Value: "training" });
 
         var model = await Client.ListArtifactsAsync(result.RunId, "model", Ct);
-        Assert.Equal(["model/MLmodel", "model/data_profile.json", "model/input_example.json", "model/model.zip"], model.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(["model/MLmodel", "model/data_profile.json", "model/input_example.json", "model/model.zip", "model/reference_sample.parquet"],
+            model.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
         var plots = await Client.ListArtifactsAsync(result.RunId, "plots", Ct);
         Assert.Equal(["plots/confusion_matrix.png", "plots/feature_importance.png", "plots/learning_curve.png", "plots/pr_curve.png", "plots/roc_curve.png"],
             plots.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
@@ -72,6 +73,16 @@ public sealed class TrainerTests : StoreTests
         Assert.Equal(2000, profile["rows"]!.GetValue<int>());
         Assert.True(profile["features"]!["x1"]!["nulls"]!.GetValue<int>() > 0);
         Assert.Equal(3, profile["features"]!["color"]!["distinct"]!.GetValue<int>());
+        // The reference sample: every training row (2,000, fewer than 100,000), features then the label, as trained on.
+        var sample = ParquetTable.Read(Path.Combine(download, "model", ReferenceSample.FileName));
+        var training = CsvTable.Read(csv);
+        Assert.Equal(["x1", "x2", "color", "y"], sample.Names);
+        Assert.Equal(2000, sample.RowCount);
+        Assert.True(sample.TryNumbers("x1", out var sampled, out _));
+        Assert.True(training.TryNumbers("x1", out var trained, out _));
+        Assert.Equal(trained.Select(BitConverter.DoubleToInt64Bits), sampled.Select(BitConverter.DoubleToInt64Bits));
+        Assert.Equal(training["color"].AsEnumerable(), sample["color"].AsEnumerable());
+        Assert.Equal(training["y"].AsEnumerable(), sample["y"].AsEnumerable());
 
         using var package = ModelPackage.Load(Path.Combine(download, "model"));
         Assert.Equal(result.RunId, package.Manifest.RunId);
