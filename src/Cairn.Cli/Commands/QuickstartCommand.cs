@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Cairn.Client;
 using Cairn.Server.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Cairn.Tracking;
 using Spectre.Console;
 
@@ -36,9 +35,7 @@ internal static class QuickstartCommand
                 LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
                 MonitoringFile = monitoring,
             };
-            // As `cairn server`, the monitor reads its reference file through the training side's one table reader.
-            await using var server = await CairnServer.StartAsync(options.ToSettings(), options.S3,
-                services => services.AddSingleton<Cairn.Monitoring.IMonitorReferenceReader, Cairn.ML.Monitoring.TableReferenceReader>(), cancellationToken);
+            await using var server = await CairnServer.StartAsync(options.ToSettings(), options.S3, ServerCommand.AddTrainingSide, cancellationToken);
             var url = server.Address.ToString().TrimEnd('/');
             QuickstartMonitoring.WritePipeline(home, url);
             console.MarkupLine($"[green]Cairn server[/] listening on [bold]{url}[/] (SQLite and artifacts in [bold]{Markup.Escape(home)}[/])");

@@ -21,6 +21,9 @@ internal static class QuickstartMonitoring
 
     private const int ShiftedRequests = 600;
 
+    /// <summary>How long the quickstart gives the server to log the rows of the answers it has just received.</summary>
+    private static readonly TimeSpan AnswerToLog = TimeSpan.FromMilliseconds(300);
+
     private static string Folder(string home) => Path.Combine(home, "quickstart");
 
     private static string RetrainFolder(string home) => Path.Combine(Folder(home), "retrain");
@@ -103,7 +106,9 @@ internal static class QuickstartMonitoring
         var monitor = client.Stores.MonitorClient ?? throw new InvalidOperationException("The quickstart talks to its server over HTTP.");
         var deployment = QuickstartServing.DeploymentName;
 
-        // 1. The traffic so far came from the training distribution.
+        // 1. The traffic so far came from the training distribution. (The server hands a request's rows to the prediction
+        // log just after its answer has gone out: a moment's wait lets the last answers' rows reach the log.)
+        await Task.Delay(AnswerToLog, cancellationToken);
         var firstEnd = DateTimeOffset.UtcNow;
         var before = Overall(await monitor.RunAsync(deployment, trafficStart, firstEnd, null, cancellationToken));
         console.MarkupLine($"Monitor window 1 (the traffic above, [bold]{before.Rows:N0}[/] rows): " +
@@ -123,6 +128,7 @@ internal static class QuickstartMonitoring
         });
 
         // 3. The next window drifts; the rule fires on it.
+        await Task.Delay(AnswerToLog, cancellationToken);
         var after = Overall(await monitor.RunAsync(deployment, firstEnd, DateTimeOffset.UtcNow, null, cancellationToken));
         var table = new Table().Title($"monitor window 2: {after.Rows:N0} rows against the training data")
             .AddColumns("feature", "type", "PSI", "KS / chi² p-value", "drifted");

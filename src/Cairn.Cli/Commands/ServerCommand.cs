@@ -62,9 +62,8 @@ internal static class ServerCommand
             CairnServer server;
             try
             {
-                // This host reads reference files (CSV, Parquet) for the monitor through the training side's one table reader.
                 server = await CairnServer.StartAsync(settings, Cairn.Data.Remotes.S3ConnectionOptions.FromEnvironment(ctx.GetEnvironmentVariable),
-                    services => services.AddSingleton<Cairn.Monitoring.IMonitorReferenceReader, Cairn.ML.Monitoring.TableReferenceReader>(), cancellationToken);
+                    AddTrainingSide, cancellationToken);
             }
             catch (OptionsValidationException e)
             {
@@ -85,5 +84,15 @@ internal static class ServerCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// What the <c>cairn</c> command's servers take from the training side, which the server assembly does not reference:
+    /// the monitor reads reference files (CSV, Parquet) through the one table reader and draws window reports with its plots.
+    /// </summary>
+    internal static void AddTrainingSide(IServiceCollection services)
+    {
+        services.AddSingleton<Cairn.Monitoring.IMonitorReferenceReader, Cairn.ML.Monitoring.TableReferenceReader>();
+        services.AddSingleton<Cairn.Monitoring.IMonitorReportRenderer, Cairn.ML.Monitoring.MonitorHtmlReportRenderer>();
     }
 }

@@ -66,3 +66,14 @@ public interface IMonitorWindowObserver
     /// <summary>Called once per evaluated window; an exception is logged by the monitor and never stops it.</summary>
     ValueTask OnWindowAsync(MonitorWindow window, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Draws a stored window as a self-contained HTML page (plots embedded), with the over-time plots drawn from
+/// <c>history</c>: the deployment's stored windows of the same model version. The server serves the page when its host
+/// registers one (<c>cairn server</c> registers the training side's, which holds the plotting library).
+/// </summary>
+public interface IMonitorReportRenderer
+{
+    /// <summary>The page's HTML.</summary>
+    string Render(MonitorWindow window, IReadOnlyList<MonitorWindow> history);
+}

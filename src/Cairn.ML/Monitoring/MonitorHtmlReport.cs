@@ -112,3 +112,10 @@ public static class MonitorHtmlReport
 
     private static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 }
+
+/// <summary>The window page of <see cref="MonitorHtmlReport"/> as the server's <see cref="IMonitorReportRenderer"/>.</summary>
+public sealed class MonitorHtmlReportRenderer : IMonitorReportRenderer
+{
+    /// <inheritdoc/>
+    public string Render(MonitorWindow window, IReadOnlyList<MonitorWindow> history) => MonitorHtmlReport.Render(window, history);
+}

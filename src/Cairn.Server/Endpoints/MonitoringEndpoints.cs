@@ -63,6 +63,30 @@ internal static class MonitoringEndpoints
         .WithName("CairnMonitorWindowGet").WithSummary("One stored monitoring window with its drift per feature and performance.")
         .Produces<MonitorWindowResponse>().Produces<Cairn.Contracts.ErrorResponse>(StatusCodes.Status404NotFound);
 
+        group.MapGet("windows/{id}/report", async (string name, string id, HttpRequest request, ServerStores stores, IEnumerable<IMonitorReportRenderer> renderers) =>
+        {
+            PredictionEndpoints.CheckName(name, "name");
+            if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var windowId))
+                throw new InvalidParameterValueException($"Invalid value '{(id.Length <= 40 ? id : id[..40] + "...")}' for parameter 'id': a window id is a whole number.");
+            var renderer = renderers.LastOrDefault()
+                ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, "This host draws no monitoring reports (cairn server does).");
+            var ct = request.HttpContext.RequestAborted;
+            var window = await Store(stores).GetAsync(name, windowId, ct);
+            // The over-time plots: the newest stored windows of the same model version and route, a bounded number.
+            var history = new List<MonitorWindow>();
+            string? token = null;
+            do
+            {
+                var (page, next) = await Store(stores).ListAsync(name, null, null, window.ModelVersion ?? "all", SqlMonitorStore.MaxPageSize, token, ct);
+                history.AddRange(page.Where(w => w.Shadow == window.Shadow && w.ModelName == window.ModelName));
+                token = next;
+            } while (token is not null && history.Count < ReportHistory);
+            return Results.Content(renderer.Render(window, history), "text/html; charset=utf-8");
+        }).RequireCairnPermission(CairnResource.Deployment, Permission.Read, from: CairnTarget.DeploymentName)
+        .WithName("CairnMonitorWindowReport")
+        .WithSummary("One stored window as a self-contained HTML page: drift per feature (reference vs current), drift and performance over time.")
+        .Produces<string>(StatusCodes.Status200OK, "text/html").Produces<Cairn.Contracts.ErrorResponse>(StatusCodes.Status404NotFound);
+
         group.MapPost("windows/run", async (string name, HttpRequest request, ServerStores stores, MonitorService monitor) =>
         {
             PredictionEndpoints.CheckName(name, "name");
@@ -93,6 +117,9 @@ internal static class MonitoringEndpoints
         .WithSummary("Evaluates and stores a window now (body: start and end as Unix milliseconds or ISO 8601, or rows: the next N rows after the newest window).")
         .Accepts<RunWindowRequest>("application/json").Produces<MonitorWindowsResponse>().Produces<Cairn.Contracts.ErrorResponse>(StatusCodes.Status400BadRequest);
     }
+
+    /// <summary>The most stored windows a report's over-time plots draw.</summary>
+    private const int ReportHistory = 1000;
 
     private static SqlMonitorStore Store(ServerStores stores) =>
         stores.Inner.Monitoring ?? throw new CairnException(ErrorCode.NOT_IMPLEMENTED, "This server's store keeps no monitoring windows.");

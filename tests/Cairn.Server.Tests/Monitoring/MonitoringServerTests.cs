@@ -246,6 +246,52 @@ public sealed class MonitoringServerTests
     }
 
     [Fact]
+    public async Task The_server_serves_a_stored_windows_report_page_when_its_host_draws_them()
+    {
+        using var dir = new TempDirectory();
+        WriteReference(dir.Path);
+        var file = Path.Combine(dir.Path, "monitoring.yaml");
+        File.WriteAllText(file, "monitors:\n  - deployment: churn-api\n    schedule: \"0 0 1 1 *\"\n    window: 1h\n    reference: reference.csv\n    label: label\n");
+        await using var server = await RunningServer.StartAsync(o => o.MonitoringFile = file, services: s =>
+        {
+            s.AddSingleton<IMonitorReferenceReader, TableReferenceReader>();
+            s.AddSingleton<IMonitorReportRenderer, MonitorHtmlReportRenderer>();
+        });
+        await DeployAsync(server, "churn-api");
+        var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await ScoreAsync(server, "churn-api", [[0.5, 0.5, 0.5], [0.4, 0.6, 0.2], [0.3, 0.3, 0.3]]);
+        await FlushAsync(server);
+        var (status, body) = await SendAsync(server, HttpMethod.Post, "api/cairn/v1/monitoring/deployments/churn-api/windows/run",
+            $$"""{"start": {{start.ToUnixTimeMilliseconds()}}, "end": {{DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds()}}}""");
+        Assert.True(status == 200, body.ToString());
+        var id = body.GetProperty("windows")[0].GetProperty("window_id").GetInt64();
+
+        using var response = await server.Http.GetAsync($"api/cairn/v1/monitoring/deployments/churn-api/windows/{id}/report", Ct);
+        var html = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.IsSuccessStatusCode, html);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"Monitoring window {id}: churn-api", html, StringComparison.Ordinal);
+        // A section with its reference-vs-current picture for every input feature.
+        foreach (var feature in new[] { "a", "b", "c" })
+        {
+            var at = html.IndexOf($"data-feature=\"{feature}\"", StringComparison.Ordinal);
+            Assert.True(at >= 0, $"no section for {feature}");
+            Assert.Contains("data:image/png;base64,", html[at..html.IndexOf("</section>", at, StringComparison.Ordinal)], StringComparison.Ordinal);
+        }
+        AssertError(404, "window", await SendAsync(server, HttpMethod.Get, $"api/cairn/v1/monitoring/deployments/churn-api/windows/{id + 1000}/report"));
+        AssertError(400, "'id'", await SendAsync(server, HttpMethod.Get, "api/cairn/v1/monitoring/deployments/churn-api/windows/x/report"));
+    }
+
+    [Fact]
+    public async Task A_host_that_draws_no_reports_says_so()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (status, body) = await SendAsync(server, HttpMethod.Get, "api/cairn/v1/monitoring/deployments/any/windows/1/report");
+        Assert.Equal((501, "NOT_IMPLEMENTED"), (status, body.GetProperty("error_code").GetString()));
+        Assert.Contains("draws no monitoring reports", body.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_one_clear_error_naming_the_field()
     {
         await using var server = await RunningServer.StartAsync();
@@ -379,6 +425,7 @@ public sealed class MonitoringServerTests
         Assert.Equal(403, (await authz.SendAsync("stranger", HttpMethod.Get, list)).Status);
         Assert.Equal(403, (await authz.SendAsync("stranger", HttpMethod.Post, list + "/run", body)).Status);
         Assert.Equal(403, (await authz.SendAsync("stranger", HttpMethod.Get, list + "/1")).Status);
+        Assert.Equal(403, (await authz.SendAsync("stranger", HttpMethod.Get, list + "/1/report")).Status);
         Assert.Equal(403, (await authz.SendAsync("reader", HttpMethod.Post, list + "/run", body)).Status);
         var (status, run) = await authz.SendAsync("editor", HttpMethod.Post, list + "/run", body);
         Assert.True(status == 200, run.ToString());
