@@ -2,6 +2,7 @@ using Cairn.Monitoring;
 using Cairn.Serving;
 using Cairn.Storage;
 using Microsoft.Data.Sqlite;
+using static Cairn.Tests.OldSchema;
 
 namespace Cairn.Tests.Monitoring;
 
@@ -16,24 +17,7 @@ public sealed class MonitorMigrationTests : IDisposable
 
     public void Dispose() => _directory.Dispose();
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private List<long> SchemaVersions()
-    {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT version FROM schema_version ORDER BY version";
-        using var reader = command.ExecuteReader();
-        var versions = new List<long>();
-        while (reader.Read()) versions.Add(reader.GetInt64(0));
-        return versions;
-    }
+    private List<long> SchemaVersions() => OldSchema.SchemaVersions(DatabasePath);
 
     [Fact]
     public async Task A_version_8_database_gains_the_window_table_and_keeps_its_predictions_and_deployments()
@@ -41,12 +25,7 @@ public sealed class MonitorMigrationTests : IDisposable
         using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
         {
             c.Open();
-            Execute(c, "CREATE TABLE schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)");
-            foreach (var migration in Migrations.All.Where(m => m.Version <= 8))
-            {
-                Execute(c, migration.Sql(SqlFlavor.Sqlite));
-                Execute(c, $"INSERT INTO schema_version (version, description, applied_time) VALUES ({migration.Version}, 'old', 1)");
-            }
+            ApplyMigrations(c, v => v <= 8);
             Execute(c, """
                 INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (0, 'Default', '/a/0', 'active', 1, 1);
                 INSERT INTO registered_models (name, creation_time, last_updated_time, next_version) VALUES ('churn', 1, 1, 2);
@@ -76,12 +55,7 @@ public sealed class MonitorMigrationTests : IDisposable
         using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
         {
             c.Open();
-            Execute(c, "CREATE TABLE schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)");
-            foreach (var migration in Migrations.All.Where(m => m.Version <= 8))
-            {
-                Execute(c, migration.Sql(SqlFlavor.Sqlite));
-                Execute(c, $"INSERT INTO schema_version (version, description, applied_time) VALUES ({migration.Version}, 'old', 1)");
-            }
+            ApplyMigrations(c, v => v <= 8);
             // A block as migration 7's writer stores it: encoded by the same codec.
             var requests = PredictionColumnCodec.Encode([new("request_id", new string?[] { "r1" }), new("row_start", new[] { 0 }), new("rows", new[] { 3 }),
                 new("time_ms", new[] { t0.ToUnixTimeMilliseconds() }), new("latency_ms", new[] { 1.0 })], 1);

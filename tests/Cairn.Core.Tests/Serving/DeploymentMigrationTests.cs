@@ -2,6 +2,7 @@ using Cairn.Registry;
 using Cairn.Serving;
 using Cairn.Storage;
 using Microsoft.Data.Sqlite;
+using static Cairn.Tests.OldSchema;
 
 namespace Cairn.Tests.Serving;
 
@@ -16,36 +17,14 @@ public sealed class DeploymentMigrationTests : IDisposable
 
     public void Dispose() => _directory.Dispose();
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private List<long> SchemaVersions()
-    {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT version FROM schema_version ORDER BY version";
-        using var reader = command.ExecuteReader();
-        var versions = new List<long>();
-        while (reader.Read()) versions.Add(reader.GetInt64(0));
-        return versions;
-    }
+    private List<long> SchemaVersions() => OldSchema.SchemaVersions(DatabasePath);
 
     /// <summary>A database as schema version 6 left it, with a registered model, a version, an alias, a user and a grant.</summary>
     private void CreateVersion6Database()
     {
         using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
         c.Open();
-        Execute(c, "CREATE TABLE schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)");
-        foreach (var migration in Migrations.All.Where(m => m.Version <= 6))
-        {
-            Execute(c, migration.Sql(SqlFlavor.Sqlite));
-            Execute(c, $"INSERT INTO schema_version (version, description, applied_time) VALUES ({migration.Version}, 'old', 1)");
-        }
+        ApplyMigrations(c, v => v <= 6);
         Execute(c, """
             INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (0, 'Default', '/a/0', 'active', 1, 1);
             INSERT INTO registered_models (name, creation_time, last_updated_time, next_version) VALUES ('churn', 1, 1, 2);
@@ -88,11 +67,7 @@ public sealed class DeploymentMigrationTests : IDisposable
         using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
         {
             c.Open();
-            foreach (var migration in Migrations.All.Where(m => m.Version is 7 or 8))
-            {
-                Execute(c, migration.Sql(SqlFlavor.Sqlite));
-                Execute(c, $"INSERT INTO schema_version (version, description, applied_time) VALUES ({migration.Version}, 'old', 1)");
-            }
+            ApplyMigrations(c, v => v is 7 or 8);
             Execute(c, """
                 INSERT INTO deployments (name, description, routes, revision, creation_time, created_by, last_updated_time, updated_by)
                     VALUES ('churn-api', 'old', '[{"model_uri":"models:/churn/1","weight":100}]', 1, 1, 'ann', 1, 'ann');
@@ -119,12 +94,7 @@ public sealed class DeploymentMigrationTests : IDisposable
         using (var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
         {
             c.Open();
-            Execute(c, "CREATE TABLE schema_version (version INTEGER NOT NULL, description TEXT NOT NULL, applied_time BIGINT NOT NULL)");
-            foreach (var migration in Migrations.All.Where(m => m.Version is <= 5 or 8))
-            {
-                Execute(c, migration.Sql(SqlFlavor.Sqlite));
-                Execute(c, $"INSERT INTO schema_version (version, description, applied_time) VALUES ({migration.Version}, 'old', 1)");
-            }
+            ApplyMigrations(c, v => v is <= 5 or 8);
         }
         using (var stores = await CairnStores.OpenAsync(DatabasePath, new CairnStoreOptions { DefaultArtifactRoot = _directory.Combine("artifacts") }, Ct))
         {
