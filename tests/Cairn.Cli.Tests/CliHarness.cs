@@ -35,6 +35,33 @@ public sealed class CliHarness : IDisposable
 
     public Task<CliResult> RunAsync(bool ansi, params string[] args) => RunCoreAsync(WorkingDirectory, ansi, TestContext.Current.CancellationToken, args);
 
+    /// <summary>
+    /// Trains and registers <c>churn</c> with <c>cairn train</c> as a user would: a FastTree of <paramref name="trees"/> trees on
+    /// 300 generated rows of x1, x2, x3 with the label y = x1 + x2 > x3 (train.csv and recipe.yaml in <see cref="Home"/>).
+    /// </summary>
+    public async Task TrainTinyChurnAsync(string experiment, int seed, int trees = 10)
+    {
+        var random = new Random(seed);
+        var csv = new System.Text.StringBuilder("x1,x2,x3,y\n");
+        for (var i = 0; i < 300; i++)
+        {
+            double x1 = random.NextDouble(), x2 = random.NextDouble(), x3 = random.NextDouble() * 2;
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{x1:0.####},{x2:0.####},{x3:0.####},{(x1 + x2 > x3 ? 1 : 0)}\n");
+        }
+        File.WriteAllText(Home.Combine("train.csv"), csv.ToString());
+        File.WriteAllText(Home.Combine("recipe.yaml"),
+            $"experiment: {experiment}\ntask: binary\ndata: train.csv\nlabel: y\ntrainer: {{name: fasttree, hyperparameters: {{number_of_trees: {trees}}}}}\n");
+        (await RunAsync("train", "--recipe", "recipe.yaml", "--register", "churn")).Ok();
+    }
+
+    /// <summary>A port nothing listens on now, for a server a test starts.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     /// <summary>Runs in another folder than <see cref="WorkingDirectory"/>.</summary>
     public Task<CliResult> RunInAsync(string workingDirectory, params string[] args) =>
         RunCoreAsync(workingDirectory, ansi: false, TestContext.Current.CancellationToken, args);

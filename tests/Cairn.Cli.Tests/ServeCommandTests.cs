@@ -9,35 +9,13 @@ namespace Cairn.Tests;
 [Collection(SignalTests.Collection)]
 public sealed class ServeCommandTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Serve_a_registered_model_answers_invocations_with_its_version_until_stopped()
     {
         using var cli = new CliHarness();
-        var random = new Random(4);
-        var csv = new StringBuilder("x1,x2,x3,y\n");
-        for (var i = 0; i < 300; i++)
-        {
-            double x1 = random.NextDouble(), x2 = random.NextDouble(), x3 = random.NextDouble() * 2;
-            csv.Append(CultureInfo.InvariantCulture, $"{x1:0.####},{x2:0.####},{x3:0.####},{(x1 + x2 > x3 ? 1 : 0)}\n");
-        }
-        File.WriteAllText(cli.Home.Combine("train.csv"), csv.ToString());
-        File.WriteAllText(cli.Home.Combine("recipe.yaml"), """
-            experiment: serve
-            task: binary
-            data: train.csv
-            label: y
-            trainer: {name: fasttree, hyperparameters: {number_of_trees: 10}}
-            """);
-        (await cli.RunAsync("train", "--recipe", "recipe.yaml", "--register", "churn")).Ok();
+        await cli.TrainTinyChurnAsync("serve", seed: 4);
 
-        var port = FreePort();
+        var port = CliHarness.FreePort();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var started = DateTimeOffset.UtcNow.AddSeconds(-1);
         var serve = cli.RunAsync(stop.Token, "serve", "models:/churn/1", "--port", port.ToString(CultureInfo.InvariantCulture), "--log-predictions");

@@ -16,13 +16,6 @@ public sealed class ServeExportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Export_grafana_writes_the_dashboard_to_stdout_or_to_a_file_without_a_model()
     {
@@ -151,22 +144,7 @@ public sealed class ServeExportTests
     public async Task Export_bundle_writes_model_server_openapi_and_run_sh_and_the_bundled_server_scores()
     {
         using var cli = new CliHarness();
-        var random = new Random(5);
-        var csv = new StringBuilder("x1,x2,x3,y\n");
-        for (var i = 0; i < 300; i++)
-        {
-            double x1 = random.NextDouble(), x2 = random.NextDouble(), x3 = random.NextDouble() * 2;
-            csv.Append(CultureInfo.InvariantCulture, $"{x1:0.####},{x2:0.####},{x3:0.####},{(x1 + x2 > x3 ? 1 : 0)}\n");
-        }
-        File.WriteAllText(cli.Home.Combine("train.csv"), csv.ToString());
-        File.WriteAllText(cli.Home.Combine("recipe.yaml"), """
-            experiment: bundle
-            task: binary
-            data: train.csv
-            label: y
-            trainer: {name: fasttree, hyperparameters: {number_of_trees: 10}}
-            """);
-        (await cli.RunAsync("train", "--recipe", "recipe.yaml", "--register", "churn")).Ok();
+        await cli.TrainTinyChurnAsync("bundle", seed: 5);
 
         var result = (await cli.RunAsync("serve", "models:/churn/1", "--export", "bundle", "out/bundle")).Ok();
         Assert.Contains("run.sh", result.Err, StringComparison.Ordinal);
@@ -208,7 +186,7 @@ public sealed class ServeExportTests
         Assert.DoesNotContain(Directory.EnumerateDirectories(bundle), d => Path.GetFileName(d).StartsWith('.'));
 
         // The bundle runs on its own: run.sh starts server/cairn.dll on model/, from another working folder, with no tracking store.
-        var port = FreePort();
+        var port = CliHarness.FreePort();
         var start = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetTempPath() };
         start.ArgumentList.Add(Path.Combine(bundle, "run.sh"));
         foreach (var name in new[] { "CAIRN_HOME", "CAIRN_TRACKING_URI", "MLFLOW_TRACKING_URI", "CAIRN_SERVE_API_KEY" }) start.Environment.Remove(name);

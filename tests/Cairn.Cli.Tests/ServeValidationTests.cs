@@ -19,32 +19,16 @@ public sealed class ServeValidationTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private async Task TrainAsync()
     {
-        var random = new Random(4);
-        var csv = new StringBuilder("x1,x2,x3,y\n");
-        for (var i = 0; i < 300; i++)
-        {
-            double x1 = random.NextDouble(), x2 = random.NextDouble(), x3 = random.NextDouble() * 2;
-            csv.Append(CultureInfo.InvariantCulture, $"{x1:0.####},{x2:0.####},{x3:0.####},{(x1 + x2 > x3 ? 1 : 0)}\n");
-        }
-        File.WriteAllText(_cli.Home.Combine("train.csv"), csv.ToString());
-        File.WriteAllText(_cli.Home.Combine("recipe.yaml"), "experiment: serve\ntask: binary\ndata: train.csv\nlabel: y\ntrainer: {name: fasttree, hyperparameters: {number_of_trees: 5}}\n");
-        (await _cli.RunAsync("train", "--recipe", "recipe.yaml", "--register", "churn")).Ok();
+        await _cli.TrainTinyChurnAsync("serve", seed: 4, trees: 5);
         File.WriteAllText(_cli.Home.Combine("input.yaml"), "expectations:\n  - {kind: not_null, column: x1}\n  - {kind: between, column: x3, min: 0, max: 2}\n  - {kind: between, column: x2, max: 1, severity: warn}\n");
     }
 
     /// <summary>Serves the model with <paramref name="flags"/>, runs <paramref name="body"/> against it, then stops it.</summary>
     private async Task ServeAsync(string[] flags, Func<HttpClient, Task> body)
     {
-        var port = FreePort();
+        var port = CliHarness.FreePort();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var serve = _cli.RunAsync(stop.Token, ["serve", "models:/churn/1", "--port", port.ToString(CultureInfo.InvariantCulture), .. flags]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
